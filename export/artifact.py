@@ -1,0 +1,36 @@
+"""What an exporter returns about the file it wrote."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Artifact:
+    """One exported model file, before verification fills in its error."""
+
+    file: str
+    format: str
+    variant: str = "float32"
+    graph_form: str = ""
+    graph_form_reason: str = ""
+    batch: int | None = None  # None: free batch dimension
+    ops: dict[str, int] = field(default_factory=dict)
+    opset: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def entry(self) -> dict[str, Any]:
+        """The manifest fields this exporter knows (hashes and errors are added by the bundle writer)."""
+        out = {
+            "file": self.file,
+            "format": self.format,
+            "variant": self.variant,
+            "graph_form": self.graph_form,
+            "graph_form_reason": self.graph_form_reason,
+            "batch": "dynamic" if self.batch is None else self.batch,
+            "ops": dict(sorted(self.ops.items())),
+        }
+        if self.opset is not None:
+            out["opset"] = self.opset
+        out.update(self.extra)
+        return out

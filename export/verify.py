@@ -1,0 +1,67 @@
+"""Prove an artifact by running it in the runtimes we ship and comparing with Keras."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from edgernn.runtime import backends
+from edgernn.runtime.compare import compare, tolerance
+from edgernn.runtime.errors import ExportError
+from edgernn.runtime.manifest import Spec
+
+
+@dataclass(frozen=True)
+class Case:
+    """Inputs in model units and the Keras outputs for them."""
+
+    name: str
+    inputs: np.ndarray
+    outputs: np.ndarray
+
+
+def keras_cases(model, golden_inputs: np.ndarray, seed: int = 1, scale: float = 1.0) -> list[Case]:
+    """The golden case plus fresh random batches of 1 and 8, each with Keras's answers."""
+    rng = np.random.default_rng(seed)
+    shape = golden_inputs.shape[1:]
+    cases = [("golden", golden_inputs)]
+    for batch in (1, 8):
+        cases.append((f"random batch {batch}", rng.uniform(-scale, scale, (batch, *shape)).astype(np.float32)))
+    return [Case(name, x, keras_outputs(model, x)) for name, x in cases]
+
+
+def keras_outputs(model, x: np.ndarray) -> np.ndarray:
+    return np.asarray(model(x, training=False), dtype=np.float32)
+
+
+def verify(content: bytes, entry: dict[str, Any], spec: Spec, cases: list[Case], names: tuple[str, ...]) -> dict[str, Any]:
+    """Run `content` in every installed backend of `names` on every case.
+
+    Returns the manifest fields: max_abs_error, max_rel_error, tolerance, verified_with.
+
+    Raises:
+        ExportError: no backend is installed to prove it, it fails to load, or it is beyond tolerance.
+    """
+    tol = tolerance(entry["format"], entry["variant"])
+    usable = [n for n in names if backends.backend_module(n).available()]
+    if not usable:
+        raise ExportError(
+            f"{entry['file']}: no runtime is installed to prove it (needs one of {list(names)}); "
+            "install 'edgernn[all]'. An artifact is never written unproven."
+        )
+    worst_abs = worst_rel = 0.0
+    for name in usable:
+        try:
+            runner = backends.open_backend(name, content, entry, spec)
+            results = [(case, compare(case.outputs, runner.run(case.inputs), tol)) for case in cases]
+        except Exception as exc:  # a backend error of any type means the artifact is not proven
+            raise ExportError(f"{entry['file']} does not run in {name}: {exc}") from None
+        for case, result in results:
+            if not result:
+                raise ExportError(
+                    f"{entry['file']} ({entry.get('graph_form', '')} form) in {name} on {case.name}: "
+                    f"{result.describe()}; not written."
+                )
+            worst_abs, worst_rel = max(worst_abs, result.max_abs_error), max(worst_rel, result.max_rel_error)
+    return {"max_abs_error": worst_abs, "max_rel_error": worst_rel, "tolerance": tol, "verified_with": usable}

@@ -1,0 +1,24 @@
+"""edgernn.runtime: load a bundle and run it with numpy and one runtime. Never imports TF or Keras."""
+from .errors import (
+    EdgeRNNError,
+    ExportError,
+    InputError,
+    IntegrityError,
+    ManifestError,
+    ModelLoadError,
+    UnsupportedModelError,
+)
+from .predictor import Predictor, load
+
+__all__ = [
+    "load",
+    "Predictor",
+    "EdgeRNNError",
+    "ExportError",
+    "InputError",
+    "IntegrityError",
+    "ManifestError",
+    "ModelLoadError",
+    "UnsupportedModelError",
+]
+__version__ = "0.1.0"

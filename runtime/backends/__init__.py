@@ -1,0 +1,56 @@
+"""Runtime backends: one module per runtime, one registry line each.
+
+A backend module exposes `NAME`, `FORMATS` (artifact formats it runs), `available()` and
+`open(content, entry, spec) -> Backend`. Modules are imported only when asked for, so a device
+with one runtime installed never touches the others.
+"""
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+from typing import Any, Protocol
+
+import numpy as np
+
+from ..errors import BackendUnavailableError, InputError
+from ..manifest import Spec
+
+
+class Backend(Protocol):
+    """A loaded model in one runtime. `run` takes and returns float32 arrays in model units."""
+
+    name: str
+    thread_safe: bool
+
+    def run(self, x: np.ndarray) -> np.ndarray: ...
+
+
+# name -> module, in the order `auto` prefers them (fastest first; see README "Choosing a backend").
+REGISTRY: dict[str, str] = {
+    "litert": "edgernn.runtime.backends.litert",
+    "onnxruntime": "edgernn.runtime.backends.ort",
+}
+
+
+def backend_module(name: str) -> ModuleType:
+    """The module of a registered backend, or InputError listing the known names."""
+    if name not in REGISTRY:
+        raise InputError(f"unknown backend {name!r}; expected one of {sorted(REGISTRY)} or 'auto'.")
+    return importlib.import_module(REGISTRY[name])
+
+
+def installed() -> list[str]:
+    """Registered backends whose runtime package is importable here, in `auto` order."""
+    return [name for name in REGISTRY if backend_module(name).available()]
+
+
+def formats_of(name: str) -> tuple[str, ...]:
+    return backend_module(name).FORMATS
+
+
+def open_backend(name: str, content: bytes, entry: dict[str, Any], spec: Spec) -> Backend:
+    """Open `content` (the checked bytes of the artifact `entry`) in backend `name`."""
+    module = backend_module(name)
+    if not module.available():
+        raise BackendUnavailableError(f"backend {name!r} is not installed: {module.INSTALL_HINT}")
+    return module.open(content, entry, spec)

@@ -1,0 +1,55 @@
+"""onnxruntime backend. An InferenceSession is safe to share between threads."""
+from __future__ import annotations
+
+import importlib.util
+import os
+from typing import Any
+
+import numpy as np
+
+from ..errors import ModelLoadError
+from ..manifest import Spec
+
+NAME = "onnxruntime"
+FORMATS = ("onnx",)
+INSTALL_HINT = "pip install 'edgernn[onnx]'"
+
+
+def available() -> bool:
+    return importlib.util.find_spec("onnxruntime") is not None
+
+
+def _import_ort():
+    # Telemetry must be off before the first import: a device app should not write to ~/.cache.
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+    import onnxruntime
+
+    return onnxruntime
+
+
+class OrtBackend:
+    name = NAME
+    thread_safe = True
+
+    def __init__(self, content: bytes, entry: dict[str, Any], spec: Spec) -> None:
+        ort = _import_ort()
+        options = ort.SessionOptions()
+        # Tiny recurrent graphs: thread pools cost more than they give.
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        try:
+            self._session = ort.InferenceSession(content, options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # ORT raises its own types and, on garbage, UnicodeDecodeError
+            raise ModelLoadError(f"{entry['file']}: onnxruntime cannot load it ({type(exc).__name__}: {exc})") from None
+        inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
+        self._input = inputs[0].name
+        self._outputs = [outputs[0].name]
+        self._run = self._session.run
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        return self._run(self._outputs, {self._input: x})[0]
+
+
+def open(content: bytes, entry: dict[str, Any], spec: Spec) -> OrtBackend:  # noqa: A001 - registry API
+    return OrtBackend(content, entry, spec)

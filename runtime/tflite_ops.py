@@ -1,0 +1,80 @@
+"""A bounds-checked reader for the operator codes of a .tflite flatbuffer.
+
+It lets the runtime refuse Flex and custom ops before an interpreter parses the file, with
+nothing but the standard library. Layout per the TFLite schema: Model.operator_codes is field 1,
+OperatorCode fields are deprecated_builtin_code (0, int8), custom_code (1, string) and
+builtin_code (3, int32); the effective code is the larger of the two codes.
+"""
+from __future__ import annotations
+
+import struct
+
+from .errors import ModelLoadError
+
+CUSTOM_CODE = 32
+
+
+class _Reader:
+    def __init__(self, data: bytes, name: str) -> None:
+        self.data, self.name = data, name
+
+    def _unpack(self, fmt: str, pos: int):
+        size = struct.calcsize(fmt)
+        if pos < 0 or pos + size > len(self.data):
+            raise ModelLoadError(f"{self.name}: not a valid .tflite file (offset {pos} out of range).")
+        return struct.unpack_from(fmt, self.data, pos)[0]
+
+    def field_pos(self, table: int, field: int) -> int | None:
+        vtable = table - self._unpack("<i", table)
+        vt_size = self._unpack("<H", vtable)
+        slot = 4 + 2 * field
+        if slot + 2 > vt_size:
+            return None
+        off = self._unpack("<H", vtable + slot)
+        return table + off if off else None
+
+    def deref(self, pos: int) -> int:
+        return pos + self._unpack("<I", pos)
+
+    def table_vector(self, table: int, field: int) -> list[int]:
+        pos = self.field_pos(table, field)
+        if pos is None:
+            return []
+        vec = self.deref(pos)
+        count = self._unpack("<I", vec)
+        if count > len(self.data) // 4:
+            raise ModelLoadError(f"{self.name}: not a valid .tflite file (vector of {count} items).")
+        return [self.deref(vec + 4 + 4 * i) for i in range(count)]
+
+    def string(self, table: int, field: int) -> str | None:
+        pos = self.field_pos(table, field)
+        if pos is None:
+            return None
+        at = self.deref(pos)
+        length = self._unpack("<I", at)
+        raw = self.data[at + 4 : at + 4 + length]
+        if len(raw) != length:
+            raise ModelLoadError(f"{self.name}: not a valid .tflite file (string out of range).")
+        return raw.decode("utf-8", "replace")
+
+    def scalar(self, table: int, field: int, fmt: str, default: int) -> int:
+        pos = self.field_pos(table, field)
+        return default if pos is None else self._unpack(fmt, pos)
+
+
+def custom_ops(data: bytes, name: str = "model.tflite") -> list[str]:
+    """Names of the custom (including Flex) ops a .tflite file declares; [] for builtin-only.
+
+    Raises:
+        ModelLoadError: the bytes are not a TFLite flatbuffer.
+    """
+    if len(data) < 8 or data[4:8] != b"TFL3":
+        raise ModelLoadError(f"{name}: not a .tflite file (no 'TFL3' identifier); re-export the bundle.")
+    reader = _Reader(data, name)
+    root = reader.deref(0)
+    found = []
+    for code in reader.table_vector(root, 1):
+        builtin = max(reader.scalar(code, 0, "<b", 0), reader.scalar(code, 3, "<i", 0))
+        if builtin == CUSTOM_CODE:
+            found.append(reader.string(code, 1) or "<unnamed custom op>")
+    return found

@@ -1,0 +1,19 @@
+"""edgernn.train: datasets, model builders and reproducible fitting (needs the 'train' extra)."""
+from .data import PROBES, seed_dataset, seed_sequence_dataset
+from .fit import SEED_RECIPE, Recipe, fit, make_deterministic, train_recipe
+from .models import CELLS, build_model, cell_class, trainable_params
+
+__all__ = [
+    "CELLS",
+    "PROBES",
+    "Recipe",
+    "SEED_RECIPE",
+    "build_model",
+    "cell_class",
+    "fit",
+    "make_deterministic",
+    "seed_dataset",
+    "seed_sequence_dataset",
+    "train_recipe",
+    "trainable_params",
+]

@@ -1,0 +1,30 @@
+"""Datasets. The seed task is the classic next-number tutorial: windows [i..i+3]/10 -> (i+4)/10."""
+from __future__ import annotations
+
+import numpy as np
+
+SEED_SCALE = 0.1  # the seed task's data are raw numbers times 0.1
+
+
+def seed_dataset(count: int = 6, timesteps: int = 4, start: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The tutorial's windows: x[i] = [i, ..., i+timesteps-1] / 10, y[i] = (i+timesteps) / 10.
+
+    With the defaults this is exactly the classic six windows, x of shape (6, 4, 1), y of shape (6, 1).
+    """
+    idx = np.arange(start, start + count, dtype=np.float32)
+    x = (idx[:, None] + np.arange(timesteps, dtype=np.float32)[None, :]) * SEED_SCALE
+    y = (idx + timesteps) * SEED_SCALE
+    return x[:, :, None].astype(np.float32), y[:, None].astype(np.float32)
+
+
+def seed_sequence_dataset(count: int = 6, timesteps: int = 4, start: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The seed task in sequence-to-sequence form: at each step, predict the next number."""
+    x, _ = seed_dataset(count, timesteps, start)
+    return x, (x + SEED_SCALE).astype(np.float32)
+
+
+PROBES: dict[str, tuple[list[float], float]] = {
+    "6 7 8 9": ([6.0, 7.0, 8.0, 9.0], 10.0),
+    "-1 0 1 2": ([-1.0, 0.0, 1.0, 2.0], 3.0),
+}
+"""The tutorial's two probe windows in raw units, with the ideal next value."""
