@@ -62,6 +62,10 @@ class Predictor:
             ym = np.concatenate([self._run(xm[i : i + MAX_CHUNK]) for i in range(0, xm.shape[0], MAX_CHUNK)])
         return spec.y.to_raw(ym).astype(np.float32, copy=False)
 
+    def run_model_units(self, xm: np.ndarray) -> np.ndarray:
+        """Run already-preprocessed float32 windows (model units) and return model-unit outputs."""
+        return self._run(np.ascontiguousarray(xm, dtype=np.float32))
+
     def _check(self, x: Any, allow_nonfinite: bool) -> np.ndarray:
         try:
             arr = np.asarray(x, dtype=np.float32)

@@ -1,0 +1,34 @@
+# `make demo` and `make test` work on a fresh machine: they create .venv and install what they need.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.edgernn-installed
+
+export TF_CPP_MIN_LOG_LEVEL := 3
+export ORT_DISABLE_TELEMETRY := 1
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: demo test models install clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## The main job: train the three seed models, export, check on both runtimes, print the table.
+demo: $(STAMP)
+	$(BIN)/edgernn demo --out out/demo
+
+## The test suite (real converters and runtimes, tiny models).
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+## Regenerate the shipped bundles in models/ (after training or bundle-format changes).
+models: $(STAMP)
+	$(BIN)/edgernn demo --out models
+
+clean:
+	rm -rf $(VENV) out build *.egg-info

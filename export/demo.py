@@ -1,0 +1,68 @@
+"""The main job on the seed task: train the three seed models, export, check, and measure."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from edgernn.runtime import backends, load
+from edgernn.runtime.timing import per_call_us
+from edgernn.runtime.validate import validate
+
+from .bundle import export_bundle
+
+BUNDLE_NAMES = {"simple_rnn": "seed-simplernn", "lstm": "seed-lstm", "gru": "seed-gru"}
+
+
+def build_seed_bundle(cell: str, out_root: Path, epochs: int = 100):
+    """Train the seed recipe for `cell` and export it as `out_root/seed-<cell>`. Returns (model, path)."""
+    from edgernn.train import PROBES, Recipe, seed_dataset, train_recipe
+    from edgernn.train.data import SEED_SCALE
+
+    x, y = seed_dataset()
+    model, history = train_recipe(Recipe(cell=cell, epochs=epochs))
+    probes = {name: [v for v in window] for name, (window, _) in PROBES.items()}
+    extra = {"training": {"recipe": "seed", "epochs": epochs, "final_loss": float(history.history["loss"][-1]), "probes": probes}}
+    path = export_bundle(model, out_root / BUNDLE_NAMES[cell], scale=SEED_SCALE, representative=x, extra=extra)
+    return model, path
+
+
+def keras_predict_us(model, window: np.ndarray, repeat: int = 5) -> float:
+    """Median wall time of Keras `model.predict` on one window, in microseconds."""
+    model.predict(window, verbose=0)
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        model.predict(window, verbose=0)
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times) * 1e6)
+
+
+def demo_row(cell: str, model, path: Path) -> dict[str, Any]:
+    from edgernn.train import PROBES
+
+    row: dict[str, Any] = {"cell": cell, "bundle": str(path), "params": int(sum(w.numpy().size for w in model.trainable_weights))}
+    window = None
+    for name in backends.installed():
+        predictor = load(path, backend=name)
+        for probe, (values, ideal) in PROBES.items():
+            window = np.asarray(values, dtype=np.float32).reshape(1, -1, 1)
+            row.setdefault(f"pred {probe}", float(predictor.predict(window)[0, 0]))
+        row[f"{name} us"] = per_call_us(lambda: predictor.predict(window))["p50"]
+    for result in validate(path):
+        row[f"err {result.format}/{result.backend}"] = result.max_abs_error
+    row["keras predict us"] = keras_predict_us(model, window * 0.1)
+    return row
+
+
+def run_demo(out_root: str | Path = "out/demo", cells=("simple_rnn", "lstm", "gru"), epochs: int = 100,
+             progress: Callable[[str], None] = print) -> list[dict[str, Any]]:
+    """Train, export, check and time the seed models; returns one row per cell."""
+    rows = []
+    for cell in cells:
+        progress(f"training and exporting {cell} ...")
+        model, path = build_seed_bundle(cell, Path(out_root), epochs)
+        rows.append(demo_row(cell, model, path))
+    return rows

@@ -1,0 +1,186 @@
+"""The `edgernn` command: a thin layer, each command one library call plus printing.
+
+Commands that need TensorFlow (train, export, demo) import it lazily and name the extra to
+install when it is missing.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from .errors import EdgeRNNError, IntegrityError, ManifestError
+from .table import render
+
+CELLS = ("simple_rnn", "lstm", "gru")
+
+
+def _floats(text: str) -> list[float]:
+    return [float(v) for v in text.split(",")]
+
+
+def cmd_train(args) -> int:
+    from edgernn.train.cli import train_command
+
+    return train_command(args)
+
+
+def cmd_export(args) -> int:
+    from edgernn.export import export_bundle
+
+    scale = args.scale[0] if len(args.scale) == 1 else args.scale
+    offset = args.offset[0] if len(args.offset) == 1 else args.offset
+    path = export_bundle(args.model, args.out, formats=args.formats.split(","), scale=scale, offset=offset)
+    return cmd_info(argparse.Namespace(bundle=path, json=False))
+
+
+def cmd_predict(args) -> int:
+    from .predictor import load
+
+    predictor = load(args.bundle, backend=args.backend, variant=args.variant)
+    spec = predictor.spec
+    values = args.values
+    if len(values) != spec.timesteps * spec.features:
+        raise_input(f"expected {spec.timesteps * spec.features} values (timesteps {spec.timesteps} x features "
+                    f"{spec.features}, time-major), got {len(values)}.")
+    y = predictor.predict([[values[t * spec.features:(t + 1) * spec.features] for t in range(spec.timesteps)]])
+    print(" ".join(f"{v:.6g}" for v in y.reshape(-1)))
+    return 0
+
+
+def raise_input(message: str):
+    from .errors import InputError
+
+    raise InputError(message)
+
+
+def cmd_validate(args) -> int:
+    from .validate import validate
+
+    try:
+        rows = validate(args.bundle, args.backend or None, args.variant or None)
+    except (ManifestError, IntegrityError) as exc:
+        print(f"edgernn validate: {exc}", file=sys.stderr)
+        return 2
+    ok = bool(rows) and all(r.passed for r in rows)
+    if args.json:
+        print(json.dumps({"bundle": str(args.bundle), "passed": ok, "rows": [r.as_dict() for r in rows]}, indent=2))
+    else:
+        table = [[r.file, r.variant, r.backend, r.max_abs_error, r.max_rel_error, r.tolerance, "PASS" if r.passed else "FAIL"] for r in rows]
+        print(render(["artifact", "variant", "backend", "max abs err", "max rel err", "tolerance", "result"], table,
+                     title=f"validate {args.bundle}"))
+        if not rows:
+            print("no artifact could run: install a backend (pip install 'edgernn[litert]' or 'edgernn[onnx]').")
+    return 0 if ok else 1
+
+
+def cmd_bench(args) -> int:
+    from .bench import bench_command
+
+    return bench_command(args)
+
+
+def cmd_info(args) -> int:
+    from .manifest import read_manifest
+
+    manifest = read_manifest(Path(args.bundle))
+    if args.json:
+        print(json.dumps(manifest, indent=2))
+        return 0
+    inp, out = manifest["input"], manifest["output"]
+    model = manifest.get("model", {})
+    print(f"bundle   {args.bundle}  ({manifest.get('name', '')})")
+    print(f"model    {model.get('cell', '?')}, {model.get('trainable_params', '?')} trainable params")
+    print(f"input    (batch, {inp['timesteps']}, {inp['features']}) {inp.get('dtype', 'float32')}")
+    print(f"output   (batch, {out['outputs']}){' per step' if out.get('sequence') else ''}")
+    pre = manifest["preprocessing"]
+    print(f"preproc  x_model = (x_raw - {pre['input']['offset']}) * {pre['input']['scale']}")
+    rows = [[a["file"], a["format"], a["variant"], a.get("graph_form", ""), a.get("batch", ""), a["bytes"],
+             a.get("max_abs_error"), a.get("tolerance")] for a in manifest["artifacts"]]
+    print(render(["artifact", "format", "variant", "graph form", "batch", "bytes", "max abs err", "tolerance"], rows))
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from edgernn.export.demo import run_demo
+
+    rows = run_demo(args.out, epochs=args.epochs)
+    headers = sorted({k for r in rows for k in r if k not in ("bundle",)}, key=_demo_order)
+    print()
+    print(render(headers, [[r.get(h) for h in headers] for r in rows],
+                 title="seed task: windows [i..i+3] -> i+4 (raw units; ideal 10 and 3)"))
+    print(f"\nbundles written under {args.out}")
+    return 0
+
+
+def _demo_order(key: str) -> tuple[int, str]:
+    order = ("cell", "params", "pred", "err", "litert", "onnxruntime", "numpy", "keras")
+    return next((i for i, p in enumerate(order) if key.startswith(p)), len(order)), key
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="edgernn", description="Keras RNNs to TFLite/ONNX bundles, run without TF.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train a model (needs edgernn[train])")
+    p.add_argument("--cell", choices=CELLS, default="simple_rnn")
+    p.add_argument("--units", type=int, default=10)
+    p.add_argument("--epochs", type=int, default=100)
+    p.add_argument("--data", default="seed", help="'seed' (the tutorial's six windows)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, type=Path, help="bundle directory to write")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("export", help="export a .keras model to a bundle (needs edgernn[train])")
+    p.add_argument("model", type=Path, help="MODEL.keras, or a bundle directory holding model.keras")
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--formats", default="tflite,onnx")
+    p.add_argument("--scale", type=_floats, default=[1.0], help="x_model = (x_raw - offset) * scale; comma list per feature")
+    p.add_argument("--offset", type=_floats, default=[0.0])
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("predict", help="predict one window given in raw units")
+    p.add_argument("bundle", type=Path)
+    p.add_argument("values", type=float, nargs="+", metavar="VALUE")
+    p.add_argument("--backend", default="auto")
+    p.add_argument("--variant", default="float32")
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("validate", help="golden vectors x artifacts x backends; exit 1 on failure, 2 if unreadable")
+    p.add_argument("bundle", type=Path)
+    p.add_argument("--backend", action="append", default=[])
+    p.add_argument("--variant", action="append", default=[])
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("bench", help="latency and size per artifact x backend")
+    p.add_argument("bundle", type=Path)
+    p.add_argument("--backend", action="append", default=[])
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("info", help="what a bundle holds")
+    p.add_argument("bundle", type=Path)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("demo", help="the main job: train, export, check and time the seed models")
+    p.add_argument("--out", type=Path, default=Path("out/demo"))
+    p.add_argument("--epochs", type=int, default=100)
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except EdgeRNNError as exc:
+        print(f"edgernn {args.command}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, (ManifestError, IntegrityError)) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""The CLI is a thin layer over the library: same numbers, documented exit codes."""
+import json
+
+import numpy as np
+import pytest
+
+from conftest import MODELS
+from edgernn.runtime import load
+from edgernn.runtime.cli import main
+
+
+def test_predict_prints_the_library_prediction_in_raw_units(capsys):
+    bundle = MODELS / "seed-simplernn"
+    assert main(["predict", str(bundle), "6", "7", "8", "9"]) == 0
+    printed = float(capsys.readouterr().out.strip())
+    expected = float(load(bundle).predict([[[6], [7], [8], [9]]])[0, 0])
+    assert printed == pytest.approx(expected, rel=1e-5)
+
+
+def test_predict_with_wrong_value_count_explains(capsys):
+    assert main(["predict", str(MODELS / "seed-lstm"), "6", "7", "8"]) == 1
+    assert "expected 4 values" in capsys.readouterr().err
+
+
+def test_info_json_lists_artifacts(capsys):
+    assert main(["info", str(MODELS / "seed-gru"), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert {a["format"] for a in info["artifacts"]} == {"tflite", "onnx"}
+
+
+def test_validate_exit_codes(capsys, tmp_path):
+    assert main(["validate", str(MODELS / "seed-gru")]) == 0
+    assert "PASS" in capsys.readouterr().out
+    assert main(["validate", str(tmp_path)]) == 2
+
+
+def test_train_then_export_through_the_cli(tmp_path, capsys):
+    out = tmp_path / "trained"
+    assert main(["train", "--cell", "gru", "--units", "3", "--epochs", "2", "--out", str(out)]) == 0
+    again = tmp_path / "again"
+    assert main(["export", str(out / "model.keras"), "--out", str(again), "--scale", "0.1"]) == 0
+    x = np.array([[[1.0], [2.0], [3.0], [4.0]]])
+    np.testing.assert_allclose(load(out).predict(x), load(again).predict(x), atol=1e-5)
+
+
+def test_demo_trains_exports_and_reports_all_cells(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path / "demo"), "--epochs", "2"]) == 0
+    out = capsys.readouterr().out
+    for cell in ("simple_rnn", "lstm", "gru"):
+        assert cell in out
+    for name in ("seed-simplernn", "seed-lstm", "seed-gru"):
+        assert (tmp_path / "demo" / name / "manifest.json").exists()
+    assert "pred 6 7 8 9" in out and "keras predict us" in out

@@ -1,0 +1,69 @@
+"""Structure, not only numbers: op sets, names, forms and the manifest's records."""
+import json
+from collections import Counter
+
+import onnx
+import pytest
+
+from conftest import ZOO, ZOO_IDS
+from edgernn.runtime.bundle import sha256_bytes
+from edgernn.runtime.tflite_ops import custom_ops
+
+CELL_OF = {e.id: e for e in ZOO}
+
+
+def manifest(path):
+    return json.loads((path / "manifest.json").read_text())
+
+
+def artifact(path, fmt):
+    return next(a for a in manifest(path)["artifacts"] if a["format"] == fmt)
+
+
+@pytest.mark.parametrize("zoo_id", ZOO_IDS)
+def test_tflite_is_builtin_only_unrolled_with_a_free_batch(zoo_bundles, zoo_id):
+    path = zoo_bundles[zoo_id]
+    assert custom_ops((path / "model.tflite").read_bytes()) == []
+    art = artifact(path, "tflite")
+    assert art["graph_form"] == "unrolled" and art["batch"] == "dynamic"
+    assert "WHILE" not in art["ops"] and not any(op.startswith("Flex") for op in art["ops"])
+    assert art["graph_form_reason"]
+
+
+@pytest.mark.parametrize("zoo_id", ZOO_IDS)
+def test_onnx_names_batch_opset_and_form_per_cell(zoo_bundles, zoo_id):
+    path = zoo_bundles[zoo_id]
+    proto = onnx.load(path / "model.onnx")
+    onnx.checker.check_model(proto, full_check=True)
+    assert [i.name for i in proto.graph.input] == ["input"]
+    assert [o.name for o in proto.graph.output] == ["output"]
+    assert proto.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"
+    ops = Counter(n.op_type for n in proto.graph.node)
+    art = artifact(path, "onnx")
+    assert art["ops"] == dict(sorted(ops.items()))
+    assert art["opset"] == next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
+    if CELL_OF[zoo_id].cell == "lstm":
+        assert art["graph_form"] == "fused" and ops["LSTM"] >= 1 and "Loop" not in ops
+    else:  # SimpleRNN and GRU: unrolled beats tf2onnx's Loop
+        assert art["graph_form"] == "unrolled" and "Loop" not in ops and "Scan" not in ops
+
+
+def test_manifest_records_hashes_sizes_errors_and_versions(seed_bundle):
+    man = manifest(seed_bundle)
+    assert man["format"] == "edgernn-bundle" and man["schema_version"] == 1
+    entries = [*man["artifacts"], man["golden"], man["source"]]
+    assert {e["file"] for e in entries} == {"model.tflite", "model.onnx", "golden.npz", "model.keras"}
+    for e in entries:
+        data = (seed_bundle / e["file"]).read_bytes()
+        assert e["bytes"] == len(data) and e["sha256"] == sha256_bytes(data)
+    for a in man["artifacts"]:
+        assert 0 <= a["max_abs_error"] <= a["tolerance"] == 1e-5
+    for key in ("tensorflow", "keras", "tf2onnx", "onnx"):
+        assert any(k.startswith(key) for k in man["producer"]), key
+    assert man["input"] == {"name": "input", "timesteps": 4, "features": 1, "dtype": "float32"}
+
+
+def test_bundle_folder_holds_only_what_the_manifest_lists(seed_bundle):
+    man = manifest(seed_bundle)
+    listed = {a["file"] for a in man["artifacts"]} | {man["golden"]["file"], man["source"]["file"], "manifest.json"}
+    assert {p.name for p in seed_bundle.iterdir()} == listed
