@@ -40,9 +40,12 @@ def candidate_forms(info: ModelInfo) -> list[tuple[str, str]]:
 
 def to_onnx(keras_model, info: ModelInfo, opset: int = OPSET):
     """Convert with tf2onnx and name the I/O and the batch dimension; returns an onnx ModelProto."""
+    import logging
+
     import tensorflow as tf
     import tf2onnx
 
+    tf2onnx.logging.set_level(logging.ERROR)  # its INFO lines drown the CLI's own output
     signature = (tf.TensorSpec((None, info.timesteps, info.features), tf.float32, name=INPUT_NAME),)
 
     @tf.function(input_signature=signature)

@@ -11,6 +11,8 @@ emits Flex ops: neither is used.
 from __future__ import annotations
 
 import collections
+import contextlib
+import io
 from pathlib import Path
 
 from edgernn.runtime.errors import ExportError, UnsupportedModelError
@@ -33,7 +35,8 @@ def convert(keras_model, optimize=None, configure=None) -> bytes:
     if configure:
         configure(converter)
     try:
-        content = converter.convert()
+        with contextlib.redirect_stdout(io.StringIO()):  # the converter prints its SavedModel signature
+            content = converter.convert()
     except Exception as exc:
         raise ExportError(f"TFLite conversion with builtin ops only failed: {type(exc).__name__}: {exc}") from None
     found = custom_ops(content)
