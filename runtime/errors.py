@@ -18,6 +18,10 @@ class ModelLoadError(EdgeRNNError):
     """A model file could not be read or parsed by the runtime."""
 
 
+class ModelRunError(EdgeRNNError, RuntimeError):
+    """The runtime failed while running a loaded model (the model file is damaged or hostile)."""
+
+
 class IntegrityError(EdgeRNNError):
     """A file's bytes do not match the sha256 or size recorded in the manifest."""
 

@@ -82,7 +82,7 @@ def check_manifest(manifest: Any, where: Path | str = MANIFEST_FILE) -> None:
         raise ManifestError(f"{where}: missing keys {missing}; re-export the bundle.")
     if manifest["format"] != FORMAT_NAME:
         raise ManifestError(f"{where}: format is {manifest['format']!r}, expected {FORMAT_NAME!r}.")
-    if manifest["schema_version"] != SCHEMA_VERSION:
+    if type(manifest["schema_version"]) is not int or manifest["schema_version"] != SCHEMA_VERSION:
         raise ManifestError(
             f"{where}: schema_version {manifest['schema_version']!r} is not supported by this edgernn "
             f"(it reads version {SCHEMA_VERSION}); upgrade edgernn or re-export the bundle."
@@ -93,6 +93,9 @@ def check_manifest(manifest: Any, where: Path | str = MANIFEST_FILE) -> None:
         raise ManifestError(f"{where}: 'artifacts' must be a non-empty list.")
     for art in artifacts:
         check_artifact_entry(art, where)
+    files = [a["file"] for a in artifacts]
+    if len(set(files)) != len(files):
+        raise ManifestError(f"{where}: artifact files {files} repeat a name; each artifact needs its own file.")
     check_file_entry(manifest["golden"], "golden", where)
     del spec
 
@@ -108,6 +111,12 @@ def check_artifact_entry(art: Any, where: Path | str) -> None:
             f"{where}: artifact {art['file']!r} has format {art['format']!r}; expected one of {ARTIFACT_FORMATS}."
         )
     check_file_entry(art, f"artifact {art['file']!r}", where)
+    if not art["file"].endswith(f".{art['format']}"):
+        raise ManifestError(f"{where}: artifact {art['file']!r} has format {art['format']!r} but not the "
+                            f"'.{art['format']}' suffix; the manifest and the file disagree.")
+    for key in ("variant", "role"):
+        if key in art and not (isinstance(art[key], str) and art[key]):
+            raise ManifestError(f"{where}: artifact {art['file']!r} has {key} {art[key]!r}; expected a name.")
 
 
 def check_file_entry(entry: Any, what: str, where: Path | str) -> None:
@@ -144,6 +153,10 @@ def _positive_int(value: Any, what: str, where: Path | str) -> int:
 def _affine(entry: Any, size: int, what: str, where: Path | str) -> Affine:
     if not isinstance(entry, dict) or "scale" not in entry or "offset" not in entry:
         raise ManifestError(f"{where}: preprocessing.{what} needs 'scale' and 'offset'.")
+    extra = sorted(set(entry) - {"scale", "offset"})
+    if extra:  # a step this runtime would silently skip (clipping, a log) would give wrong answers
+        raise ManifestError(f"{where}: preprocessing.{what} has keys {extra} this edgernn does not apply "
+                            "(it knows 'offset' and 'scale'); upgrade edgernn or re-export the bundle.")
     arrays = []
     for key in ("offset", "scale"):
         value = entry[key]
@@ -170,6 +183,11 @@ def spec_from_manifest(manifest: dict[str, Any], where: Path | str = MANIFEST_FI
     timesteps = _positive_int(inp.get("timesteps"), "input.timesteps", where)
     features = _positive_int(inp.get("features"), "input.features", where)
     outputs = _positive_int(out.get("outputs"), "output.outputs", where)
+    for what, block in (("input", inp), ("output", out)):
+        if block.get("dtype", "float32") != "float32":
+            raise ManifestError(f"{where}: {what}.dtype is {block['dtype']!r}; this edgernn feeds and reads float32 only.")
+    if not isinstance(out.get("sequence", False), bool):
+        raise ManifestError(f"{where}: output.sequence is {out['sequence']!r}; expected true or false.")
     return Spec(
         timesteps=timesteps,
         features=features,

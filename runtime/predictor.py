@@ -14,6 +14,7 @@ import numpy as np
 from . import backends
 from .bundle import find_artifact, read_checked
 from .errors import BackendUnavailableError, InputError, ManifestError
+from .guard import numeric, run_error
 from .manifest import read_manifest, spec_from_manifest
 
 DEFAULT_VARIANT = "float32"
@@ -33,6 +34,7 @@ class Predictor:
         self._backend = backend
         self._run = backend.run
         self._tail = (self.spec.timesteps, self.spec.features)
+        self._out_tail = (self.spec.timesteps, self.spec.outputs) if self.spec.sequence_output else (self.spec.outputs,)
 
     def __repr__(self) -> str:
         return f"Predictor({str(self.bundle)!r}, backend={self.backend!r}, variant={self.variant!r})"
@@ -56,17 +58,27 @@ class Predictor:
             tail = (spec.timesteps, spec.outputs) if spec.sequence_output else (spec.outputs,)
             return np.zeros((0, *tail), dtype=np.float32)
         xm = np.ascontiguousarray(spec.x.to_model(x), dtype=np.float32)
-        if xm.shape[0] <= MAX_CHUNK:
-            ym = self._run(xm)
-        else:
-            ym = np.concatenate([self._run(xm[i : i + MAX_CHUNK]) for i in range(0, xm.shape[0], MAX_CHUNK)])
+        try:  # free when nothing is raised; a runtime's own exception types never escape
+            if xm.shape[0] <= MAX_CHUNK:
+                ym = self._run(xm)
+            else:
+                ym = np.concatenate([self._run(xm[i : i + MAX_CHUNK]) for i in range(0, xm.shape[0], MAX_CHUNK)])
+        except Exception as exc:
+            raise run_error(exc, self.artifact["file"]) from None
+        if ym.shape[1:] != self._out_tail or ym.shape[0] != x.shape[0]:  # a damaged model can return anything
+            raise run_error(ValueError(f"output shape {ym.shape}, expected (batch, *{self._out_tail})"), self.artifact["file"])
         return spec.y.to_raw(ym).astype(np.float32, copy=False)
 
     def run_model_units(self, xm: np.ndarray) -> np.ndarray:
         """Run already-preprocessed float32 windows (model units) and return model-unit outputs."""
-        return self._run(np.ascontiguousarray(xm, dtype=np.float32))
+        try:
+            return self._run(np.ascontiguousarray(xm, dtype=np.float32))
+        except Exception as exc:
+            raise run_error(exc, self.artifact["file"]) from None
 
     def _check(self, x: Any, allow_nonfinite: bool) -> np.ndarray:
+        if type(x) is not np.ndarray or x.dtype.kind not in "biuf":
+            x = numeric(x, self._tail)  # strings, objects, complex: refused, not coerced
         try:
             arr = np.asarray(x, dtype=np.float32)
         except (TypeError, ValueError) as exc:

@@ -12,7 +12,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ..errors import BackendUnavailableError, InputError
+from ..errors import BackendUnavailableError, EdgeRNNError, InputError, ModelLoadError
+from ..guard import check_io
 from ..manifest import Spec
 
 
@@ -21,6 +22,8 @@ class Backend(Protocol):
 
     name: str
     thread_safe: bool
+    input_shape: list  # the model's own shapes, free dims as -1/None/a name: checked against the manifest
+    output_shape: list
 
     def run(self, x: np.ndarray) -> np.ndarray: ...
 
@@ -53,4 +56,12 @@ def open_backend(name: str, content: bytes, entry: dict[str, Any], spec: Spec) -
     module = backend_module(name)
     if not module.available():
         raise BackendUnavailableError(f"backend {name!r} is not installed: {module.INSTALL_HINT}")
-    return module.open(content, entry, spec)
+    try:
+        runner = module.open(content, entry, spec)
+        check_io(entry["file"], spec, runner.input_shape, runner.output_shape)
+    except EdgeRNNError:
+        raise
+    except Exception as exc:  # the last net: e.g. a mangled name raising UnicodeDecodeError in introspection
+        raise ModelLoadError(f"{entry['file']}: {name} cannot load it ({type(exc).__name__}: {exc}); "
+                             "restore or re-export the bundle.") from None
+    return runner

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..errors import ModelLoadError, UnsupportedModelError
 from ..manifest import Spec
+from ..tflite_graph import check_graph
 from ..tflite_ops import custom_ops
 
 NAME = "litert"
@@ -45,6 +46,7 @@ class LiteRTBackend:
                 f"{entry['file']}: uses custom or Flex ops {sorted(set(found))}, which standalone "
                 "interpreters cannot run; re-export with builtin ops only."
             )
+        check_graph(content, entry["file"])  # indices and op counts the interpreter trusts blindly
         self._content, self._file = content, entry["file"]
         self._lock = threading.Lock()
         self.runtime_module = _interpreter_module().__name__
@@ -55,9 +57,13 @@ class LiteRTBackend:
         try:
             interp = module.Interpreter(model_content=self._content, num_threads=1)
             interp.allocate_tensors()
-        except Exception as exc:  # the interpreter raises ValueError/RuntimeError on bad files
+            inputs, outputs = interp.get_input_details(), interp.get_output_details()
+        except Exception as exc:  # ValueError/RuntimeError on bad files, UnicodeDecodeError on bad names
             raise ModelLoadError(f"{self._file}: LiteRT cannot load it ({type(exc).__name__}: {exc})") from None
-        inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
+        if len(inputs) != 1 or not outputs or inputs[0]["dtype"] != np.float32:
+            raise ModelLoadError(f"{self._file}: expected 1 float32 input and 1 output, the model has "
+                                 f"{[str(i['dtype']) for i in inputs]} in, {len(outputs)} out; re-export the bundle.")
+        inp, out = inputs[0], outputs[0]
         signature = inp.get("shape_signature", inp["shape"])
         self._interp = interp
         self._in, self._out = inp["index"], out["index"]
@@ -65,6 +71,8 @@ class LiteRTBackend:
         self._batch = int(inp["shape"][0])
         self._in_dtype = inp["dtype"]
         self.input_details, self.output_details = inp, out
+        self.input_shape = list(signature)
+        self.output_shape = list(out.get("shape_signature", out["shape"]))
 
     def _resize(self, batch: int) -> None:
         shape = [batch, *self.input_details["shape"][1:]]

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..errors import ModelLoadError
 from ..manifest import Spec
+from ..onnx_proto import check_onnx
 
 NAME = "onnxruntime"
 FORMATS = ("onnx",)
@@ -32,8 +33,10 @@ class OrtBackend:
     thread_safe = True
 
     def __init__(self, content: bytes, entry: dict[str, Any], spec: Spec) -> None:
+        check_onnx(content, entry["file"])  # external data, custom domains: refused before ORT parses
         ort = _import_ort()
         options = ort.SessionOptions()
+        options.add_session_config_entry("session.load_model_format", "ONNX")  # never the ORT format
         # Tiny recurrent graphs: thread pools cost more than they give.
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
@@ -43,6 +46,10 @@ class OrtBackend:
         except Exception as exc:  # ORT raises its own types and, on garbage, UnicodeDecodeError
             raise ModelLoadError(f"{entry['file']}: onnxruntime cannot load it ({type(exc).__name__}: {exc})") from None
         inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
+        if len(inputs) != 1 or not outputs or inputs[0].type != "tensor(float)":
+            raise ModelLoadError(f"{entry['file']}: expected 1 float input and 1 output, the model has "
+                                 f"{[i.type for i in inputs]} in, {len(outputs)} out; re-export the bundle.")
+        self.input_shape, self.output_shape = list(inputs[0].shape), list(outputs[0].shape)
         self._input = inputs[0].name
         self._outputs = [outputs[0].name]
         self._run = self._session.run

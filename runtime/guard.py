@@ -1,0 +1,73 @@
+"""Guards between edgernn and a runtime: model I/O shapes against the manifest, and run errors.
+
+A runtime raises its own exception types (onnxruntime's Fail/InvalidArgument, LiteRT's
+RuntimeError/ValueError, even UnicodeDecodeError on a mangled message); none of them may escape
+`load` or `predict`, so an application that catches `EdgeRNNError` keeps serving.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from .errors import EdgeRNNError, InputError, ManifestError, ModelRunError
+from .manifest import Spec
+
+
+def run_error(exc: BaseException, file: str) -> EdgeRNNError:
+    """The typed error to raise for an exception that came out of a backend's run."""
+    if isinstance(exc, EdgeRNNError):
+        return exc
+    text = str(exc).splitlines()[0][:300] if str(exc) else ""
+    return ModelRunError(
+        f"{file}: the runtime failed while running the model ({type(exc).__name__}: {text}). The file may be "
+        "damaged: run 'edgernn validate' on the bundle, or restore it."
+    )
+
+
+def _dims(shape: Sequence[Any]) -> list[int | None]:
+    """Dimensions as ints, None where the model leaves one free (-1, None, a symbolic name)."""
+    out: list[int | None] = []
+    for dim in shape:
+        try:
+            value = int(dim)
+        except (TypeError, ValueError):
+            value = -1
+        out.append(value if value >= 0 else None)
+    return out
+
+
+def check_io(file: str, spec: Spec, input_shape: Sequence[Any], output_shape: Sequence[Any]) -> None:
+    """Check the model's own input and output shapes against the manifest's spec.
+
+    Free dimensions in the model (the batch, a symbolic name) match anything; fixed ones must agree.
+
+    Raises:
+        ManifestError: the rank or a fixed dimension differs from the manifest.
+    """
+    want_in = [None, spec.timesteps, spec.features]
+    want_out = [None, spec.timesteps, spec.outputs] if spec.sequence_output else [None, spec.outputs]
+    for what, got, want in (("input", _dims(input_shape), want_in), ("output", _dims(output_shape), want_out)):
+        same_rank = len(got) == len(want)
+        if not same_rank or any(g is not None and w is not None and g != w for g, w in zip(got[1:], want[1:])):
+            raise ManifestError(
+                f"{file}: the model's {what} shape is {list(input_shape if what == 'input' else output_shape)}, "
+                f"but the manifest says (batch, {', '.join(str(w) for w in want[1:])}); the manifest and the model "
+                "file disagree. Re-export the bundle."
+            )
+
+
+def numeric(x: Any, tail: tuple[int, int]) -> Any:
+    """`x` as an array of real numbers, or InputError: strings, objects and complex are never coerced."""
+    try:
+        arr = np.asarray(x)
+    except Exception as exc:  # ragged nesting, or an object whose __array__ raises
+        raise InputError(
+            f"expected numbers shaped (batch, {tail[0]}, {tail[1]}), got data numpy cannot turn into an array ({exc})."
+        ) from None
+    if arr.dtype.kind not in "biuf":
+        raise InputError(
+            f"expected real numbers shaped (batch, {tail[0]}, {tail[1]}), got dtype {arr.dtype}; convert the data "
+            "to float32 first (strings, objects and complex numbers are not converted for you)."
+        )
+    return arr

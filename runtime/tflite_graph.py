@@ -1,0 +1,133 @@
+"""Structural checks of a .tflite graph that the LiteRT interpreter itself skips.
+
+Mutation fuzzing (fuzz/) found files that load in LiteRT and then crash the process (SIGSEGV):
+an op whose options disagree with its tensor lists (SPLIT with num_splits 0 or 131 for 3
+outputs; PACK/UNPACK counts likewise). This walk rejects such files with ModelLoadError before
+the interpreter parses them: every tensor, buffer, opcode and subgraph index in range, the options
+of count-bearing ops present and consistent, no buffer pointing outside the file, no external
+buffers. Field numbers follow tensorflow/compiler/mlir/lite/schema/schema.fbs.
+"""
+from __future__ import annotations
+
+import struct
+
+from .errors import ModelLoadError, UnsupportedModelError
+from .tflite_ops import _Reader
+
+# Model / SubGraph / Tensor / Operator / Buffer fields.
+M_CODES, M_SUBGRAPHS, M_BUFFERS, M_EXT_GROUPS, M_EXT_BUFFERS = 1, 2, 4, 8, 9
+SG_TENSORS, SG_INPUTS, SG_OUTPUTS, SG_OPERATORS = 0, 1, 2, 3
+T_SHAPE, T_BUFFER, T_SHAPE_SIGNATURE, T_EXT_BUFFER = 0, 2, 7, 10
+OP_OPCODE, OP_INPUTS, OP_OUTPUTS, OP_OPTIONS_TYPE, OP_OPTIONS = 0, 1, 2, 3, 4
+B_DATA, B_OFFSET, B_SIZE = 0, 1, 2
+MAX_DIM = 1 << 24
+
+# builtin op -> (options union type, options field holding a count, which list it must equal).
+COUNTED = {
+    49: (35, 0, OP_OUTPUTS),   # SPLIT: SplitOptions.num_splits == outputs
+    102: (79, 0, OP_OUTPUTS),  # SPLIT_V: SplitVOptions.num_splits == outputs
+    83: (59, 0, OP_INPUTS),    # PACK: PackOptions.values_count == inputs
+    88: (64, 0, OP_OUTPUTS),   # UNPACK: UnpackOptions.num == outputs
+}
+WHILE, WHILE_OPTIONS = 119, 93
+
+
+class _Graph(_Reader):
+    def bad(self, why: str) -> ModelLoadError:
+        return ModelLoadError(f"{self.name}: not a valid .tflite file ({why}); re-export the bundle.")
+
+    def ints(self, table: int, field: int) -> list[int]:
+        """An int32 vector field ([] when absent)."""
+        pos = self.field_pos(table, field)
+        if pos is None:
+            return []
+        vec = self.deref(pos)
+        count = self._unpack("<I", vec)
+        if vec + 4 + 4 * count > len(self.data):
+            raise self.bad(f"an int vector of {count} items overruns the file")
+        return list(struct.unpack_from(f"<{count}i", self.data, vec + 4))
+
+    def byte_vector_size(self, table: int, field: int) -> int:
+        pos = self.field_pos(table, field)
+        if pos is None:
+            return 0
+        vec = self.deref(pos)
+        count = self._unpack("<I", vec)
+        if vec + 4 + count > len(self.data):
+            raise self.bad(f"a buffer of {count} bytes overruns the file")
+        return count
+
+    def check(self) -> None:
+        root = self.deref(0)
+        if self.field_pos(root, M_EXT_BUFFERS) is not None or self.field_pos(root, M_EXT_GROUPS) is not None:
+            raise UnsupportedModelError(f"{self.name}: uses external buffers (data outside the file); "
+                                        "re-export the bundle as one self-contained file.")
+        codes = [max(self.scalar(c, 0, "<b", 0), self.scalar(c, 3, "<i", 0)) for c in self.table_vector(root, M_CODES)]
+        buffers = self.table_vector(root, M_BUFFERS)
+        for buf in buffers:
+            self.buffer(buf)
+        subgraphs = self.table_vector(root, M_SUBGRAPHS)
+        if not subgraphs:
+            raise self.bad("no subgraph")
+        for index, sub in enumerate(subgraphs):
+            self.subgraph(index, sub, codes, len(buffers), len(subgraphs))
+
+    def buffer(self, buf: int) -> None:
+        self.byte_vector_size(buf, B_DATA)
+        offset, size = self.scalar(buf, B_OFFSET, "<Q", 0), self.scalar(buf, B_SIZE, "<Q", 0)
+        if offset > 1 and offset + size > len(self.data):  # offset 1 marks "no data" in the schema
+            raise self.bad(f"a buffer at offset {offset} of {size} bytes lies outside the file")
+
+    def subgraph(self, index: int, sub: int, codes: list[int], n_buffers: int, n_subgraphs: int) -> None:
+        tensors = self.table_vector(sub, SG_TENSORS)
+        for i, tensor in enumerate(tensors):
+            if self.field_pos(tensor, T_EXT_BUFFER) is not None:
+                raise UnsupportedModelError(f"{self.name}: tensor {i} uses an external buffer; re-export the bundle.")
+            if self.scalar(tensor, T_BUFFER, "<I", 0) >= max(n_buffers, 1):
+                raise self.bad(f"subgraph {index} tensor {i} names buffer {self.scalar(tensor, T_BUFFER, '<I', 0)} "
+                               f"of {n_buffers}")
+            for field in (T_SHAPE, T_SHAPE_SIGNATURE):
+                if any(d < -1 or d > MAX_DIM for d in self.ints(tensor, field)):
+                    raise self.bad(f"subgraph {index} tensor {i} has shape {self.ints(tensor, field)}")
+        n = len(tensors)
+        for what, field in (("inputs", SG_INPUTS), ("outputs", SG_OUTPUTS)):
+            if any(not 0 <= t < n for t in self.ints(sub, field)):
+                raise self.bad(f"subgraph {index} {what} {self.ints(sub, field)} outside its {n} tensors")
+        for k, op in enumerate(self.table_vector(sub, SG_OPERATORS)):
+            self.operator(f"subgraph {index} op {k}", op, codes, n, n_subgraphs)
+
+    def operator(self, where: str, op: int, codes: list[int], n_tensors: int, n_subgraphs: int) -> None:
+        opcode = self.scalar(op, OP_OPCODE, "<I", 0)
+        if opcode >= len(codes):
+            raise self.bad(f"{where} uses opcode {opcode} of {len(codes)}")
+        lists = {OP_INPUTS: self.ints(op, OP_INPUTS), OP_OUTPUTS: self.ints(op, OP_OUTPUTS)}
+        if any(not -1 <= t < n_tensors for t in lists[OP_INPUTS] + lists[OP_OUTPUTS]):
+            raise self.bad(f"{where} names tensors {lists[OP_INPUTS]} -> {lists[OP_OUTPUTS]} outside 0..{n_tensors - 1}")
+        builtin = codes[opcode]
+        options_type = self.scalar(op, OP_OPTIONS_TYPE, "<B", 0)
+        options_pos = self.field_pos(op, OP_OPTIONS)
+        if builtin in COUNTED:
+            union, field, against = COUNTED[builtin]
+            count = None if options_type != union or options_pos is None else self.scalar(
+                self.deref(options_pos), field, "<i", 0)
+            if count != len(lists[against]) or count == 0:
+                raise self.bad(f"{where} (builtin {builtin}) declares {count} tensors but lists {len(lists[against])}")
+        elif builtin == WHILE:
+            if options_type != WHILE_OPTIONS or options_pos is None:
+                raise self.bad(f"{where} (WHILE) has no WhileOptions")
+            table = self.deref(options_pos)
+            for field in (0, 1):
+                if not 0 <= self.scalar(table, field, "<i", 0) < n_subgraphs:
+                    raise self.bad(f"{where} (WHILE) names subgraph {self.scalar(table, field, '<i', 0)} of {n_subgraphs}")
+
+
+def check_graph(data: bytes, name: str = "model.tflite") -> None:
+    """Check a .tflite file's indices and op counts before an interpreter parses it.
+
+    Raises:
+        ModelLoadError: an index or count is out of range or inconsistent.
+        UnsupportedModelError: the file keeps data in external buffers.
+    """
+    if len(data) < 8 or data[4:8] != b"TFL3":
+        raise ModelLoadError(f"{name}: not a .tflite file (no 'TFL3' identifier); re-export the bundle.")
+    _Graph(data, name).check()
