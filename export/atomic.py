@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import glob
 import os
 import shutil
 import tempfile
@@ -60,12 +61,41 @@ def replace_dir(new: Path, target: Path) -> None:
     _fsync_dir(target.parent)
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: alive, owned by someone else
+        return True
+    return True
+
+
+def clean_stale(target: Path) -> list[Path]:
+    """Remove `.NAME.tmp-PID-*` folders beside `target` whose exporting process is gone.
+
+    A SIGKILLed export cannot remove its own temp folder. Only folders of our naming whose PID is no
+    longer running are removed (a live export's folder is never touched); `.old-` folders of the
+    non-Linux fallback may hold the only copy of a bundle and are left alone.
+    """
+    removed = []
+    prefix = f".{target.name}.tmp-"
+    for path in target.parent.glob(f"{glob.escape(prefix)}*"):
+        pid_text = path.name[len(prefix):].split("-", 1)[0]
+        if not pid_text.isdigit() or path.is_symlink() or not path.is_dir() or _pid_alive(int(pid_text)):
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed
+
+
 @contextlib.contextmanager
 def staging_dir(target: Path) -> Iterator[Path]:
     """A temp folder beside `target`; removed if the block raises, swapped into `target` if not."""
     target = Path(target).absolute()
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    clean_stale(target)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-{os.getpid()}-", dir=target.parent))
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700; a bundle is an ordinary folder
