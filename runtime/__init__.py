@@ -6,6 +6,7 @@ from .errors import (
     IntegrityError,
     ManifestError,
     ModelLoadError,
+    ModelRunError,
     UnsupportedModelError,
 )
 from .predictor import Predictor, load
@@ -19,6 +20,7 @@ __all__ = [
     "IntegrityError",
     "ManifestError",
     "ModelLoadError",
+    "ModelRunError",
     "UnsupportedModelError",
 ]
 __version__ = "0.1.0"

@@ -1,0 +1,125 @@
+"""Every manifest problem is a ManifestError that says what is wrong; the untouched manifest loads."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import MODELS
+from edgernn.runtime import IntegrityError, ManifestError, load
+from helpers_hostile import BACKEND_OF, copy_bundle, edit_manifest
+
+SEED = MODELS / "seed-gru"
+
+
+def _art(fmt):
+    return lambda m: next(a for a in m["artifacts"] if a["format"] == fmt)
+
+
+def _set(path, value):
+    """A change that sets manifest[path...] = value."""
+    def change(m):
+        *parents, last = path
+        for key in parents:
+            m = m[key] if not callable(key) else key(m)
+        m[last] = value
+    return change
+
+
+def _drop(path):
+    def change(m):
+        *parents, last = path
+        for key in parents:
+            m = m[key] if not callable(key) else key(m)
+        del m[last]
+    return change
+
+
+CASES = {
+    "schema_version_2": (_set(["schema_version"], 2), "schema_version 2 is not supported"),
+    "schema_version_string": (_set(["schema_version"], "1"), "schema_version '1'"),
+    "schema_version_bool": (_set(["schema_version"], True), "schema_version True"),
+    "other_format": (_set(["format"], "tfjs-bundle"), "expected 'edgernn-bundle'"),
+    "missing_artifacts": (_drop(["artifacts"]), r"missing keys \['artifacts'\]"),
+    "missing_golden": (_drop(["golden"]), r"missing keys \['golden'\]"),
+    "missing_timesteps": (_drop(["input", "timesteps"]), "input.timesteps is None"),
+    "missing_sha256": (_drop([_art("onnx"), "sha256"]), r"missing \['sha256'\]"),
+    "bad_sha256": (_set([_art("onnx"), "sha256"], "abc"), "64 lowercase hex"),
+    "negative_size": (_set([_art("onnx"), "bytes"], -1), "non-negative integer"),
+    "empty_artifacts": (_set(["artifacts"], []), "non-empty list"),
+    "unknown_artifact_format": (_set([_art("onnx"), "format"], "tfjs"), "expected one of"),
+    "suffix_disagrees": (_set([_art("onnx"), "file"], "model.tflite"), "not the '.onnx' suffix"),
+    "duplicate_file": (lambda m: m["artifacts"].append(dict(m["artifacts"][0])), "repeat a name"),
+    "extra_preprocessing_step": (_set(["preprocessing", "input", "clip"], [0, 1]), r"keys \['clip'\]"),
+    "int8_input": (_set(["input", "dtype"], "int8"), "float32 only"),
+    "sequence_not_bool": (_set(["output", "sequence"], "yes"), "true or false"),
+    "scale_zero": (_set(["preprocessing", "input", "scale"], [0.0]), "non-zero"),
+    "scale_nan": (_set(["preprocessing", "input", "scale"], [float("nan")]), "must be finite"),
+    "scale_inf": (_set(["preprocessing", "output", "scale"], [float("inf")]), "must be finite"),
+    "offset_inf": (_set(["preprocessing", "input", "offset"], [float("-inf")]), "must be finite"),
+    "scale_string": (_set(["preprocessing", "input", "scale"], ["0.1"]), "expected numbers"),
+    "scale_count": (_set(["preprocessing", "input", "scale"], [0.1, 0.2]), "expected 1 or 1"),
+    "name_parent": (_set([_art("onnx"), "file"], "../model.onnx"), "plain name"),
+    "name_separator": (_set([_art("onnx"), "file"], "sub/model.onnx"), "plain name"),
+    "name_backslash": (_set([_art("onnx"), "file"], "sub\\model.onnx"), "plain name"),
+    "name_absolute": (_set([_art("onnx"), "file"], "/etc/model.onnx"), "plain name"),
+    "name_dotdot": (_set(["golden", "file"], ".."), "not a plain file name"),
+    "name_empty": (_set(["golden", "file"], ""), "not a plain file name"),
+    "name_not_string": (_set([_art("onnx"), "file"], 7), "not a plain file name"),
+}
+
+
+def test_the_untouched_manifest_loads_on_every_backend(tmp_path):
+    bundle = copy_bundle(SEED, tmp_path / "b")
+    edit_manifest(bundle, lambda m: None)  # a rewrite alone changes nothing
+    for backend in BACKEND_OF.values():
+        load(bundle, backend=backend)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_manifest_problem_is_a_manifest_error(tmp_path, case):
+    change, expected = CASES[case]
+    bundle = copy_bundle(SEED, tmp_path / "b")
+    edit_manifest(bundle, change)
+    with pytest.raises(ManifestError, match=expected):
+        load(bundle, backend="onnxruntime")
+
+
+def test_manifest_that_is_not_json_or_not_an_object(tmp_path):
+    bundle = copy_bundle(SEED, tmp_path / "b")
+    (bundle / "manifest.json").write_text("{not json")
+    with pytest.raises(ManifestError, match="not valid JSON"):
+        load(bundle)
+    (bundle / "manifest.json").write_text(json.dumps([1, 2]))
+    with pytest.raises(ManifestError, match="expected a JSON object"):
+        load(bundle)
+    (bundle / "manifest.json").unlink()
+    with pytest.raises(ManifestError, match="has no manifest.json"):
+        load(bundle)
+
+
+@pytest.mark.parametrize("fmt", ["tflite", "onnx"])
+@pytest.mark.parametrize("field,value", [("bytes", 1), ("sha256", "0" * 64)])
+def test_size_or_hash_that_does_not_match_is_an_integrity_error(tmp_path, fmt, field, value):
+    bundle = copy_bundle(SEED, tmp_path / "b")
+    edit_manifest(bundle, _set([_art(fmt), field], value))
+    with pytest.raises(IntegrityError, match=rf"model\.{fmt}: .*(the manifest says 1|does not match the manifest)"):
+        load(bundle, backend=BACKEND_OF[fmt])
+
+
+@pytest.mark.parametrize("fmt", ["tflite", "onnx"])
+@pytest.mark.parametrize("block,key,value", [("input", "timesteps", 5), ("input", "features", 2),
+                                             ("output", "outputs", 3)])
+def test_shapes_that_disagree_with_the_model_file(tmp_path, fmt, block, key, value):
+    """The manifest's shapes are checked against the shapes the runtime reports for the model itself."""
+    bundle = copy_bundle(SEED, tmp_path / "b")
+
+    def change(m):
+        m[block][key] = value
+        for side in ("input", "output"):  # keep the preprocessing consistent, so only the shape is wrong
+            for k in ("offset", "scale"):
+                m["preprocessing"][side][k] = m["preprocessing"][side][k][:1]
+
+    edit_manifest(bundle, change)
+    with pytest.raises(ManifestError, match=rf"model\.{fmt}: the model's {block} shape .* disagree"):
+        load(bundle, backend=BACKEND_OF[fmt])
