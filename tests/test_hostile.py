@@ -253,3 +253,25 @@ def test_keras_h5_and_pickle_files_are_never_opened(bundle, tmp_path):
     with pytest.raises(ManifestError, match="not a readable .npz"):
         validate(bundle)
     assert not (tmp_path / "pickle-ran").exists()
+
+
+def test_tflite_while_form_passes_the_graph_check_and_a_bad_body_index_does_not(tmp_path, zoo_models):
+    import flatbuffers
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    from edgernn.export.model_info import inspect_model
+    from edgernn.export.tflite import export_tflite
+    from edgernn.runtime.tflite_graph import check_graph
+
+    model = zoo_models["gru-single"]
+    export_tflite(model, tmp_path / "w.tflite", inspect_model(model), form="while_batch1")
+    data = (tmp_path / "w.tflite").read_bytes()
+    check_graph(data)
+    tree = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(data, 0))
+    codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in tree.operatorCodes]
+    loop = next(o for o in tree.subgraphs[0].operators if codes[o.opcodeIndex] == schema.BuiltinOperator.WHILE)
+    loop.builtinOptions.bodySubgraphIndex = len(tree.subgraphs) + 5
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(tree.Pack(builder), file_identifier=b"TFL3")
+    with pytest.raises(ModelLoadError, match=r"\(WHILE\) names subgraph"):
+        check_graph(bytes(builder.Output()))
