@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,19 @@ GOLDEN_KEYS = ("inputs", "outputs")
 
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def _read_regular(bundle: Path, name: str) -> bytes:
+    """The bytes of a regular file inside `bundle`: never a FIFO or device (a read that never ends),
+    never a symlink out of the bundle (the manifest's plain names would mean nothing)."""
+    path = bundle / name
+    if path.is_symlink() and bundle.resolve() not in path.resolve().parents:
+        raise ManifestError(f"{path} is a symlink to {path.resolve()}, outside the bundle; copy the file in instead.")
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a FIFO must not block the open
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            raise ManifestError(f"{path} is not a regular file; a bundle holds plain files only.")
+        return fh.read()
 
 
 def read_checked(bundle: Path, entry: dict[str, Any], verify: bool = True) -> bytes:
@@ -37,7 +52,7 @@ def read_checked(bundle: Path, entry: dict[str, Any], verify: bool = True) -> by
     name = safe_file_name(entry.get("file"))
     path = bundle / name
     try:
-        data = path.read_bytes()
+        data = _read_regular(bundle, name)
     except FileNotFoundError:
         raise ManifestError(f"{bundle}: the manifest lists {name!r} but the file is missing.") from None
     except OSError as exc:

@@ -275,3 +275,23 @@ def test_tflite_while_form_passes_the_graph_check_and_a_bad_body_index_does_not(
     builder.Finish(tree.Pack(builder), file_identifier=b"TFL3")
     with pytest.raises(ModelLoadError, match=r"\(WHILE\) names subgraph"):
         check_graph(bytes(builder.Output()))
+
+
+@pytest.mark.parametrize("kind", ["fifo", "symlink_out", "directory"])
+def test_model_file_that_is_not_a_plain_file_in_the_bundle_is_refused(bundle, tmp_path, kind):
+    import os
+
+    path = bundle / "model.onnx"
+    os.symlink("golden.npz", bundle / "alias.npz")  # neighbour: a link inside the bundle is still a file
+    edit_manifest(bundle, lambda m: m["golden"].update(file="alias.npz"))
+    assert validate(bundle)
+    path.unlink()
+    if kind == "fifo":
+        os.mkfifo(path)  # reading it would block forever
+    elif kind == "symlink_out":
+        (tmp_path / "outside.onnx").write_bytes((SEED / "model.onnx").read_bytes())
+        os.symlink(tmp_path / "outside.onnx", path)
+    else:
+        path.mkdir()
+    with pytest.raises(ManifestError, match="not a regular file|outside the bundle|cannot read"):
+        load(bundle, backend="onnxruntime")
