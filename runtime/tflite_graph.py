@@ -59,7 +59,7 @@ class _Graph(_Reader):
 
     def check(self) -> None:
         root = self.deref(0)
-        if self.field_pos(root, M_EXT_BUFFERS) is not None or self.field_pos(root, M_EXT_GROUPS) is not None:
+        if self.table_vector(root, M_EXT_BUFFERS) or self.table_vector(root, M_EXT_GROUPS):
             raise UnsupportedModelError(f"{self.name}: uses external buffers (data outside the file); "
                                         "re-export the bundle as one self-contained file.")
         codes = [max(self.scalar(c, 0, "<b", 0), self.scalar(c, 3, "<i", 0)) for c in self.table_vector(root, M_CODES)]
@@ -81,7 +81,7 @@ class _Graph(_Reader):
     def subgraph(self, index: int, sub: int, codes: list[int], n_buffers: int, n_subgraphs: int) -> None:
         tensors = self.table_vector(sub, SG_TENSORS)
         for i, tensor in enumerate(tensors):
-            if self.field_pos(tensor, T_EXT_BUFFER) is not None:
+            if self.scalar(tensor, T_EXT_BUFFER, "<I", 0):  # 0 is the schema's "no external buffer"
                 raise UnsupportedModelError(f"{self.name}: tensor {i} uses an external buffer; re-export the bundle.")
             if self.scalar(tensor, T_BUFFER, "<I", 0) >= max(n_buffers, 1):
                 raise self.bad(f"subgraph {index} tensor {i} names buffer {self.scalar(tensor, T_BUFFER, '<I', 0)} "

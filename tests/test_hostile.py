@@ -203,17 +203,32 @@ def test_ort_format_bytes_are_refused():
 
 # ----------------------------------------------------------------------------- TFLite structure
 
-def test_tflite_op_count_that_crashed_litert_is_refused(bundle):
-    """Fuzzing found SPLIT/PACK/UNPACK counts that disagree with the op's tensors crash LiteRT (SIGSEGV)."""
+def _rewrite_tflite(edit) -> bytes:
+    """The seed .tflite re-serialized through the schema's object API after `edit(model)`."""
     import flatbuffers
     from tensorflow.lite.python import schema_py_generated as schema
 
-    def rewrite(edit) -> bytes:
-        model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel((SEED / "model.tflite").read_bytes(), 0))
-        edit(model)
-        builder = flatbuffers.Builder(1024)
-        builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-        return bytes(builder.Output())
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel((SEED / "model.tflite").read_bytes(), 0))
+    edit(model)
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def test_tflite_external_buffer_is_refused(bundle):
+    def external(model):
+        model.subgraphs[0].tensors[0].externalBuffer = 1
+
+    replace_file(bundle, "model.tflite", _rewrite_tflite(external))
+    with pytest.raises(UnsupportedModelError, match="external buffer"):
+        load(bundle, backend="litert")
+
+
+def test_tflite_op_count_that_crashed_litert_is_refused(bundle):
+    """Fuzzing found SPLIT/PACK/UNPACK counts that disagree with the op's tensors crash LiteRT (SIGSEGV)."""
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    rewrite = _rewrite_tflite
 
     def bump_split(model):
         codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in model.operatorCodes]
