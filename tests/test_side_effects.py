@@ -16,7 +16,7 @@ import textwrap
 
 import pytest
 
-from conftest import MODELS, ROOT
+from conftest import MODELS
 
 CHILD = textwrap.dedent("""
     import json, os, sys
