@@ -19,6 +19,7 @@ from .errors import ManifestError
 FORMAT_NAME = "edgernn-bundle"
 SCHEMA_VERSION = 1
 MANIFEST_FILE = "manifest.json"
+MAX_MANIFEST_BYTES = 16 << 20
 ARTIFACT_FORMATS = ("tflite", "onnx")
 REQUIRED_KEYS = ("format", "schema_version", "input", "output", "preprocessing", "artifacts", "golden")
 ARTIFACT_KEYS = ("file", "format", "variant", "bytes", "sha256")
@@ -63,12 +64,17 @@ def read_manifest(bundle: Path) -> dict[str, Any]:
     path = bundle / MANIFEST_FILE
     if not bundle.is_dir():
         raise ManifestError(f"{bundle} is not a bundle directory (expected a folder with {MANIFEST_FILE}).")
+    if path.exists() and not path.is_file():
+        raise ManifestError(f"{path} is not a regular file; a bundle holds plain files only.")
+    if path.is_file() and path.stat().st_size > MAX_MANIFEST_BYTES:
+        raise ManifestError(f"{path} is {path.stat().st_size} bytes; a manifest is a few KB (limit {MAX_MANIFEST_BYTES}).")
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ManifestError(f"{bundle} has no {MANIFEST_FILE}; export the model again with 'edgernn export'.") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ManifestError(f"{path} is not valid JSON ({exc}); re-export the bundle.") from None
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # RecursionError: hostile nesting
+        raise ManifestError(f"{path} is not valid JSON ({type(exc).__name__}: {str(exc)[:200]}); "
+                            "re-export the bundle.") from None
     check_manifest(manifest, path)
     return manifest
 

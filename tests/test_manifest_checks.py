@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from conftest import MODELS
@@ -123,3 +124,56 @@ def test_shapes_that_disagree_with_the_model_file(tmp_path, fmt, block, key, val
     edit_manifest(bundle, change)
     with pytest.raises(ManifestError, match=rf"model\.{fmt}: the model's {block} shape .* disagree"):
         load(bundle, backend=BACKEND_OF[fmt])
+
+
+@pytest.mark.parametrize("content,expected", [
+    ("[" * 100000 + "]" * 100000, "RecursionError"),
+    ('{"a": 1e999999}', "expected a JSON object|missing keys"),
+    (" " * (17 << 20), "limit"),
+    (b"\xff\xfe{}", "UnicodeDecodeError"),
+])
+def test_hostile_manifest_text_is_a_manifest_error(tmp_path, content, expected):
+    bundle = copy_bundle(SEED, tmp_path / "b")
+    path = bundle / "manifest.json"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    with pytest.raises(ManifestError, match=expected):
+        load(bundle)
+
+
+def test_manifest_fuzz_ends_in_a_load_or_a_typed_error(tmp_path):
+    """Random values and deletions anywhere in the manifest: a typed error or a working predictor."""
+    import copy
+    import random
+
+    from edgernn.runtime import EdgeRNNError
+
+    bundle = copy_bundle(SEED, tmp_path / "b")
+    base = json.loads((bundle / "manifest.json").read_text())
+    values = [None, -1, 0, 1, 2.5, float("nan"), "x", "", [], {}, [1, 2], {"a": 1}, True, 10**30, "../x", [[[]]]]
+    rng = random.Random(0)
+    outcomes = {"loaded": 0, "typed": 0}
+
+    def paths(node, prefix=()):
+        if prefix:
+            yield prefix
+        items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+        for key, value in items:
+            yield from paths(value, prefix + (key,))
+
+    for _ in range(300):
+        manifest = copy.deepcopy(base)
+        where = rng.choice(list(paths(manifest)))
+        parent = manifest
+        for key in where[:-1]:
+            parent = parent[key]
+        if isinstance(parent, dict) and rng.random() < 0.3:
+            del parent[where[-1]]
+        else:
+            parent[where[-1]] = copy.deepcopy(rng.choice(values))
+        (bundle / "manifest.json").write_text(json.dumps(manifest))
+        try:
+            load(bundle, backend="onnxruntime").predict(np.zeros((1, 4, 1)))
+            outcomes["loaded"] += 1
+        except EdgeRNNError:
+            outcomes["typed"] += 1
+    assert outcomes["loaded"] > 0 and outcomes["typed"] > 0, outcomes
