@@ -65,7 +65,7 @@ class Predictor:
                 ym = np.concatenate([self._run(xm[i : i + MAX_CHUNK]) for i in range(0, xm.shape[0], MAX_CHUNK)])
         except Exception as exc:
             raise run_error(exc, self.artifact["file"]) from None
-        if ym.shape[1:] != self._out_tail or ym.shape[0] != x.shape[0]:  # a damaged model can return anything
+        if ym.shape != x.shape[:1] + self._out_tail:  # a damaged model can return anything
             raise run_error(ValueError(f"output shape {ym.shape}, expected (batch, *{self._out_tail})"), self.artifact["file"])
         return spec.y.to_raw(ym).astype(np.float32, copy=False)
 
