@@ -52,3 +52,52 @@ def test_sixteen_threads_share_one_predictor(backend):
     assert mismatches == 0
     # distinct inputs really do give distinct answers, so a swapped result could not hide
     assert len({float(r[0, 0]) for rs in serial for r in rs}) > THREADS * CALLS // 2
+
+
+@pytest.mark.parametrize("backend", ["litert", "onnxruntime"])
+def test_failing_calls_from_other_threads_do_not_disturb_good_ones(backend):
+    """Four threads send bad inputs and shapes that fail inside the runtime (LiteRT then rebuilds its
+    interpreter) while twelve predict: the good answers stay bit-equal, the bad ones stay typed."""
+    from edgernn.runtime import InputError, ModelRunError
+
+    predictor = load(SEED, backend=backend)
+    work = [_inputs(100 + t)[:300] for t in range(12)]
+    serial = [[predictor.predict(x) for x in xs] for xs in work]
+    bad_calls = [
+        lambda: predictor.predict(np.full((2, 4, 1), np.nan)),
+        lambda: predictor.predict([["a"]]),
+        lambda: predictor.run_model_units(np.zeros((3, 5, 1), np.float32)),
+        lambda: predictor.run_model_units(np.zeros((2, 4, 7), np.float32)),
+    ]
+    good_results: list[list] = [[] for _ in work]
+    typed = [0] * len(bad_calls)
+    errors: list[BaseException] = []
+    start = threading.Barrier(len(work) + len(bad_calls))
+
+    def good(t):
+        start.wait()
+        try:
+            good_results[t].extend(predictor.predict(x) for x in work[t])
+        except BaseException as exc:
+            errors.append(exc)
+
+    def bad(k):
+        start.wait()
+        for _ in range(100):
+            try:
+                bad_calls[k]()
+            except (InputError, ModelRunError):
+                typed[k] += 1
+            except BaseException as exc:
+                errors.append(exc)
+
+    threads = [threading.Thread(target=good, args=(t,)) for t in range(len(work))]
+    threads += [threading.Thread(target=bad, args=(k,)) for k in range(len(bad_calls))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert typed == [100] * len(bad_calls)
+    assert all(np.array_equal(g, s) for t in range(len(work)) for g, s in zip(good_results[t], serial[t]))
+    assert [len(r) for r in good_results] == [300] * len(work)
