@@ -8,7 +8,7 @@ export TF_CPP_MIN_LOG_LEVEL := 3
 export ORT_DISABLE_TELEMETRY := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test models install clean
+.PHONY: demo test models fuzz install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ demo: $(STAMP)
 ## The test suite (real converters and runtimes, tiny models).
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+## Mutation fuzzing: 1,000 mutants per format of the shipped artifacts; counts to fuzz/RESULTS.md.
+fuzz: $(STAMP)
+	$(BIN)/python fuzz/run.py
 
 ## Regenerate the shipped bundles in models/ (after training or bundle-format changes).
 models: $(STAMP)
