@@ -115,8 +115,10 @@ def worker(source: Path, fmt: str, backend: str, paths: list[str]) -> None:
         expected = reference.predict(x[0])
         for path in paths:
             data = Path(path).read_bytes()
-            if data in SELFTEST:  # lets the tests prove that crashes and hangs are caught and attributed
-                os.kill(os.getpid(), signal.SIGSEGV) if data == SELFTEST[0] else time.sleep(3600)
+            if data == SELFTEST[0]:  # lets the tests prove that crashes and hangs are caught and attributed
+                os.kill(os.getpid(), signal.SIGSEGV)
+            if data == SELFTEST[1]:
+                time.sleep(3600)
             (work / f"model.{fmt}").write_bytes(data)
             outcome, detail = _outcome(work, backend, x)
             if not np.array_equal(reference.predict(x[0]), expected):
@@ -128,36 +130,52 @@ def worker(source: Path, fmt: str, backend: str, paths: list[str]) -> None:
 
 # ---------------------------------------------------------------- parent
 
+def _lines(proc: subprocess.Popen, first_wait: float, timeout: float):
+    """Yield the worker's report lines; stop at EOF, or yield None once nothing came within the timeout.
+
+    Reads the pipe unbuffered: a buffered reader could hold a finished line while select() waits."""
+    fd, buf, wait = proc.stdout.fileno(), b"", first_wait
+    with selectors.DefaultSelector() as sel:
+        sel.register(fd, selectors.EVENT_READ)
+        while True:
+            while b"\n" not in buf:
+                deadline = time.monotonic() + wait
+                if not sel.select(max(0.0, deadline - time.monotonic())):
+                    yield None
+                    return
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    return
+                buf += chunk
+            line, buf = buf.split(b"\n", 1)
+            wait = timeout
+            yield line
+
+
 def _run_shard(mutants: list[Mutant], timeout: float) -> dict[int, str]:
     """Run one (bundle, format) shard in workers, restarting after a crash or hang."""
     results: dict[int, str] = {}
     pending = list(mutants)
+    env = {k: v for k, v in os.environ.items() if k != "ORT_DISABLE_TELEMETRY"} | {"TF_CPP_MIN_LOG_LEVEL": "3"}
     while pending:
         first = pending[0]
         cmd = [sys.executable, __file__, "worker", str(first.bundle), first.fmt, BACKENDS[first.fmt],
                *[str(m.path) for m in pending]]
-        env = {k: v for k, v in os.environ.items() if k != "ORT_DISABLE_TELEMETRY"} | {"TF_CPP_MIN_LOG_LEVEL": "3"}
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, bufsize=0)
         by_path = {str(m.path): m for m in pending}
-        sel = selectors.DefaultSelector()
-        sel.register(proc.stdout, selectors.EVENT_READ)
-        deadline = time.monotonic() + timeout + 10  # the first mutant also pays the imports
         culprit = None
-        while pending:
-            if not sel.select(max(0.0, deadline - time.monotonic())):
+        for line in _lines(proc, timeout + 10, timeout):  # the first mutant also pays the imports
+            if line is None:
                 proc.kill()
                 culprit = "timeout"
-                break
-            line = proc.stdout.readline()
-            if not line:
                 break
             row = json.loads(line)
             mutant = by_path[row["path"]]
             results[mutant.index] = row["outcome"]
             pending.remove(mutant)
-            deadline = time.monotonic() + timeout
+            if not pending:
+                break
         proc.wait()
-        sel.close()
         proc.stdout.close()
         if pending:  # the worker stopped on the first mutant it did not report
             if culprit is None:
