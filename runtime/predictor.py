@@ -62,6 +62,18 @@ class Predictor:
             ym = np.concatenate([self._run(xm[i : i + MAX_CHUNK]) for i in range(0, xm.shape[0], MAX_CHUNK)])
         return spec.y.to_raw(ym).astype(np.float32, copy=False)
 
+    def stream(self, batch: int = 1):
+        """A new Stream (runtime/stream.py): `step(x_t) -> y_t` with the state carried for you.
+
+        All streams of this Predictor share one loaded step model of the same format and variant.
+
+        Raises:
+            UnsupportedModelError: the bundle was exported without --streaming.
+        """
+        from .stream import open_stream
+
+        return open_stream(self, batch)
+
     def run_model_units(self, xm: np.ndarray) -> np.ndarray:
         """Run already-preprocessed float32 windows (model units) and return model-unit outputs."""
         return self._run(np.ascontiguousarray(xm, dtype=np.float32))

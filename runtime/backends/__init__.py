@@ -1,7 +1,8 @@
 """Runtime backends: one module per runtime, one registry line each.
 
-A backend module exposes `NAME`, `FORMATS` (artifact formats it runs), `available()` and
-`open(content, entry, spec) -> Backend`. Modules are imported only when asked for, so a device
+A backend module exposes `NAME`, `FORMATS` (artifact formats it runs), `available()`,
+`open(content, entry, spec) -> Backend` and, for streaming step models, `open_step(content, entry,
+inputs, outputs)` whose `run_step(arrays) -> arrays` maps named inputs to named outputs. Modules are imported only when asked for, so a device
 with one runtime installed never touches the others.
 """
 from __future__ import annotations
@@ -54,3 +55,11 @@ def open_backend(name: str, content: bytes, entry: dict[str, Any], spec: Spec) -
     if not module.available():
         raise BackendUnavailableError(f"backend {name!r} is not installed: {module.INSTALL_HINT}")
     return module.open(content, entry, spec)
+
+
+def open_step_backend(name: str, content: bytes, entry: dict[str, Any], inputs: list[str], outputs: list[str]):
+    """Open a step model (named inputs and outputs, see runtime/stream.py) in backend `name`."""
+    module = backend_module(name)
+    if not module.available():
+        raise BackendUnavailableError(f"backend {name!r} is not installed: {module.INSTALL_HINT}")
+    return module.open_step(content, entry, inputs, outputs)

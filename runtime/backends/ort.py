@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -53,3 +53,28 @@ class OrtBackend:
 
 def open(content: bytes, entry: dict[str, Any], spec: Spec) -> OrtBackend:  # noqa: A001 - registry API
     return OrtBackend(content, entry, spec)
+
+
+class OrtStepBackend(OrtBackend):
+    """A step model: several named inputs and outputs (the sample and each state). Thread-safe."""
+
+    def __init__(self, content: bytes, entry: dict[str, Any], inputs: Sequence[str], outputs: Sequence[str]) -> None:
+        super().__init__(content, entry, None)
+        have_in = {i.name for i in self._session.get_inputs()}
+        have_out = {o.name for o in self._session.get_outputs()}
+        missing = [n for n in inputs if n not in have_in] + [n for n in outputs if n not in have_out]
+        if missing:
+            raise ModelLoadError(
+                f"{entry['file']}: the step model lacks tensors {missing} named in the manifest (it has inputs "
+                f"{sorted(have_in)}, outputs {sorted(have_out)}); re-export the bundle with --streaming."
+            )
+        self._in_names, self._out_names = list(inputs), list(outputs)
+
+    def run_step(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Run one step: float32 arrays in the order of `inputs`; returns arrays in the order of `outputs`."""
+        return self._run(self._out_names, dict(zip(self._in_names, arrays)))
+
+
+def open_step(content: bytes, entry: dict[str, Any], inputs: Sequence[str], outputs: Sequence[str]) -> OrtStepBackend:
+    """Open a step model whose graph inputs and outputs carry these names."""
+    return OrtStepBackend(content, entry, inputs, outputs)
