@@ -16,8 +16,8 @@ from .bundle import export_bundle
 BUNDLE_NAMES = {"simple_rnn": "seed-simplernn", "lstm": "seed-lstm", "gru": "seed-gru"}
 
 
-def build_seed_bundle(cell: str, out_root: Path, epochs: int = 100):
-    """Train the seed recipe for `cell` and export it as `out_root/seed-<cell>`. Returns (model, path)."""
+def build_seed_bundle(cell: str, out_root: Path, epochs: int = 100, streaming: bool = True):
+    """Train the seed recipe for `cell` and export it (with step models) as `out_root/seed-<cell>`. Returns (model, path)."""
     from edgernn.train import PROBES, Recipe, seed_dataset, train_recipe
     from edgernn.train.data import SEED_SCALE
 
@@ -25,7 +25,8 @@ def build_seed_bundle(cell: str, out_root: Path, epochs: int = 100):
     model, history = train_recipe(Recipe(cell=cell, epochs=epochs))
     probes = {name: [v for v in window] for name, (window, _) in PROBES.items()}
     extra = {"training": {"recipe": "seed", "epochs": epochs, "final_loss": float(history.history["loss"][-1]), "probes": probes}}
-    path = export_bundle(model, out_root / BUNDLE_NAMES[cell], scale=SEED_SCALE, representative=x, extra=extra)
+    path = export_bundle(model, out_root / BUNDLE_NAMES[cell], scale=SEED_SCALE, representative=x, extra=extra,
+                         streaming=streaming)
     return model, path
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -217,4 +217,24 @@ def open_stream(predictor, batch: int = 1) -> Stream:
     return Stream(step_model_for(predictor), batch)
 
 
-__all__ = ["Stream", "StepModel", "StateSpec", "StreamingSpec", "open_stream", "streaming_spec", "STEP_ROLE"]
+def window_outputs(predictor) -> Callable[[np.ndarray], np.ndarray]:
+    """A function like `predictor.run_model_units` computed by stepping: what `validate` checks step models with.
+
+    Each window is stepped from the zero state; a window model keeps the last step's output.
+    """
+    model = step_model_for(predictor)
+    if predictor.spec.sequence_output:
+        return model.run_model_units
+    return lambda xm: model.run_model_units(xm)[:, -1]
+
+
+def stream_values(predictor, values) -> list[np.ndarray]:
+    """Feed a flat list of raw values (features per sample, time-major) to a new stream; one output per sample."""
+    features = predictor.spec.features
+    if not len(values) or len(values) % features:
+        raise InputError(f"expected a multiple of {features} values (features per sample), got {len(values)}.")
+    stream = predictor.stream()
+    return [stream.step(values[i:i + features]) for i in range(0, len(values), features)]
+
+
+__all__ = ["Stream", "StepModel", "StateSpec", "StreamingSpec", "open_stream", "stream_values", "streaming_spec", "STEP_ROLE"]
