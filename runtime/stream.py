@@ -8,6 +8,7 @@ streams; each `Stream` owns only its state arrays, so streams are cheap and inde
 """
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
@@ -161,10 +162,12 @@ class Stream:
             InputError: wrong shape, non-numeric or non-finite data (the state is left unchanged).
         """
         x = self._check(x_t, allow_nonfinite)
-        xm = np.ascontiguousarray(self._x.to_model(x), dtype=np.float32)
-        y, self._states = self.model.step_model_units(xm, self._states)
+        if not self._x.identity:
+            x = ((x - self._x.offset) * self._x.scale).astype(np.float32, copy=False)
+        y, self._states = self.model.step_model_units(x, self._states)
         self.steps += 1
-        y = self._y.to_raw(y).astype(np.float32, copy=False)
+        if not self._y.identity:
+            y = (y / self._y.scale + self._y.offset).astype(np.float32, copy=False)
         return y[0] if np.ndim(x_t) == 1 else y
 
     def reset(self) -> None:
@@ -207,9 +210,10 @@ class Stream:
             one = f"({self._features},) or " if self.batch == 1 else ""
             raise InputError(f"expected one sample of shape {one}(batch={self.batch}, features={self._features}), "
                              f"got {arr.shape}.")
-        if not allow_nonfinite and not np.isfinite(arr).all():
+        # one float64 sum is finite exactly when every value is (float32 values cannot overflow it)
+        if not allow_nonfinite and not math.isfinite(arr.sum(dtype=np.float64)):
             raise InputError("sample contains NaN or inf; clean it, or pass allow_nonfinite=True to run it anyway.")
-        return arr
+        return np.ascontiguousarray(arr)  # a column slice xs[:, t] is strided; the runtimes want it packed
 
 
 def open_stream(predictor, batch: int = 1) -> Stream:
