@@ -210,6 +210,9 @@ def write_step_models(model, folder: Path, info: ModelInfo, spec: Spec, formats,
     writers = {"tflite": lambda p: to_tflite(step, p), "onnx": lambda p: to_onnx(step, p, states, info.features)}
     entries = []
     for fmt in formats:
+        if fmt not in writers:
+            raise ExportError(f"no step model writer for format {fmt!r} (streaming supports {sorted(writers)}); "
+                              "export that format without --streaming.")
         path = folder / f"step{get_format(fmt).suffix}"
         art = writers[fmt](path)
         data = path.read_bytes()

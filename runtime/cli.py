@@ -103,6 +103,9 @@ def cmd_info(args) -> int:
     print(f"model    {model.get('cell', '?')}, {model.get('trainable_params', '?')} trainable params")
     print(f"input    (batch, {inp['timesteps']}, {inp['features']}) {inp.get('dtype', 'float32')}")
     print(f"output   (batch, {out['outputs']}){' per step' if out.get('sequence') else ''}")
+    if "streaming" in manifest:
+        states = ", ".join(f"{s['name']}{tuple(s['shape'])}" for s in manifest["streaming"]["states"])
+        print(f"stream   step(x_t, {states}) -> y_t, next states; initial state zeros")
     pre = manifest["preprocessing"]
     print(f"preproc  x_model = (x_raw - {pre['input']['offset']}) * {pre['input']['scale']}")
     rows = [[a["file"], a["format"], a["variant"], a.get("graph_form", ""), a.get("batch", ""), a["bytes"],

@@ -244,6 +244,14 @@ def test_manifest_and_files_describe_the_step_models(stream_zoo):
     content = (bundle / "step.tflite").read_bytes()
     assert custom_ops(content) == [] and "WHILE" not in steps["tflite"]["ops"]
     assert not {"Loop", "LSTM", "Scan"} & set(steps["onnx"]["ops"]), steps["onnx"]["ops"]
+    import onnx
+
+    proto = onnx.load(bundle / "step.onnx")
+    onnx.checker.check_model(proto, full_check=True)
+    names = [s["name"] for s in block["states"]]
+    assert sorted(i.name for i in proto.graph.input) == sorted(["x_t", *names])
+    assert sorted(o.name for o in proto.graph.output) == sorted(["y_t", *("next_" + n for n in names)])
+    assert all(v.type.tensor_type.shape.dim[0].dim_param == "batch" for v in (*proto.graph.input, *proto.graph.output))
 
 
 def test_validate_checks_step_models_and_a_flipped_byte_is_caught(stream_zoo, tmp_path):
@@ -281,3 +289,42 @@ def test_cli_export_streaming_writes_step_models(tmp_path, capsys):
     assert main(["export", str(tmp_path / "m.keras"), "--out", str(tmp_path / "b"), "--formats", "onnx", "--streaming"]) == 0
     assert "step.onnx" in capsys.readouterr().out
     assert load(tmp_path / "b").stream().step([1.0]).shape == (1,)
+
+
+@pytest.mark.parametrize("name", ["seed-simplernn", "seed-lstm", "seed-gru"])
+def test_shipped_seed_bundles_stream(name):
+    from conftest import MODELS
+
+    predictor = load(MODELS / name)
+    stream = predictor.stream()
+    last = [stream.step([v]) for v in (6.0, 7.0, 8.0, 9.0)][-1]
+    np.testing.assert_allclose(last, predictor.predict([[[6.0], [7.0], [8.0], [9.0]]])[0], atol=1e-4)
+
+
+def _functional(timesteps, last_sequences):
+    import keras
+
+    inp = keras.Input((timesteps, 2))
+    x = keras.layers.LSTM(4, return_sequences=True)(inp)
+    x = keras.layers.Dropout(0.3)(x)
+    x = keras.layers.GRU(3, reset_after=False, return_sequences=last_sequences)(x)
+    return keras.Model(inp, keras.layers.Dense(2, activation="tanh")(x))
+
+
+@pytest.fixture(scope="session")
+def functional_stream(tmp_path_factory):
+    import keras
+
+    keras.utils.set_random_seed(3)
+    model = _functional(5, last_sequences=False)
+    ref = _functional(None, last_sequences=True)
+    ref.set_weights(model.get_weights())
+    return ref, export_bundle(model, tmp_path_factory.mktemp("functional") / "b", streaming=True)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_functional_mixed_cells_with_dropout_stream(functional_stream, backend):
+    ref, bundle = functional_stream
+    xs = np.random.default_rng(4).uniform(-1, 1, (2, 50, 2)).astype(np.float32)
+    got = _step_all(load(bundle, backend=backend).stream(batch=2), xs)
+    assert np.abs(got - np.asarray(ref(xs))).max() <= 1e-5
