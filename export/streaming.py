@@ -132,8 +132,12 @@ def to_tflite(step_model, path: Path) -> Artifact:
 
 
 def to_onnx(step_model, path: Path, states: list[dict[str, Any]], features: int) -> Artifact:
+    import logging
+
     import tensorflow as tf
     import tf2onnx
+
+    tf2onnx.logging.set_level(logging.ERROR)  # as export/onnx.py: keep the CLI's output readable
 
     names = [STEP_INPUT, *(s["name"] for s in states)]
     widths = [features, *(s["shape"][0] for s in states)]
