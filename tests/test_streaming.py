@@ -282,13 +282,37 @@ def test_cli_predict_stream_prints_one_prediction_per_value(stream_zoo, capsys):
     assert "multiple of 3" in capsys.readouterr().err
 
 
-def test_cli_export_streaming_writes_step_models(tmp_path, capsys):
+def test_cli_export_streaming_writes_step_models_with_preprocessing_per_step(tmp_path, capsys):
     from edgernn.runtime.cli import main
 
-    build_model("gru", 3, seed=2).save(tmp_path / "m.keras")
-    assert main(["export", str(tmp_path / "m.keras"), "--out", str(tmp_path / "b"), "--formats", "onnx", "--streaming"]) == 0
+    model = build_model("gru", 3, seed=2)
+    model.save(tmp_path / "m.keras")
+    args = ["export", str(tmp_path / "m.keras"), "--out", str(tmp_path / "b"), "--formats", "onnx", "--streaming",
+            "--scale", "0.5", "--offset", "1"]
+    assert main(args) == 0
     assert "step.onnx" in capsys.readouterr().out
-    assert load(tmp_path / "b").stream().step([1.0]).shape == (1,)
+    raw = np.array([3.0, -1.0, 2.0, 5.0], dtype=np.float32)
+    expected = np.asarray(model(((raw - 1.0) * 0.5).reshape(1, 4, 1)))[0] / 0.5 + 1.0
+    stream = load(tmp_path / "b").stream()
+    last = [stream.step([v]) for v in raw][-1]
+    np.testing.assert_allclose(last, expected, atol=2e-5)  # 1e-5 in model units, / scale in raw units
+
+
+def test_cli_trains_the_sequence_recipe_with_step_models(tmp_path, capsys):
+    from edgernn.runtime.cli import main
+
+    out = tmp_path / "seq"
+    args = ["train", "--cell", "simple_rnn", "--units", "3", "--epochs", "1", "--data", "seed_sequence", "--streaming",
+            "--out", str(out)]
+    assert main(args) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["output"]["sequence"] is True and manifest["training"]["data"] == "seed_sequence"
+    predictor = load(out)
+    stream = predictor.stream()
+    per_step = np.stack([stream.step([v]) for v in (1.0, 2.0, 3.0, 4.0)])
+    np.testing.assert_allclose(per_step, predictor.predict([[[1.0], [2.0], [3.0], [4.0]]])[0], atol=1e-4)
+    assert main(["train", "--data", "nope", "--out", str(tmp_path / "x")]) == 1
+    assert "seed_sequence" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("name", ["seed-simplernn", "seed-lstm", "seed-gru"])
