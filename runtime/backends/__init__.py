@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ..errors import BackendUnavailableError, InputError
+from ..errors import BackendUnavailableError, InputError, UnsupportedModelError
 from ..manifest import Spec
 
 
@@ -62,4 +62,6 @@ def open_step_backend(name: str, content: bytes, entry: dict[str, Any], inputs: 
     module = backend_module(name)
     if not module.available():
         raise BackendUnavailableError(f"backend {name!r} is not installed: {module.INSTALL_HINT}")
+    if not hasattr(module, "open_step"):
+        raise UnsupportedModelError(f"backend {name!r} cannot run step models; stream with 'litert' or 'onnxruntime'.")
     return module.open_step(content, entry, inputs, outputs)
