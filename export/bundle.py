@@ -22,6 +22,7 @@ from .atomic import staging_dir
 from .formats import get_format
 from .keras_io import load_keras
 from .model_info import ModelInfo, inspect_model
+from .streaming import check_streamable, write_step_models
 from .verify import Case, keras_cases, verify
 
 GOLDEN_FILE = "golden.npz"
@@ -109,6 +110,7 @@ def export_bundle(
     name: str | None = None,
     extra: dict[str, Any] | None = None,
     seed: int = 0,
+    streaming: bool = False,
 ) -> Path:
     """Export a Keras model (or a .keras path) to a bundle directory, atomically.
 
@@ -121,6 +123,7 @@ def export_bundle(
         representative: windows in model units (e.g. the training windows) used in the golden vectors.
         name: the bundle's name (default: the folder name).
         extra: more top-level manifest keys (e.g. training metrics).
+        streaming: also write step models (state as explicit input/output) per format; see export/streaming.py.
 
     Returns:
         The bundle path.
@@ -131,6 +134,8 @@ def export_bundle(
     if isinstance(model, (str, Path)):
         model = load_keras(model)
     info = inspect_model(model)
+    if streaming:
+        check_streamable(model)  # before any conversion: say at once why it cannot stream
     out = Path(out)
     manifest: dict[str, Any] = {
         "format": FORMAT_NAME,
@@ -156,6 +161,9 @@ def export_bundle(
     with staging_dir(out) as tmp:
         for fmt in formats:
             manifest["artifacts"].append(_write_artifact(model, tmp, fmt, info, spec, cases))
+        if streaming:
+            manifest["streaming"], steps = write_step_models(model, tmp, info, spec, formats, seed)
+            manifest["artifacts"] += steps
         np.savez(tmp / GOLDEN_FILE, inputs=cases[0].inputs, outputs=cases[0].outputs)
         manifest["golden"] = {**_file_entry(tmp, GOLDEN_FILE), "count": int(len(inputs)), "units": "model"}
         model.save(tmp / KERAS_FILE)

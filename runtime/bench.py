@@ -10,12 +10,14 @@ import numpy as np
 from . import backends
 from .manifest import read_manifest
 from .predictor import load
+from .stream import STEP_ROLE
 from .table import render
 from .timing import per_call_us
 
 
 def bench(path: str | Path, backend_names: Sequence[str] | None = None) -> list[dict]:
-    """One row per (artifact, backend): bytes and batch-1 latency percentiles of Predictor.predict."""
+    """One row per (artifact, backend): bytes and batch-1 latency percentiles of Predictor.predict
+    (of Stream.step for step models)."""
     bundle = Path(path)
     manifest = read_manifest(bundle)
     names = list(backend_names) if backend_names else backends.installed()
@@ -28,7 +30,11 @@ def bench(path: str | Path, backend_names: Sequence[str] | None = None) -> list[
             predictor = load(bundle, backend=name, variant=art["variant"])
             spec = predictor.spec
             x = rng.uniform(0, 1, (1, spec.timesteps, spec.features)).astype(np.float32)
-            lat = per_call_us(lambda: predictor.predict(x))
+            if art.get("role") == STEP_ROLE:  # a step model: the latency of one streamed sample
+                stream, x_t = predictor.stream(), x[0, 0]
+                lat = per_call_us(lambda: stream.step(x_t))
+            else:
+                lat = per_call_us(lambda: predictor.predict(x))
             rows.append({"file": art["file"], "variant": art["variant"], "backend": name, "bytes": art["bytes"],
                          "p50_us": lat["p50"], "p90_us": lat["p90"], "p99_us": lat["p99"]})
     return rows

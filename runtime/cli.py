@@ -33,7 +33,8 @@ def cmd_export(args) -> int:
 
     scale = args.scale[0] if len(args.scale) == 1 else args.scale
     offset = args.offset[0] if len(args.offset) == 1 else args.offset
-    path = export_bundle(args.model, args.out, formats=args.formats.split(","), scale=scale, offset=offset)
+    path = export_bundle(args.model, args.out, formats=args.formats.split(","), scale=scale, offset=offset,
+                         streaming=args.streaming)
     return cmd_info(argparse.Namespace(bundle=path, json=False))
 
 
@@ -43,6 +44,12 @@ def cmd_predict(args) -> int:
     predictor = load(args.bundle, backend=args.backend, variant=args.variant)
     spec = predictor.spec
     values = args.values
+    if args.stream:
+        from .stream import stream_values
+
+        for y in stream_values(predictor, values):
+            print(" ".join(f"{v:.6g}" for v in y))
+        return 0
     if len(values) != spec.timesteps * spec.features:
         raise_input(f"expected {spec.timesteps * spec.features} values (timesteps {spec.timesteps} x features "
                     f"{spec.features}, time-major), got {len(values)}.")
@@ -96,6 +103,9 @@ def cmd_info(args) -> int:
     print(f"model    {model.get('cell', '?')}, {model.get('trainable_params', '?')} trainable params")
     print(f"input    (batch, {inp['timesteps']}, {inp['features']}) {inp.get('dtype', 'float32')}")
     print(f"output   (batch, {out['outputs']}){' per step' if out.get('sequence') else ''}")
+    if "streaming" in manifest:
+        states = ", ".join(f"{s['name']}{tuple(s['shape'])}" for s in manifest["streaming"]["states"])
+        print(f"stream   step(x_t, {states}) -> y_t, next states; initial state zeros")
     pre = manifest["preprocessing"]
     print(f"preproc  x_model = (x_raw - {pre['input']['offset']}) * {pre['input']['scale']}")
     rows = [[a["file"], a["format"], a["variant"], a.get("graph_form", ""), a.get("batch", ""), a["bytes"],
@@ -129,7 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cell", choices=CELLS, default="simple_rnn")
     p.add_argument("--units", type=int, default=10)
     p.add_argument("--epochs", type=int, default=100)
-    p.add_argument("--data", default="seed", help="'seed' (the tutorial's six windows)")
+    p.add_argument("--data", default="seed", help="'seed' (the tutorial's six windows) or 'seed_sequence' (next value at every step)")
+    p.add_argument("--streaming", action="store_true", help="also write step models for Predictor.stream()")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, type=Path, help="bundle directory to write")
     p.set_defaults(func=cmd_train)
@@ -140,11 +151,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--formats", default="tflite,onnx")
     p.add_argument("--scale", type=_floats, default=[1.0], help="x_model = (x_raw - offset) * scale; comma list per feature")
     p.add_argument("--offset", type=_floats, default=[0.0])
+    p.add_argument("--streaming", action="store_true", help="also write step models (state in/out) for streaming")
     p.set_defaults(func=cmd_export)
 
-    p = sub.add_parser("predict", help="predict one window given in raw units")
+    p = sub.add_parser("predict", help="predict one window given in raw units (or, with --stream, one per sample)")
     p.add_argument("bundle", type=Path)
     p.add_argument("values", type=float, nargs="+", metavar="VALUE")
+    p.add_argument("--stream", action="store_true", help="the values are samples fed one at a time; one prediction each")
     p.add_argument("--backend", default="auto")
     p.add_argument("--variant", default="float32")
     p.set_defaults(func=cmd_predict)

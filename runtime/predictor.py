@@ -69,6 +69,18 @@ class Predictor:
             raise run_error(ValueError(f"output shape {ym.shape}, expected (batch, *{self._out_tail})"), self.artifact["file"])
         return spec.y.to_raw(ym).astype(np.float32, copy=False)
 
+    def stream(self, batch: int = 1):
+        """A new Stream (runtime/stream.py): `step(x_t) -> y_t` with the state carried for you.
+
+        All streams of this Predictor share one loaded step model of the same format and variant.
+
+        Raises:
+            UnsupportedModelError: the bundle was exported without --streaming.
+        """
+        from .stream import open_stream
+
+        return open_stream(self, batch)
+
     def run_model_units(self, xm: np.ndarray) -> np.ndarray:
         """Run already-preprocessed float32 windows (model units) and return model-unit outputs."""
         try:

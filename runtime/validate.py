@@ -11,6 +11,7 @@ from .compare import compare, tolerance
 from .errors import EdgeRNNError
 from .manifest import read_manifest
 from .predictor import load
+from .stream import STEP_ROLE, window_outputs
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,8 @@ def validate(path: str | Path, backend_names: Sequence[str] | None = None, varia
     names = list(backend_names) if backend_names else backends.installed()
     rows = []
     for art in manifest["artifacts"]:
-        if art.get("role", "model") != "model" or (variants and art["variant"] not in variants):
+        role = art.get("role", "model")
+        if role not in ("model", STEP_ROLE) or (variants and art["variant"] not in variants):
             continue
         tol = float(art.get("tolerance", tolerance(art["format"], art["variant"])))
         for name in names:
@@ -54,7 +56,9 @@ def validate(path: str | Path, backend_names: Sequence[str] | None = None, varia
                 continue
             predictor = load(bundle, backend=name, variant=art["variant"])
             try:
-                result = compare(golden["outputs"], predictor.run_model_units(golden["inputs"]), tol)
+                # a step model is checked by stepping each golden window from the zero state
+                run = predictor.run_model_units if role == "model" else window_outputs(predictor)
+                result = compare(golden["outputs"], run(golden["inputs"]), tol)
             except EdgeRNNError as exc:
                 rows.append(Row(art["file"], art["format"], art["variant"], name, float("inf"), float("inf"), tol, False, str(exc)))
                 continue

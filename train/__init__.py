@@ -1,13 +1,15 @@
 """edgernn.train: datasets, model builders and reproducible fitting (needs the 'train' extra)."""
-from .data import PROBES, seed_dataset, seed_sequence_dataset
-from .fit import SEED_RECIPE, Recipe, fit, make_deterministic, train_recipe
+from .data import DATASETS, PROBES, seed_dataset, seed_sequence_dataset
+from .fit import SEED_RECIPE, SEED_SEQUENCE_RECIPE, Recipe, fit, make_deterministic, train_recipe
 from .models import CELLS, build_model, cell_class, trainable_params
 
 __all__ = [
     "CELLS",
+    "DATASETS",
     "PROBES",
     "Recipe",
     "SEED_RECIPE",
+    "SEED_SEQUENCE_RECIPE",
     "build_model",
     "cell_class",
     "fit",

@@ -23,6 +23,10 @@ def seed_sequence_dataset(count: int = 6, timesteps: int = 4, start: int = 0) ->
     return x, (x + SEED_SCALE).astype(np.float32)
 
 
+DATASETS = {"seed": seed_dataset, "seed_sequence": seed_sequence_dataset}
+"""Named datasets a Recipe can ask for: 'seed' (window -> next value), 'seed_sequence' (next value at each step)."""
+
+
 PROBES: dict[str, tuple[list[float], float]] = {
     "6 7 8 9": ([6.0, 7.0, 8.0, 9.0], 10.0),
     "-1 0 1 2": ([-1.0, 0.0, 1.0, 2.0], 3.0),

@@ -17,10 +17,13 @@ class Recipe:
     learning_rate: float = 0.001
     batch_size: int = 32
     seed: int = 0
+    data: str = "seed"  # a name in edgernn.train.data.DATASETS; 'seed_sequence' trains a per-step model
     extra: dict = field(default_factory=dict)
 
 
 SEED_RECIPE = Recipe()
+SEED_SEQUENCE_RECIPE = Recipe(cell="lstm", data="seed_sequence")
+"""The seed task in sequence-to-sequence form: return_sequences=True, the head applied at every step."""
 
 
 def make_deterministic(seed: int) -> None:
@@ -58,12 +61,17 @@ def fit(model, x: np.ndarray, y: np.ndarray, *, recipe: Recipe = SEED_RECIPE, va
 
 
 def train_recipe(recipe: Recipe = SEED_RECIPE, x=None, y=None, verbose: int = 0):
-    """Build and fit a model for a recipe on (x, y) (default: the seed dataset). Returns (model, history)."""
-    from .data import seed_dataset
+    """Build and fit a model for a recipe on (x, y) (default: the recipe's dataset). Returns (model, history).
+
+    A 3-D y (batch, timesteps, outputs) builds a sequence-to-sequence model (return_sequences=True).
+    """
+    from .data import DATASETS
     from .models import build_model
 
     if x is None:
-        x, y = seed_dataset()
+        if recipe.data not in DATASETS:
+            raise ValueError(f"unknown dataset {recipe.data!r}; expected one of {sorted(DATASETS)}.")
+        x, y = DATASETS[recipe.data]()
     make_deterministic(recipe.seed)
     model = build_model(
         recipe.cell,

@@ -1,7 +1,8 @@
 """Runtime backends: one module per runtime, one registry line each.
 
-A backend module exposes `NAME`, `FORMATS` (artifact formats it runs), `available()` and
-`open(content, entry, spec) -> Backend`. Modules are imported only when asked for, so a device
+A backend module exposes `NAME`, `FORMATS` (artifact formats it runs), `available()`,
+`open(content, entry, spec) -> Backend` and, for streaming step models, `open_step(content, entry,
+inputs, outputs)` whose `run_step(arrays) -> arrays` maps named inputs to named outputs. Modules are imported only when asked for, so a device
 with one runtime installed never touches the others.
 """
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ..errors import BackendUnavailableError, EdgeRNNError, InputError, ModelLoadError
+from ..errors import BackendUnavailableError, EdgeRNNError, InputError, ModelLoadError, UnsupportedModelError
 from ..guard import check_io
 from ..manifest import Spec
 
@@ -67,3 +68,19 @@ def open_backend(name: str, content: bytes, entry: dict[str, Any], spec: Spec) -
         raise ModelLoadError(f"{entry['file']}: {name} cannot load it ({type(exc).__name__}: {exc}); "
                              "restore or re-export the bundle.") from None
     return runner
+
+
+def open_step_backend(name: str, content: bytes, entry: dict[str, Any], inputs: list[str], outputs: list[str]):
+    """Open a step model (named inputs and outputs, see runtime/stream.py) in backend `name`."""
+    module = backend_module(name)
+    if not module.available():
+        raise BackendUnavailableError(f"backend {name!r} is not installed: {module.INSTALL_HINT}")
+    if not hasattr(module, "open_step"):
+        raise UnsupportedModelError(f"backend {name!r} cannot run step models; stream with 'litert' or 'onnxruntime'.")
+    try:
+        return module.open_step(content, entry, inputs, outputs)
+    except EdgeRNNError:
+        raise
+    except Exception as exc:  # same last net as open_backend
+        raise ModelLoadError(f"{entry['file']}: {name} cannot load the step model ({type(exc).__name__}: {exc}); "
+                             "restore or re-export the bundle.") from None

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -33,6 +33,16 @@ class OrtBackend:
     thread_safe = True
 
     def __init__(self, content: bytes, entry: dict[str, Any], spec: Spec) -> None:
+        self._open_session(content, entry)
+        inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
+        if len(inputs) != 1 or not outputs or inputs[0].type != "tensor(float)":
+            raise ModelLoadError(f"{entry['file']}: expected 1 float input and 1 output, the model has "
+                                 f"{[i.type for i in inputs]} in, {len(outputs)} out; re-export the bundle.")
+        self.input_shape, self.output_shape = list(inputs[0].shape), list(outputs[0].shape)
+        self._input = inputs[0].name
+        self._outputs = [outputs[0].name]
+
+    def _open_session(self, content: bytes, entry: dict[str, Any]) -> None:
         check_onnx(content, entry["file"])  # external data, custom domains: refused before ORT parses
         ort = _import_ort()
         options = ort.SessionOptions()
@@ -45,13 +55,6 @@ class OrtBackend:
             self._session = ort.InferenceSession(content, options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # ORT raises its own types and, on garbage, UnicodeDecodeError
             raise ModelLoadError(f"{entry['file']}: onnxruntime cannot load it ({type(exc).__name__}: {exc})") from None
-        inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
-        if len(inputs) != 1 or not outputs or inputs[0].type != "tensor(float)":
-            raise ModelLoadError(f"{entry['file']}: expected 1 float input and 1 output, the model has "
-                                 f"{[i.type for i in inputs]} in, {len(outputs)} out; re-export the bundle.")
-        self.input_shape, self.output_shape = list(inputs[0].shape), list(outputs[0].shape)
-        self._input = inputs[0].name
-        self._outputs = [outputs[0].name]
         self._run = self._session.run
 
     def run(self, x: np.ndarray) -> np.ndarray:
@@ -60,3 +63,28 @@ class OrtBackend:
 
 def open(content: bytes, entry: dict[str, Any], spec: Spec) -> OrtBackend:  # noqa: A001 - registry API
     return OrtBackend(content, entry, spec)
+
+
+class OrtStepBackend(OrtBackend):
+    """A step model: several named inputs and outputs (the sample and each state). Thread-safe."""
+
+    def __init__(self, content: bytes, entry: dict[str, Any], inputs: Sequence[str], outputs: Sequence[str]) -> None:
+        self._open_session(content, entry)
+        have_in = {i.name for i in self._session.get_inputs()}
+        have_out = {o.name for o in self._session.get_outputs()}
+        missing = [n for n in inputs if n not in have_in] + [n for n in outputs if n not in have_out]
+        if missing:
+            raise ModelLoadError(
+                f"{entry['file']}: the step model lacks tensors {missing} named in the manifest (it has inputs "
+                f"{sorted(have_in)}, outputs {sorted(have_out)}); re-export the bundle with --streaming."
+            )
+        self._in_names, self._out_names = list(inputs), list(outputs)
+
+    def run_step(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Run one step: float32 arrays in the order of `inputs`; returns arrays in the order of `outputs`."""
+        return self._run(self._out_names, dict(zip(self._in_names, arrays)))
+
+
+def open_step(content: bytes, entry: dict[str, Any], inputs: Sequence[str], outputs: Sequence[str]) -> OrtStepBackend:
+    """Open a step model whose graph inputs and outputs carry these names."""
+    return OrtStepBackend(content, entry, inputs, outputs)

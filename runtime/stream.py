@@ -1,0 +1,244 @@
+"""Streaming: a step model whose recurrent state is an explicit input and output, carried here.
+
+A bundle exported with `--streaming` holds step models (artifacts with `"role": "step"`) that
+take one sample `x_t` of shape (batch, features) plus every state tensor, and return `y_t` and
+the next states. The manifest's `streaming` block names the tensors and gives the state shapes;
+the initial state is zeros. One `StepModel` is loaded per Predictor and shared by all its
+streams; each `Stream` owns only its state arrays, so streams are cheap and independent.
+"""
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from . import backends
+from .bundle import read_checked
+from .errors import InputError, ManifestError, UnsupportedModelError
+from .manifest import Spec
+
+STEP_ROLE = "step"
+_OPEN_LOCK = threading.Lock()  # one StepModel per Predictor, even when streams open from many threads
+
+
+@dataclass(frozen=True)
+class StateSpec:
+    """One state tensor: its input name, the name of its next value, and its width."""
+
+    name: str
+    output: str
+    size: int
+
+
+@dataclass(frozen=True)
+class StreamingSpec:
+    """The manifest's `streaming` block."""
+
+    input: str
+    output: str
+    states: tuple[StateSpec, ...]
+
+
+def streaming_spec(manifest: Mapping[str, Any]) -> StreamingSpec:
+    """Read the manifest's `streaming` block.
+
+    Raises:
+        UnsupportedModelError: the bundle has no step models.
+        ManifestError: the block is malformed.
+    """
+    block = manifest.get("streaming")
+    if block is None:
+        raise UnsupportedModelError(
+            "this bundle has no step models, so it cannot stream; re-export it with "
+            "'edgernn export MODEL --out DIR --streaming' (or export_bundle(..., streaming=True))."
+        )
+    try:
+        states = tuple(StateSpec(str(s["name"]), str(s["output"]), int(s["shape"][-1])) for s in block["states"])
+        spec = StreamingSpec(str(block["input"]), str(block["output"]), states)
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise ManifestError(f"manifest 'streaming' block is malformed ({type(exc).__name__}: {exc}); re-export.") from None
+    if not states or any(s.size <= 0 for s in states):
+        raise ManifestError(f"manifest 'streaming' block lists states {block.get('states')!r}; expected positive widths.")
+    return spec
+
+
+def find_step_artifact(manifest: Mapping[str, Any], fmt: str, variant: str) -> dict[str, Any] | None:
+    """The step artifact of format `fmt` and `variant`, or None."""
+    for art in manifest["artifacts"]:
+        if art.get("role") == STEP_ROLE and art["format"] == fmt and art["variant"] == variant:
+            return art
+    return None
+
+
+class StepModel:
+    """A loaded step model in one backend. Stateless, so one is shared by many Streams."""
+
+    def __init__(self, runner, spec: Spec, streaming: StreamingSpec, artifact: dict[str, Any]):
+        self.spec, self.streaming, self.artifact = spec, streaming, artifact
+        self._run_step = runner.run_step
+        self.backend = runner.name
+
+    @classmethod
+    def open(cls, bundle, manifest: Mapping[str, Any], spec: Spec, backend: str, fmt: str, variant: str,
+             verify: bool = True) -> "StepModel":
+        """Load the bundle's step artifact for (fmt, variant) in `backend`."""
+        streaming = streaming_spec(manifest)
+        art = find_step_artifact(manifest, fmt, variant)
+        if art is None:
+            have = sorted((a["format"], a["variant"]) for a in manifest["artifacts"] if a.get("role") == STEP_ROLE)
+            raise UnsupportedModelError(
+                f"{bundle}: no {fmt} step model for variant {variant!r} (step models: {have}); pick a backend "
+                "that runs one of those, or re-export with --streaming."
+            )
+        names_in = [streaming.input, *(s.name for s in streaming.states)]
+        names_out = [streaming.output, *(s.output for s in streaming.states)]
+        runner = backends.open_step_backend(backend, read_checked(bundle, art, verify), art, names_in, names_out)
+        return cls(runner, spec, streaming, art)
+
+    def zeros(self, batch: int) -> list[np.ndarray]:
+        return [np.zeros((batch, s.size), dtype=np.float32) for s in self.streaming.states]
+
+    def step_model_units(self, x_t: np.ndarray, states: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """One step in model units: (y_t, next states). No checks: callers pass float32 (batch, ...)."""
+        out = self._run_step([x_t, *states])
+        return out[0], out[1:]
+
+    def run_model_units(self, xs: np.ndarray) -> np.ndarray:
+        """Step through (batch, steps, features) model-unit samples from the zero state -> (batch, steps, outputs)."""
+        xs = np.ascontiguousarray(xs, dtype=np.float32)
+        states = self.zeros(xs.shape[0])
+        ys = []
+        for t in range(xs.shape[1]):
+            y, states = self.step_model_units(np.ascontiguousarray(xs[:, t]), states)
+            ys.append(y)
+        return np.stack(ys, axis=1) if ys else np.zeros((xs.shape[0], 0, self.spec.outputs), np.float32)
+
+
+def step_model_for(predictor) -> StepModel:
+    """The StepModel shared by all streams of `predictor` (loaded on first use, same format and variant)."""
+    with _OPEN_LOCK:
+        model = getattr(predictor, "_step_model", None)
+        if model is None:
+            fmt, variant = predictor.artifact["format"], predictor.variant
+            model = StepModel.open(predictor.bundle, predictor.manifest, predictor.spec, predictor.backend, fmt, variant)
+            predictor._step_model = model
+        return model
+
+
+class Stream:
+    """One stream of samples: `step(x_t) -> y_t` in raw units, carrying the recurrent state.
+
+    Not thread-safe by itself (it owns its state); give each thread or sensor its own Stream.
+    """
+
+    def __init__(self, model: StepModel, batch: int = 1):
+        if not (isinstance(batch, int) and not isinstance(batch, bool) and batch > 0):
+            raise InputError(f"batch must be a positive integer, got {batch!r}.")
+        self.model, self.batch = model, batch
+        self._x, self._y = model.spec.x, model.spec.y
+        self._features = model.spec.features
+        self._names = tuple(s.name for s in model.streaming.states)
+        self._shapes = tuple((batch, s.size) for s in model.streaming.states)
+        self._states = model.zeros(batch)
+        self.steps = 0
+
+    def __repr__(self) -> str:
+        return f"Stream(batch={self.batch}, backend={self.model.backend!r}, steps={self.steps})"
+
+    def step(self, x_t: Any, *, allow_nonfinite: bool = False) -> np.ndarray:
+        """Feed one sample per stream row and return the prediction for it.
+
+        Args:
+            x_t: raw units, shape (features,) when batch is 1, or (batch, features).
+            allow_nonfinite: pass NaN/inf through instead of refusing them (they then poison the state).
+
+        Returns:
+            float32 (outputs,) for a 1-D x_t, else (batch, outputs), raw units.
+
+        Raises:
+            InputError: wrong shape, non-numeric or non-finite data (the state is left unchanged).
+        """
+        x = self._check(x_t, allow_nonfinite)
+        if not self._x.identity:
+            x = ((x - self._x.offset) * self._x.scale).astype(np.float32, copy=False)
+        y, self._states = self.model.step_model_units(x, self._states)
+        self.steps += 1
+        if not self._y.identity:
+            y = (y / self._y.scale + self._y.offset).astype(np.float32, copy=False)
+        return y[0] if np.ndim(x_t) == 1 else y
+
+    def reset(self) -> None:
+        """Back to the initial (zero) state."""
+        self._states = self.model.zeros(self.batch)
+        self.steps = 0
+
+    @property
+    def state(self) -> dict[str, np.ndarray]:
+        """A copy of the state, {name: float32 (batch, size)} in model units; set it to resume."""
+        return {name: value.copy() for name, value in zip(self._names, self._states)}
+
+    @state.setter
+    def state(self, value: Mapping[str, Any]) -> None:
+        if not isinstance(value, Mapping) or set(value) != set(self._names):
+            got = sorted(value) if isinstance(value, Mapping) else type(value).__name__
+            raise InputError(f"state must be a mapping with keys {list(self._names)}, got {got}; use stream.state.")
+        new = []
+        for name, shape in zip(self._names, self._shapes):
+            try:
+                arr = np.array(value[name], dtype=np.float32)  # a copy: the caller's array stays theirs
+            except (TypeError, ValueError) as exc:
+                raise InputError(f"state {name!r} is not numeric ({exc}).") from None
+            if arr.shape != shape:
+                raise InputError(f"state {name!r} must have shape {shape} (batch, size), got {arr.shape}.")
+            if not np.isfinite(arr).all():
+                raise InputError(f"state {name!r} contains NaN or inf.")
+            new.append(arr)
+        self._states = new
+
+    def _check(self, x_t: Any, allow_nonfinite: bool) -> np.ndarray:
+        try:
+            arr = np.asarray(x_t, dtype=np.float32)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"expected numbers shaped (batch, {self._features}), got data numpy cannot "
+                             f"turn into float32 ({exc}).") from None
+        if arr.ndim == 1 and self.batch == 1 and arr.shape[0] == self._features:
+            arr = arr[None]
+        if arr.shape != (self.batch, self._features):
+            one = f"({self._features},) or " if self.batch == 1 else ""
+            raise InputError(f"expected one sample of shape {one}(batch={self.batch}, features={self._features}), "
+                             f"got {arr.shape}.")
+        # one float64 sum is finite exactly when every value is (float32 values cannot overflow it)
+        if not allow_nonfinite and not math.isfinite(arr.sum(dtype=np.float64)):
+            raise InputError("sample contains NaN or inf; clean it, or pass allow_nonfinite=True to run it anyway.")
+        return np.ascontiguousarray(arr)  # a column slice xs[:, t] is strided; the runtimes want it packed
+
+
+def open_stream(predictor, batch: int = 1) -> Stream:
+    """A new Stream on `predictor`'s step model (see Predictor.stream)."""
+    return Stream(step_model_for(predictor), batch)
+
+
+def window_outputs(predictor) -> Callable[[np.ndarray], np.ndarray]:
+    """A function like `predictor.run_model_units` computed by stepping: what `validate` checks step models with.
+
+    Each window is stepped from the zero state; a window model keeps the last step's output.
+    """
+    model = step_model_for(predictor)
+    if predictor.spec.sequence_output:
+        return model.run_model_units
+    return lambda xm: model.run_model_units(xm)[:, -1]
+
+
+def stream_values(predictor, values) -> list[np.ndarray]:
+    """Feed a flat list of raw values (features per sample, time-major) to a new stream; one output per sample."""
+    features = predictor.spec.features
+    if not len(values) or len(values) % features:
+        raise InputError(f"expected a multiple of {features} values (features per sample), got {len(values)}.")
+    stream = predictor.stream()
+    return [stream.step(values[i:i + features]) for i in range(0, len(values), features)]
+
+
+__all__ = ["Stream", "StepModel", "StateSpec", "StreamingSpec", "open_stream", "stream_values", "streaming_spec", "STEP_ROLE"]
