@@ -28,6 +28,12 @@ def cmd_train(args) -> int:
     return train_command(args)
 
 
+def cmd_report(args) -> int:
+    from edgernn.train.cli import report_command
+
+    return report_command(args)
+
+
 def cmd_export(args) -> int:
     from edgernn.export import export_bundle
 
@@ -106,11 +112,17 @@ def cmd_info(args) -> int:
     if "streaming" in manifest:
         states = ", ".join(f"{s['name']}{tuple(s['shape'])}" for s in manifest["streaming"]["states"])
         print(f"stream   step(x_t, {states}) -> y_t, next states; initial state zeros")
+    if manifest.get("feature_names"):
+        print(f"columns  inputs {manifest['feature_names']} -> outputs {manifest.get('output_names')}")
     pre = manifest["preprocessing"]
     print(f"preproc  x_model = (x_raw - {pre['input']['offset']}) * {pre['input']['scale']}")
     rows = [[a["file"], a["format"], a["variant"], a.get("graph_form", ""), a.get("batch", ""), a["bytes"],
              a.get("max_abs_error"), a.get("tolerance")] for a in manifest["artifacts"]]
     print(render(["artifact", "format", "variant", "graph form", "batch", "bytes", "max abs err", "tolerance"], rows))
+    if "evaluation" in manifest:
+        from .evaluation import metrics_table
+
+        print(metrics_table(manifest["evaluation"]))
     return 0
 
 
@@ -139,11 +151,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cell", choices=CELLS, default="simple_rnn")
     p.add_argument("--units", type=int, default=10)
     p.add_argument("--epochs", type=int, default=100)
-    p.add_argument("--data", default="seed", help="'seed' (the tutorial's six windows) or 'seed_sequence' (next value at every step)")
+    p.add_argument("--data", default="seed", help="'seed' (the tutorial's six windows), 'seed_sequence' (next value at every step), or FILE.csv|FILE.npy")
+    p.add_argument("--columns", help="input columns, comma separated (default: every numeric column)")
+    p.add_argument("--target", help="target column(s), comma separated (default: the first input column)")
+    p.add_argument("--timesteps", type=int, help="window length T (default 12 for a file)")
+    p.add_argument("--horizon", type=int, default=1, help="predict the value H steps after the window (default 1)")
     p.add_argument("--streaming", action="store_true", help="also write step models for Predictor.stream()")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, type=Path, help="bundle directory to write")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("report", help="seed recipe vs improved recipe per cell, and plots of series bundles (needs edgernn[train,cli])")
+    p.add_argument("bundles", type=Path, nargs="*", metavar="DIR", help="bundles trained with --data FILE to plot")
+    p.add_argument("--out", type=Path, default=Path("out/report"))
+    p.add_argument("--no-seed", action="store_true", help="skip the seed comparison (no training)")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("export", help="export a .keras model to a bundle (needs edgernn[train])")
     p.add_argument("model", type=Path, help="MODEL.keras, or a bundle directory holding model.keras")

@@ -1,22 +1,56 @@
-"""`edgernn train`: fit a recipe and write a bundle."""
+"""`edgernn train` and `edgernn report`: fit a recipe and write a bundle; compare recipes with plots."""
 from __future__ import annotations
 
 from edgernn.runtime.errors import InputError
 
 
+def _names(text: str | None) -> list[str] | None:
+    return [n.strip() for n in text.split(",") if n.strip()] if text else None
+
+
 def train_command(args) -> int:
+    from .data import DATASETS
+    from .fit import Recipe
+
+    if args.data in DATASETS:
+        recipe = Recipe(cell=args.cell, units=(args.units,), epochs=args.epochs, seed=args.seed, data=args.data)
+        return _train_seed(args, recipe)
+    recipe = Recipe(cell=args.cell, units=(args.units,), epochs=args.epochs, seed=args.seed)
+    from edgernn.runtime.evaluation import metrics_table
+
+    from .pipeline import SeriesJob, train_series
+
+    job = SeriesJob(data=args.data, columns=_names(args.columns), targets=_names(args.target),
+                    timesteps=args.timesteps or 12, horizon=args.horizon, recipe=recipe,
+                    streaming=getattr(args, "streaming", False))
+    path, evaluation = train_series(job, args.out)
+    print(f"wrote {path}")
+    print(metrics_table(evaluation))
+    return 0
+
+
+def _train_seed(args, recipe) -> int:
     from edgernn.export import export_bundle
 
     from .data import DATASETS, SEED_SCALE
-    from .fit import Recipe, train_recipe
+    from .fit import train_recipe
 
-    if args.data not in DATASETS:
-        raise InputError(f"--data {args.data!r}: expected one of {sorted(DATASETS)} in this version.")
+    if args.columns or args.target or args.timesteps not in (None, 4) or args.horizon != 1:
+        raise InputError("--columns/--target/--timesteps/--horizon apply to --data FILE.csv|FILE.npy; "
+                         "the seed task is fixed at 4 steps predicting the next.")
     x, y = DATASETS[args.data]()
-    recipe = Recipe(cell=args.cell, units=(args.units,), epochs=args.epochs, seed=args.seed, data=args.data)
     model, history = train_recipe(recipe, x, y, verbose=2)
     extra = {"training": {"recipe": "cli", "data": args.data, "epochs": args.epochs, "final_loss": float(history.history["loss"][-1])}}
     streaming = getattr(args, "streaming", False)
     path = export_bundle(model, args.out, scale=SEED_SCALE, representative=x, extra=extra, streaming=streaming)
     print(f"wrote {path}")
+    return 0
+
+
+def report_command(args) -> int:
+    from .report import write_report
+
+    paths = write_report(args.out, bundles=args.bundles, seed_comparison=not args.no_seed)
+    for p in paths:
+        print(f"wrote {p}")
     return 0

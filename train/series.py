@@ -1,0 +1,228 @@
+"""Read a table of time series from CSV or NumPy files, without pandas.
+
+Rows are time steps, oldest first. Every column is classified once:
+
+- `numeric`: every non-missing cell parses as a number;
+- `time index`: a numeric column named like a clock (date, time, year, ...) whose values strictly
+  increase; it orders rows and is not a feature unless asked for by name;
+- `date`: text cells that parse as dates or times; `text`: anything else; `empty`: no value at all.
+
+Missing cells (empty, NA, NaN, null, ?, inf) become NaN; `edgernn.train.windows` decides what to do
+with them. Only numeric columns (and a time index named explicitly) can be selected.
+"""
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from edgernn.runtime.errors import InputError
+
+MISSING = {"", "na", "n/a", "nan", "null", "none", "?", "-", "--", "inf", "-inf", "+inf", "#n/a"}
+TIME_NAMES = {"date", "time", "timestamp", "datetime", "year", "month", "day", "index", "period", "epoch"}
+DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S",
+                "%Y-%m-%dT%H:%M:%S", "%H:%M:%S", "%H:%M", "%Y-%m", "%b %Y", "%d %b %Y")
+DATE_SAMPLE = 50  # cells checked when deciding whether a text column holds dates
+
+
+@dataclass(frozen=True)
+class Table:
+    """A numeric view of a series file: `values[:, j]` is column `names[j]` (NaN where missing)."""
+
+    path: str
+    names: tuple[str, ...]
+    values: np.ndarray  # (rows, numeric columns) float64
+    kinds: dict[str, str] = field(default_factory=dict)  # every column of the file -> its kind
+
+    @property
+    def rows(self) -> int:
+        return int(self.values.shape[0])
+
+    def numeric(self) -> list[str]:
+        """Columns usable as features by default (numeric, not a time index)."""
+        return [n for n in self.names if self.kinds.get(n) == "numeric"]
+
+    def skipped(self) -> dict[str, str]:
+        """Columns left out of the default selection, with their kind."""
+        return {n: k for n, k in self.kinds.items() if k != "numeric"}
+
+    def column(self, name: str) -> np.ndarray:
+        return self.values[:, self.names.index(name)]
+
+
+def _number(cell: str) -> float | None:
+    """The cell as a float, NaN when missing, None when it is not a number."""
+    text = cell.strip()
+    if text.lower() in MISSING:
+        return float("nan")
+    if "_" in text:  # float() accepts '1_000'; in a CSV that is text
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if np.isfinite(value) else float("nan")
+
+
+def _is_date(cell: str) -> bool:
+    text = cell.strip()
+    if not re.search(r"\d", text):
+        return False
+    try:
+        datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return True
+    except ValueError:
+        pass
+    for fmt in DATE_FORMATS:
+        try:
+            datetime.strptime(text, fmt)
+            return True
+        except ValueError:
+            continue
+    return False
+
+
+def _looks_like_time_index(name: str, values: np.ndarray) -> bool:
+    words = set(re.split(r"[^a-z]+", name.lower()))
+    finite = values[np.isfinite(values)]
+    return bool(words & TIME_NAMES) and finite.size > 1 and bool(np.all(np.diff(finite) > 0))
+
+
+def _classify(name: str, cells: list[str]) -> tuple[str, np.ndarray | None]:
+    """(kind, float values or None) for one CSV column."""
+    numbers = [_number(c) for c in cells]
+    present = [c for c in cells if c.strip().lower() not in MISSING]
+    if not present:
+        return "empty", None
+    if all(v is not None for v in numbers):
+        values = np.asarray(numbers, dtype=np.float64)
+        return ("time index" if _looks_like_time_index(name, values) else "numeric"), values
+    sample = present[:DATE_SAMPLE]
+    return ("date" if all(_is_date(c) for c in sample) else "text"), None
+
+
+def _build(path: str, rows: int, names: Sequence[str], columns: Sequence[np.ndarray | None], kinds: dict[str, str]) -> Table:
+    keep = [(n, c) for n, c in zip(names, columns) if c is not None]
+    values = np.stack([c for _, c in keep], axis=1) if keep else np.zeros((rows, 0))
+    return Table(path=path, names=tuple(n for n, _ in keep), values=values, kinds=kinds)
+
+
+def _unique_names(header: Sequence[str]) -> list[str]:
+    names: list[str] = []
+    for i, raw in enumerate(header):
+        name = raw.strip() or f"column{i}"
+        names.append(name if name not in names else f"{name}.{i}")
+    return names
+
+
+def read_csv(path: str | Path) -> Table:
+    """Read a CSV (comma, semicolon or tab separated). The first row is a header unless it is all numbers.
+
+    Raises:
+        InputError: empty file, or a row with more cells than the header.
+    """
+    path = Path(path)
+    text = path.read_text(encoding="utf-8-sig")
+    try:
+        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    rows = [r for r in csv.reader(text.splitlines(), dialect) if any(c.strip() for c in r)]
+    if not rows:
+        raise InputError(f"{path}: the file has no rows; expected a header line and one row per time step.")
+    has_header = any(_number(c) is None for c in rows[0])
+    header = _unique_names(rows[0]) if has_header else [str(i) for i in range(len(rows[0]))]
+    body = rows[1:] if has_header else rows
+    width = len(header)
+    for i, row in enumerate(body):
+        if len(row) > width:
+            raise InputError(f"{path}: line {i + 1 + has_header} has {len(row)} cells but the header has {width}; "
+                             "fix the line or quote cells that contain the separator.")
+    cells = [[(row[j] if j < len(row) else "") for row in body] for j in range(width)]
+    kinds, columns = {}, []
+    for name, col in zip(header, cells):
+        kind, values = _classify(name, col)
+        kinds[name] = kind
+        columns.append(values if kind in ("numeric", "time index") else None)
+    return _build(str(path), len(body), header, columns, kinds)
+
+
+def read_npy(path: str | Path) -> Table:
+    """Read a .npy array: 1-D (one column '0'), 2-D (rows x columns '0', '1', ...) or structured (field names).
+
+    Raises:
+        InputError: another rank, or a dtype that is not numeric.
+    """
+    path = Path(path)
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        raise InputError(f"{path}: cannot read it as a .npy array without pickle ({exc}).") from None
+    if arr.dtype.names:
+        names = list(arr.dtype.names)
+        cols = [arr[n] for n in names]
+    elif arr.ndim in (1, 2):
+        arr2 = arr.reshape(len(arr), -1)
+        names = [str(j) for j in range(arr2.shape[1])]
+        cols = [arr2[:, j] for j in range(arr2.shape[1])]
+    else:
+        raise InputError(f"{path}: expected a 1-D or 2-D array (rows x columns), got shape {arr.shape}.")
+    kinds, columns = {}, []
+    for name, col in zip(names, cols):
+        if col.ndim != 1 or col.dtype.kind not in "biuf":
+            kinds[name], values = ("text" if col.dtype.kind in "USO" else "date" if col.dtype.kind == "M" else "other"), None
+        else:
+            values = col.astype(np.float64)
+            values[~np.isfinite(values)] = np.nan
+            kinds[name] = "time index" if _looks_like_time_index(name, values) else "numeric"
+        columns.append(values)
+    return _build(str(path), len(arr), names, columns, kinds)
+
+
+def read_table(path: str | Path) -> Table:
+    """Read a series file by suffix: .csv/.tsv/.txt or .npy.
+
+    Raises:
+        InputError: missing file or unknown suffix.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"--data {path}: no such file; expected a .csv or .npy file (or 'seed').")
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        return read_npy(path)
+    if suffix in (".csv", ".tsv", ".txt"):
+        return read_csv(path)
+    raise InputError(f"--data {path}: unknown file type {suffix!r}; expected .csv (or .tsv/.txt) or .npy.")
+
+
+def select(table: Table, columns: Sequence[str] | None, targets: Sequence[str] | None) -> tuple[list[str], list[str]]:
+    """Resolve input and target column names (defaults: every numeric column; the first input).
+
+    Raises:
+        InputError: no numeric column, an unknown name, or a named column that is not numeric.
+    """
+    def check(names: Sequence[str], flag: str) -> list[str]:
+        out = []
+        for name in names:
+            if name not in table.kinds:
+                raise InputError(f"{flag} {name!r}: no such column in {table.path}; the columns are "
+                                 f"{list(table.kinds)}.")
+            if name not in table.names:
+                raise InputError(f"{flag} {name!r}: that column is {table.kinds[name]}, not numeric; pick numeric "
+                                 f"columns: {table.numeric() or 'none found'}.")
+            out.append(name)
+        return out
+
+    inputs = check(columns, "--columns") if columns else table.numeric()
+    if not inputs:
+        raise InputError(f"{table.path}: no numeric column to train on (columns: "
+                         f"{', '.join(f'{n} ({k})' for n, k in table.kinds.items()) or 'none'}). "
+                         "Expected at least one column whose cells are numbers.")
+    outs = check(targets, "--target") if targets else inputs[:1]
+    return inputs, outs
