@@ -8,7 +8,7 @@ export TF_CPP_MIN_LOG_LEVEL := 3
 export ORT_DISABLE_TELEMETRY := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test models fuzz install clean
+.PHONY: demo test models fuzz report install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ fuzz: $(STAMP)
 ## Regenerate the shipped bundles in models/ (after training or bundle-format changes).
 models: $(STAMP)
 	$(BIN)/edgernn demo --out models
+	$(BIN)/edgernn train --data data/sunspots.csv --cell gru --units 16 --timesteps 12 --epochs 200 --out models/sunspots-gru
+
+## The seed comparison (seed vs improved recipe per cell) and the sunspots bundle's plots, in out/report.
+report: $(STAMP)
+	$(BIN)/edgernn report models/sunspots-gru --out out/report
 
 clean:
 	rm -rf $(VENV) out build *.egg-info
