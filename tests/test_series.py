@@ -102,19 +102,22 @@ def messy_csv(path, n=90, missing=(10, 11, 40, 77)):
 def test_messy_csv_trains_without_cleaning_and_predicts_raw_units(tmp_path, capsys):
     out = tmp_path / "messy"
     args = ["train", "--data", str(messy_csv(tmp_path / "m.csv")), "--cell", "gru", "--units", "2",
-            "--epochs", "1", "--timesteps", "4", "--horizon", "2", "--out", str(out)]
+            "--epochs", "1", "--timesteps", "4", "--horizon", "2", "--target", "temp,humidity", "--out", str(out)]
     assert main(args) == 0
     printed = capsys.readouterr().out
     assert "'date' skipped (date)" in printed and "'station' skipped (text)" in printed
     assert "4 of 90 rows dropped for missing values" in printed
     man = manifest(out)
-    assert man["feature_names"] == ["temp", "humidity", "pressure"] and man["output_names"] == ["temp"]
+    assert man["feature_names"] == ["temp", "humidity", "pressure"] and man["output_names"] == ["temp", "humidity"]
     assert man["input"]["features"] == 3 and man["training"]["horizon"] == 2
     assert man["training"]["data"]["rows_dropped_missing"] == 4
     window = np.array([[[20.0, 60.0, 1003.0]] * 4], dtype=np.float32)
     preds = [load(out, backend=b).predict(window) for b in installed_backends()]
     np.testing.assert_allclose(preds[0], preds[1], rtol=1e-5)
-    assert 5 < float(preds[0][0, 0]) < 40, "a temperature in raw units"
+    assert preds[0].shape == (1, 2)
+    assert 5 < float(preds[0][0, 0]) < 40 and 30 < float(preds[0][0, 1]) < 90, "temperature and humidity, raw units"
+    pre = man["preprocessing"]["output"]
+    assert pre["offset"] == man["preprocessing"]["input"]["offset"][:2]  # the targets' own train statistics
 
 
 def test_windows_never_span_a_dropped_row_and_respect_the_horizon(tmp_path):

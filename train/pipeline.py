@@ -10,7 +10,7 @@ import json
 import os
 import sys
 import tempfile
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -156,7 +156,3 @@ def train_series(job: SeriesJob, out: str | Path, note=print, verbose: int | Non
     evaluation = evaluate(Path(path), model, data)
     write_manifest_keys(Path(path), {"evaluation": evaluation})
     return Path(path), evaluation
-
-
-def recipe_with(recipe: Recipe, **changes) -> Recipe:
-    return replace(recipe, **{k: v for k, v in changes.items() if v is not None})

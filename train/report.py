@@ -24,8 +24,8 @@ def _write_text(path: Path, text: str) -> Path:
     return path
 
 
-def seed_section(results, out: Path) -> tuple[list[Path], str, list[dict[str, Any]]]:
-    """Plots and the markdown table of the seed comparison."""
+def seed_section(results, out: Path) -> tuple[list[Path], str, list[dict[str, Any]], str]:
+    """Plots, the markdown text, the rows and the plain table of the seed comparison."""
     from . import plots
     from .data import PROBES
     from .seed_compare import IMPROVED, PLOT_STARTS, SEED, VAL_STARTS
@@ -47,7 +47,7 @@ def seed_section(results, out: Path) -> tuple[list[Path], str, list[dict[str, An
     ])
     paths = [plots.seed_loss_curves(results, out / "seed_loss.png"),
              plots.seed_predictions(results, PLOT_STARTS, PROBES, out / "seed_predictions.png")]
-    return paths, text, rows
+    return paths, text, rows, table
 
 
 def bundle_section(bundle: Path, out: Path) -> tuple[list[Path], str, dict[str, Any]]:
@@ -92,11 +92,11 @@ def write_report(out: str | Path, bundles: Sequence[str | Path] = (), seed_compa
             from .seed_compare import compare
 
             results = compare(progress=progress)
-        p, text, rows = seed_section(results, out)
+        p, text, rows, table = seed_section(results, out)
         paths += p
         parts.append(text)
         numbers["seed_comparison"] = rows
-        progress(text.split("```")[1].strip("\n"))
+        progress(table)
     for bundle in bundles:
         p, text, entry = bundle_section(Path(bundle), out)
         paths += p
