@@ -223,6 +223,7 @@ def select(table: Table, columns: Sequence[str] | None, targets: Sequence[str] |
     if not inputs:
         raise InputError(f"{table.path}: no numeric column to train on (columns: "
                          f"{', '.join(f'{n} ({k})' for n, k in table.kinds.items()) or 'none'}). "
-                         "Expected at least one column whose cells are numbers.")
+                         "Expected at least one column whose cells are numbers (a time index is used only when "
+                         "named in --columns).")
     outs = check(targets, "--target") if targets else inputs[:1]
     return inputs, outs
