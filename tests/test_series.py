@@ -134,6 +134,34 @@ def test_windows_never_span_a_dropped_row_and_respect_the_horizon(tmp_path):
     assert sum(len(p) for p in data.parts.values()) > 0
 
 
+def hourly_csv(path, n=60, absent=(20, 21, 22), irregular=False):
+    """Hourly readings with the rows `absent` left out of the file (no blank line: the timestamp jumps)."""
+    lines = ["time,level"]
+    for i in range(n):
+        if i not in absent:
+            minute = (7 * i) % 60 if irregular else 0
+            lines.append(f"2024-03-{1 + i // 24:02d} {i % 24:02d}:{minute:02d}:00,{i}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_windows_never_span_rows_absent_from_a_regular_clock(tmp_path):
+    table = read_table(hourly_csv(tmp_path / "h.csv"))
+    data = prepare(table, ["level"], ["level"], timesteps=4)
+    assert (data.info["clock"], data.info["time_gaps"]) == ("time", 1)
+    for part in data.parts.values():
+        for x, y in zip(part.x, part.y):  # level = the hour, so a spanning window would jump by 4
+            np.testing.assert_array_equal(np.diff(np.append(x[:, 0], y)), 1)
+    train = data.parts["train"]  # kept rows 0..19 and 23..(23 + 19): two runs of 20 rows
+    assert len(train) == 2 * (20 - 4)
+
+
+def test_an_irregular_clock_is_not_used_for_gaps(tmp_path):
+    table = read_table(hourly_csv(tmp_path / "h.csv", absent=(), irregular=True))
+    data = prepare(table, ["level"], ["level"], timesteps=4)
+    assert (data.info["clock"], data.info["time_gaps"]) == (None, 0)
+
+
 def test_npy_columns_by_index_and_a_structured_array(tmp_path):
     arr = np.stack([np.arange(40.0), np.arange(40.0) * 10], axis=1)
     np.save(tmp_path / "a.npy", arr)

@@ -50,6 +50,9 @@ def load_series(job: SeriesJob, note=print) -> SeriesData:
     if data.info["rows_dropped_missing"]:
         note(f"note: {data.info['rows_dropped_missing']} of {table.rows} rows dropped for missing values "
              f"({data.info['runs']} complete runs); windows never span a dropped row")
+    if data.info["time_gaps"]:
+        note(f"note: {data.info['time_gaps']} gaps in the time column {data.info['clock']!r} (a step over 1.5 x the "
+             "usual one); windows never span them")
     split = data.info["split"]
     note("windows: " + ", ".join(f"{p} {split[p]['windows']}" for p in split) +
          f"  (inputs {inputs}, target {targets}, T={job.timesteps}, H={job.horizon})")

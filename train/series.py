@@ -15,7 +15,7 @@ from __future__ import annotations
 import csv
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Sequence
 
@@ -38,6 +38,7 @@ class Table:
     names: tuple[str, ...]
     values: np.ndarray  # (rows, numeric columns) float64
     kinds: dict[str, str] = field(default_factory=dict)  # every column of the file -> its kind
+    clocks: dict[str, np.ndarray] = field(default_factory=dict)  # date / time index columns as numbers (NaN if unreadable)
 
     @property
     def rows(self) -> int:
@@ -53,6 +54,14 @@ class Table:
 
     def column(self, name: str) -> np.ndarray:
         return self.values[:, self.names.index(name)]
+
+    def clock(self) -> tuple[str, np.ndarray] | None:
+        """The first date or time-index column whose readable values strictly increase, as numbers."""
+        for name, t in self.clocks.items():
+            finite = t[np.isfinite(t)]
+            if finite.size > 2 and np.all(np.diff(finite) > 0):
+                return name, t
+        return None
 
 
 def _number(cell: str) -> float | None:
@@ -87,6 +96,29 @@ def _is_date(cell: str) -> bool:
     return False
 
 
+def _date_seconds(cells: list[str]) -> np.ndarray:
+    """Dates/times as seconds (naive ones read as UTC); NaN where missing or unreadable."""
+    out = np.full(len(cells), np.nan)
+    fmt = None  # the first format that works is tried first on the next cell
+    for i, cell in enumerate(cells):
+        text = cell.strip()
+        if text.lower() in MISSING:
+            continue
+        stamp = None
+        try:
+            stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            for f in ((fmt,) if fmt else ()) + DATE_FORMATS:
+                try:
+                    stamp, fmt = datetime.strptime(text, f), f
+                    break
+                except ValueError:
+                    continue
+        if stamp is not None:
+            out[i] = (stamp if stamp.tzinfo else stamp.replace(tzinfo=timezone.utc)).timestamp()
+    return out
+
+
 def _looks_like_time_index(name: str, values: np.ndarray) -> bool:
     words = set(re.split(r"[^a-z]+", name.lower()))
     finite = values[np.isfinite(values)]
@@ -106,10 +138,11 @@ def _classify(name: str, cells: list[str]) -> tuple[str, np.ndarray | None]:
     return ("date" if all(_is_date(c) for c in sample) else "text"), None
 
 
-def _build(path: str, rows: int, names: Sequence[str], columns: Sequence[np.ndarray | None], kinds: dict[str, str]) -> Table:
+def _build(path: str, rows: int, names: Sequence[str], columns: Sequence[np.ndarray | None], kinds: dict[str, str],
+           clocks: dict[str, np.ndarray] | None = None) -> Table:
     keep = [(n, c) for n, c in zip(names, columns) if c is not None]
     values = np.stack([c for _, c in keep], axis=1) if keep else np.zeros((rows, 0))
-    return Table(path=path, names=tuple(n for n, _ in keep), values=values, kinds=kinds)
+    return Table(path=path, names=tuple(n for n, _ in keep), values=values, kinds=kinds, clocks=clocks or {})
 
 
 def _unique_names(header: Sequence[str]) -> list[str]:
@@ -144,12 +177,14 @@ def read_csv(path: str | Path) -> Table:
             raise InputError(f"{path}: line {i + 1 + has_header} has {len(row)} cells but the header has {width}; "
                              "fix the line or quote cells that contain the separator.")
     cells = [[(row[j] if j < len(row) else "") for row in body] for j in range(width)]
-    kinds, columns = {}, []
+    kinds, columns, clocks = {}, [], {}
     for name, col in zip(header, cells):
         kind, values = _classify(name, col)
         kinds[name] = kind
         columns.append(values if kind in ("numeric", "time index") else None)
-    return _build(str(path), len(body), header, columns, kinds)
+        if kind in ("date", "time index"):
+            clocks[name] = values if values is not None else _date_seconds(col)
+    return _build(str(path), len(body), header, columns, kinds, clocks)
 
 
 def read_npy(path: str | Path) -> Table:
@@ -181,7 +216,8 @@ def read_npy(path: str | Path) -> Table:
             values[~np.isfinite(values)] = np.nan
             kinds[name] = "time index" if _looks_like_time_index(name, values) else "numeric"
         columns.append(values)
-    return _build(str(path), len(arr), names, columns, kinds)
+    clocks = {n: c for n, c in zip(names, columns) if kinds[n] == "time index"}
+    return _build(str(path), len(arr), names, columns, kinds, clocks)
 
 
 def read_table(path: str | Path) -> Table:

@@ -4,6 +4,11 @@ Missing values: a row with a missing value in any selected column (inputs or tar
 and counted; nothing is filled in. The kept rows form runs of consecutive time steps, and a window
 never spans a dropped row (its T inputs and its target are consecutive steps of one run).
 
+Time gaps: when the file has a clock (a date column or a numeric time index whose values strictly
+increase) with a regular step (at least 90 % of the steps equal the median step), a step longer than
+1.5 x the median marks rows missing from the file altogether, and windows do not span it either.
+An irregular clock is not used for this (rows are then taken as equally spaced steps).
+
 Split: the kept rows are cut chronologically, 70 % train, 15 % validation, 15 % test, and each part
 is windowed on its own, so no window of one part reads a row of another.
 
@@ -77,17 +82,34 @@ def fit_norm(values: np.ndarray) -> Norm:
     return Norm(offset=mean.astype(np.float32), scale=scale.astype(np.float32))
 
 
-def _runs(rows: np.ndarray) -> list[np.ndarray]:
-    """Split sorted row indices into runs of consecutive indices."""
+def time_gaps(table: Table) -> tuple[str | None, np.ndarray]:
+    """(clock column, rows that start after a time gap), from a regular clock; (None, []) otherwise."""
+    clock = table.clock()
+    if clock is None:
+        return None, np.zeros(0, dtype=int)
+    name, t = clock
+    idx = np.nonzero(np.isfinite(t))[0]
+    steps = np.diff(t[idx])
+    step = float(np.median(steps))
+    if np.mean(np.isclose(steps, step, rtol=0.01)) < 0.9:
+        return None, np.zeros(0, dtype=int)
+    return name, idx[1:][steps > 1.5 * step]
+
+
+def _runs(rows: np.ndarray, breaks: np.ndarray | None = None) -> list[np.ndarray]:
+    """Split sorted row indices into runs of consecutive indices, also starting a run at each `breaks` row."""
     if rows.size == 0:
         return []
-    return np.split(rows, np.nonzero(np.diff(rows) != 1)[0] + 1)
+    cut = np.diff(rows) != 1
+    if breaks is not None and breaks.size:
+        cut |= np.isin(rows[1:], breaks)
+    return np.split(rows, np.nonzero(cut)[0] + 1)
 
 
-def _windows(data: np.ndarray, rows: np.ndarray, n_in: int, timesteps: int, horizon: int) -> Windows:
+def _windows(data: np.ndarray, rows: np.ndarray, n_in: int, timesteps: int, horizon: int, breaks: np.ndarray) -> Windows:
     span = timesteps + horizon
     xs, ys, where = [], [], []
-    for run in _runs(rows):
+    for run in _runs(rows, breaks):
         if len(run) < span:
             continue
         block = data[run]
@@ -101,8 +123,8 @@ def _windows(data: np.ndarray, rows: np.ndarray, n_in: int, timesteps: int, hori
     return Windows(np.concatenate(xs), np.concatenate(ys), np.concatenate(where))
 
 
-def _longest_run(rows: np.ndarray) -> int:
-    return max((len(r) for r in _runs(rows)), default=0)
+def _longest_run(rows: np.ndarray, breaks: np.ndarray) -> int:
+    return max((len(r) for r in _runs(rows, breaks)), default=0)
 
 
 def prepare(table: Table, inputs: list[str], targets: list[str], timesteps: int = 12, horizon: int = 1) -> SeriesData:
@@ -120,21 +142,23 @@ def prepare(table: Table, inputs: list[str], targets: list[str], timesteps: int 
     complete = np.isfinite(data).all(axis=1)
     kept = np.nonzero(complete)[0]
     dropped = int(table.rows - kept.size)
-    longest = _longest_run(kept)
+    clock, breaks = time_gaps(table)
+    longest = _longest_run(kept, breaks)
     if longest < span:
+        gaps = f", {len(breaks)} time gaps in {clock!r}" if len(breaks) else ""
         raise InputError(
             f"{table.path}: fewer rows than one window: a window needs {span} consecutive complete rows "
             f"(--timesteps {timesteps} + --horizon {horizon}), the file has {table.rows} rows ({dropped} dropped "
-            f"for missing values) and the longest complete run is {longest}. Use a smaller --timesteps or more data."
+            f"for missing values{gaps}) and the longest complete run is {longest}. Use a smaller --timesteps or more data."
         )
     cut = np.cumsum([int(round(f * kept.size)) for f in SPLIT[:-1]])
     part_rows = dict(zip(PARTS, np.split(kept, cut)))
-    parts = {p: _windows(data, r, len(inputs), timesteps, horizon) for p, r in part_rows.items()}
+    parts = {p: _windows(data, r, len(inputs), timesteps, horizon, breaks) for p, r in part_rows.items()}
     for p, w in parts.items():
         if not len(w):
             raise InputError(
                 f"{table.path}: the {p} split ({len(part_rows[p])} of {kept.size} complete rows, longest run "
-                f"{_longest_run(part_rows[p])}) is shorter than one window of {span} rows. The split is "
+                f"{_longest_run(part_rows[p], breaks)}) is shorter than one window of {span} rows. The split is "
                 f"{'/'.join(str(int(f * 100)) for f in SPLIT)} % train/val/test; use a smaller --timesteps or more data."
             )
     train = data[part_rows["train"]]
@@ -143,8 +167,10 @@ def prepare(table: Table, inputs: list[str], targets: list[str], timesteps: int 
     info = {
         "rows": table.rows,
         "rows_dropped_missing": dropped,
-        "missing_policy": "rows with a missing value in a selected column are dropped; windows never span a dropped row",
-        "runs": len(_runs(kept)),
+        "missing_policy": "rows with a missing value in a selected column are dropped; windows never span a dropped row or a gap in a regular clock column",
+        "clock": clock,
+        "time_gaps": int(len(breaks)),
+        "runs": len(_runs(kept, breaks)),
         "split": {p: {"rows": int(len(part_rows[p])), "windows": len(parts[p]),
                       "first_row": int(part_rows[p][0]), "last_row": int(part_rows[p][-1])} for p in PARTS},
         "normalisation": "per column (x - mean) / std, fitted on the train split",
