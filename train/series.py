@@ -228,7 +228,10 @@ def read_table(path: str | Path) -> Table:
     """
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"--data {path}: no such file; expected a .csv or .npy file (or 'seed').")
+        from .data import DATASETS
+
+        raise InputError(f"--data {path}: no such file; expected a .csv or .npy file, or a dataset name "
+                         f"({', '.join(sorted(DATASETS))}).")
     suffix = path.suffix.lower()
     if suffix == ".npy":
         return read_npy(path)
