@@ -56,8 +56,13 @@ class OrtBackend:
         except Exception as exc:  # ORT raises its own types and, on garbage, UnicodeDecodeError
             raise ModelLoadError(f"{entry['file']}: onnxruntime cannot load it ({type(exc).__name__}: {exc})") from None
         self._run = self._session.run
+        # The C++ session's run, when this build exposes it: the Python wrapper re-validates input
+        # names, OrtValue ownership and graph-capture options on every call, all fixed here at load.
+        self._native_run = getattr(getattr(self._session, "_sess", None), "run", None)
 
     def run(self, x: np.ndarray) -> np.ndarray:
+        if self._native_run is not None:
+            return self._native_run(self._outputs, {self._input: x}, None)[0]
         return self._run(self._outputs, {self._input: x})[0]
 
 
