@@ -71,27 +71,13 @@ def raise_input(message: str):
 
 
 def cmd_validate(args) -> int:
-    from .validate import validate
+    from .report import validate_command
 
-    try:
-        rows = validate(args.bundle, args.backend or None, args.variant or None)
-    except (ManifestError, IntegrityError) as exc:
-        print(f"edgernn validate: {exc}", file=sys.stderr)
-        return 2
-    ok = bool(rows) and all(r.passed for r in rows)
-    if args.json:
-        print(json.dumps({"bundle": str(args.bundle), "passed": ok, "rows": [r.as_dict() for r in rows]}, indent=2))
-    else:
-        table = [[r.file, r.variant, r.backend, r.max_abs_error, r.max_rel_error, r.tolerance, "PASS" if r.passed else "FAIL"] for r in rows]
-        print(render(["artifact", "variant", "backend", "max abs err", "max rel err", "tolerance", "result"], table,
-                     title=f"validate {args.bundle}"))
-        if not rows:
-            print("no artifact could run: install a backend (pip install 'edgernn[litert]' or 'edgernn[onnx]').")
-    return 0 if ok else 1
+    return validate_command(args)
 
 
 def cmd_bench(args) -> int:
-    from .bench import bench_command
+    from .bench_report import bench_command
 
     return bench_command(args)
 
@@ -135,7 +121,9 @@ def cmd_demo(args) -> int:
     print(render(headers, [[r.get(h) for h in headers] for r in rows],
                  title="seed task: windows [i..i+3] -> i+4 (raw units; ideal 10 and 3)"))
     print(f"\nbundles written under {args.out}")
-    return 0
+    from .report import demo_tables
+
+    return 0 if demo_tables([r["bundle"] for r in rows]) else 1
 
 
 def _demo_order(key: str) -> tuple[int, str]:
@@ -189,12 +177,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", action="append", default=[])
     p.add_argument("--variant", action="append", default=[])
     p.add_argument("--json", action="store_true")
+    p.add_argument("--fresh", type=int, default=0, metavar="N",
+                   help="also compare with model.keras on N new random windows (needs edgernn[train])")
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("bench", help="latency and size per artifact x backend")
     p.add_argument("bundle", type=Path)
     p.add_argument("--backend", action="append", default=[])
+    p.add_argument("--variant", action="append", default=[])
     p.add_argument("--json", action="store_true")
+    p.add_argument("--plot", type=Path, metavar="FILE.png", help="chart latency and size (needs edgernn[cli])")
+    p.add_argument("--cold-runs", type=int, default=3, help="fresh processes per cold-start figure (0: skip)")
+    p.add_argument("--no-baselines", action="store_true", help="skip the Keras predict/eager baselines")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("info", help="what a bundle holds")

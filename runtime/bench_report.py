@@ -1,0 +1,92 @@
+"""`edgernn bench` output: the table, the JSON form and the PNG chart (matplotlib, imported here only)."""
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from .errors import missing_extra
+from .report import Progress, print_table
+
+HEADERS = ("artifact", "backend", "bytes", "load ms", "cold start ms", "p50 us", "p90 us", "p99 us",
+           "samples/s b64", "samples/s b1024")
+
+
+def table_rows(result: dict[str, Any]) -> list[list[Any]]:
+    """Rows of the bench table: artifacts x backends, then the Keras baselines."""
+    out = []
+    for r in result["rows"] + result["baselines"]:
+        name = r["file"] if r["variant"] == "float32" else f"{r['file']} ({r['variant']})"
+        out.append([name, r["backend"], r["bytes"], r["load_ms"], r["cold_start_ms"], r["p50_us"], r["p90_us"],
+                    r["p99_us"], r["throughput_b64"], r["throughput_b1024"]])
+    return out
+
+
+def plot(results: list[dict[str, Any]], path: str | Path) -> Path:
+    """Write a PNG: batch-1 p50 latency and file size per artifact x backend, log scale.
+
+    Raises:
+        MissingExtraError: matplotlib is not installed.
+    """
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")  # no display needed; must precede pyplot
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise missing_extra("matplotlib", "cli", "bench --plot") from None
+    labels, latency, size = [], [], []
+    for result in results:
+        tag = Path(result["bundle"]).name
+        for r in result["rows"] + result["baselines"]:
+            labels.append(f"{tag}\n{r['file']}\n{r['backend']}")
+            latency.append(r["p50_us"])
+            size.append(r["bytes"])
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(max(6.0, 1.1 * len(labels)), 8), constrained_layout=True)
+    ax1.bar(range(len(labels)), latency, color="tab:blue")
+    ax1.set_yscale("log")
+    ax1.set_ylabel("batch-1 latency p50 (us, log)")
+    ax2.bar(range(len(labels)), size, color="tab:orange")
+    ax2.set_yscale("log")
+    ax2.set_ylabel("file size (bytes, log)")
+    for ax in (ax1, ax2):
+        ax.set_xticks(range(len(labels)))
+        ax.set_xticklabels(labels, fontsize=7)
+        ax.grid(axis="y", which="both", alpha=0.3)
+    ax1.set_title("edgernn bench: per artifact x backend")
+    path = Path(path)
+    # Write beside the target and rename, so a failed plot never leaves a half-written PNG.
+    fd, tmp = tempfile.mkstemp(prefix=".plot-", suffix=".png", dir=path.parent if str(path.parent) else ".")
+    os.close(fd)
+    try:
+        fig.savefig(tmp, format="png", dpi=100)
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def bench_command(args) -> int:
+    """`edgernn bench DIR [--backend B]... [--variant V]... [--json] [--plot FILE.png]`."""
+    from .bench import bench, plan, tensorflow_installed, to_json
+    from .manifest import read_manifest
+
+    pairs = plan(read_manifest(Path(args.bundle)), args.backend or None, args.variant or None)
+    with_keras = not args.no_baselines and tensorflow_installed()
+    with Progress(len(pairs) + int(with_keras), "bench") as step:
+        result = bench(args.bundle, args.backend or None, args.variant or None, baselines=not args.no_baselines,
+                       cold_runs=args.cold_runs, progress=step)
+    if args.plot:
+        plot([result], args.plot)
+        print(f"plot written to {args.plot}", file=sys.stderr)
+    if args.json:
+        print(to_json(result))
+        return 0
+    print_table(HEADERS, table_rows(result), title=f"bench {args.bundle} (latency: Predictor.predict, batch 1)")
+    if not result["baselines"] and not args.no_baselines:
+        print("(no Keras baselines: TensorFlow or model.keras missing; pip install 'edgernn[train]')")
+    return 0
