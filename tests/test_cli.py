@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import MODELS
+from conftest import MODELS, installed_backends
 from edgernn.runtime import load
 from edgernn.runtime.cli import main
 
@@ -51,3 +51,6 @@ def test_demo_trains_exports_and_reports_all_cells(tmp_path, capsys):
     for name in ("seed-simplernn", "seed-lstm", "seed-gru"):
         assert (tmp_path / "demo" / name / "manifest.json").exists()
     assert "pred 6 7 8 9" in out and "keras predict us" in out
+    tail = out[out.index("validate: golden vectors"):]  # the demo ends with the validate and bench tables
+    assert tail.count("PASS") == 3 * len(installed_backends()) and "FAIL" not in tail
+    assert "bench: Predictor.predict" in tail and "seed-gru" in tail.split("bench:")[-1]
