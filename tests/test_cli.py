@@ -52,5 +52,5 @@ def test_demo_trains_exports_and_reports_all_cells(tmp_path, capsys):
         assert (tmp_path / "demo" / name / "manifest.json").exists()
     assert "pred 6 7 8 9" in out and "keras predict us" in out
     tail = out[out.index("validate: golden vectors"):]  # the demo ends with the validate and bench tables
-    assert tail.count("PASS") == 3 * len(installed_backends()) and "FAIL" not in tail
+    assert tail.count("PASS") >= 3 * len(installed_backends()) and "FAIL" not in tail  # + step models
     assert "bench: Predictor.predict" in tail and "seed-gru" in tail.split("bench:")[-1]

@@ -71,7 +71,10 @@ def test_validate_and_bench_work_with_only_one_runtime(only):
     assert code == 0 and {r["backend"] for r in rows} == {only} and all(r["passed"] for r in rows)
     code, out, _ = run_without_tf("bench", str(MODELS / "seed-lstm"), "--json", "--cold-runs", "1", hide=hide)
     result = json.loads(out)
-    assert code == 0 and [r["backend"] for r in result["rows"]] == [only] and result["baselines"] == []
+    files = [a["file"] for a in read_manifest(MODELS / "seed-lstm")["artifacts"]
+             if a["format"] in backends.formats_of(only)]
+    assert code == 0 and {r["backend"] for r in result["rows"]} == {only} and result["baselines"] == []
+    assert sorted(r["file"] for r in result["rows"]) == sorted(files)
 
 
 def test_validate_fresh_without_tensorflow_names_the_extra():
@@ -136,9 +139,12 @@ def test_bench_json_has_the_fields_and_the_plot_is_a_png(tmp_path, capsys):
     assert main(args) == 0
     result = json.loads(capsys.readouterr().out)
     assert {r["backend"] for r in result["rows"]} == set(backends.installed())
+    assert {r["file"] for r in result["rows"]} == {a["file"] for a in read_manifest(MODELS / "seed-gru")["artifacts"]}
     for row in result["rows"]:
         assert set(ROW_FIELDS) <= set(row)
-        numbers = [row[k] for k in ROW_FIELDS if k not in ("file", "format", "variant", "graph_form", "backend")]
+        text = ("file", "format", "variant", "graph_form", "backend")
+        skip = text + (("cold_start_ms",) if row["graph_form"] == "step" else ())  # step rows: no cold start
+        numbers = [row[k] for k in ROW_FIELDS if k not in skip]
         assert all(isinstance(v, (int, float)) and v > 0 for v in numbers), row
         assert row["p50_us"] <= row["p90_us"] <= row["p99_us"]
     assert result["machine"]["versions"]["numpy"] == np.__version__

@@ -104,11 +104,10 @@ class LiteRTBackend:
         return self._once(x)
 
     def _once(self, x: np.ndarray) -> np.ndarray:
-        if self._fast is not None:
-            set_tensor, invoke, get_tensor = self._fast
-            set_tensor(self._in, x)
-            invoke()
-            return get_tensor(self._out)  # a copy: the caller may keep or modify it
+        if self._fast is not None:  # no locals: see run()
+            self._fast[0](self._in, x)
+            self._fast[1]()
+            return self._fast[2](self._out)  # a copy: the caller may keep or modify it
         self._interp.set_tensor(self._in, x)
         self._interp.invoke()
         return self._interp.get_tensor(self._out)
@@ -118,10 +117,11 @@ class LiteRTBackend:
         lock.acquire()  # acquire/release in try/finally: half the cost of a with-block
         try:
             if x.shape[0] == self._batch and self._fast is not None:  # the hot path, inlined
-                set_tensor, invoke, get_tensor = self._fast
-                set_tensor(self._in, x)
-                invoke()
-                return get_tensor(self._out)
+                # Read through self, never into locals: a local outlives `finally`, and its reference
+                # to the wrapper would trip the refcount probe of another thread's resize.
+                self._fast[0](self._in, x)
+                self._fast[1]()
+                return self._fast[2](self._out)
             if self._dynamic_batch or x.shape[0] == self._batch:
                 return self._invoke(x)
             return np.concatenate([self._invoke(x[i : i + 1]) for i in range(x.shape[0])])
