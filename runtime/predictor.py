@@ -142,7 +142,8 @@ class Predictor:
         if type(x) is not np.ndarray or x.dtype.kind not in "biuf":
             x = numeric(x, self._tail)  # strings, objects, complex: refused, not coerced
         try:
-            return np.asarray(x, dtype=np.float32)
+            with np.errstate(over="ignore"):  # a float64 beyond float32 becomes inf: the finiteness check decides
+                return np.asarray(x, dtype=np.float32)
         except (TypeError, ValueError) as exc:
             raise InputError(
                 f"expected numbers shaped (batch, {self._tail[0]}, {self._tail[1]}), got data numpy cannot "
