@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import missing_extra
-from .report import Progress, print_table
+from .cli_output import Progress, print_table
 
 HEADERS = ("artifact", "backend", "bytes", "load ms", "cold start ms", "p50 us", "p90 us", "p99 us",
            "samples/s b64", "samples/s b1024")

@@ -71,7 +71,7 @@ def raise_input(message: str):
 
 
 def cmd_validate(args) -> int:
-    from .report import validate_command
+    from .cli_output import validate_command
 
     return validate_command(args)
 
@@ -121,7 +121,7 @@ def cmd_demo(args) -> int:
     print(render(headers, [[r.get(h) for h in headers] for r in rows],
                  title="seed task: windows [i..i+3] -> i+4 (raw units; ideal 10 and 3)"))
     print(f"\nbundles written under {args.out}")
-    from .report import demo_tables
+    from .cli_output import demo_tables
 
     return 0 if demo_tables([r["bundle"] for r in rows]) else 1
 
