@@ -23,6 +23,7 @@ from .formats import get_format
 from .keras_io import load_keras
 from .model_info import ModelInfo, inspect_model
 from .streaming import check_streamable, write_step_models
+from .variants import GOLDEN_HOLDOUT, describe_failures, parse_variants, split_windows, write_variants
 from .verify import Case, keras_cases, verify
 
 GOLDEN_FILE = "golden.npz"
@@ -111,6 +112,9 @@ def export_bundle(
     extra: dict[str, Any] | None = None,
     seed: int = 0,
     streaming: bool = False,
+    quantize: str | Sequence[str] = (),
+    calibration: np.ndarray | None = None,
+    max_error: float | str | None = None,
 ) -> Path:
     """Export a Keras model (or a .keras path) to a bundle directory, atomically.
 
@@ -124,6 +128,11 @@ def export_bundle(
         name: the bundle's name (default: the folder name).
         extra: more top-level manifest keys (e.g. training metrics).
         streaming: also write step models (state as explicit input/output) per format; see export/streaming.py.
+        quantize: quantized variants to add ('dynamic', 'float16', 'int8', or a comma list); see
+            export/variants.py. A variant that fails is left out and listed in manifest.quantization.failed.
+        calibration: windows (n, timesteps, features) in RAW units for calibration; default `representative`.
+        max_error: refuse a variant whose max abs error (model units) is beyond this; 'N%' means N% of
+            the Keras output range.
 
     Returns:
         The bundle path.
@@ -158,13 +167,25 @@ def export_bundle(
     spec = spec_from_manifest(manifest)
     inputs = golden_inputs(info, representative, seed)
     cases = keras_cases(model, inputs, seed=seed + 1)
+    variants = parse_variants(quantize)
+    if variants:
+        source = "calibration (raw units)" if calibration is not None else "representative"
+        pool = spec.x.to_model(np.asarray(calibration, dtype=np.float32)) if calibration is not None else representative
+        windows = split_windows(model, info, pool, source if pool is not None else "none", seed + 2)
     with staging_dir(out) as tmp:
         for fmt in formats:
             manifest["artifacts"].append(_write_artifact(model, tmp, fmt, info, spec, cases))
         if streaming:
             manifest["streaming"], steps = write_step_models(model, tmp, info, spec, formats, seed)
             manifest["artifacts"] += steps
-        np.savez(tmp / GOLDEN_FILE, inputs=cases[0].inputs, outputs=cases[0].outputs)
+        golden = {"inputs": cases[0].inputs, "outputs": cases[0].outputs}
+        if variants:
+            report = write_variants(model, tmp, info, spec, variants, list(manifest["artifacts"]), windows, max_error)
+            manifest["artifacts"].extend(report.entries)
+            manifest["quantization"] = _quantization_block(variants, windows, report.failures)
+            golden.update(holdout_inputs=windows.holdout.inputs[:GOLDEN_HOLDOUT],
+                          holdout_outputs=windows.holdout.outputs[:GOLDEN_HOLDOUT])
+        np.savez(tmp / GOLDEN_FILE, **golden)
         manifest["golden"] = {**_file_entry(tmp, GOLDEN_FILE), "count": int(len(inputs)), "units": "model"}
         model.save(tmp / KERAS_FILE)
         manifest["source"] = {**_file_entry(tmp, KERAS_FILE), "format": "keras"}
@@ -172,6 +193,18 @@ def export_bundle(
         check_manifest(manifest)
         (tmp / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, default=_json_default) + "\n", encoding="utf-8")
     return out
+
+
+def _quantization_block(variants, windows, failures) -> dict[str, Any]:
+    calib = 0 if windows.calibration is None else int(len(windows.calibration))
+    return {
+        "requested": list(variants),
+        "calibration": {"source": windows.source, "windows": calib},
+        "holdout": {"windows": int(len(windows.holdout.inputs)), "kept_in_golden": min(len(windows.holdout.inputs), GOLDEN_HOLDOUT),
+                    "note": "variants are measured on these; calibration never saw them"},
+        "failed": failures,
+        "message": describe_failures(failures),
+    }
 
 
 def _json_default(value: Any) -> Any:

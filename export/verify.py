@@ -35,22 +35,26 @@ def keras_outputs(model, x: np.ndarray) -> np.ndarray:
     return np.asarray(model(x, training=False), dtype=np.float32)
 
 
-def verify(content: bytes, entry: dict[str, Any], spec: Spec, cases: list[Case], names: tuple[str, ...]) -> dict[str, Any]:
+def verify(content: bytes, entry: dict[str, Any], spec: Spec, cases: list[Case], names: tuple[str, ...],
+           tol: float | None = None) -> dict[str, Any]:
     """Run `content` in every installed backend of `names` on every case.
 
-    Returns the manifest fields: max_abs_error, max_rel_error, tolerance, verified_with.
+    Args:
+        tol: the absolute tolerance; default the table's for the entry's (format, variant).
+
+    Returns the manifest fields: max_abs_error, mean_abs_error, max_rel_error, tolerance, verified_with.
 
     Raises:
         ExportError: no backend is installed to prove it, it fails to load, or it is beyond tolerance.
     """
-    tol = tolerance(entry["format"], entry["variant"])
+    tol = tolerance(entry["format"], entry["variant"]) if tol is None else tol
     usable = [n for n in names if backends.backend_module(n).available()]
     if not usable:
         raise ExportError(
             f"{entry['file']}: no runtime is installed to prove it (needs one of {list(names)}); "
             "install 'edgernn[all]'. An artifact is never written unproven."
         )
-    worst_abs = worst_rel = 0.0
+    worst_abs = worst_rel = worst_mean = 0.0
     for name in usable:
         try:
             runner = backends.open_backend(name, content, entry, spec)
@@ -64,4 +68,6 @@ def verify(content: bytes, entry: dict[str, Any], spec: Spec, cases: list[Case],
                     f"{result.describe()}; not written."
                 )
             worst_abs, worst_rel = max(worst_abs, result.max_abs_error), max(worst_rel, result.max_rel_error)
-    return {"max_abs_error": worst_abs, "max_rel_error": worst_rel, "tolerance": tol, "verified_with": usable}
+            worst_mean = max(worst_mean, result.mean_abs_error)
+    return {"max_abs_error": worst_abs, "mean_abs_error": worst_mean, "max_rel_error": worst_rel, "tolerance": tol,
+            "verified_with": usable}

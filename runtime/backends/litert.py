@@ -3,6 +3,11 @@
 An Interpreter is not thread-safe, so every call holds the backend's lock. Graphs with a free
 batch dimension are resized when the batch changes; graphs fixed at batch 1 (the WHILE-loop form)
 run row by row. A failed call rebuilds the interpreter so the next good call starts clean.
+A file whose entry has `reset_variables` (TFLite's fused LSTM op keeps its h and c in variable
+tensors, which persist between invokes) has them zeroed before every window, so each window
+starts from the zero state as in Keras. Integer input/output tensors (full-int8 variants) are
+quantized and dequantized here with each tensor's own scale and zero point, so callers pass and
+get float32 in model units as for float32. Both take the slow path (no bound hot path).
 """
 from __future__ import annotations
 
@@ -49,6 +54,7 @@ class LiteRTBackend:
             )
         check_graph(content, entry["file"])  # indices and op counts the interpreter trusts blindly
         self._content, self._file = content, entry["file"]
+        self._reset = bool(entry.get("reset_variables"))
         self._lock = threading.Lock()
         self.runtime_module = _interpreter_module().__name__
         self._build()
@@ -64,13 +70,14 @@ class LiteRTBackend:
 
     def _build(self) -> None:
         interp, inputs, outputs = self._load_interpreter()
-        if len(inputs) != 1 or not outputs or inputs[0]["dtype"] != np.float32:
-            raise ModelLoadError(f"{self._file}: expected 1 float32 input and 1 output, the model has "
+        if len(inputs) != 1 or not outputs or inputs[0]["dtype"] not in (np.float32, np.int8, np.uint8):
+            raise ModelLoadError(f"{self._file}: expected 1 float32 (or quantized int8) input and 1 output, the model has "
                                  f"{[str(i['dtype']) for i in inputs]} in, {len(outputs)} out; re-export the bundle.")
         inp, out = inputs[0], outputs[0]
         signature = inp.get("shape_signature", inp["shape"])
         self._interp = interp
         self._in, self._out = inp["index"], out["index"]
+        self._quant_in, self._quant_out = _quantization(inp), _quantization(out)
         self._bind()
         self._dynamic_batch = int(signature[0]) == -1
         self._batch = int(inp["shape"][0])
@@ -86,6 +93,9 @@ class LiteRTBackend:
         by tensor(); this backend never makes any. Each bound method holds a reference to the
         wrapper, which would trip that same probe in allocate_tensors(): _resize unbinds first.
         """
+        if self._quant_in is not None or self._quant_out is not None or self._reset:
+            self._fast = None  # the hot path passes floats straight through; these files need _once
+            return
         native = getattr(self._interp, "_interpreter", None)
         names = ("SetTensor", "Invoke", "GetTensor")
         self._fast = tuple(getattr(native, m) for m in names) if all(hasattr(native, m) for m in names) else None
@@ -108,9 +118,17 @@ class LiteRTBackend:
             self._fast[0](self._in, x)
             self._fast[1]()
             return self._fast[2](self._out)  # a copy: the caller may keep or modify it
+        if self._quant_in is not None:
+            x = _quantize(x, self._in_dtype, *self._quant_in)
+        if self._reset:
+            self._interp.reset_all_variables()
         self._interp.set_tensor(self._in, x)
         self._interp.invoke()
-        return self._interp.get_tensor(self._out)
+        y = self._interp.get_tensor(self._out)
+        if self._quant_out is not None:
+            scale, zero = self._quant_out
+            y = ((y.astype(np.float32) - zero) * scale).astype(np.float32)
+        return y
 
     def run(self, x: np.ndarray) -> np.ndarray:
         lock = self._lock
@@ -130,6 +148,25 @@ class LiteRTBackend:
             raise
         finally:
             lock.release()
+
+
+def _quantization(detail: dict[str, Any]) -> tuple[float, int] | None:
+    """(scale, zero point) of an integer tensor; None for float tensors."""
+    if not np.issubdtype(detail["dtype"], np.integer):
+        return None
+    scale, zero = detail["quantization"]
+    if not scale:
+        raise ModelLoadError(
+            f"tensor {detail.get('name', '?')!r} is {np.dtype(detail['dtype']).name} without a quantization "
+            "scale, so raw floats cannot be mapped to it; re-export the variant."
+        )
+    return float(scale), int(zero)
+
+
+def _quantize(x: np.ndarray, dtype, scale: float, zero: int) -> np.ndarray:
+    """Float model units -> the tensor's integer type, saturating at its range as TFLite does."""
+    info = np.iinfo(dtype)
+    return np.clip(np.rint(x / scale + zero), info.min, info.max).astype(dtype)
 
 
 def open(content: bytes, entry: dict[str, Any], spec: Spec) -> LiteRTBackend:  # noqa: A001 - registry API

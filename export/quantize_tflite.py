@@ -1,0 +1,105 @@
+"""Quantized TFLite variants: `dynamic` (int8 weights), `float16` (fp16 weights), `int8` (full integer).
+
+Forms, measured on TF 2.21 with an LSTM(64) on (24, 3) (README "Quantized variants"):
+- An unrolled graph repeats the step's ops once per timestep; with small weights that per-op overhead,
+  not the weights, is most of the file (float32: 136 KB for 70 KB of weights). Quantizing only shrinks
+  the weights, so `dynamic` and `float16` prefer the `while_batch1` form, whose one loop body holds
+  the step once: 24% and 33% of the float32 file against 66% and 75% unrolled, at a similar batch-1
+  latency. Unrolled is their fallback.
+- `int8` is unrolled only: calibrating the WHILE form segfaults the TF 2.21 converter (the loop's
+  tensors), killing the process, so it is never tried. Its input and output tensors are int8; the
+  runtime quantizes and dequantizes with their scale and zero point.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from edgernn.runtime.errors import ExportError
+
+from .artifact import Artifact
+from .model_info import ModelInfo, clone_with
+from .tflite import UNROLL_MAX_TIMESTEPS, convert, op_counts
+
+TFLITE_VARIANTS = ("dynamic", "float16", "int8")
+MAX_CALIBRATION = 1000  # windows fed to the calibrator; more adds time, not accuracy
+
+_COMPACT = "one loop body instead of one copy of the step per timestep: quantizing shrinks weights, not ops"
+
+
+def variant_forms(info: ModelInfo, variant: str) -> list[tuple[str, str]]:
+    """Graph forms to try for a variant, best first, each with the reason it is chosen."""
+    if variant not in TFLITE_VARIANTS:
+        raise ExportError(f"unknown TFLite variant {variant!r}; expected one of {TFLITE_VARIANTS}.")
+    if variant == "int8":
+        if info.timesteps > UNROLL_MAX_TIMESTEPS:
+            raise ExportError(
+                f"int8 needs the unrolled form (calibrating a WHILE loop crashes the TF converter), and "
+                f"timesteps {info.timesteps} > {UNROLL_MAX_TIMESTEPS} is too long to unroll; use 'dynamic'."
+            )
+        return [("unrolled", "full integer: calibrating the WHILE form crashes the TF 2.21 converter")]
+    forms = [("while_batch1", f"{variant}: {_COMPACT} (batch fixed at 1)")]
+    if info.timesteps <= UNROLL_MAX_TIMESTEPS:
+        forms.append(("unrolled", "fallback: the while_batch1 form did not convert or pass parity"))
+    return forms
+
+
+def _configure(variant: str, calibration: np.ndarray | None) -> Callable | None:
+    import tensorflow as tf
+
+    if variant == "dynamic":
+        return None
+    if variant == "float16":
+        def fp16(converter) -> None:
+            converter.target_spec.supported_types = [tf.float16]
+        return fp16
+    if calibration is None or len(calibration) == 0:
+        raise ExportError(
+            "int8 needs calibration windows: pass representative= (the training windows) to export_bundle, "
+            "or --calibration WINDOWS.npy (shape (n, timesteps, features), raw units) to 'edgernn export'."
+        )
+    windows = np.asarray(calibration, dtype=np.float32)[:MAX_CALIBRATION]
+
+    def representative():
+        for i in range(len(windows)):
+            yield [windows[i : i + 1]]
+
+    def int8(converter) -> None:
+        converter.representative_dataset = representative
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = tf.int8
+        converter.inference_output_type = tf.int8
+    return int8
+
+
+def quantize_tflite(model, path: Path, info: ModelInfo, variant: str, *, form: str, reason: str = "",
+                    calibration: np.ndarray | None = None) -> Artifact:
+    """Write a quantized builtin-only .tflite of `model`.
+
+    Args:
+        model: a Keras model that passed `inspect_model`.
+        path: where to write.
+        info: the model's ModelInfo.
+        variant: 'dynamic', 'float16' or 'int8'.
+        form: 'while_batch1' or 'unrolled' (see `variant_forms`).
+        calibration: windows in model units (int8 only; at most MAX_CALIBRATION are used).
+
+    Raises:
+        ExportError: unknown variant/form, no calibration for int8, or the converter failed.
+    """
+    import tensorflow as tf
+
+    configure = _configure(variant, calibration)
+    if form == "unrolled":
+        clone, batch = clone_with(model, unroll=True), None
+    elif form == "while_batch1" and variant != "int8":
+        clone, batch = clone_with(model, unroll=False, batch=1), 1
+    else:
+        raise ExportError(f"graph form {form!r} is not available for the {variant} variant.")
+    content = convert(clone, optimize=[tf.lite.Optimize.DEFAULT], configure=configure)
+    Path(path).write_bytes(content)
+    extra = {"calibration_windows": int(min(len(calibration), MAX_CALIBRATION))} if variant == "int8" else {}
+    return Artifact(file=Path(path).name, format="tflite", variant=variant, graph_form=form,
+                    graph_form_reason=reason, batch=batch, ops=op_counts(content), extra=extra)
