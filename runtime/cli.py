@@ -39,9 +39,33 @@ def cmd_export(args) -> int:
 
     scale = args.scale[0] if len(args.scale) == 1 else args.scale
     offset = args.offset[0] if len(args.offset) == 1 else args.offset
+    calibration = _load_windows(args.calibration) if args.calibration else None
     path = export_bundle(args.model, args.out, formats=args.formats.split(","), scale=scale, offset=offset,
-                         streaming=args.streaming)
-    return cmd_info(argparse.Namespace(bundle=path, json=False))
+                         streaming=args.streaming, quantize=args.quantize, calibration=calibration,
+                         max_error=args.max_error)
+    cmd_info(argparse.Namespace(bundle=path, json=False))
+    return _report_variant_failures(path)
+
+
+def _load_windows(path: Path):
+    import numpy as np
+
+    from .errors import InputError
+
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"--calibration {path}: expected a .npy array (n, timesteps, features) in raw units ({exc}).") from None
+
+
+def _report_variant_failures(path: Path) -> int:
+    """Exit 1 (bundle still written) when a requested quantized variant was left out; say which and why."""
+    from .manifest import read_manifest
+
+    message = read_manifest(Path(path)).get("quantization", {}).get("message", "")
+    if message:
+        print(f"edgernn export: wrote {path} without some variants:\n{message}", file=sys.stderr)
+    return 1 if message else 0
 
 
 def cmd_predict(args) -> int:
@@ -103,8 +127,9 @@ def cmd_info(args) -> int:
     pre = manifest["preprocessing"]
     print(f"preproc  x_model = (x_raw - {pre['input']['offset']}) * {pre['input']['scale']}")
     rows = [[a["file"], a["format"], a["variant"], a.get("graph_form", ""), a.get("batch", ""), a["bytes"],
-             a.get("max_abs_error"), a.get("tolerance")] for a in manifest["artifacts"]]
-    print(render(["artifact", "format", "variant", "graph form", "batch", "bytes", "max abs err", "tolerance"], rows))
+             a.get("max_abs_error"), a.get("tolerance"), a.get("range_relative_error")] for a in manifest["artifacts"]]
+    print(render(["artifact", "format", "variant", "graph form", "batch", "bytes", "max abs err", "tolerance",
+                  "err/range"], rows))
     if "evaluation" in manifest:
         from .evaluation import metrics_table
 
@@ -162,6 +187,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", type=_floats, default=[1.0], help="x_model = (x_raw - offset) * scale; comma list per feature")
     p.add_argument("--offset", type=_floats, default=[0.0])
     p.add_argument("--streaming", action="store_true", help="also write step models (state in/out) for streaming")
+    p.add_argument("--quantize", default="", help="quantized variants to add: comma list of dynamic,float16,int8")
+    p.add_argument("--calibration", type=Path, help="WINDOWS.npy (n, timesteps, features) in raw units for int8 calibration")
+    p.add_argument("--max-error", dest="max_error", help="refuse a variant beyond this max abs error (model units, or N%% of the output range)")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("predict", help="predict one window given in raw units (or, with --stream, one per sample)")
@@ -175,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="golden vectors x artifacts x backends; exit 1 on failure, 2 if unreadable")
     p.add_argument("bundle", type=Path)
     p.add_argument("--backend", action="append", default=[])
-    p.add_argument("--variant", action="append", default=[])
+    p.add_argument("--variant", action="append", default=[], help="only these variants (repeatable)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--fresh", type=int, default=0, metavar="N",
                    help="also compare with model.keras on N new random windows (needs edgernn[train])")
