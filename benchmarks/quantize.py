@@ -1,0 +1,114 @@
+"""Quantized variants of the issue-3 model: size, error and batch-1 latency as ratios to float32.
+
+Trains the acceptance model (LSTM(64) on (24, 3), sine task, 3 epochs), exports it with every
+variant, then times each artifact x backend through `Predictor.predict` (batch 1, raw floats in and
+out, so int8 I/O conversion is included). Rounds are interleaved and the median p50 per cell is
+kept, because other jobs share the two cores: read the ratios, not the microseconds.
+
+    .venv/bin/python benchmarks/quantize.py [--out out/bench-quantize] [--results benchmarks/RESULTS-quantize.md]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+
+ROUNDS = 5
+
+
+def build_bundle(out: Path) -> tuple[Path, np.ndarray, np.ndarray]:
+    from edgernn.export import export_bundle
+    from edgernn.export.variants import VARIANTS
+    from edgernn.train import build_model
+    from edgernn.train.fit import Recipe, fit
+    from edgernn.train.signals import sine_windows
+
+    x, y = sine_windows(2000, seed=0)
+    model = build_model("lstm", 64, timesteps=24, features=3, seed=0)
+    fit(model, x, y, recipe=Recipe(cell="lstm", epochs=3, batch_size=64, seed=0))
+    fresh, _ = sine_windows(256, seed=99)
+    path = export_bundle(model, out, representative=x, quantize=VARIANTS)
+    return path, fresh, np.asarray(model(fresh, training=False))
+
+
+def measure(path: Path, fresh: np.ndarray, ref: np.ndarray) -> list[dict]:
+    from edgernn.runtime import backends, load
+    from edgernn.runtime.compare import output_range
+    from edgernn.runtime.timing import per_call_us
+
+    manifest = json.loads((path / "manifest.json").read_text())
+    cells = []
+    for art in manifest["artifacts"]:
+        for name in backends.installed():
+            if art["format"] in backends.formats_of(name):
+                p = load(path, backend=name, variant=art["variant"])
+                err = np.abs(p.predict(fresh) - ref)
+                cells.append({"art": art, "backend": name, "predictor": p, "p50": [],
+                              "fresh_max_rel": float(err.max() / output_range(ref)), "fresh_mean_abs": float(err.mean())})
+    x1 = fresh[:1]
+    for _ in range(ROUNDS):
+        for c in cells:
+            c["p50"].append(per_call_us(lambda: c["predictor"].predict(x1), repeat=300)["p50"])
+    return cells
+
+
+def table(cells: list[dict]) -> list[dict]:
+    base = {c["art"]["format"]: c for c in cells if c["art"]["variant"] == "float32"}
+    rows = []
+    for c in cells:
+        art, ref = c["art"], base[c["art"]["format"]]
+        p50, ref_p50 = float(np.median(c["p50"])), float(np.median(ref["p50"]))
+        rows.append({
+            "file": art["file"], "backend": c["backend"], "variant": art["variant"], "form": art.get("graph_form", ""),
+            "bytes": art["bytes"], "size_ratio": art["bytes"] / ref["art"]["bytes"],
+            "max_abs_err": art["max_abs_error"], "err_of_range_holdout": art.get("range_relative_error") or 0.0,
+            "err_of_range_fresh": c["fresh_max_rel"], "p50_us": p50, "latency_ratio": p50 / ref_p50,
+        })
+    return rows
+
+
+def markdown(rows: list[dict]) -> str:
+    head = ["artifact", "backend", "variant", "graph form", "bytes", "size / float32", "max abs err (held-out)",
+            "err / range (held-out)", "err / range (fresh)", "batch-1 p50 us", "latency / float32"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        lines.append(
+            f"| {r['file']} | {r['backend']} | {r['variant']} | {r['form']} | {r['bytes']} | {r['size_ratio']:.1%} | "
+            f"{r['max_abs_err']:.2e} | {r['err_of_range_holdout']:.3%} | {r['err_of_range_fresh']:.3%} | "
+            f"{r['p50_us']:.1f} | {r['latency_ratio']:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("out/bench-quantize"))
+    parser.add_argument("--results", type=Path, default=Path(__file__).with_name("RESULTS-quantize.md"))
+    args = parser.parse_args()
+    path, fresh, ref = build_bundle(args.out)
+    rows = table(measure(path, fresh, ref))
+    md = markdown(rows)
+    print(md)
+    header = (
+        "# Quantized variants: size, error and batch-1 latency relative to float32\n\n"
+        f"Written by `benchmarks/quantize.py` on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC "
+        f"({platform.machine()}, Python {platform.python_version()}). Model: LSTM(64) on (24, 3), 17,473 params, "
+        "sine task, 3 epochs. Ratios are to the float32 file of the same format (size) and the float32 artifact "
+        f"on the same backend (latency, median of {ROUNDS} interleaved rounds of p50, batch 1 through "
+        "`Predictor.predict`). Errors: max abs error on the export's 400 held-out windows as a share of the Keras "
+        "output range, and on 256 fresh windows. The machine is shared, so microseconds are noisy; ratios less so.\n\n"
+    )
+    args.results.write_text(header + md + "\n", encoding="utf-8")
+    print(f"\nwrote {args.results}")
+
+
+if __name__ == "__main__":
+    main()
