@@ -74,9 +74,26 @@ def _configure(variant: str, calibration: np.ndarray | None) -> Callable | None:
     return int8
 
 
+def tflite_bytes(model, variant: str, form: str, calibration: np.ndarray | None = None) -> bytes:
+    """Convert `model` to the quantized `variant` in graph `form`, in this process; return the bytes."""
+    import tensorflow as tf
+
+    configure = _configure(variant, calibration)
+    if form == "unrolled":
+        clone = clone_with(model, unroll=True)
+    elif form == "while_batch1":
+        clone = clone_with(model, unroll=False, batch=1)
+    else:
+        raise ExportError(f"unknown TFLite graph form {form!r}; expected 'unrolled' or 'while_batch1'.")
+    return convert(clone, optimize=[tf.lite.Optimize.DEFAULT], configure=configure)
+
+
 def quantize_tflite(model, path: Path, info: ModelInfo, variant: str, *, form: str, reason: str = "",
                     calibration: np.ndarray | None = None) -> Artifact:
     """Write a quantized builtin-only .tflite of `model`.
+
+    int8 is converted in a child process (export/isolated.py): calibration is where the converter
+    crashes, and a crash must cost that variant only.
 
     Args:
         model: a Keras model that passed `inspect_model`.
@@ -87,19 +104,18 @@ def quantize_tflite(model, path: Path, info: ModelInfo, variant: str, *, form: s
         calibration: windows in model units (int8 only; at most MAX_CALIBRATION are used).
 
     Raises:
-        ExportError: unknown variant/form, no calibration for int8, or the converter failed.
+        ExportError: unknown variant/form, no calibration for int8, or the converter failed or crashed.
     """
-    import tensorflow as tf
+    if variant not in TFLITE_VARIANTS:
+        raise ExportError(f"unknown TFLite variant {variant!r}; expected one of {TFLITE_VARIANTS}.")
+    if variant == "int8":
+        from .isolated import convert_isolated
 
-    configure = _configure(variant, calibration)
-    if form == "unrolled":
-        clone, batch = clone_with(model, unroll=True), None
-    elif form == "while_batch1" and variant != "int8":
-        clone, batch = clone_with(model, unroll=False, batch=1), 1
+        _configure(variant, calibration)  # refuse a missing calibration before starting a process
+        content = convert_isolated(model, variant, form, np.asarray(calibration, dtype=np.float32)[:MAX_CALIBRATION])
     else:
-        raise ExportError(f"graph form {form!r} is not available for the {variant} variant.")
-    content = convert(clone, optimize=[tf.lite.Optimize.DEFAULT], configure=configure)
+        content = tflite_bytes(model, variant, form, calibration)
     Path(path).write_bytes(content)
     extra = {"calibration_windows": int(min(len(calibration), MAX_CALIBRATION))} if variant == "int8" else {}
-    return Artifact(file=Path(path).name, format="tflite", variant=variant, graph_form=form,
-                    graph_form_reason=reason, batch=batch, ops=op_counts(content), extra=extra)
+    return Artifact(file=Path(path).name, format="tflite", variant=variant, graph_form=form, graph_form_reason=reason,
+                    batch=1 if form == "while_batch1" else None, ops=op_counts(content), extra=extra)

@@ -213,3 +213,21 @@ def test_cli_max_error_refuses_a_variant_with_its_measured_error(zoo_models, tmp
     assert "variant float16 (tflite) not written" in err and "measured max abs error" in err and "--max-error 0" in err
     assert not (tmp_path / "strict" / "model.float16.tflite").exists()
     assert (tmp_path / "strict" / "model.tflite").exists()
+
+
+def test_a_converter_crash_costs_one_variant_not_the_exporter(zoo_models, tmp_path):
+    """Calibrating the WHILE form segfaults TF 2.21's converter; in its child process that is an ExportError.
+
+    The neighbour: the unrolled form of the same model converts to a working int8 file.
+    """
+    from edgernn.export import inspect_model
+    from edgernn.export.quantize_tflite import quantize_tflite
+
+    model = zoo_models["lstm-single"]
+    info = inspect_model(model)
+    calib = np.random.default_rng(0).uniform(-1, 1, (16, 4, 1)).astype(np.float32)
+    art = quantize_tflite(model, tmp_path / "ok.tflite", info, "int8", form="unrolled", calibration=calib)
+    assert art.ops and custom_ops((tmp_path / "ok.tflite").read_bytes()) == []
+    with pytest.raises(ExportError, match=r"crashed \(SIG"):
+        quantize_tflite(model, tmp_path / "crash.tflite", info, "int8", form="while_batch1", calibration=calib)
+    assert not (tmp_path / "crash.tflite").exists()
