@@ -14,9 +14,11 @@ from edgernn.runtime.validate import validate
 from .bundle import export_bundle
 
 BUNDLE_NAMES = {"simple_rnn": "seed-simplernn", "lstm": "seed-lstm", "gru": "seed-gru"}
+QUANTIZE_CELLS = ("lstm",)  # one cell shows the quantized variants; the demo stays fast
+DEMO_VARIANTS = ("dynamic", "float16", "int8")
 
 
-def build_seed_bundle(cell: str, out_root: Path, epochs: int = 100, streaming: bool = True):
+def build_seed_bundle(cell: str, out_root: Path, epochs: int = 100, streaming: bool = True, quantize=()):
     """Train the seed recipe for `cell` and export it (with step models) as `out_root/seed-<cell>`. Returns (model, path)."""
     from edgernn.train import PROBES, Recipe, seed_dataset, train_recipe
     from edgernn.train.data import SEED_SCALE
@@ -26,7 +28,7 @@ def build_seed_bundle(cell: str, out_root: Path, epochs: int = 100, streaming: b
     probes = {name: [v for v in window] for name, (window, _) in PROBES.items()}
     extra = {"training": {"recipe": "seed", "epochs": epochs, "final_loss": float(history.history["loss"][-1]), "probes": probes}}
     path = export_bundle(model, out_root / BUNDLE_NAMES[cell], scale=SEED_SCALE, representative=x, extra=extra,
-                         streaming=streaming)
+                         streaming=streaming, quantize=quantize)
     return model, path
 
 
@@ -52,7 +54,8 @@ def demo_row(cell: str, model, path: Path) -> dict[str, Any]:
             window = np.asarray(values, dtype=np.float32).reshape(1, -1, 1)
             row.setdefault(f"pred {probe}", float(predictor.predict(window)[0, 0]))
         row[f"{name} us"] = per_call_us(lambda: predictor.predict(window))["p50"]
-    for result in validate(path):  # the worst over the format's artifacts (window and step models)
+    # the worst over the format's float32 artifacts (window and step models); variants have their own table
+    for result in validate(path, variants=["float32"]):
         key = f"err {result.format}/{result.backend}"
         row[key] = max(row.get(key, 0.0), result.max_abs_error)
     row["keras predict us"] = keras_predict_us(model, window * 0.1)
@@ -60,11 +63,14 @@ def demo_row(cell: str, model, path: Path) -> dict[str, Any]:
 
 
 def run_demo(out_root: str | Path = "out/demo", cells=("simple_rnn", "lstm", "gru"), epochs: int = 100,
-             progress: Callable[[str], None] = print) -> list[dict[str, Any]]:
-    """Train, export, check and time the seed models; returns one row per cell."""
+             progress: Callable[[str], None] = print, quantize=DEMO_VARIANTS) -> list[dict[str, Any]]:
+    """Train, export, check and time the seed models; returns one row per cell.
+
+    The cells in QUANTIZE_CELLS also get the `quantize` variants (see `edgernn bench` for their table).
+    """
     rows = []
     for cell in cells:
         progress(f"training and exporting {cell} ...")
-        model, path = build_seed_bundle(cell, Path(out_root), epochs)
+        model, path = build_seed_bundle(cell, Path(out_root), epochs, quantize if cell in QUANTIZE_CELLS else ())
         rows.append(demo_row(cell, model, path))
     return rows

@@ -37,6 +37,7 @@ class Windows:
     calibration: np.ndarray | None
     holdout: Case
     source: str
+    output_range: float  # max - min of Keras outputs on all the windows: the scale tolerances are a share of
 
 
 @dataclass
@@ -63,7 +64,8 @@ def split_windows(model, info: ModelInfo, windows: np.ndarray | None, source: st
     rng = np.random.default_rng(seed)
     if windows is None or len(windows) == 0:
         x = rng.uniform(-1, 1, (HOLDOUT_RANDOM, info.timesteps, info.features)).astype(np.float32)
-        return Windows(None, Case("random held-out windows", x, keras_outputs(model, x)), "none (random windows)")
+        y = keras_outputs(model, x)
+        return Windows(None, Case("random held-out windows", x, y), "none (random windows)", output_range(y))
     windows = np.asarray(windows, dtype=np.float32)
     if windows.ndim != 3 or windows.shape[1:] != (info.timesteps, info.features) or len(windows) < 2:
         raise ExportError(
@@ -72,12 +74,14 @@ def split_windows(model, info: ModelInfo, windows: np.ndarray | None, source: st
     order = rng.permutation(len(windows))
     cut = max(1, int(round(len(windows) * HOLDOUT_FRACTION)))
     held, calib = windows[order[:cut]], windows[order[cut:]]
-    return Windows(calib, Case("held-out windows", held, keras_outputs(model, held)), source)
+    # The range is taken over all windows: a few held-out outputs can span little (one spans nothing).
+    span = output_range(keras_outputs(model, windows))
+    return Windows(calib, Case("held-out windows", held, keras_outputs(model, held)), source, span)
 
 
-def _measure(content: bytes, entry: dict[str, Any], spec, holdout: Case, max_error: float | None) -> dict[str, Any]:
+def _measure(content: bytes, entry: dict[str, Any], spec, windows: Windows, max_error: float | None) -> dict[str, Any]:
     """verify() on the held-out case with the (format, variant) rule resolved; then --max-error."""
-    span = output_range(holdout.outputs)
+    holdout, span = windows.holdout, windows.output_range
     rule = tolerance_rule(entry["format"], entry["variant"])
     fields = verify(content, entry, spec, [holdout], BACKENDS[entry["format"]], tol=tolerance(entry["format"], entry["variant"], span))
     limit = max_error_limit(max_error, span)
@@ -111,7 +115,7 @@ def _tflite_variant(model, folder: Path, info, spec, variant, windows: Windows, 
             art = quantize_tflite(model, path, info, variant, form=form, reason=reason, calibration=windows.calibration)
             content = path.read_bytes()
             entry = {**art.entry(), **_file(path)}
-            return {**entry, **_measure(content, entry, spec, windows.holdout, max_error)}
+            return {**entry, **_measure(content, entry, spec, windows, max_error)}
         except EdgeRNNError as exc:
             failures.append(f"{form}: {exc}")
             path.unlink(missing_ok=True)
@@ -123,7 +127,7 @@ def _onnx_variant(folder: Path, float_entry: dict[str, Any], spec, windows: Wind
 
     def measure(content: bytes, method: str) -> dict[str, Any]:
         entry = {"file": f"{path.name} ({method})", "format": "onnx", "variant": "int8"}
-        return _measure(content, entry, spec, windows.holdout, max_error)
+        return _measure(content, entry, spec, windows, max_error)
 
     art, fields = quantize_onnx(folder / float_entry["file"], path, windows.calibration, measure)
     art.graph_form = float_entry.get("graph_form", "")

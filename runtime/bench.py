@@ -104,6 +104,7 @@ def bench_artifact(bundle: Path, manifest: dict[str, Any], art: dict[str, Any], 
     lat = per_call_us(lambda: predictor.predict(x1), warmup=200, repeat=5000, max_seconds=max_seconds)
     row = {"file": art["file"], "format": art["format"], "variant": art["variant"],
            "graph_form": art.get("graph_form", ""), "backend": backend, "bytes": art["bytes"],
+           "max_abs_error": art.get("max_abs_error"), "range_relative_error": art.get("range_relative_error"),
            "load_ms": float(np.median(loads) * 1e3),
            "cold_start_ms": cold_start_ms(bundle, backend, art["variant"], cold_runs) if cold_runs else None,
            "p50_us": lat["p50"], "p90_us": lat["p90"], "p99_us": lat["p99"], "samples": lat["n"]}
@@ -192,7 +193,17 @@ def bench(path: str | Path, backend_names: Sequence[str] | None = None, variants
     if baselines and progress and tensorflow_installed():
         progress("Keras baselines")
     base = keras_baselines(bundle, manifest) if baselines else []
-    return {"bundle": str(bundle), "machine": machine_info(), "rows": rows, "baselines": base}
+    return {"bundle": str(bundle), "machine": machine_info(), "rows": with_ratios(rows), "baselines": base}
+
+
+def with_ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Add size_ratio and latency_ratio: each window model against the float32 one of its format on its backend."""
+    base = {(r["format"], r["backend"]): r for r in rows if r["variant"] == "float32" and r["graph_form"] != "step"}
+    for r in rows:
+        ref = None if r["graph_form"] == "step" else base.get((r["format"], r["backend"]))
+        r["size_ratio"] = r["bytes"] / ref["bytes"] if ref else None
+        r["latency_ratio"] = r["p50_us"] / ref["p50_us"] if ref else None
+    return rows
 
 
 def to_json(result: dict[str, Any]) -> str:

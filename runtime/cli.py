@@ -140,15 +140,36 @@ def cmd_info(args) -> int:
 def cmd_demo(args) -> int:
     from edgernn.export.demo import run_demo
 
-    rows = run_demo(args.out, epochs=args.epochs)
+    quantize = () if args.quantize in ("", "none") else args.quantize.split(",")
+    rows = run_demo(args.out, epochs=args.epochs, quantize=quantize)
     headers = sorted({k for r in rows for k in r if k not in ("bundle",)}, key=_demo_order)
     print()
     print(render(headers, [[r.get(h) for h in headers] for r in rows],
                  title="seed task: windows [i..i+3] -> i+4 (raw units; ideal 10 and 3)"))
+    for r in rows:
+        _print_variants(Path(r["bundle"]))
     print(f"\nbundles written under {args.out}")
     from .cli_output import demo_tables
 
     return 0 if demo_tables([r["bundle"] for r in rows]) else 1
+
+
+def _print_variants(bundle: Path) -> None:
+    """The quantized variants of a demo bundle: size, error and latency relative to float32."""
+    from .bench import bench
+    from .manifest import read_manifest
+
+    quant = read_manifest(bundle).get("quantization")
+    if not quant:
+        return
+    keys = ["file", "backend", "bytes", "size_ratio", "max_abs_error", "range_relative_error", "p50_us", "latency_ratio"]
+    result = bench(bundle, variants=["float32", *quant["requested"]], baselines=False, cold_runs=0, max_seconds=0.3)
+    rows = [r for r in result["rows"] if r["variant"] != "float32"]
+    print()
+    print(render(keys, [[r[k] for k in keys] for r in rows],
+                 title=f"quantized variants of {bundle.name} (errors on held-out windows, model units; ratios to float32)"))
+    if quant.get("message"):
+        print(quant["message"])
 
 
 def _demo_order(key: str) -> tuple[int, str]:
@@ -227,6 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="the main job: train, export, check and time the seed models")
     p.add_argument("--out", type=Path, default=Path("out/demo"))
     p.add_argument("--epochs", type=int, default=100)
+    p.add_argument("--quantize", default="dynamic,float16,int8", help="variants for the LSTM bundle ('none' to skip)")
     p.set_defaults(func=cmd_demo)
     return parser
 
