@@ -134,6 +134,11 @@ def cmd_info(args) -> int:
         from .evaluation import metrics_table
 
         print(metrics_table(manifest["evaluation"]))
+    quant = manifest.get("quantization")
+    if quant:
+        left_out = ", ".join(f"{f['variant']} ({f['format']})" for f in quant.get("failed", [])) or "none"
+        print(f"variants calibrated on {quant['calibration']['windows']} windows ({quant['calibration']['source']}), "
+              f"measured on {quant['holdout']['windows']} held-out; not written: {left_out} (see --json: quantization)")
     return 0
 
 

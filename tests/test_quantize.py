@@ -231,3 +231,11 @@ def test_a_converter_crash_costs_one_variant_not_the_exporter(zoo_models, tmp_pa
     with pytest.raises(ExportError, match=r"crashed \(SIG"):
         quantize_tflite(model, tmp_path / "crash.tflite", info, "int8", form="while_batch1", calibration=calib)
     assert not (tmp_path / "crash.tflite").exists()
+
+
+def test_int8_inputs_beyond_the_calibrated_range_saturate_instead_of_wrapping(quant_bundle, fresh):
+    predictor = load(quant_bundle, backend="litert", variant="int8")
+    scale, zero = predictor._backend._quant_in
+    edge = np.full((1, 24, 3), (127 - zero) * scale, dtype=np.float32)  # the largest representable input
+    assert np.isfinite(predictor.predict(fresh[0][:1])).all()  # neighbour: in-range input
+    np.testing.assert_array_equal(predictor.predict(edge * 10), predictor.predict(edge))
