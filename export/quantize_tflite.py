@@ -74,6 +74,23 @@ def _configure(variant: str, calibration: np.ndarray | None) -> Callable | None:
     return int8
 
 
+def weight_types(content: bytes) -> dict[str, int]:
+    """Constant tensors (weights, biases) per element type, over all subgraphs: what quantization changed."""
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    names = {v: k.lower() for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(content))
+    counts: dict[str, int] = {}
+    for graph in model.subgraphs:
+        for tensor in graph.tensors:
+            data = model.buffers[tensor.buffer].data
+            if data is not None and len(data):
+                key = names.get(tensor.type, str(tensor.type))
+                counts[key] = counts.get(key, 0) + 1
+    return dict(sorted(counts.items()))
+
+
 def tflite_bytes(model, variant: str, form: str, calibration: np.ndarray | None = None) -> bytes:
     """Convert `model` to the quantized `variant` in graph `form`, in this process; return the bytes."""
     import tensorflow as tf
@@ -117,5 +134,9 @@ def quantize_tflite(model, path: Path, info: ModelInfo, variant: str, *, form: s
         content = tflite_bytes(model, variant, form, calibration)
     Path(path).write_bytes(content)
     extra = {"calibration_windows": int(min(len(calibration), MAX_CALIBRATION))} if variant == "int8" else {}
+    extra["weights"] = weight_types(content)
+    if variant == "dynamic" and not extra["weights"].get("int8"):
+        extra["note"] = ("no weight tensor reached the converter's minimum size for dynamic-range quantization "
+                         "(1024 elements): weights stay float32; only the graph form differs from model.tflite")
     return Artifact(file=Path(path).name, format="tflite", variant=variant, graph_form=form, graph_form_reason=reason,
                     batch=1 if form == "while_batch1" else None, ops=op_counts(content), extra=extra)

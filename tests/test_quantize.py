@@ -239,3 +239,16 @@ def test_int8_inputs_beyond_the_calibrated_range_saturate_instead_of_wrapping(qu
     edge = np.full((1, 24, 3), (127 - zero) * scale, dtype=np.float32)  # the largest representable input
     assert np.isfinite(predictor.predict(fresh[0][:1])).all()  # neighbour: in-range input
     np.testing.assert_array_equal(predictor.predict(edge * 10), predictor.predict(edge))
+
+
+def test_manifest_says_which_weights_each_tflite_variant_changed(quant_bundle, zoo_models, tmp_path):
+    from edgernn.export import export_bundle
+
+    weights = {v: _entry(quant_bundle, "tflite", v)["weights"] for v in VARIANTS}
+    assert weights["dynamic"].get("int8", 0) >= 1 and weights["float16"].get("float16", 0) >= 1
+    assert weights["int8"].get("int8", 0) >= 1 and "float32" not in weights["int8"]
+    assert "note" not in _entry(quant_bundle, "tflite", "dynamic")
+    # A tiny model's weights are all under the converter's 1024-element floor: the manifest says so.
+    tiny = export_bundle(zoo_models["lstm-single"], tmp_path / "tiny", formats=("tflite",), quantize="dynamic")
+    entry = _entry(tiny, "tflite", "dynamic")
+    assert "int8" not in entry["weights"] and "1024 elements" in entry["note"]
