@@ -6,9 +6,12 @@ Forms, measured on TF 2.21 with an LSTM(64) on (24, 3) (README "Quantized varian
   the weights, so `dynamic` and `float16` prefer the `while_batch1` form, whose one loop body holds
   the step once: 24% and 33% of the float32 file against 66% and 75% unrolled, at a similar batch-1
   latency. Unrolled is their fallback.
-- `int8` is unrolled only: calibrating the WHILE form segfaults the TF 2.21 converter (the loop's
-  tensors), killing the process, so it is never tried. Its input and output tensors are int8; the
-  runtime quantizes and dequantizes with their scale and zero point.
+- `int8` and `float16` of LSTM-only models prefer the `fused_batch1` form (export/fused_lstm.py):
+  TFLite's fused LSTM op, which holds the weights once (int8: 16% of the float32 file against 95%
+  unrolled). `dynamic` does not: the converter leaves the fused op's weights in float32.
+- `int8` otherwise is unrolled: calibrating the WHILE form segfaults the TF 2.21 converter (the
+  loop's tensors), so it is never tried. Its input and output tensors are int8; the runtime
+  quantizes and dequantizes with their scale and zero point.
 """
 from __future__ import annotations
 
@@ -33,14 +36,20 @@ def variant_forms(info: ModelInfo, variant: str) -> list[tuple[str, str]]:
     """Graph forms to try for a variant, best first, each with the reason it is chosen."""
     if variant not in TFLITE_VARIANTS:
         raise ExportError(f"unknown TFLite variant {variant!r}; expected one of {TFLITE_VARIANTS}.")
+    fused = []
+    if variant in ("int8", "float16") and set(info.cells) == {"lstm"} and not info.bidirectional:
+        fused = [("fused_batch1", f"{variant}: TFLite's fused LSTM op holds the step once with one set of "
+                                  "quantization parameters; the smallest file (batch fixed at 1)")]
     if variant == "int8":
         if info.timesteps > UNROLL_MAX_TIMESTEPS:
+            if fused:
+                return fused
             raise ExportError(
                 f"int8 needs the unrolled form (calibrating a WHILE loop crashes the TF converter), and "
                 f"timesteps {info.timesteps} > {UNROLL_MAX_TIMESTEPS} is too long to unroll; use 'dynamic'."
             )
-        return [("unrolled", "full integer: calibrating the WHILE form crashes the TF 2.21 converter")]
-    forms = [("while_batch1", f"{variant}: {_COMPACT} (batch fixed at 1)")]
+        return fused + [("unrolled", "full integer: calibrating the WHILE form crashes the TF 2.21 converter")]
+    forms = fused + [("while_batch1", f"{variant}: {_COMPACT} (batch fixed at 1)")]
     if info.timesteps <= UNROLL_MAX_TIMESTEPS:
         forms.append(("unrolled", "fallback: the while_batch1 form did not convert or pass parity"))
     return forms
@@ -96,12 +105,21 @@ def tflite_bytes(model, variant: str, form: str, calibration: np.ndarray | None 
     import tensorflow as tf
 
     configure = _configure(variant, calibration)
+    if form == "fused_batch1":
+        from .fused_lstm import FUSED_OP, saved_model
+
+        with saved_model(model) as path:
+            content = convert(None, optimize=[tf.lite.Optimize.DEFAULT], configure=configure,
+                              converter=tf.lite.TFLiteConverter.from_saved_model(path))
+        if FUSED_OP not in op_counts(content):
+            raise ExportError(f"the converter did not fuse the LSTM (no {FUSED_OP} op in the file).")
+        return content
     if form == "unrolled":
         clone = clone_with(model, unroll=True)
     elif form == "while_batch1":
         clone = clone_with(model, unroll=False, batch=1)
     else:
-        raise ExportError(f"unknown TFLite graph form {form!r}; expected 'unrolled' or 'while_batch1'.")
+        raise ExportError(f"unknown TFLite graph form {form!r}; expected 'fused_batch1', 'unrolled' or 'while_batch1'.")
     return convert(clone, optimize=[tf.lite.Optimize.DEFAULT], configure=configure)
 
 
@@ -135,8 +153,10 @@ def quantize_tflite(model, path: Path, info: ModelInfo, variant: str, *, form: s
     Path(path).write_bytes(content)
     extra = {"calibration_windows": int(min(len(calibration), MAX_CALIBRATION))} if variant == "int8" else {}
     extra["weights"] = weight_types(content)
+    if form == "fused_batch1":
+        extra["reset_variables"] = True  # the fused LSTM keeps h/c in variable tensors between invokes
     if variant == "dynamic" and not extra["weights"].get("int8"):
         extra["note"] = ("no weight tensor reached the converter's minimum size for dynamic-range quantization "
                          "(1024 elements): weights stay float32; only the graph form differs from model.tflite")
     return Artifact(file=Path(path).name, format="tflite", variant=variant, graph_form=form, graph_form_reason=reason,
-                    batch=1 if form == "while_batch1" else None, ops=op_counts(content), extra=extra)
+                    batch=None if form == "unrolled" else 1, ops=op_counts(content), extra=extra)

@@ -24,11 +24,11 @@ from .model_info import ModelInfo, clone_with
 UNROLL_MAX_TIMESTEPS = 256
 
 
-def convert(keras_model, optimize=None, configure=None) -> bytes:
-    """Run TFLiteConverter.from_keras_model restricted to builtin ops; refuse Flex/custom ops."""
+def convert(keras_model, optimize=None, configure=None, converter=None) -> bytes:
+    """Run TFLiteConverter.from_keras_model (or the given `converter`) restricted to builtin ops; refuse Flex/custom ops."""
     import tensorflow as tf
 
-    converter = tf.lite.TFLiteConverter.from_keras_model(keras_model)
+    converter = converter or tf.lite.TFLiteConverter.from_keras_model(keras_model)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     if optimize:
         converter.optimizations = optimize

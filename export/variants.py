@@ -115,7 +115,8 @@ def _tflite_variant(model, folder: Path, info, spec, variant, windows: Windows, 
             art = quantize_tflite(model, path, info, variant, form=form, reason=reason, calibration=windows.calibration)
             content = path.read_bytes()
             entry = {**art.entry(), **_file(path)}
-            return {**entry, **_measure(content, entry, spec, windows, max_error)}
+            entry.update(_measure(content, entry, spec, windows, max_error))
+            return {**entry, "forms_refused": failures} if failures else entry
         except EdgeRNNError as exc:
             failures.append(f"{form}: {exc}")
             path.unlink(missing_ok=True)
