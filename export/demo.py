@@ -71,6 +71,6 @@ def run_demo(out_root: str | Path = "out/demo", cells=("simple_rnn", "lstm", "gr
     rows = []
     for cell in cells:
         progress(f"training and exporting {cell} ...")
-        model, path = build_seed_bundle(cell, Path(out_root), epochs, quantize if cell in QUANTIZE_CELLS else ())
+        model, path = build_seed_bundle(cell, Path(out_root), epochs, quantize=quantize if cell in QUANTIZE_CELLS else ())
         rows.append(demo_row(cell, model, path))
     return rows
