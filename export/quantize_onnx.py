@@ -122,7 +122,7 @@ def _candidate(method: str, source: Path, target: Path, calibration, measure) ->
         if ratio > MAX_SIZE_RATIO:
             raise ExportError(
                 f"the file is {ratio:.0%} of the float32 bytes (over {MAX_SIZE_RATIO:.0%}): the quantizer left "
-                "most weights in float"
+                "too little of it is quantized weights"
             )
         record.update(measure(content, method))
     except Exception as exc:  # the quantizer raises many types on graphs it cannot handle

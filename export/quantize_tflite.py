@@ -8,7 +8,7 @@ Forms, measured on TF 2.21 with an LSTM(64) on (24, 3) (README "Quantized varian
   a similar batch-1 latency. Unrolled is their fallback.
 - `int8` and `float16` of LSTM-only models prefer the `fused_batch1` form (export/fused_lstm.py):
   TFLite's fused LSTM op, which holds the weights once (int8: 16% of the float32 file against 95%
-  unrolled, but 8.5x slower at batch 1 in LiteRT on x86; float16: 29%). `dynamic` does not: the
+  unrolled, but 8-10x slower at batch 1 in LiteRT on x86; float16: 29%). `dynamic` does not: the
   converter leaves the fused op's weights in float32.
 - `int8` otherwise is unrolled: calibrating the WHILE form segfaults the TF 2.21 converter (the
   loop's tensors), so it is never tried. Its input and output tensors are int8; the runtime
