@@ -121,7 +121,7 @@ def _candidate(method: str, source: Path, target: Path, calibration, measure) ->
         ratio = len(content) / source.stat().st_size
         if ratio > MAX_SIZE_RATIO:
             raise ExportError(
-                f"the file is {ratio:.0%} of the float32 bytes (over {MAX_SIZE_RATIO:.0%}): the quantizer left "
+                f"the file is {ratio:.0%} of the float32 bytes (over {MAX_SIZE_RATIO:.0%}): "
                 "too little of it is quantized weights"
             )
         record.update(measure(content, method))
