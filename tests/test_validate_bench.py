@@ -121,8 +121,10 @@ def test_validate_backend_and_variant_filters(capsys):
     name = backends.installed()[0]
     assert main(["validate", str(MODELS / "seed-lstm"), "--backend", name, "--json"]) == 0
     assert {r["backend"] for r in json.loads(capsys.readouterr().out)["rows"]} == {name}
-    assert main(["validate", str(MODELS / "seed-lstm"), "--variant", "int8", "--json"]) == 1  # nothing ran
+    assert main(["validate", str(MODELS / "seed-gru"), "--variant", "int8", "--json"]) == 1  # nothing ran
     assert json.loads(capsys.readouterr().out)["rows"] == []
+    assert main(["validate", str(MODELS / "seed-lstm"), "--variant", "int8", "--json"]) == 0  # seed-lstm ships int8
+    assert {r["variant"] for r in json.loads(capsys.readouterr().out)["rows"]} == {"int8"}
 
 
 def test_validate_fresh_compares_with_keras_on_new_windows(capsys):
