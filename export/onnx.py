@@ -38,28 +38,34 @@ def candidate_forms(info: ModelInfo) -> list[tuple[str, str]]:
     ]
 
 
-def to_onnx(keras_model, info: ModelInfo, opset: int = OPSET):
-    """Convert with tf2onnx and name the I/O and the batch dimension; returns an onnx ModelProto."""
+def convert_function(fn, signature, opset: int = OPSET, what: str = "the model"):
+    """tf2onnx.convert.from_function, quiet, with the batch dimension named; returns an onnx ModelProto."""
     import logging
 
-    import tensorflow as tf
     import tf2onnx
 
     tf2onnx.logging.set_level(logging.ERROR)  # its INFO lines drown the CLI's own output
+    try:
+        proto, _ = tf2onnx.convert.from_function(fn, input_signature=signature, opset=opset)
+    except Exception as exc:
+        raise ExportError(f"ONNX conversion of {what} with tf2onnx failed: {type(exc).__name__}: {exc}") from None
+    for value in (*proto.graph.input, *proto.graph.output):
+        value.type.tensor_type.shape.dim[0].dim_param = BATCH_DIM
+    proto.producer_name = "edgernn (tf2onnx)"
+    return proto
+
+
+def to_onnx(keras_model, info: ModelInfo, opset: int = OPSET):
+    """Convert a window model with input `input` and output `output`; returns an onnx ModelProto."""
+    import tensorflow as tf
+
     signature = (tf.TensorSpec((None, info.timesteps, info.features), tf.float32, name=INPUT_NAME),)
 
     @tf.function(input_signature=signature)
     def serve(input):  # noqa: A002 - the name becomes the ONNX input name
         return {OUTPUT_NAME: keras_model(input, training=False)}
 
-    try:
-        proto, _ = tf2onnx.convert.from_function(serve, input_signature=signature, opset=opset)
-    except Exception as exc:
-        raise ExportError(f"ONNX conversion with tf2onnx failed: {type(exc).__name__}: {exc}") from None
-    for value in (*proto.graph.input, *proto.graph.output):
-        value.type.tensor_type.shape.dim[0].dim_param = BATCH_DIM
-    proto.producer_name = "edgernn (tf2onnx)"
-    return proto
+    return convert_function(serve, signature, opset)
 
 
 def check(proto) -> None:

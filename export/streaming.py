@@ -22,7 +22,7 @@ from edgernn.runtime.stream import STEP_ROLE, StepModel, streaming_spec
 
 from .artifact import Artifact
 from .model_info import RNN_CLASSES, ModelInfo
-from .onnx import BATCH_DIM, OPSET, check
+from .onnx import OPSET, check, convert_function
 
 STEP_INPUT, STEP_OUTPUT, NEXT = "x_t", "y_t", "next_"
 PROOF_BATCHES = (1, 3)
@@ -132,12 +132,7 @@ def to_tflite(step_model, path: Path) -> Artifact:
 
 
 def to_onnx(step_model, path: Path, states: list[dict[str, Any]], features: int) -> Artifact:
-    import logging
-
     import tensorflow as tf
-    import tf2onnx
-
-    tf2onnx.logging.set_level(logging.ERROR)  # as export/onnx.py: keep the CLI's output readable
 
     names = [STEP_INPUT, *(s["name"] for s in states)]
     widths = [features, *(s["shape"][0] for s in states)]
@@ -146,14 +141,7 @@ def to_onnx(step_model, path: Path, states: list[dict[str, Any]], features: int)
     def serve(*args):
         return step_model(list(args), training=False)
 
-    fn = tf.function(serve, input_signature=signature)
-    try:
-        proto, _ = tf2onnx.convert.from_function(fn, input_signature=signature, opset=OPSET)
-    except Exception as exc:
-        raise ExportError(f"ONNX conversion of the step model failed: {type(exc).__name__}: {exc}") from None
-    for value in (*proto.graph.input, *proto.graph.output):
-        value.type.tensor_type.shape.dim[0].dim_param = BATCH_DIM
-    proto.producer_name = "edgernn (tf2onnx)"
+    proto = convert_function(tf.function(serve, input_signature=signature), signature, OPSET, "the step model")
     check(proto)
     path.write_bytes(proto.SerializeToString())
     return Artifact(file=path.name, format="onnx", graph_form="step",
