@@ -5,7 +5,6 @@ import shutil
 import numpy as np
 import pytest
 
-from conftest import build, ZOO
 from edgernn.export import UnsupportedLayerError, export_bundle, inspect_model
 from edgernn.runtime import (ExportError, InputError, IntegrityError, UnsupportedModelError, load)
 from edgernn.runtime.bundle import sha256_bytes
