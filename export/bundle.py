@@ -102,7 +102,7 @@ def export_bundle(
     model,
     out: str | Path,
     *,
-    formats: Sequence[str] = ("tflite", "onnx"),
+    formats: Sequence[str] = ("tflite", "onnx", "numpy"),
     scale: float | Sequence[float] = 1.0,
     offset: float | Sequence[float] = 0.0,
     output_scale: float | Sequence[float] | None = None,

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from . import numpy_weights
 from . import onnx as onnx_export
 from . import tflite as tflite_export
 from .artifact import Artifact
@@ -36,6 +37,7 @@ def _write_tflite(model, path: Path, info: ModelInfo, *, form: str, reason: str)
 FORMATS: tuple[Format, ...] = (
     Format("tflite", ".tflite", ("litert",), _tflite_forms, _write_tflite),
     Format("onnx", ".onnx", ("onnxruntime",), onnx_export.candidate_forms, onnx_export.export_onnx),
+    Format("numpy", ".npz", ("numpy",), numpy_weights.numpy_forms, numpy_weights.export_numpy),
 )
 FORMAT_NAMES = tuple(f.name for f in FORMATS)
 

@@ -209,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="export a .keras model to a bundle (needs edgernn[train])")
     p.add_argument("model", type=Path, help="MODEL.keras, or a bundle directory holding model.keras")
     p.add_argument("--out", required=True, type=Path)
-    p.add_argument("--formats", default="tflite,onnx")
+    p.add_argument("--formats", default="tflite,onnx,numpy")
     p.add_argument("--scale", type=_floats, default=[1.0], help="x_model = (x_raw - offset) * scale; comma list per feature")
     p.add_argument("--offset", type=_floats, default=[0.0])
     p.add_argument("--streaming", action="store_true", help="also write step models (state in/out) for streaming")

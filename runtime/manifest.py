@@ -21,7 +21,7 @@ FORMAT_NAME = "edgernn-bundle"
 SCHEMA_VERSION = 1
 MANIFEST_FILE = "manifest.json"
 MAX_MANIFEST_BYTES = 16 << 20
-ARTIFACT_FORMATS = ("tflite", "onnx")
+ARTIFACT_FORMATS = ("tflite", "onnx", "numpy")
 REQUIRED_KEYS = ("format", "schema_version", "input", "output", "preprocessing", "artifacts", "golden")
 ARTIFACT_KEYS = ("file", "format", "variant", "bytes", "sha256")
 

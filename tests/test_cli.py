@@ -25,7 +25,7 @@ def test_predict_with_wrong_value_count_explains(capsys):
 def test_info_json_lists_artifacts(capsys):
     assert main(["info", str(MODELS / "seed-gru"), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
-    assert {a["format"] for a in info["artifacts"]} == {"tflite", "onnx"}
+    assert {a["format"] for a in info["artifacts"]} == {"tflite", "onnx", "numpy"}
 
 
 def test_validate_exit_codes(capsys, tmp_path):

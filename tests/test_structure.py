@@ -52,7 +52,7 @@ def test_manifest_records_hashes_sizes_errors_and_versions(seed_bundle):
     man = manifest(seed_bundle)
     assert man["format"] == "edgernn-bundle" and man["schema_version"] == 1
     entries = [*man["artifacts"], man["golden"], man["source"]]
-    assert {e["file"] for e in entries} == {"model.tflite", "model.onnx", "golden.npz", "model.keras"}
+    assert {e["file"] for e in entries} == {"model.tflite", "model.onnx", "model.npz", "golden.npz", "model.keras"}
     for e in entries:
         data = (seed_bundle / e["file"]).read_bytes()
         assert e["bytes"] == len(data) and e["sha256"] == sha256_bytes(data)

@@ -33,6 +33,7 @@ class Backend(Protocol):
 REGISTRY: dict[str, str] = {
     "litert": "edgernn.runtime.backends.litert",
     "onnxruntime": "edgernn.runtime.backends.ort",
+    "numpy": "edgernn.runtime.backends.numpy_ref",
 }
 
 

@@ -1,0 +1,128 @@
+"""The numpy backend beyond the zoo: merge modes, go_backwards, sequence output, activations, no bias,
+non-zero biases everywhere; and its guards on the .npz it reads, each next to its passing neighbour."""
+import io
+import json
+
+import numpy as np
+import pytest
+
+from conftest import MODELS
+from edgernn.export import export_bundle
+from edgernn.runtime import ExportError, ModelLoadError, UnsupportedModelError, load
+from edgernn.runtime.backends import open_backend
+from edgernn.runtime.bundle import read_checked
+from edgernn.runtime.compare import compare
+from edgernn.runtime.manifest import read_manifest, spec_from_manifest
+
+
+def _extras():
+    """name -> (layers after Input((5, 2))). Built lazily: keras is imported only when the fixture runs."""
+    import keras
+    from keras import layers as L
+
+    def bidi(mode):
+        return [L.Bidirectional(L.LSTM(4, return_sequences=True), merge_mode=mode),
+                L.Bidirectional(L.SimpleRNN(3), merge_mode=mode), L.Dense(2)]
+
+    return keras, {
+        "bidi-sum": bidi("sum"), "bidi-ave": bidi("ave"), "bidi-mul": bidi("mul"),
+        "gru-backwards-sequence-dropout": [L.GRU(4, return_sequences=True, go_backwards=True), L.Dropout(0.5),
+                                           L.Dense(3)],
+        "activations-no-bias": [L.LSTM(4, activation="relu", recurrent_activation="hard_sigmoid", return_sequences=True),
+                                L.GRU(3, activation="softsign", recurrent_activation="hard_sigmoid", reset_after=False,
+                                      use_bias=False, return_sequences=True),
+                                L.SimpleRNN(3, activation="elu"), L.Dense(2, activation="softmax", use_bias=False)],
+        "biased-gru-lstm": [L.GRU(4, return_sequences=True), L.LSTM(3, return_sequences=True),
+                            L.GRU(3, reset_after=False), L.Dense(2, activation="sigmoid")],
+    }
+
+
+@pytest.fixture(scope="session")
+def extra_models():
+    """Small models with every weight (biases included) drawn at random, so no bias path hides behind zeros."""
+    keras, specs = _extras()
+    rng = np.random.default_rng(11)
+    models = {}
+    for name, layers in specs.items():
+        model = keras.Sequential([keras.Input((5, 2)), *layers], name=name.replace("-", "_"))
+        model.set_weights([rng.uniform(-0.6, 0.6, w.shape).astype(np.float32) for w in model.get_weights()])
+        models[name] = model
+    return models
+
+
+@pytest.fixture(scope="session")
+def extra_bundles(extra_models, tmp_path_factory):
+    root = tmp_path_factory.mktemp("numpy-extras")
+    return {name: export_bundle(m, root / name, formats=("numpy",)) for name, m in extra_models.items()}
+
+
+@pytest.mark.parametrize("batch", [1, 8])
+@pytest.mark.parametrize("name", ["bidi-sum", "bidi-ave", "bidi-mul", "gru-backwards-sequence-dropout",
+                                  "activations-no-bias", "biased-gru-lstm"])
+def test_numpy_backend_matches_keras_beyond_the_zoo(extra_models, extra_bundles, name, batch):
+    model = extra_models[name]
+    x = np.random.default_rng(batch).uniform(-2, 2, (batch, 5, 2)).astype(np.float32)
+    ref = np.asarray(model(x, training=False))
+    got = load(extra_bundles[name], backend="numpy").predict(x)
+    result = compare(ref, got, 1e-5)
+    assert result, f"{name}: {result.describe()}"
+
+
+def test_unknown_activation_is_refused_at_export_and_a_known_one_exports(tmp_path):
+    import keras
+
+    def model(act):
+        return keras.Sequential([keras.Input((4, 1)), keras.layers.GRU(3), keras.layers.Dense(2, activation=act)])
+
+    assert export_bundle(model("relu"), tmp_path / "ok", formats=("numpy",)).exists()
+    with pytest.raises(ExportError, match="'gelu'.*without the 'numpy' format"):
+        export_bundle(model("gelu"), tmp_path / "bad", formats=("numpy",))
+    assert not (tmp_path / "bad").exists()
+
+
+SEED = MODELS / "seed-gru"
+
+
+def _artifact():
+    manifest = read_manifest(SEED)
+    entry = next(a for a in manifest["artifacts"] if a["format"] == "numpy")
+    return read_checked(SEED, entry), entry, spec_from_manifest(manifest)
+
+
+def _rewrite(content: bytes, change) -> bytes:
+    """The npz with `change(arrays)` applied (arrays includes the 'spec' string)."""
+    with np.load(io.BytesIO(content), allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    change(arrays)
+    out = io.BytesIO()
+    np.savez(out, **arrays)
+    return out.getvalue()
+
+
+def _spec_edit(edit):
+    def change(arrays):
+        spec = json.loads(str(arrays["spec"]))
+        edit(spec)
+        arrays["spec"] = np.array(json.dumps(spec))
+    return change
+
+
+def _first_kernel(arrays):
+    return next(k for k in arrays if k.endswith("/kernel"))
+
+
+@pytest.mark.parametrize("change,error,match", [
+    (_spec_edit(lambda s: s.update(version=99)), ModelLoadError, "spec version 99"),
+    (lambda a: a.pop(_first_kernel(a)), ModelLoadError, "lacks"),
+    (lambda a: a.update({_first_kernel(a): a[_first_kernel(a)][:, :-1]}), ModelLoadError, r"expected float \("),
+    (lambda a: a.update(spec=np.array([{"layers": []}], dtype=object)), ModelLoadError, "pickles"),
+    (_spec_edit(lambda s: s["layers"].insert(0, {"kind": "conv1d"})), UnsupportedModelError, "conv1d"),
+    (_spec_edit(lambda s: s["layers"][0].update(activation="gelu")), UnsupportedModelError, "gelu"),
+    (_spec_edit(lambda s: s["layers"].pop()), ModelLoadError, "outputs"),
+])
+def test_damaged_numpy_artifact_is_refused_and_the_intact_one_runs(change, error, match):
+    content, entry, spec = _artifact()
+    intact = open_backend("numpy", content, entry, spec)
+    assert intact.run(np.zeros((2, 4, 1), np.float32)).shape == (2, 1)
+    with pytest.raises(error, match=match):
+        open_backend("numpy", _rewrite(content, change), entry, spec)
