@@ -3,12 +3,14 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.edgernn-installed
+# Interpreter for the clean-install venvs; tflite-runtime needs Python < 3.12 (make check-install TFLITE_PYTHON=python3.11).
+TFLITE_PYTHON ?= $(PYTHON)
 
 export TF_CPP_MIN_LOG_LEVEL := 3
 export ORT_DISABLE_TELEMETRY := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test models fuzz report install clean
+.PHONY: demo test models fuzz report install clean check-install test-tflite-runtime
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +40,15 @@ models: $(STAMP)
 ## The seed comparison (seed vs improved recipe per cell) and the sunspots bundle's plots, in out/report.
 report: $(STAMP)
 	$(BIN)/edgernn report models/sunspots-gru --out out/report
+
+## Clean-install check: build the wheel, install it into fresh venvs (no extra, [litert], [onnx],
+## [tflite-runtime]); in each, predict + validate pass on models/ and TF is absent. Writes the sizes.
+check-install: $(STAMP)
+	$(BIN)/python benchmarks/clean_install.py --pytest --python $(TFLITE_PYTHON) --results benchmarks/RESULTS-install.md
+
+## The tflite-runtime backend alone, in its own venv (Python < 3.12, numpy < 2, no TF).
+test-tflite-runtime: $(STAMP)
+	$(BIN)/python benchmarks/clean_install.py --envs tflite-runtime --pytest --python $(TFLITE_PYTHON)
 
 clean:
 	rm -rf $(VENV) out build *.egg-info

@@ -29,7 +29,8 @@ class Backend(Protocol):
     def run(self, x: np.ndarray) -> np.ndarray: ...
 
 
-# name -> module, in the order `auto` prefers them (fastest first; see README "Choosing a backend").
+# name -> module, in the order `auto` prefers them: fastest batch-1 first, as measured by
+# benchmarks/backend_latency.py (README "Backends", benchmarks/RESULTS-install.md).
 REGISTRY: dict[str, str] = {
     "litert": "edgernn.runtime.backends.litert",
     "onnxruntime": "edgernn.runtime.backends.ort",
