@@ -126,3 +126,26 @@ def test_damaged_numpy_artifact_is_refused_and_the_intact_one_runs(change, error
     assert intact.run(np.zeros((2, 4, 1), np.float32)).shape == (2, 1)
     with pytest.raises(error, match=match):
         open_backend("numpy", _rewrite(content, change), entry, spec)
+
+
+def test_auto_falls_to_numpy_when_only_the_npz_is_there_and_prefers_the_registry_order_otherwise(extra_bundles):
+    from edgernn.runtime import backends
+
+    assert load(extra_bundles["bidi-sum"]).backend == "numpy"
+    assert load(SEED).backend == backends.installed()[0] == "litert"
+
+
+def test_flipped_byte_in_the_npz_is_an_integrity_error(tmp_path):
+    import shutil
+
+    from edgernn.runtime import IntegrityError
+
+    bundle = tmp_path / "b"
+    shutil.copytree(SEED, bundle)
+    load(bundle, backend="numpy")  # neighbour: the untouched copy loads
+    path = bundle / "model.npz"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+    with pytest.raises(IntegrityError, match="model.npz"):
+        load(bundle, backend="numpy")
