@@ -95,7 +95,7 @@ class Recurrent:
     """One SimpleRNN, LSTM or GRU layer (zero initial state)."""
 
     def __init__(self, rec: dict[str, Any], n_in: int, w: _Weights, where: str) -> None:
-        kind, units = rec.get("kind"), rec.get("units")
+        kind, units = (rec.get("kind"), rec.get("units")) if isinstance(rec, dict) else (None, None)
         if kind not in RNN_KINDS or not isinstance(units, int) or units <= 0:
             raise ModelLoadError(f"{where}: expected an RNN kind in {sorted(RNN_KINDS)} with positive units, got {rec!r}.")
         g = RNN_KINDS[kind]
