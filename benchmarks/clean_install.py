@@ -24,6 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLES = sorted(p for p in (ROOT / "models").iterdir() if (p / "manifest.json").exists())
 HEAVY = ("tensorflow", "tensorflow-cpu", "keras", "tf2onnx", "tf-keras")
+WINDOW = ("6", "7", "8", "9")  # raw units, as in the README
+PREDICT_ATOL = 2e-4  # raw units: 1e-5 in model units times 1/scale 10, plus the 6 digits `predict` prints
 PYTEST_SUBSET = "seed_bundles_are_shipped or shipped_bundle_validates or (imports_no_tensorflow and ({names}))"
 
 
@@ -86,14 +88,22 @@ def build_wheel(work: Path) -> Path:
     return next(dist.glob("edgernn-*.whl"))
 
 
-def check_env(env: Env, venv: Path, cwd: Path, pytest_subset: bool) -> dict:
+def expected_predictions() -> dict[str, float]:
+    """What this (development) interpreter's numpy backend predicts for WINDOW on each shipped bundle."""
+    from edgernn.runtime import load
+
+    window = [[[float(v)] for v in WINDOW]]
+    return {b.name: float(load(b, backend="numpy").predict(window)[0, 0]) for b in BUNDLES}
+
+
+def check_env(env: Env, venv: Path, cwd: Path, pytest_subset: bool, expected: dict[str, float]) -> dict:
     """Run the checks in `venv`; returns what was observed. RuntimeError on a failed check."""
     py, cli = venv / "bin" / "python", venv / "bin" / "edgernn"
     problems = []
     for dist in HEAVY:
         if run([py, "-m", "pip", "show", "-q", dist]).returncode == 0:
             problems.append(f"{dist} is installed")
-    if run([py, "-c", "import tensorflow"]).returncode == 0:
+    if run([py, "-c", "import tensorflow"], cwd=cwd).returncode == 0:
         problems.append("import tensorflow works")
     probe = ("import json, sys; from edgernn.runtime import backends, load; p = load(sys.argv[1]); "
              "print(json.dumps({'installed': backends.installed(), 'auto': p.backend, "
@@ -105,9 +115,11 @@ def check_env(env: Env, venv: Path, cwd: Path, pytest_subset: bool) -> dict:
         problems.append(f"LiteRT ran through {seen['module']!r}, expected {env.runtime_module!r}")
     rows = 0
     for bundle in BUNDLES:
-        pred = run([cli, "predict", bundle, "6", "7", "8", "9"], cwd=cwd)
+        pred = run([cli, "predict", bundle, *WINDOW], cwd=cwd)
         if pred.returncode != 0:
             problems.append(f"predict {bundle.name}: exit {pred.returncode} {pred.stderr.strip()}")
+        elif abs(float(pred.stdout.split()[0]) - expected[bundle.name]) > PREDICT_ATOL:
+            problems.append(f"predict {bundle.name}: {pred.stdout.strip()}, the dev env says {expected[bundle.name]:.6g}")
         val = run([cli, "validate", bundle, "--json"], cwd=cwd)
         report = json.loads(val.stdout) if val.stdout.strip().startswith("{") else {"rows": []}
         rows += len(report["rows"])
@@ -191,6 +203,7 @@ def main(argv=None) -> int:
     cwd = work / "cwd"  # outside the source tree: the wheel, not the checkout, must be imported
     cwd.mkdir(exist_ok=True)
     try:
+        expected = expected_predictions()
         wheel = build_wheel(work)
         print(f"wheel {wheel.name} ({wheel.stat().st_size} bytes)", flush=True)
         bases = {}
@@ -202,7 +215,7 @@ def main(argv=None) -> int:
             venv = make_venv(args.python, work / f"env-{env.name}", f"{wheel}[{env.extra}]" if env.extra else str(wheel))
             size, adds = site_bytes(venv), installed_dists(venv)  # before the checks install pytest
             try:
-                seen = check_env(env, venv, cwd, args.pytest)
+                seen = check_env(env, venv, cwd, args.pytest, expected)
                 status = "PASS"
             except RuntimeError as exc:
                 seen, status = {}, "FAIL"
