@@ -181,7 +181,8 @@ def choose_backend(manifest: dict[str, Any], variant: str) -> str:
             return name
     raise BackendUnavailableError(
         f"no installed backend can run variant {variant!r} of this bundle (installed: {names or 'none'}). "
-        "Install one: pip install 'edgernn[litert]' or 'edgernn[onnx]'."
+        "Install one: pip install 'edgernn[litert]' or 'edgernn[onnx]', or re-export the bundle with the "
+        "'numpy' format, which needs no runtime."
     )
 
 

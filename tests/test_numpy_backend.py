@@ -149,3 +149,29 @@ def test_flipped_byte_in_the_npz_is_an_integrity_error(tmp_path):
     path.write_bytes(bytes(data))
     with pytest.raises(IntegrityError, match="model.npz"):
         load(bundle, backend="numpy")
+
+
+@pytest.mark.parametrize("zoo_id,kinds", [
+    ("simple_rnn-stacked", ["simple_rnn", "simple_rnn", "dense"]),
+    ("gru-reset_before", ["gru", "dense"]),
+    ("gru-bidirectional-multi", ["bidirectional", "dense"]),
+])
+def test_numpy_artifact_records_layers_gates_and_its_proof(zoo_bundles, zoo_id, kinds):
+    """Structure: the manifest entry and the npz's own spec say what the backend will run."""
+    from edgernn.runtime.backends.numpy_ref import read_npz
+
+    path = zoo_bundles[zoo_id]
+    manifest = read_manifest(path)
+    entry = next(a for a in manifest["artifacts"] if a["format"] == "numpy")
+    assert entry["file"] == "model.npz" and entry["graph_form"] == "reference" and entry["verified_with"] == ["numpy"]
+    assert 0 <= entry["max_abs_error"] <= entry["tolerance"] == 1e-5
+    spec, arrays = read_npz(read_checked(path, entry), entry["file"])
+    assert [layer["kind"] for layer in spec["layers"]] == kinds
+    first = spec["layers"][0]
+    if zoo_id == "gru-reset_before":
+        assert first["reset_after"] is False and arrays[first["bias"]].shape == (18,)  # 3 gates x 6 units, one bias
+    if zoo_id == "gru-bidirectional-multi":
+        assert first["merge_mode"] == "concat" and first["backward"]["go_backwards"] is True
+        assert arrays[first["forward"]["bias"]].shape == (2, 15)  # reset_after: input and recurrent biases
+        assert arrays[first["forward"]["kernel"]].shape == (3, 15)  # 3 features, gates z,r,h x 5 units
+    assert all(a.dtype == np.float32 for a in arrays.values())
