@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from edgernn.runtime.backends.numpy_ref import ACTIVATIONS, MERGE_MODES, SPEC_KEY, SPEC_VERSION
+from edgernn.runtime.backends.numpy_ref import SPEC_KEY, SPEC_VERSION
+from edgernn.runtime.numpy_layers import ACTIVATIONS, MERGE_MODES
 
 from .artifact import Artifact
 from .model_info import RNN_CLASSES, ModelInfo, UnsupportedLayerError

@@ -175,3 +175,46 @@ def test_numpy_artifact_records_layers_gates_and_its_proof(zoo_bundles, zoo_id, 
         assert arrays[first["forward"]["bias"]].shape == (2, 15)  # reset_after: input and recurrent biases
         assert arrays[first["forward"]["kernel"]].shape == (3, 15)  # 3 features, gates z,r,h x 5 units
     assert all(a.dtype == np.float32 for a in arrays.values())
+
+
+def _step_names(bundle):
+    """x_t and the state names in the streaming convention (state_<i>_h, and _c for LSTM), and the outputs."""
+    cells = read_manifest(bundle)["model"]["cells"]
+    states = [f"state_{i}_{k}" for i, cell in enumerate(cells) for k in (("h", "c") if cell == "lstm" else ("h",))]
+    return ["x_t", *states], ["y_t", *(f"next_{s}" for s in states)]
+
+
+@pytest.mark.parametrize("zoo_id", ["simple_rnn-stacked", "lstm-stacked", "gru-single", "gru-reset_before",
+                                    "simple_rnn-multi"])
+def test_numpy_step_mode_from_zero_state_ends_where_keras_does(zoo_models, zoo_bundles, zoo_id):
+    """Stepping a window one sample at a time, the last output is Keras's output for the window."""
+    from edgernn.runtime.backends import numpy_ref
+
+    path = zoo_bundles[zoo_id]
+    entry = next(a for a in read_manifest(path)["artifacts"] if a["format"] == "numpy")
+    inputs, outputs = _step_names(path)
+    stepper = numpy_ref.open_step(read_checked(path, entry), entry, inputs, outputs)
+    model = zoo_models[zoo_id]
+    x = np.random.default_rng(5).uniform(-1, 1, (3, *model.inputs[0].shape[1:])).astype(np.float32)
+    states = [np.zeros((3, w), np.float32) for w in stepper.state_widths]
+    for t in range(x.shape[1]):
+        y, *states = stepper.run_step([x[:, t], *states])
+    assert len(states) == len(inputs) - 1
+    result = compare(np.asarray(model(x, training=False)), y, 1e-5)
+    assert result, result.describe()
+
+
+def test_numpy_step_mode_refuses_bidirectional_and_a_wrong_state_count(zoo_bundles):
+    from edgernn.runtime.backends import numpy_ref
+
+    def entry_of(path):
+        entry = next(a for a in read_manifest(path)["artifacts"] if a["format"] == "numpy")
+        return read_checked(path, entry), entry
+
+    content, entry = entry_of(zoo_bundles["lstm-single"])
+    numpy_ref.open_step(content, entry, ["x_t", "state_0_h", "state_0_c"], ["y_t", "next_h", "next_c"])  # neighbour
+    with pytest.raises(ModelLoadError, match="carry 2 states"):
+        numpy_ref.open_step(content, entry, ["x_t", "state_0_h"], ["y_t", "next_h"])
+    content, entry = entry_of(zoo_bundles["lstm-bidirectional"])
+    with pytest.raises(UnsupportedModelError, match="Bidirectional"):
+        numpy_ref.open_step(content, entry, ["x_t"], ["y_t"])

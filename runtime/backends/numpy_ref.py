@@ -14,205 +14,23 @@ from __future__ import annotations
 
 import io
 import json
-from typing import Any, Callable
+from typing import Any, Sequence
 
 import numpy as np
 
 from ..errors import ModelLoadError, UnsupportedModelError
 from ..manifest import Spec
+from ..numpy_layers import Weights, build_layers, input_width
 
 NAME = "numpy"
 FORMATS = ("numpy",)
 INSTALL_HINT = "it needs only numpy, which edgernn always installs"
 SPEC_KEY = "spec"
 SPEC_VERSION = 1
-MERGE_MODES = ("concat", "sum", "ave", "mul")
 
 
 def available() -> bool:
     return True
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    # The tanh form cannot overflow (exp(-x) does for x < -88 in float32) and is as accurate in abs terms.
-    return 0.5 * np.tanh(0.5 * x) + 0.5
-
-
-def _softmax(x: np.ndarray) -> np.ndarray:
-    e = np.exp(x - x.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
-
-
-# Keras 3 activation names -> numpy functions (keras/src/activations; hard_sigmoid is relu6(x+3)/6).
-ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "linear": lambda x: x,
-    "tanh": np.tanh,
-    "sigmoid": _sigmoid,
-    "hard_sigmoid": lambda x: np.clip(x / np.float32(6) + np.float32(0.5), 0, 1),
-    "relu": lambda x: np.maximum(x, 0),
-    "relu6": lambda x: np.clip(x, 0, 6),
-    "elu": lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0))),
-    "selu": lambda x: np.float32(1.0507009873554805) * np.where(
-        x > 0, x, np.float32(1.6732632423543772) * np.expm1(np.minimum(x, 0))),
-    "softplus": lambda x: np.logaddexp(x, np.float32(0)),
-    "softsign": lambda x: x / (1 + np.abs(x)),
-    "silu": lambda x: x * _sigmoid(x),
-    "swish": lambda x: x * _sigmoid(x),
-    "exponential": np.exp,
-    "softmax": _softmax,
-}
-RNN_KINDS = {"simple_rnn": 1, "lstm": 4, "gru": 3}  # kind -> gates per unit
-
-
-def activation(name: Any, where: str) -> Callable[[np.ndarray], np.ndarray]:
-    """The numpy function of a Keras activation name; UnsupportedModelError names the known ones."""
-    if name not in ACTIVATIONS:
-        raise UnsupportedModelError(
-            f"{where}: activation {name!r} is not implemented by the numpy backend; expected one of "
-            f"{sorted(ACTIVATIONS)}. Use one of those, or export without the 'numpy' format."
-        )
-    return ACTIVATIONS[name]
-
-
-class _Weights:
-    """The npz arrays, fetched by name with shape checks that raise ModelLoadError."""
-
-    def __init__(self, arrays: dict[str, np.ndarray], file: str) -> None:
-        self.arrays, self.file = arrays, file
-
-    def get(self, key: Any, shape: tuple[int, ...]) -> np.ndarray:
-        arr = self.arrays.get(key) if isinstance(key, str) else None
-        if arr is None:
-            raise ModelLoadError(f"{self.file}: the spec names array {key!r}, which the file lacks; re-export.")
-        if arr.shape != shape or arr.dtype.kind != "f":
-            raise ModelLoadError(
-                f"{self.file}: array {key!r} is {arr.dtype} {arr.shape}; expected float {shape}. Re-export the bundle."
-            )
-        return np.ascontiguousarray(arr, dtype=np.float32)
-
-
-class Recurrent:
-    """One SimpleRNN, LSTM or GRU layer (zero initial state)."""
-
-    def __init__(self, rec: dict[str, Any], n_in: int, w: _Weights, where: str) -> None:
-        kind, units = (rec.get("kind"), rec.get("units")) if isinstance(rec, dict) else (None, None)
-        if kind not in RNN_KINDS or not isinstance(units, int) or units <= 0:
-            raise ModelLoadError(f"{where}: expected an RNN kind in {sorted(RNN_KINDS)} with positive units, got {rec!r}.")
-        g = RNN_KINDS[kind]
-        self.kind, self.units = kind, units
-        self.act = activation(rec.get("activation", "tanh"), where)
-        self.ract = activation(rec.get("recurrent_activation", "sigmoid"), where)
-        self.return_sequences = bool(rec.get("return_sequences", False))
-        self.go_backwards = bool(rec.get("go_backwards", False))
-        self.reset_after = kind == "gru" and bool(rec.get("reset_after", True))
-        self.kernel = w.get(rec.get("kernel"), (n_in, g * units))
-        self.rkernel = w.get(rec.get("recurrent_kernel"), (units, g * units))
-        bias_shape = (2, g * units) if self.reset_after else (g * units,)
-        bias = w.get(rec["bias"], bias_shape) if rec.get("bias") else np.zeros(bias_shape, np.float32)
-        self.bias, self.rbias = (bias[0], bias[1]) if self.reset_after else (bias, None)
-        if kind == "lstm":  # i,f,c,o -> i,f,o,c: the three sigmoid gates become one slice, one call
-            order = np.r_[0:2 * units, 3 * units:4 * units, 2 * units:3 * units]
-            self.kernel, self.rkernel, self.bias = self.kernel[:, order], self.rkernel[:, order], self.bias[order]
-        if kind == "gru" and not self.reset_after:  # contiguous z,r and h blocks for the two matmuls
-            self.rk_zr = np.ascontiguousarray(self.rkernel[:, :2 * units])
-            self.rk_h = np.ascontiguousarray(self.rkernel[:, 2 * units:])
-        self._step = {"simple_rnn": self._simple, "lstm": self._lstm, "gru": self._gru}[kind]
-        self.out_features = units
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        if self.go_backwards:  # Keras returns the sequence in processing order (Bidirectional flips it back)
-            x = x[:, ::-1]
-        xw = x @ self.kernel + self.bias  # all input projections in one matmul
-        step = self._step
-        h = np.zeros((x.shape[0], self.units), np.float32)
-        c = np.zeros_like(h)
-        outs = []
-        for t in range(x.shape[1]):
-            h, c = step(xw[:, t], h, c)
-            outs.append(h)
-        return np.stack(outs, axis=1) if self.return_sequences else h
-
-    def _simple(self, xw, h, c):
-        return self.act(xw + h @ self.rkernel), c
-
-    def _lstm(self, xw, h, c):
-        u = self.units
-        z = xw + h @ self.rkernel
-        ifo = self.ract(z[:, :3 * u])  # gates reordered at load: i, f, o, then the candidate c
-        c = ifo[:, u:2 * u] * c + ifo[:, :u] * self.act(z[:, 3 * u:])
-        return ifo[:, 2 * u:] * self.act(c), c
-
-    def _gru(self, xw, h, c):
-        u = self.units
-        if self.reset_after:
-            hr = h @ self.rkernel + self.rbias
-            zr = self.ract(xw[:, :2 * u] + hr[:, :2 * u])
-            hh = self.act(xw[:, 2 * u:] + zr[:, u:] * hr[:, 2 * u:])
-        else:
-            zr = self.ract(xw[:, :2 * u] + h @ self.rk_zr)
-            hh = self.act(xw[:, 2 * u:] + (zr[:, u:] * h) @ self.rk_h)
-        z = zr[:, :u]
-        return z * h + (1 - z) * hh, c
-
-
-class Bidirectional:
-    """A forward and a backward recurrent layer, merged as Keras merges them."""
-
-    def __init__(self, rec: dict[str, Any], n_in: int, w: _Weights, where: str) -> None:
-        self.merge = rec.get("merge_mode")
-        if self.merge not in MERGE_MODES:
-            raise UnsupportedModelError(
-                f"{where}: Bidirectional merge_mode {self.merge!r} is not supported; expected one of {MERGE_MODES} "
-                "(merge_mode=None returns two outputs, and edgernn models have one)."
-            )
-        self.fwd = Recurrent(rec.get("forward", {}), n_in, w, f"{where} forward")
-        self.bwd = Recurrent(rec.get("backward", {}), n_in, w, f"{where} backward")
-        if self.fwd.return_sequences != self.bwd.return_sequences or self.fwd.units != self.bwd.units:
-            raise ModelLoadError(f"{where}: forward and backward layers differ in units or return_sequences; re-export.")
-        self.out_features = self.fwd.units * (2 if self.merge == "concat" else 1)
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        y, y_rev = self.fwd(x), self.bwd(x)
-        if self.fwd.return_sequences:
-            y_rev = y_rev[:, ::-1]
-        if self.merge == "concat":
-            return np.concatenate([y, y_rev], axis=-1)
-        if self.merge == "sum":
-            return y + y_rev
-        if self.merge == "ave":
-            return (y + y_rev) / np.float32(2)
-        return y * y_rev
-
-
-class Dense:
-    """kernel (in, units), optional bias, activation; applied on the last axis (per step for sequences)."""
-
-    def __init__(self, rec: dict[str, Any], n_in: int, w: _Weights, where: str) -> None:
-        units = rec.get("units")
-        if not isinstance(units, int) or units <= 0:
-            raise ModelLoadError(f"{where}: Dense needs positive integer units, got {units!r}.")
-        self.kernel = w.get(rec.get("kernel"), (n_in, units))
-        self.bias = w.get(rec["bias"], (units,)) if rec.get("bias") else None
-        self.act = activation(rec.get("activation", "linear"), where)
-        self.out_features = units
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        y = x @ self.kernel
-        return self.act(y if self.bias is None else y + self.bias)
-
-
-class Identity:
-    """Dropout at inference."""
-
-    def __init__(self, rec: dict[str, Any], n_in: int, w: _Weights, where: str) -> None:
-        self.out_features = n_in
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        return x
-
-
-LAYERS = {"simple_rnn": Recurrent, "lstm": Recurrent, "gru": Recurrent, "bidirectional": Bidirectional,
-          "dense": Dense, "dropout": Identity}
 
 
 def read_npz(content: bytes, file: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -244,16 +62,8 @@ class NumpyBackend:
     def __init__(self, content: bytes, entry: dict[str, Any], spec: Spec) -> None:
         file = entry["file"]
         desc, arrays = read_npz(content, file)
-        weights, n_in = _Weights(arrays, file), spec.features
-        self.layers = []
-        for i, rec in enumerate(desc["layers"]):
-            where = f"{file} layer {i}"
-            kind = rec.get("kind") if isinstance(rec, dict) else None
-            if kind not in LAYERS:
-                raise UnsupportedModelError(f"{where}: layer kind {kind!r}; the numpy backend runs {sorted(LAYERS)}.")
-            layer = LAYERS[kind](rec, n_in, weights, where)
-            self.layers.append(layer)
-            n_in = layer.out_features
+        self.layers = build_layers(desc["layers"], Weights(arrays, file), spec.features, file)
+        n_in = self.layers[-1].out_features if self.layers else spec.features
         if n_in != spec.outputs:
             raise ModelLoadError(f"{file}: the layers end with {n_in} outputs; the manifest says {spec.outputs}.")
 
@@ -265,3 +75,48 @@ class NumpyBackend:
 
 def open(content: bytes, entry: dict[str, Any], spec: Spec) -> NumpyBackend:  # noqa: A001 - registry API
     return NumpyBackend(content, entry, spec)
+
+
+class NumpyStepBackend:
+    """The same layers run one time step at a time, the states passed in and out (streaming).
+
+    `inputs` are the names of x_t and then every state, `outputs` of y_t and every next state, in
+    layer order with h before c for LSTM (the manifest's `streaming` block): they are matched by
+    position, and their count must be what the layers carry.
+    """
+
+    name = NAME
+    thread_safe = True
+
+    def __init__(self, content: bytes, entry: dict[str, Any], inputs: Sequence[str], outputs: Sequence[str]) -> None:
+        file = entry["file"]
+        desc, arrays = read_npz(content, file)
+        self.layers = build_layers(desc["layers"], Weights(arrays, file), input_width(desc["layers"], arrays), file)
+        fixed = [i for i, layer in enumerate(self.layers) if not layer.can_step]
+        if fixed:
+            raise UnsupportedModelError(
+                f"{file}: layers {fixed} are Bidirectional or go_backwards: they read the window from its last "
+                "sample, so this model cannot run one sample at a time. Use predict on whole windows."
+            )
+        widths = [w for layer in self.layers for w in layer.state_widths]
+        if len(inputs) != 1 + len(widths) or len(outputs) != len(inputs):
+            raise ModelLoadError(
+                f"{file}: the layers carry {len(widths)} states, so a step takes {1 + len(widths)} inputs and gives "
+                f"as many outputs; the manifest names inputs {list(inputs)} and outputs {list(outputs)}. Re-export."
+            )
+        self.state_widths = widths
+
+    def run_step(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """(x_t, *states) -> [y_t, *next states], float32 (batch, width) each."""
+        x, states, at, new = arrays[0], list(arrays[1:]), 0, []
+        for layer in self.layers:
+            n = len(layer.state_widths)
+            x, nxt = layer.step(x, states[at:at + n])
+            at += n
+            new += nxt
+        return [np.asarray(x, dtype=np.float32), *new]
+
+
+def open_step(content: bytes, entry: dict[str, Any], inputs: Sequence[str], outputs: Sequence[str]) -> NumpyStepBackend:
+    """Open the numpy artifact as a step model (the streaming protocol of runtime/stream.py)."""
+    return NumpyStepBackend(content, entry, inputs, outputs)
