@@ -83,8 +83,11 @@ def make_venv(python: str, path: Path, *packages: str) -> Path:
 
 
 def build_wheel(work: Path) -> Path:
-    dist = work / "dist"
-    must([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", dist, ROOT])
+    """Build from a clean copy of the source: a stale build/lib in the checkout would leak into the wheel."""
+    src, dist = work / "src", work / "dist"
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "dist", "out", "*.egg-info", "__pycache__", "models", "tests", "fuzz", "benchmarks"))
+    must([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", dist, src])
     return next(dist.glob("edgernn-*.whl"))
 
 
