@@ -100,7 +100,7 @@ def describe(model) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
 def export_numpy(model, filepath: Path, info: ModelInfo, *, form: str = FORM, reason: str = "") -> Artifact:
     """Write the model's layer list and float32 weights as an .npz for the numpy backend."""
     layers, arrays = describe(model)
-    spec = {"version": SPEC_VERSION, "layers": layers}
+    spec = {"version": SPEC_VERSION, "timesteps": info.timesteps, "layers": layers}
     with open(filepath, "wb") as fh:  # a file object keeps np.savez from appending '.npz' to the name
         np.savez(fh, **{SPEC_KEY: np.array(json.dumps(spec))}, **arrays)
     kinds = collections.Counter(rec["kind"] for rec in layers)

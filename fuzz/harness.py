@@ -1,7 +1,7 @@
 """Mutation fuzzing of bundle artifacts: every mutant must end in a result or a typed edgernn error.
 
 The parent writes mutants (bit flips, byte overwrites, truncations, chunk swaps) of a bundle's
-.onnx/.tflite to disk and hands them to worker subprocesses in batches. A worker loads each mutant
+.onnx/.tflite/.npz to disk and hands them to worker subprocesses in batches. A worker loads each mutant
 with `verify=False` (so the runtime's own parsers see it, not just the hash check), predicts, checks
 that a good model loaded beside it still answers exactly as before, and prints one JSON line per
 mutant. A worker that dies by a signal or stops answering within the timeout is restarted on the
@@ -26,7 +26,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-BACKENDS = {"onnx": "onnxruntime", "tflite": "litert"}
+BACKENDS = {"onnx": "onnxruntime", "tflite": "litert", "numpy": "numpy"}
+FILES = {"onnx": "model.onnx", "tflite": "model.tflite", "numpy": "model.npz"}
 KINDS = ("bitflip", "bytes", "truncate", "chunk_swap")
 MEMORY_LIMIT = 4 << 30  # a mutant that asks for absurd tensors gets a failed allocation, not the machine
 SELFTEST = (b"edgernn-fuzz-selftest:segv", b"edgernn-fuzz-selftest:hang")
@@ -68,7 +69,7 @@ def write_mutants(bundles: list[Path], fmt: str, count: int, seed: int, folder: 
     """`count` mutants of the `fmt` artifact, spread round-robin over `bundles` and the kinds."""
     rng = random.Random(f"{seed}-{fmt}")
     folder.mkdir(parents=True, exist_ok=True)
-    originals = {b: (b / f"model.{fmt}").read_bytes() for b in bundles}
+    originals = {b: (b / FILES[fmt]).read_bytes() for b in bundles}
     out = []
     for i in range(count):
         bundle, kind = bundles[i % len(bundles)], KINDS[(i // len(bundles)) % len(KINDS)]
@@ -106,7 +107,7 @@ def worker(source: Path, fmt: str, backend: str, paths: list[str]) -> None:
     os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
     work = Path(tempfile.mkdtemp(prefix="edgernn-fuzz-"))
     try:
-        for name in ("manifest.json", "golden.npz", f"model.{fmt}"):
+        for name in ("manifest.json", "golden.npz", FILES[fmt]):
             shutil.copy(source / name, work / name)
         reference = load(source, backend=backend)
         spec = reference.spec
@@ -119,7 +120,7 @@ def worker(source: Path, fmt: str, backend: str, paths: list[str]) -> None:
                 os.kill(os.getpid(), signal.SIGSEGV)
             if data == SELFTEST[1]:
                 time.sleep(3600)
-            (work / f"model.{fmt}").write_bytes(data)
+            (work / FILES[fmt]).write_bytes(data)
             outcome, detail = _outcome(work, backend, x)
             if not np.array_equal(reference.predict(x[0]), expected):
                 outcome = "reference_changed"

@@ -21,7 +21,8 @@ FORMAT_NAME = "edgernn-bundle"
 SCHEMA_VERSION = 1
 MANIFEST_FILE = "manifest.json"
 MAX_MANIFEST_BYTES = 16 << 20
-ARTIFACT_FORMATS = ("tflite", "onnx", "numpy")
+ARTIFACT_SUFFIXES = {"tflite": ".tflite", "onnx": ".onnx", "numpy": ".npz"}  # format -> file suffix
+ARTIFACT_FORMATS = tuple(ARTIFACT_SUFFIXES)
 REQUIRED_KEYS = ("format", "schema_version", "input", "output", "preprocessing", "artifacts", "golden")
 ARTIFACT_KEYS = ("file", "format", "variant", "bytes", "sha256")
 
@@ -118,9 +119,10 @@ def check_artifact_entry(art: Any, where: Path | str) -> None:
             f"{where}: artifact {art['file']!r} has format {art['format']!r}; expected one of {ARTIFACT_FORMATS}."
         )
     check_file_entry(art, f"artifact {art['file']!r}", where)
-    if not art["file"].endswith(f".{art['format']}"):
+    suffix = ARTIFACT_SUFFIXES[art["format"]]
+    if not art["file"].endswith(suffix):
         raise ManifestError(f"{where}: artifact {art['file']!r} has format {art['format']!r} but not the "
-                            f"'.{art['format']}' suffix; the manifest and the file disagree.")
+                            f"'{suffix}' suffix; the manifest and the file disagree.")
     for key in ("variant", "role"):
         if key in art and not (isinstance(art[key], str) and art[key]):
             raise ManifestError(f"{where}: artifact {art['file']!r} has {key} {art[key]!r}; expected a name.")

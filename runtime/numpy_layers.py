@@ -170,6 +170,7 @@ class Bidirectional:
         if self.fwd.return_sequences != self.bwd.return_sequences or self.fwd.units != self.bwd.units:
             raise ModelLoadError(f"{where}: forward and backward layers differ in units or return_sequences; re-export.")
         self.out_features = self.fwd.units * (2 if self.merge == "concat" else 1)
+        self.return_sequences = self.fwd.return_sequences
 
     state_widths = ()
 

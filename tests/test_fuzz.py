@@ -31,7 +31,7 @@ def test_every_mutation_kind_changes_the_file():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("fmt", ["onnx", "tflite"])
+@pytest.mark.parametrize("fmt", ["onnx", "tflite", "numpy"])
 def test_mutants_end_in_a_result_or_a_typed_error(fmt):
     outcomes = fuzz(BUNDLES, fmt, PER_FORMAT, seed=1)
     tally = counts(outcomes)

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import MODELS
 from edgernn.export import export_bundle
-from edgernn.runtime import ExportError, ModelLoadError, UnsupportedModelError, load
+from edgernn.runtime import ExportError, InputError, ManifestError, ModelLoadError, UnsupportedModelError, load
 from edgernn.runtime.backends import open_backend
 from edgernn.runtime.bundle import read_checked
 from edgernn.runtime.compare import compare
@@ -118,7 +118,9 @@ def _first_kernel(arrays):
     (lambda a: a.update(spec=np.array([{"layers": []}], dtype=object)), ModelLoadError, "pickles"),
     (_spec_edit(lambda s: s["layers"].insert(0, {"kind": "conv1d"})), UnsupportedModelError, "conv1d"),
     (_spec_edit(lambda s: s["layers"][0].update(activation="gelu")), UnsupportedModelError, "gelu"),
-    (_spec_edit(lambda s: s["layers"].pop()), ModelLoadError, "outputs"),
+    (_spec_edit(lambda s: s["layers"].pop()), ManifestError, "output shape"),
+    (lambda a: a.update({_first_kernel(a): np.vstack([a[_first_kernel(a)]] * 2)}), ManifestError, "input shape"),
+    (_spec_edit(lambda s: s.update(timesteps=5)), ManifestError, "input shape"),
 ])
 def test_damaged_numpy_artifact_is_refused_and_the_intact_one_runs(change, error, match):
     content, entry, spec = _artifact()
@@ -218,3 +220,14 @@ def test_numpy_step_mode_refuses_bidirectional_and_a_wrong_state_count(zoo_bundl
     content, entry = entry_of(zoo_bundles["lstm-bidirectional"])
     with pytest.raises(UnsupportedModelError, match="Bidirectional"):
         numpy_ref.open_step(content, entry, ["x_t"], ["y_t"])
+
+
+def test_a_wrong_window_reaching_the_numpy_backend_is_an_input_error_and_the_next_call_is_exact():
+    """run_model_units skips the Predictor's checks; the equations would run any length, the backend does not."""
+    predictor = load(SEED, backend="numpy")
+    x = np.random.default_rng(2).uniform(-1, 1, (3, 4, 1)).astype(np.float32)
+    before = predictor.run_model_units(x)
+    for bad in (np.zeros((3, 5, 1), np.float32), np.zeros((2, 4, 7), np.float32)):
+        with pytest.raises(InputError, match=r"expected model-unit windows \(batch, 4, 1\)"):
+            predictor.run_model_units(bad)
+    np.testing.assert_array_equal(predictor.run_model_units(x), before)

@@ -48,7 +48,7 @@ def _tree(root):
     return out
 
 
-@pytest.mark.parametrize("backend", ["litert", "onnxruntime"])
+@pytest.mark.parametrize("backend", ["litert", "onnxruntime", "numpy"])
 def test_load_and_predict_write_nothing(tmp_path, backend):
     home, work, tmp = tmp_path / "home", tmp_path / "cwd", tmp_path / "tmp"
     bundle = shutil.copytree(MODELS / "seed-lstm", tmp_path / "bundle")
@@ -74,6 +74,6 @@ def test_load_and_predict_write_nothing(tmp_path, backend):
     writes = [path for path, wrote in result["opened"] if wrote and not path.startswith(str(tmp))]
     assert writes == []
     in_bundle = sorted({os.path.basename(p) for p, _ in result["opened"] if p.startswith(str(bundle))})
-    assert in_bundle == sorted(["manifest.json", {"litert": "model.tflite", "onnxruntime": "model.onnx"}[backend]])
+    assert in_bundle == sorted(["manifest.json", {"litert": "model.tflite", "onnxruntime": "model.onnx", "numpy": "model.npz"}[backend]])
     assert result["telemetry"] == ("1" if backend == "onnxruntime" else None)
     assert len(result["y"]) == 3

@@ -24,7 +24,7 @@ def _inputs(seed: int) -> list[np.ndarray]:
     return [rng.uniform(-10, 10, (int(n), 4, 1)).astype(np.float32) for n in sizes]
 
 
-@pytest.mark.parametrize("backend", ["litert", "onnxruntime"])
+@pytest.mark.parametrize("backend", ["litert", "onnxruntime", "numpy"])
 def test_sixteen_threads_share_one_predictor(backend):
     predictor = load(SEED, backend=backend)
     work = [_inputs(t) for t in range(THREADS)]
@@ -54,7 +54,7 @@ def test_sixteen_threads_share_one_predictor(backend):
     assert len({float(r[0, 0]) for rs in serial for r in rs}) > THREADS * CALLS // 2
 
 
-@pytest.mark.parametrize("backend", ["litert", "onnxruntime"])
+@pytest.mark.parametrize("backend", ["litert", "onnxruntime", "numpy"])
 def test_failing_calls_from_other_threads_do_not_disturb_good_ones(backend):
     """Four threads send bad inputs and shapes that fail inside the runtime (LiteRT then rebuilds its
     interpreter) while twelve predict: the good answers stay bit-equal, the bad ones stay typed."""

@@ -4,8 +4,8 @@ No native runtime: numpy only. It is also a fourth, independent implementation o
 equations that `validate` checks against the golden vectors next to LiteRT and onnxruntime.
 
 The artifact (format "numpy", written by edgernn.export.numpy_weights) is an .npz read with
-allow_pickle=False: a `spec` string (JSON: format version and the layer list, each layer with its
-kind, activations and options, naming its arrays) and one float32 array per weight, as Keras stores
+allow_pickle=False: a `spec` string (JSON: format version, timesteps, and the layer list, each layer
+with its kind, activations and options, naming its arrays) and one float32 array per weight, as Keras stores
 them: kernels (in, gates*units) with Keras gate orders (LSTM i,f,c,o; GRU z,r,h), recurrent
 kernels (units, gates*units), biases (GRU with reset_after=True: (2, 3*units), input then
 recurrent bias). Initial states are zeros, as in Keras without `initial_state`.
@@ -18,7 +18,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..errors import ModelLoadError, UnsupportedModelError
+from ..errors import InputError, ModelLoadError, UnsupportedModelError
 from ..manifest import Spec
 from ..numpy_layers import Weights, build_layers, input_width
 
@@ -62,12 +62,22 @@ class NumpyBackend:
     def __init__(self, content: bytes, entry: dict[str, Any], spec: Spec) -> None:
         file = entry["file"]
         desc, arrays = read_npz(content, file)
-        self.layers = build_layers(desc["layers"], Weights(arrays, file), spec.features, file)
-        n_in = self.layers[-1].out_features if self.layers else spec.features
-        if n_in != spec.outputs:
-            raise ModelLoadError(f"{file}: the layers end with {n_in} outputs; the manifest says {spec.outputs}.")
+        features = input_width(desc["layers"], arrays)
+        self.layers = build_layers(desc["layers"], Weights(arrays, file), features, file)
+        sequence = False  # the last recurrent layer decides; Dense and Dropout keep the rank
+        for layer in self.layers:
+            sequence = getattr(layer, "return_sequences", sequence)
+        outputs = self.layers[-1].out_features if self.layers else features
+        # The file's own shapes, checked against the manifest by open_backend (as for .tflite and .onnx).
+        steps = desc.get("timesteps", -1)
+        steps = steps if isinstance(steps, int) and not isinstance(steps, bool) else -1
+        self.input_shape = [-1, steps, features]
+        self.output_shape = [-1, steps, outputs] if sequence else [-1, outputs]
+        self._tail = (spec.timesteps, spec.features)
 
     def run(self, x: np.ndarray) -> np.ndarray:
+        if x.shape[1:] != self._tail:  # the equations would run any length; the bundle promises one
+            raise InputError(f"expected model-unit windows (batch, {self._tail[0]}, {self._tail[1]}), got {x.shape}.")
         for layer in self.layers:
             x = layer(x)
         return np.asarray(x, dtype=np.float32)
