@@ -174,8 +174,8 @@ def _artifact_for(manifest: dict[str, Any], backend: str, variant: str, bundle: 
 
 
 def choose_backend(manifest: dict[str, Any], variant: str) -> str:
-    """The `auto` rule: the first installed backend, in registry order, with an artifact for `variant`."""
-    names = backends.installed()
+    """The `auto` rule: the first installed backend, in `backends.auto_order`, with an artifact for `variant`."""
+    names = backends.auto_order(manifest)
     for name in names:
         if find_artifact(manifest, backends.formats_of(name), variant) is not None:
             return name

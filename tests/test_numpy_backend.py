@@ -231,3 +231,19 @@ def test_a_wrong_window_reaching_the_numpy_backend_is_an_input_error_and_the_nex
         with pytest.raises(InputError, match=r"expected model-unit windows \(batch, 4, 1\)"):
             predictor.run_model_units(bad)
     np.testing.assert_array_equal(predictor.run_model_units(x), before)
+
+
+def test_auto_order_follows_the_measured_rule():
+    """Registry order (litert, onnxruntime, numpy) with the two measured exceptions, on real manifests."""
+    from edgernn.runtime.backends import LONG_LSTM_STEPS, auto_order
+
+    every = ("litert", "onnxruntime", "numpy")
+    lstm, rnn = read_manifest(MODELS / "seed-lstm"), read_manifest(MODELS / "seed-simplernn")
+    assert auto_order(lstm, every) == list(every)  # the seed LSTM is short: LiteRT's unrolled graph wins
+    assert auto_order(read_manifest(SEED), ("onnxruntime", "numpy")) == ["onnxruntime", "numpy"]  # GRU
+    assert auto_order(rnn, every) == ["litert", "numpy", "onnxruntime"]
+    assert auto_order(rnn, ("onnxruntime", "numpy")) == ["numpy", "onnxruntime"]
+    long_lstm = {**lstm, "input": {**lstm["input"], "timesteps": LONG_LSTM_STEPS}}
+    assert auto_order(long_lstm, every) == ["onnxruntime", "litert", "numpy"]
+    unrolled = {**long_lstm, "artifacts": [{**a, "graph_form": "unrolled"} for a in lstm["artifacts"]]}
+    assert auto_order(unrolled, every) == list(every)  # only the fused op earns the swap

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 from types import ModuleType
-from typing import Any, Protocol
+from typing import Any, Protocol, Sequence
 
 import numpy as np
 
@@ -48,6 +48,30 @@ def backend_module(name: str) -> ModuleType:
 def installed() -> list[str]:
     """Registered backends whose runtime package is importable here, in `auto` order."""
     return [name for name in REGISTRY if backend_module(name).available()]
+
+
+# Measured exceptions to the registry order at batch 1 (README "Backends"; benchmarks/backend_latency.py):
+LONG_LSTM_STEPS = 32  # from here onnxruntime's fused LSTM op beats LiteRT's unrolled graph (T=32..64: 1.3-2x)
+
+
+def auto_order(manifest: dict[str, Any], names: Sequence[str] | None = None) -> list[str]:
+    """Installed backends (or `names`), fastest first for this bundle: the registry order, except that
+    onnxruntime goes before litert for a fused-LSTM ONNX artifact of LONG_LSTM_STEPS steps or more, and
+    numpy before onnxruntime for SimpleRNN-only models (14 vs 17 us on the seed, 146 vs 197 us at 64x32)."""
+    order = list(installed() if names is None else names)
+
+    def put_before(first: str, second: str) -> None:
+        if first in order and second in order and order.index(first) > order.index(second):
+            order.remove(first)
+            order.insert(order.index(second), first)
+
+    fused = any(a.get("format") == "onnx" and a.get("graph_form") == "fused" for a in manifest["artifacts"])
+    if fused and manifest["input"]["timesteps"] >= LONG_LSTM_STEPS:
+        put_before("onnxruntime", "litert")
+    cells = manifest.get("model", {}).get("cells") if isinstance(manifest.get("model"), dict) else None
+    if isinstance(cells, list) and cells and set(cells) == {"simple_rnn"}:
+        put_before("numpy", "onnxruntime")
+    return order
 
 
 def formats_of(name: str) -> tuple[str, ...]:
