@@ -149,6 +149,14 @@ def to_onnx(step_model, path: Path, states: list[dict[str, Any]], features: int)
                     ops=dict(collections.Counter(n.op_type for n in proto.graph.node)), opset=OPSET)
 
 
+def to_numpy(model, path: Path, info: ModelInfo) -> Artifact:
+    """The numpy backend steps the same layer list and weights as model.npz (runtime numpy_ref.open_step)."""
+    from .numpy_weights import export_numpy
+
+    return export_numpy(model, path, info, form="step",
+                        reason="one time step, state as explicit inputs/outputs (the layers of model.npz, stepped)")
+
+
 def proof_cases(model, info: ModelInfo, seed: int) -> list[tuple[str, np.ndarray, np.ndarray]]:
     """Random samples (batch 1 and 3, 10 x T steps) and the sequence reference's per-step outputs."""
     reference = sequence_reference(model)
@@ -199,7 +207,8 @@ def write_step_models(model, folder: Path, info: ModelInfo, spec: Spec, formats,
              "state_units": "model", "convention": "y_t, next states = step(x_t, states); start from zeros"}
     streaming_spec({"streaming": block})  # the runtime must be able to read what is written
     cases = proof_cases(model, info, seed)
-    writers = {"tflite": lambda p: to_tflite(step, p), "onnx": lambda p: to_onnx(step, p, states, info.features)}
+    writers = {"tflite": lambda p: to_tflite(step, p), "onnx": lambda p: to_onnx(step, p, states, info.features),
+               "numpy": lambda p: to_numpy(model, p, info)}
     entries = []
     for fmt in formats:
         if fmt not in writers:

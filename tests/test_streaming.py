@@ -109,7 +109,7 @@ def test_every_cell_format_and_backend_is_stepped():
     for cell in CELLS:
         assert any(e.cell == cell and len(e.units) > 1 for e in STREAM_ZOO), f"no stacked {cell} streams"
     assert any(e.sequence for e in STREAM_ZOO) and any(not e.sequence for e in STREAM_ZOO)
-    assert {f for b in BACKENDS for f in backends.formats_of(b)} == {"tflite", "onnx"}
+    assert {f for b in BACKENDS for f in backends.formats_of(b)} == {"tflite", "onnx", "numpy"}
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -237,7 +237,7 @@ def test_manifest_and_files_describe_the_step_models(stream_zoo):
         ("state_0_h", "next_state_0_h", [6]), ("state_0_c", "next_state_0_c", [6]),
         ("state_1_h", "next_state_1_h", [5]), ("state_1_c", "next_state_1_c", [5])]
     steps = {a["format"]: a for a in manifest["artifacts"] if a.get("role") == "step"}
-    assert set(steps) == {"tflite", "onnx"}
+    assert set(steps) == {"tflite", "onnx", "numpy"}
     for art in steps.values():
         assert art["max_abs_error"] <= art["tolerance"] == 1e-5 and art["verified_steps"] == 40
     assert load(bundle, backend="litert").artifact["file"] == "model.tflite"  # predict never picks a step model
