@@ -51,13 +51,13 @@ def installed() -> list[str]:
 
 
 # Measured exceptions to the registry order at batch 1 (README "Backends"; benchmarks/backend_latency.py):
-LONG_LSTM_STEPS = 32  # from here onnxruntime's fused LSTM op beats LiteRT's unrolled graph (T=32..64: 1.3-2x)
+LONG_LSTM_STEPS = 32  # from here onnxruntime's fused LSTM op beats LiteRT's unrolled graph (RESULTS-auto.md)
 
 
 def auto_order(manifest: dict[str, Any], names: Sequence[str] | None = None) -> list[str]:
     """Installed backends (or `names`), fastest first for this bundle: the registry order, except that
     onnxruntime goes before litert for a fused-LSTM ONNX artifact of LONG_LSTM_STEPS steps or more, and
-    numpy before onnxruntime for SimpleRNN-only models (14 vs 17 us on the seed, 146 vs 197 us at 64x32)."""
+    numpy before onnxruntime for SimpleRNN-only models (14 vs 17 us on the seed, 80 vs 83 us at 64x32)."""
     order = list(installed() if names is None else names)
 
     def put_before(first: str, second: str) -> None:
