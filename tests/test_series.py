@@ -45,7 +45,7 @@ def test_sunspots_bundle_takes_and_returns_raw_units_on_every_backend(sunspots_b
     raw = np.stack([values[i : i + T] for i in (0, 100, 300)])[:, :, None].astype(np.float32)
     model = keras.models.load_model(sunspots_bundle / "model.keras", compile=False)
     expected = np.asarray(model((raw - mean) / std)) * std + mean
-    assert installed_backends() == ["litert", "onnxruntime"]
+    assert installed_backends() == ["litert", "onnxruntime", "numpy"]
     for backend in installed_backends():
         got = load(sunspots_bundle, backend=backend).predict(raw)
         np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-3)
@@ -66,7 +66,7 @@ def test_test_split_metrics_match_an_independent_computation(sunspots_bundle):
     pred = np.asarray(model(((x - pre["offset"][0]) * pre["scale"][0]).astype(np.float32)))[:, 0] / pre["scale"][0] + pre["offset"][0]
     rows = {(r["source"], r["backend"]): r for r in man["evaluation"]["rows"]}
     assert set(rows) == {("keras", "keras"), ("model.tflite", "litert"), ("model.onnx", "onnxruntime"),
-                         ("baseline: last value", "-")}
+                         ("model.npz", "numpy"), ("baseline: last value", "-")}
     assert man["evaluation"]["windows"] == len(y)
     for key in list(rows)[:3]:
         assert rows[key]["mae"][0] == pytest.approx(np.abs(pred - y).mean(), rel=1e-4), key
