@@ -24,9 +24,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLES = sorted(p for p in (ROOT / "models").iterdir() if (p / "manifest.json").exists())
 HEAVY = ("tensorflow", "tensorflow-cpu", "keras", "tf2onnx", "tf-keras")
-WINDOW = ("6", "7", "8", "9")  # raw units, as in the README
-PREDICT_ATOL = 2e-4  # raw units: 1e-5 in model units times 1/scale 10, plus the 6 digits `predict` prints
 PYTEST_SUBSET = "seed_bundles_are_shipped or shipped_bundle_validates or (imports_no_tensorflow and ({names}))"
+
+
+def window(bundle: Path) -> list[str]:
+    """6, 7, 8, ... raw values filling one window of the bundle (timesteps x features, time-major)."""
+    inp = json.loads((bundle / "manifest.json").read_text())["input"]
+    return [str(6 + i) for i in range(inp["timesteps"] * inp["features"])]
+
+
+def predict_tolerance(bundle: Path, expected: float) -> float:
+    """Raw-unit tolerance: 2e-5 in model units mapped back by the output scale, plus the 6 digits printed."""
+    scale = json.loads((bundle / "manifest.json").read_text())["preprocessing"]["output"]["scale"]
+    return 2e-5 / min(abs(v) for v in scale) + 1e-5 * abs(expected)
 
 
 @dataclass(frozen=True)
@@ -92,11 +102,17 @@ def build_wheel(work: Path) -> Path:
 
 
 def expected_predictions() -> dict[str, float]:
-    """What this (development) interpreter's numpy backend predicts for WINDOW on each shipped bundle."""
+    """What this (development) interpreter's numpy backend predicts for `window` on each shipped bundle."""
+    import numpy as np
+
     from edgernn.runtime import load
 
-    window = [[[float(v)] for v in WINDOW]]
-    return {b.name: float(load(b, backend="numpy").predict(window)[0, 0]) for b in BUNDLES}
+    out = {}
+    for b in BUNDLES:
+        predictor = load(b, backend="numpy")
+        x = np.asarray(window(b), dtype=np.float32).reshape(1, predictor.spec.timesteps, predictor.spec.features)
+        out[b.name] = float(predictor.predict(x).reshape(-1)[0])
+    return out
 
 
 def check_env(env: Env, venv: Path, cwd: Path, pytest_subset: bool, expected: dict[str, float]) -> dict:
@@ -118,10 +134,10 @@ def check_env(env: Env, venv: Path, cwd: Path, pytest_subset: bool, expected: di
         problems.append(f"LiteRT ran through {seen['module']!r}, expected {env.runtime_module!r}")
     rows = 0
     for bundle in BUNDLES:
-        pred = run([cli, "predict", bundle, *WINDOW], cwd=cwd)
+        pred = run([cli, "predict", bundle, *window(bundle)], cwd=cwd)
         if pred.returncode != 0:
             problems.append(f"predict {bundle.name}: exit {pred.returncode} {pred.stderr.strip()}")
-        elif abs(float(pred.stdout.split()[0]) - expected[bundle.name]) > PREDICT_ATOL:
+        elif abs(float(pred.stdout.split()[0]) - expected[bundle.name]) > predict_tolerance(bundle, expected[bundle.name]):
             problems.append(f"predict {bundle.name}: {pred.stdout.strip()}, the dev env says {expected[bundle.name]:.6g}")
         val = run([cli, "validate", bundle, "--json"], cwd=cwd)
         report = json.loads(val.stdout) if val.stdout.strip().startswith("{") else {"rows": []}
