@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## The main job: train the three seed models, export, check on both runtimes, print the table.
+## The main job: train the three seed models, export, check on every backend, print the table.
 demo: $(STAMP)
 	$(BIN)/edgernn demo --out out/demo
 
