@@ -49,7 +49,7 @@ RNN_KINDS = {"simple_rnn": 1, "lstm": 4, "gru": 3}  # kind -> gates per unit
 
 def activation(name: Any, where: str) -> Callable[[np.ndarray], np.ndarray]:
     """The numpy function of a Keras activation name; UnsupportedModelError names the known ones."""
-    if name not in ACTIVATIONS:
+    if not isinstance(name, str) or name not in ACTIVATIONS:
         raise UnsupportedModelError(
             f"{where}: activation {name!r} is not implemented by the numpy backend; expected one of "
             f"{sorted(ACTIVATIONS)}. Use one of those, or export without the 'numpy' format."

@@ -32,6 +32,10 @@ def _extras():
                                 L.GRU(3, activation="softsign", recurrent_activation="hard_sigmoid", reset_after=False,
                                       use_bias=False, return_sequences=True),
                                 L.SimpleRNN(3, activation="elu"), L.Dense(2, activation="softmax", use_bias=False)],
+        "more-activations": [L.SimpleRNN(4, activation="selu", return_sequences=True),
+                             L.LSTM(4, activation="softplus", recurrent_activation="silu"),
+                             L.Dense(4, activation="relu6"), L.Dense(4, activation="swish"),
+                             L.Dense(2, activation="exponential")],
         "biased-gru-lstm": [L.GRU(4, return_sequences=True), L.LSTM(3, return_sequences=True),
                             L.GRU(3, reset_after=False), L.Dense(2, activation="sigmoid")],
     }
@@ -58,7 +62,7 @@ def extra_bundles(extra_models, tmp_path_factory):
 
 @pytest.mark.parametrize("batch", [1, 8])
 @pytest.mark.parametrize("name", ["bidi-sum", "bidi-ave", "bidi-mul", "gru-backwards-sequence-dropout",
-                                  "activations-no-bias", "biased-gru-lstm"])
+                                  "activations-no-bias", "more-activations", "biased-gru-lstm"])
 def test_numpy_backend_matches_keras_beyond_the_zoo(extra_models, extra_bundles, name, batch):
     model = extra_models[name]
     x = np.random.default_rng(batch).uniform(-2, 2, (batch, 5, 2)).astype(np.float32)
