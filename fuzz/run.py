@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         "dimension names during introspection (about 1 in 1,000 of each; now `ModelLoadError`).",
     ]
     failed = 0
-    for fmt in ("onnx", "tflite"):
+    for fmt in ("onnx", "tflite", "numpy"):
         start = time.monotonic()
         outcomes = fuzz(bundles, fmt, args.count, seed=args.seed, jobs=args.jobs)
         failures = [(m, o) for m, o in outcomes if is_failure(o)]
