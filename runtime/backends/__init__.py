@@ -102,7 +102,8 @@ def open_step_backend(name: str, content: bytes, entry: dict[str, Any], inputs: 
     if not module.available():
         raise BackendUnavailableError(f"backend {name!r} is not installed: {module.INSTALL_HINT}")
     if not hasattr(module, "open_step"):
-        raise UnsupportedModelError(f"backend {name!r} cannot run step models; stream with 'litert' or 'onnxruntime'.")
+        able = [n for n in REGISTRY if hasattr(backend_module(n), "open_step")]
+        raise UnsupportedModelError(f"backend {name!r} cannot run step models; stream with one of {able}.")
     try:
         return module.open_step(content, entry, inputs, outputs)
     except EdgeRNNError:
