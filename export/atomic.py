@@ -9,11 +9,15 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import glob
+import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Iterator
+
+from edgernn.runtime.errors import ExportError
+from edgernn.runtime.manifest import FORMAT_NAME, MANIFEST_FILE
 
 _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2
@@ -47,8 +51,32 @@ def fsync_tree(path: Path) -> None:
     _fsync_dir(path)
 
 
+def check_replaceable(target: Path) -> None:
+    """Refuse to replace anything at `target` but nothing, an empty folder, or an edgernn bundle.
+
+    An export swaps its bundle in and deletes what was there, so `--out .` or `--out ~/data` must
+    never be taken as "the old bundle".
+    """
+    if not os.path.lexists(target):
+        return
+    if target.is_symlink() or not target.is_dir():
+        raise ExportError(f"{target} exists and is not a folder; refusing to replace it. Choose another --out.")
+    if not any(target.iterdir()):
+        return
+    try:
+        is_bundle = json.loads((target / MANIFEST_FILE).read_text(encoding="utf-8")).get("format") == FORMAT_NAME
+    except (OSError, ValueError, AttributeError):
+        is_bundle = False
+    if not is_bundle:
+        raise ExportError(
+            f"{target} is a folder that is not an edgernn bundle (no {MANIFEST_FILE} of format {FORMAT_NAME!r}); "
+            "an export replaces its target, so it refuses to delete it. Choose a new or empty folder."
+        )
+
+
 def replace_dir(new: Path, target: Path) -> None:
-    """Move the complete folder `new` to `target`, replacing any folder there atomically."""
+    """Move the complete folder `new` to `target`, replacing an empty folder or a bundle there atomically."""
+    check_replaceable(target)
     if not target.exists():
         os.rename(new, target)
     elif _exchange(new, target):
@@ -93,12 +121,11 @@ def clean_stale(target: Path) -> list[Path]:
 def staging_dir(target: Path) -> Iterator[Path]:
     """A temp folder beside `target`; removed if the block raises, swapped into `target` if not."""
     target = Path(target).absolute()
+    check_replaceable(target)  # before any work: refuse early, and again just before the swap
     target.parent.mkdir(parents=True, exist_ok=True)
     clean_stale(target)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-{os.getpid()}-", dir=target.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700; a bundle is an ordinary folder
+    os.chmod(tmp, 0o755)  # mkdtemp makes 0700; a bundle is an ordinary folder (no umask dance: it races threads)
     try:
         yield tmp
         fsync_tree(tmp)

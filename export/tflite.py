@@ -47,9 +47,12 @@ def convert(keras_model, optimize=None, configure=None, converter=None) -> bytes
 
 def op_counts(content: bytes) -> dict[str, int]:
     """Builtin op names and counts, as the interpreter reads them."""
-    from ai_edge_litert.interpreter import Interpreter
+    from edgernn.runtime.backends import litert
 
-    interp = Interpreter(model_content=content)
+    module = litert._interpreter_module()
+    if module is None:
+        raise ExportError(f"a TFLite file cannot be proven without a LiteRT interpreter: {litert.INSTALL_HINT}.")
+    interp = module.Interpreter(model_content=content)
     return dict(collections.Counter(op["op_name"] for op in interp._get_ops_details()))
 
 

@@ -147,15 +147,34 @@ def train_series(job: SeriesJob, out: str | Path, note=print, verbose: int | Non
         ExportError: an artifact failed parity (nothing written then).
     """
     from edgernn.export import export_bundle
+    from edgernn.export.atomic import staging_dir
 
     data = load_series(job, note)
     model, history = fit_series(job, data, verbose)
     record = training_record(job, data, history)
     x_train, _ = data.model_units("train")
-    path = export_bundle(model, out, scale=data.x_norm.scale.tolist(), offset=data.x_norm.offset.tolist(),
-                         output_scale=data.y_norm.scale.tolist(), output_offset=data.y_norm.offset.tolist(),
-                         representative=x_train, streaming=job.streaming, extra={"training": record, "feature_names": data.inputs,
-                                                        "output_names": data.targets})
-    evaluation = evaluate(Path(path), model, data)
-    write_manifest_keys(Path(path), {"evaluation": evaluation})
-    return Path(path), evaluation
+    # Export, evaluate and record the metrics in a staging folder, then swap it in whole: a failed
+    # evaluation must not leave a replaced bundle without its metrics.
+    with staging_dir(Path(out)) as tmp:
+        export_bundle(model, tmp, scale=data.x_norm.scale.tolist(), offset=data.x_norm.offset.tolist(),
+                      output_scale=data.y_norm.scale.tolist(), output_offset=data.y_norm.offset.tolist(),
+                      representative=x_train, streaming=job.streaming,
+                      extra={"training": record, "feature_names": data.inputs, "output_names": data.targets})
+        evaluation = evaluate(tmp, model, data)
+        check_raw_parity(tmp, evaluation, data)
+        write_manifest_keys(tmp, {"evaluation": evaluation})
+    return Path(out), evaluation
+
+
+def check_raw_parity(bundle: Path, evaluation: dict[str, Any], data: SeriesData) -> None:
+    """End to end, preprocessing included: each artifact's raw-unit answers vs Keras, in model units."""
+    from edgernn.runtime.errors import ExportError
+    from edgernn.runtime.manifest import read_manifest
+
+    tolerance = {a["file"]: a["tolerance"] for a in read_manifest(bundle)["artifacts"]}
+    scale = float(np.max(np.abs(data.y_norm.scale)))
+    for row in evaluation["rows"]:
+        diff = row.get("max_abs_diff_vs_keras")
+        if diff is not None and diff * scale > tolerance[row["source"]]:
+            raise ExportError(f"{row['source']} in {row['backend']}: raw-unit answers differ from Keras by {diff:.3g} "
+                              f"({diff * scale:.3g} in model units, tolerance {tolerance[row['source']]:.3g}); not written.")
