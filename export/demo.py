@@ -44,9 +44,10 @@ def keras_predict_us(model, window: np.ndarray, repeat: int = 5) -> float:
 
 
 def demo_row(cell: str, model, path: Path) -> dict[str, Any]:
-    from edgernn.train import PROBES
+    from edgernn.train import PROBES, trainable_params
+    from edgernn.train.data import SEED_SCALE
 
-    row: dict[str, Any] = {"cell": cell, "bundle": str(path), "params": int(sum(w.numpy().size for w in model.trainable_weights))}
+    row: dict[str, Any] = {"cell": cell, "bundle": str(path), "params": trainable_params(model)}
     window = None
     for name in backends.installed():
         predictor = load(path, backend=name)
@@ -58,7 +59,7 @@ def demo_row(cell: str, model, path: Path) -> dict[str, Any]:
     for result in validate(path, variants=["float32"]):
         key = f"err {result.format}/{result.backend}"
         row[key] = max(row.get(key, 0.0), result.max_abs_error)
-    row["keras predict us"] = keras_predict_us(model, window * 0.1)
+    row["keras predict us"] = keras_predict_us(model, window * SEED_SCALE)
     return row
 
 

@@ -79,7 +79,13 @@ def inspect_model(model) -> ModelInfo:
         inner = layer.forward_layer if cls == "Bidirectional" else layer
         inner_cls = type(inner).__name__
         if inner_cls in RNN_CLASSES:
-            problem = _rnn_problem(inner, where)
+            halves = (inner, layer.backward_layer) if cls == "Bidirectional" else (inner,)
+            if any(type(half) is not type(inner) for half in halves):
+                raise UnsupportedLayerError(
+                    f"{where} has a {type(halves[-1]).__name__} backward layer and a {inner_cls} forward layer; "
+                    "edgernn exports a Bidirectional whose two halves are the same cell type."
+                )
+            problem = next(filter(None, (_rnn_problem(half, where) for half in halves)), None)
             if problem:
                 raise UnsupportedLayerError(problem)
             cells.append(RNN_CLASSES[inner_cls])

@@ -69,3 +69,15 @@ def test_long_sequences_use_the_loop_forms_and_keep_parity(tmp_path):
     expected = np.asarray(model(x, training=False))
     for name in ("litert", "onnxruntime"):
         assert np.abs(load(path, backend=name).predict(x) - expected).max() <= 1e-5, name
+
+
+def test_bidirectional_with_a_different_backward_cell_is_refused():
+    import keras
+
+    from edgernn.export import UnsupportedLayerError, inspect_model
+
+    same = keras.layers.Bidirectional(keras.layers.LSTM(2), backward_layer=keras.layers.LSTM(2, go_backwards=True))
+    inspect_model(keras.Sequential([keras.Input((4, 1)), same, keras.layers.Dense(1)]))  # neighbour
+    mixed = keras.layers.Bidirectional(keras.layers.LSTM(2), backward_layer=keras.layers.GRU(2, go_backwards=True))
+    with pytest.raises(UnsupportedLayerError, match="GRU backward layer"):
+        inspect_model(keras.Sequential([keras.Input((4, 1)), mixed, keras.layers.Dense(1)]))
