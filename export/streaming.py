@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 
-from edgernn.runtime.compare import compare, tolerance
 from edgernn.runtime.errors import ExportError
 from edgernn.runtime.manifest import Spec
 from edgernn.runtime.stream import STEP_ROLE, StepModel, streaming_spec
@@ -23,6 +22,7 @@ from edgernn.runtime.stream import STEP_ROLE, StepModel, streaming_spec
 from .artifact import Artifact
 from .model_info import RNN_CLASSES, ModelInfo
 from .onnx import OPSET, check, convert_function
+from .verify import Case, verify
 
 STEP_INPUT, STEP_OUTPUT, NEXT = "x_t", "y_t", "next_"
 PROOF_BATCHES = (1, 3)
@@ -170,26 +170,12 @@ def proof_cases(model, info: ModelInfo, seed: int) -> list[tuple[str, np.ndarray
 
 
 def prove(path: Path, entry: dict[str, Any], manifest: dict[str, Any], spec: Spec, cases, names) -> dict[str, Any]:
-    """Step every case in every installed backend of `names`; ExportError beyond tolerance."""
-    from edgernn.runtime import backends
+    """Step every case in every installed backend of `names` (export/verify.py's one comparison path)."""
+    def stepper(name: str):
+        return StepModel.open(path.parent, manifest, spec, name, entry["format"], entry["variant"]).run_model_units
 
-    tol = tolerance(entry["format"], entry["variant"])
-    usable = [n for n in names if backends.backend_module(n).available()]
-    if not usable:
-        raise ExportError(f"{entry['file']}: no runtime is installed to prove it (needs one of {list(names)}).")
-    worst = 0.0
-    for name in usable:
-        try:
-            stepper = StepModel.open(path.parent, manifest, spec, name, entry["format"], entry["variant"])
-            results = [(label, compare(ref, stepper.run_model_units(xs), tol)) for label, xs, ref in cases]
-        except Exception as exc:  # any backend error means the step model is not proven
-            raise ExportError(f"{entry['file']} does not run in {name}: {exc}") from None
-        for label, result in results:
-            if not result:
-                raise ExportError(f"{entry['file']} in {name} on {label}: {result.describe()}; not written.")
-            worst = max(worst, result.max_abs_error)
-    steps = max(xs.shape[1] for _, xs, _ in cases)
-    return {"max_abs_error": worst, "tolerance": tol, "verified_with": usable, "verified_steps": steps}
+    proof = verify(b"", entry, spec, [Case(label, xs, ref) for label, xs, ref in cases], names, opener=stepper)
+    return {**proof, "verified_steps": max(xs.shape[1] for _, xs, _ in cases)}
 
 
 def write_step_models(model, folder: Path, info: ModelInfo, spec: Spec, formats, seed: int = 0):

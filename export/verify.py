@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -36,11 +36,14 @@ def keras_outputs(model, x: np.ndarray) -> np.ndarray:
 
 
 def verify(content: bytes, entry: dict[str, Any], spec: Spec, cases: list[Case], names: tuple[str, ...],
-           tol: float | None = None) -> dict[str, Any]:
+           tol: float | None = None, opener: Callable[[str], Callable[[np.ndarray], np.ndarray]] | None = None
+           ) -> dict[str, Any]:
     """Run `content` in every installed backend of `names` on every case.
 
     Args:
         tol: the absolute tolerance; default the table's for the entry's (format, variant).
+        opener: backend name -> a function from case inputs to outputs; default opens `content` as a
+            window model (step models pass one that steps through the case).
 
     Returns the manifest fields: max_abs_error, mean_abs_error, max_rel_error, tolerance, verified_with.
 
@@ -57,8 +60,8 @@ def verify(content: bytes, entry: dict[str, Any], spec: Spec, cases: list[Case],
     worst_abs = worst_rel = worst_mean = 0.0
     for name in usable:
         try:
-            runner = backends.open_backend(name, content, entry, spec)
-            results = [(case, compare(case.outputs, runner.run(case.inputs), tol)) for case in cases]
+            run = opener(name) if opener else backends.open_backend(name, content, entry, spec).run
+            results = [(case, compare(case.outputs, run(case.inputs), tol)) for case in cases]
         except Exception as exc:  # a backend error of any type means the artifact is not proven
             raise ExportError(f"{entry['file']} does not run in {name}: {exc}") from None
         for case, result in results:
