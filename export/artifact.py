@@ -2,7 +2,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+
+def file_entry(path: Path) -> dict[str, Any]:
+    """The manifest's file fields for a written file: name, size and sha256 of its bytes."""
+    from edgernn.runtime.bundle import sha256_bytes
+
+    data = Path(path).read_bytes()
+    return {"file": Path(path).name, "bytes": len(data), "sha256": sha256_bytes(data)}
 
 
 @dataclass

@@ -14,10 +14,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from edgernn.runtime.bundle import sha256_bytes
 from edgernn.runtime.errors import ExportError
 from edgernn.runtime.manifest import FORMAT_NAME, MANIFEST_FILE, SCHEMA_VERSION, check_manifest, spec_from_manifest
 
+from .artifact import file_entry
 from .atomic import staging_dir
 from .formats import get_format
 from .keras_io import load_keras
@@ -77,8 +77,7 @@ def golden_inputs(info: ModelInfo, representative: np.ndarray | None, seed: int)
 
 
 def _file_entry(folder: Path, name: str) -> dict[str, Any]:
-    data = (folder / name).read_bytes()
-    return {"file": name, "bytes": len(data), "sha256": sha256_bytes(data)}
+    return file_entry(folder / name)
 
 
 def _write_artifact(model, folder: Path, fmt_name: str, info: ModelInfo, spec, cases: list[Case]) -> dict[str, Any]:

@@ -68,6 +68,11 @@ def to_onnx(keras_model, info: ModelInfo, opset: int = OPSET):
     return convert_function(serve, signature, opset)
 
 
+def op_types(proto) -> dict[str, int]:
+    """How many nodes of each op type the graph's top level holds."""
+    return dict(collections.Counter(node.op_type for node in proto.graph.node))
+
+
 def check(proto) -> None:
     """onnx.checker with full_check (shape inference included); ExportError if it complains."""
     import onnx
@@ -91,6 +96,6 @@ def export_onnx(model, filepath: Path, info: ModelInfo, *, form: str, reason: st
         format="onnx",
         graph_form=form,
         graph_form_reason=reason,
-        ops=dict(collections.Counter(node.op_type for node in proto.graph.node)),
+        ops=op_types(proto),
         opset=opset,
     )

@@ -11,7 +11,6 @@ float compute) is 34% of float32 at 0.1% of the output range.
 """
 from __future__ import annotations
 
-import collections
 import os
 from pathlib import Path
 from typing import Any, Callable
@@ -21,6 +20,7 @@ import numpy as np
 from edgernn.runtime.errors import EdgeRNNError, ExportError
 
 from .artifact import Artifact
+from .onnx import op_types
 
 ONNX_VARIANTS = ("int8",)
 METHODS = ("dynamic", "static_qdq", "weight_qdq")
@@ -170,7 +170,7 @@ def quantize_onnx(source: Path, path: Path, calibration: np.ndarray | None,
                               f"candidates under {MAX_SIZE_RATIO:.0%} of the float32 bytes", "candidates": summary}}
     art = Artifact(file=path.name, format="onnx", variant="int8", graph_form=f"int8 {best['method']}",
                    graph_form_reason=f"{best['method']} measured best; see quantization.candidates",
-                   ops=dict(collections.Counter(n.op_type for n in proto.graph.node)),
+                   ops=op_types(proto),
                    opset=next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), None),
                    extra=extra)
     return art, {k: v for k, v in best.items() if k not in ("method", "bytes")}

@@ -8,7 +8,6 @@ equals the full model with return_sequences=True; each file is proven on that be
 """
 from __future__ import annotations
 
-import collections
 import copy
 from pathlib import Path
 from typing import Any
@@ -19,9 +18,9 @@ from edgernn.runtime.errors import ExportError
 from edgernn.runtime.manifest import Spec
 from edgernn.runtime.stream import STEP_ROLE, StepModel, streaming_spec
 
-from .artifact import Artifact
+from .artifact import Artifact, file_entry
 from .model_info import RNN_CLASSES, ModelInfo
-from .onnx import OPSET, check, convert_function
+from .onnx import OPSET, check, convert_function, op_types
 from .verify import Case, verify
 
 STEP_INPUT, STEP_OUTPUT, NEXT = "x_t", "y_t", "next_"
@@ -146,7 +145,7 @@ def to_onnx(step_model, path: Path, states: list[dict[str, Any]], features: int)
     path.write_bytes(proto.SerializeToString())
     return Artifact(file=path.name, format="onnx", graph_form="step",
                     graph_form_reason="one time step, state as explicit inputs/outputs",
-                    ops=dict(collections.Counter(n.op_type for n in proto.graph.node)), opset=OPSET)
+                    ops=op_types(proto), opset=OPSET)
 
 
 def to_numpy(model, path: Path, info: ModelInfo) -> Artifact:
@@ -184,8 +183,6 @@ def write_step_models(model, folder: Path, info: ModelInfo, spec: Spec, formats,
     Raises:
         ExportError: the model cannot stream (Bidirectional, go_backwards), or a step model fails.
     """
-    from edgernn.runtime.bundle import sha256_bytes
-
     from .formats import get_format
 
     step, states = build_step_model(model, info)
@@ -202,8 +199,7 @@ def write_step_models(model, folder: Path, info: ModelInfo, spec: Spec, formats,
                               "export that format without --streaming.")
         path = folder / f"step{get_format(fmt).suffix}"
         art = writers[fmt](path)
-        data = path.read_bytes()
-        entry = {**art.entry(), "role": STEP_ROLE, "bytes": len(data), "sha256": sha256_bytes(data)}
+        entry = {**art.entry(), "role": STEP_ROLE, **file_entry(path)}
         entry.update(prove(path, entry, {"streaming": block, "artifacts": [entry]}, spec, cases, get_format(fmt).backends))
         entries.append(entry)
     return block, entries

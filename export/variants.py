@@ -137,10 +137,9 @@ def _onnx_variant(folder: Path, float_entry: dict[str, Any], spec, windows: Wind
 
 
 def _file(path: Path) -> dict[str, Any]:
-    from edgernn.runtime.bundle import sha256_bytes
+    from .artifact import file_entry
 
-    data = path.read_bytes()
-    return {"bytes": len(data), "sha256": sha256_bytes(data)}
+    return {k: v for k, v in file_entry(path).items() if k != "file"}
 
 
 def write_variants(model, folder: Path, info: ModelInfo, spec, variants: Sequence[str],

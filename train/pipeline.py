@@ -7,9 +7,7 @@ are written into the manifest (`evaluation`) with the training record (`training
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -130,13 +128,9 @@ def write_manifest_keys(bundle: Path, keys: dict[str, Any]) -> None:
     manifest = json.loads(path.read_text(encoding="utf-8"))
     manifest.update(keys)
     check_manifest(manifest, path)
-    fd, tmp = tempfile.mkstemp(prefix=".manifest.", dir=bundle)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(json.dumps(manifest, indent=2) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+    from edgernn.export.atomic import write_file
+
+    write_file(path, json.dumps(manifest, indent=2) + "\n")
 
 
 def train_series(job: SeriesJob, out: str | Path, note=print, verbose: int | None = None) -> tuple[Path, dict[str, Any]]:

@@ -1,8 +1,7 @@
 """PNG plots for the report. matplotlib is imported here only (the 'cli' extra)."""
 from __future__ import annotations
 
-import os
-import tempfile
+import io
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -25,16 +24,14 @@ def _pyplot():
 def _save(fig, path: Path) -> Path:
     """Write the figure atomically: a temp file beside `path`, then a rename."""
     plt = _pyplot()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
-    os.close(fd)
+    buffer = io.BytesIO()
     try:
-        fig.savefig(tmp, dpi=100, bbox_inches="tight")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
+        fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
     finally:
         plt.close(fig)
-        Path(tmp).unlink(missing_ok=True)
+    from edgernn.export.atomic import write_file
+
+    write_file(path, buffer.getvalue())
     return path
 
 

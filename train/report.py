@@ -6,8 +6,6 @@ Writes into one folder: `report.md` and `report.json` (the numbers), `seed_loss.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -16,12 +14,9 @@ from edgernn.runtime.table import render
 
 
 def _write_text(path: Path, text: str) -> Path:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
-    return path
+    from edgernn.export.atomic import write_file
+
+    return write_file(path, text)
 
 
 def seed_section(results, out: Path) -> tuple[list[Path], str, list[dict[str, Any]], str]:
