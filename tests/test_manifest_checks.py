@@ -67,6 +67,16 @@ CASES = {
     "name_dotdot": (_set(["golden", "file"], ".."), "not a plain file name"),
     "name_empty": (_set(["golden", "file"], ""), "not a plain file name"),
     "name_not_string": (_set([_art("onnx"), "file"], 7), "not a plain file name"),
+    "source_without_bytes": (_drop(["source", "bytes"]), "source has bytes None"),
+    "source_not_object": (_set(["source"], "model.keras"), "source must be an object"),
+    "tolerance_string": (_set([_art("onnx"), "tolerance"], "abc"), "tolerance 'abc'; expected a finite"),
+    "tolerance_null": (_set([_art("onnx"), "tolerance"], None), "tolerance None; expected a finite"),
+    "tolerance_negative": (_set([_art("onnx"), "tolerance"], -1e-5), "non-negative number"),
+    "tolerance_nan": (_set([_art("onnx"), "tolerance"], float("nan")), "tolerance nan"),
+    "model_not_object": (_set(["model"], "gru"), "model must be an object, got str"),
+    "model_cells_nested": (_set(["model", "cells"], [["gru"]]), r"model.cells is \[\['gru'\]\]"),
+    "streaming_not_object": (_set(["streaming"], []), "streaming must be an object, got list"),
+    "streaming_states_not_list": (_set(["streaming", "states"], "h"), "streaming.states is 'h'"),
 }
 
 
@@ -75,6 +85,23 @@ def test_the_untouched_manifest_loads_on_every_backend(tmp_path):
     edit_manifest(bundle, lambda m: None)  # a rewrite alone changes nothing
     for backend in BACKEND_OF.values():
         load(bundle, backend=backend)
+
+
+def test_optional_blocks_may_be_absent_or_plain(tmp_path):
+    """The neighbours of the source/model/streaming/tolerance cases: absent blocks, a zero tolerance and a
+    SimpleRNN-only cells list still load with the auto rule."""
+    bundle = copy_bundle(SEED, tmp_path / "b")
+    edit_manifest(bundle, lambda m: [m.pop(k) for k in ("source", "model", "streaming")])
+    assert load(bundle).predict(np.zeros((1, 4, 1), np.float32)).shape == (1, 1)
+    edit_manifest(bundle, lambda m: (m.update(model={"cells": ["simple_rnn"]}), _art("onnx")(m).update(tolerance=0)))
+    assert load(bundle).predict(np.zeros((1, 4, 1), np.float32)).shape == (1, 1)
+
+
+def test_junk_model_cells_with_the_auto_backend_is_a_manifest_error(tmp_path):
+    bundle = copy_bundle(SEED, tmp_path / "b")
+    edit_manifest(bundle, _set(["model", "cells"], [["simple_rnn"], {}]))
+    with pytest.raises(ManifestError, match="model.cells"):
+        load(bundle)  # backend="auto" reads model.cells to order the backends
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
