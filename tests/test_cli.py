@@ -28,6 +28,33 @@ def test_info_json_lists_artifacts(capsys):
     assert {a["format"] for a in info["artifacts"]} == {"tflite", "onnx", "numpy"}
 
 
+def test_info_prints_the_optional_blocks(capsys):
+    assert main(["info", str(MODELS / "seed-lstm")]) == 0
+    out = capsys.readouterr().out
+    assert "lstm, 491 trainable params" in out
+    assert "step(x_t, state_0_h(10,), state_0_c(10,))" in out
+    assert "calibrated on 5 windows (representative), measured on 1 held-out; not written: int8 (onnx)" in out
+
+
+def test_info_prints_a_question_mark_for_odd_optional_blocks(capsys, tmp_path):
+    """The neighbour above with each optional block stripped or malformed: '?' instead of a traceback."""
+    from helpers_hostile import copy_bundle, edit_manifest
+
+    def oddify(m):
+        del m["model"]
+        m["streaming"]["states"] = [{"name": "h"}, {}]
+        m["quantization"] = {"failed": [{"variant": "int8"}, "x"], "calibration": 5}
+        m["evaluation"] = {"rows": [{"source": "keras"}]}
+    bundle = copy_bundle(MODELS / "seed-lstm", tmp_path / "b")
+    edit_manifest(bundle, oddify)
+    assert main(["info", str(bundle)]) == 0
+    out = capsys.readouterr().out
+    assert "model    ?, ? trainable params" in out
+    assert "step(x_t, h?, ??)" in out
+    assert "calibrated on ? windows (?), measured on ? held-out; not written: int8 (?), ? (?)" in out
+    assert "evaluation ? (the manifest's evaluation block is malformed" in out
+
+
 def test_validate_exit_codes(capsys, tmp_path):
     assert main(["validate", str(MODELS / "seed-gru")]) == 0
     assert "PASS" in capsys.readouterr().out
