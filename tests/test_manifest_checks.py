@@ -204,3 +204,27 @@ def test_manifest_fuzz_ends_in_a_load_or_a_typed_error(tmp_path):
         except EdgeRNNError:
             outcomes["typed"] += 1
     assert outcomes["loaded"] > 0 and outcomes["typed"] > 0, outcomes
+
+
+def test_an_artifact_no_installed_backend_runs_is_backend_unavailable_and_a_missing_variant_is_input(tmp_path):
+    """An ONNX-only bundle where onnxruntime cannot be imported (run in a child, sys.modules[...] = None):
+    float32 exists but nothing runs it -> BackendUnavailableError; int8 is absent -> InputError."""
+    import subprocess
+    import sys
+
+    bundle = copy_bundle(SEED, tmp_path / "b")
+    edit_manifest(bundle, lambda m: m.update(artifacts=[a for a in m["artifacts"] if a["format"] == "onnx"]))
+    code = (
+        "import sys; sys.modules['onnxruntime'] = None\n"
+        "from edgernn.runtime import load\n"
+        "for variant in ('float32', 'int8'):\n"
+        "    try:\n"
+        f"        load({str(bundle)!r}, variant=variant)\n"
+        "    except Exception as exc:\n"
+        "        print(type(exc).__name__, '|', exc)\n"
+    )
+    lines = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
+    assert lines[0].startswith("BackendUnavailableError | no installed backend can run variant 'float32'"), lines
+    assert "pip install 'edgernn[litert]' or 'edgernn[onnx]'" in lines[0]
+    assert lines[1].startswith("InputError | ") and "no artifact of variant 'int8'" in lines[1], lines
+    assert "[('onnx', 'float32')]" in lines[1]
