@@ -216,11 +216,11 @@ def test_an_artifact_no_installed_backend_runs_is_backend_unavailable_and_a_miss
     edit_manifest(bundle, lambda m: m.update(artifacts=[a for a in m["artifacts"] if a["format"] == "onnx"]))
     code = (
         "import sys; sys.modules['onnxruntime'] = None\n"
-        "from edgernn.runtime import load\n"
+        "from edgernn.runtime import BackendUnavailableError, InputError, load\n"
         "for variant in ('float32', 'int8'):\n"
         "    try:\n"
         f"        load({str(bundle)!r}, variant=variant)\n"
-        "    except Exception as exc:\n"
+        "    except (BackendUnavailableError, InputError) as exc:  # both importable from edgernn.runtime\n"
         "        print(type(exc).__name__, '|', exc)\n"
     )
     lines = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
@@ -228,3 +228,17 @@ def test_an_artifact_no_installed_backend_runs_is_backend_unavailable_and_a_miss
     assert "pip install 'edgernn[litert]' or 'edgernn[onnx]'" in lines[0]
     assert lines[1].startswith("InputError | ") and "no artifact of variant 'int8'" in lines[1], lines
     assert "[('onnx', 'float32')]" in lines[1]
+
+
+def test_every_error_load_documents_is_exported_from_edgernn_runtime():
+    import re
+
+    import edgernn.runtime as runtime
+
+    raises = load.__doc__.split("Raises:")[1]
+    documented = set(re.findall(r"\b[A-Z]\w+Error\b", raises))
+    assert {"BackendUnavailableError", "InputError"} <= documented  # the docstring still lists them
+    assert documented <= set(runtime.__all__), documented - set(runtime.__all__)
+    assert all(issubclass(getattr(runtime, name), runtime.EdgeRNNError) for name in documented)
+    assert runtime.MissingExtraError is __import__("edgernn.runtime.errors", fromlist=["x"]).MissingExtraError
+    assert "ManifestError" not in __import__("edgernn.runtime.predictor", fromlist=["x"]).__all__
