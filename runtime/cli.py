@@ -9,10 +9,11 @@ import argparse
 import json
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
-from .errors import EdgeRNNError, IntegrityError, ManifestError
+from .errors import EdgeRNNError, IntegrityError, ManifestError, missing_extra
 from .table import render
 
 CELLS = ("simple_rnn", "lstm", "gru")
@@ -22,10 +23,23 @@ def _floats(text: str) -> list[float]:
     return [float(v) for v in text.split(",")]
 
 
-def cmd_train(args) -> int:
-    from edgernn.train.cli import train_command
+@contextmanager
+def _needs_tensorflow(purpose: str) -> Iterator[None]:
+    """Turn TensorFlow/Keras missing (at import or at first use deep inside training) into a
+    MissingExtraError naming the 'train' extra, like `edgernn export` does, instead of a traceback."""
+    try:
+        yield
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in ("tensorflow", "keras", "tf_keras"):
+            raise
+        raise missing_extra("tensorflow", "train", purpose) from None
 
-    return train_command(args)
+
+def cmd_train(args) -> int:
+    with _needs_tensorflow("edgernn train"):
+        from edgernn.train.cli import train_command
+
+        return train_command(args)
 
 
 def cmd_report(args) -> int:
@@ -166,10 +180,11 @@ def _print_evaluation(evaluation: object) -> None:
 
 
 def cmd_demo(args) -> int:
-    from edgernn.export.demo import run_demo
-
     quantize = () if args.quantize in ("", "none") else args.quantize.split(",")
-    rows = run_demo(args.out, epochs=args.epochs, quantize=quantize)
+    with _needs_tensorflow("edgernn demo"):
+        from edgernn.export.demo import run_demo
+
+        rows = run_demo(args.out, epochs=args.epochs, quantize=quantize)
     headers = sorted({k for r in rows for k in r if k not in ("bundle",)}, key=_demo_order)
     print()
     print(render(headers, [[r.get(h) for h in headers] for r in rows],

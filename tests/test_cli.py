@@ -61,6 +61,24 @@ def test_validate_exit_codes(capsys, tmp_path):
     assert main(["validate", str(tmp_path)]) == 2
 
 
+@pytest.mark.parametrize("argv", [["train", "--cell", "gru", "--units", "3", "--epochs", "1"],
+                                  ["demo", "--epochs", "1", "--quantize", "none"],
+                                  ["export", str(MODELS / "seed-gru" / "model.keras")]])
+def test_tensorflow_commands_without_tensorflow_name_the_train_extra(argv, tmp_path):
+    """A child where tensorflow/keras cannot be imported; export is the neighbour that already did this."""
+    import subprocess
+    import sys
+
+    wrapper = ("import sys; sys.modules['tensorflow'] = sys.modules['keras'] = None\n"
+               "from edgernn.runtime.cli import main; sys.exit(main(sys.argv[1:]))")
+    done = subprocess.run([sys.executable, "-c", wrapper, *argv, "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stderr
+    assert f"edgernn {argv[0]}: MissingExtraError: " in done.stderr
+    assert "pip install 'edgernn[train]'" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "out").exists()
+
+
 def test_train_then_export_through_the_cli(tmp_path, capsys):
     out = tmp_path / "trained"
     assert main(["train", "--cell", "gru", "--units", "3", "--epochs", "2", "--out", str(out)]) == 0
