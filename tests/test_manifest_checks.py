@@ -97,6 +97,18 @@ def test_optional_blocks_may_be_absent_or_plain(tmp_path):
     assert load(bundle).predict(np.zeros((1, 4, 1), np.float32)).shape == (1, 1)
 
 
+@pytest.mark.parametrize("case", ["source_without_bytes", "tolerance_string", "tolerance_null"])
+def test_validate_reports_source_and_tolerance_junk_as_a_manifest_error(tmp_path, case):
+    """validate read these after read_manifest (float(tolerance), read_checked(source)): ValueError/KeyError."""
+    from edgernn.runtime.validate import validate
+
+    bundle = copy_bundle(SEED, tmp_path / "b")
+    validate(bundle, ["numpy"])  # the neighbour
+    edit_manifest(bundle, CASES[case][0])
+    with pytest.raises(ManifestError, match=CASES[case][1]):
+        validate(bundle, ["numpy"])
+
+
 def test_junk_model_cells_with_the_auto_backend_is_a_manifest_error(tmp_path):
     bundle = copy_bundle(SEED, tmp_path / "b")
     edit_manifest(bundle, _set(["model", "cells"], [["simple_rnn"], {}]))

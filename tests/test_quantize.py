@@ -174,7 +174,8 @@ def test_missing_variant_is_an_input_error_naming_what_the_bundle_has(zoo_bundle
     with pytest.raises(InputError, match="variant 'int8'.*the bundle has"):
         load(zoo_bundles["lstm-single"], backend="litert", variant="int8")
     # backend="auto" too: the variant is missing, not a backend (was BackendUnavailableError, "pip install ...")
-    with pytest.raises(InputError, match=r"variant 'int8'; the bundle has \(format, variant\) \[\('numpy', 'float32'\)"):
+    have = r"variant 'int8'; the bundle has \(format, variant\) \[\('numpy', 'float32'\)"
+    with pytest.raises(InputError, match=have):
         load(zoo_bundles["lstm-single"], variant="int8")
 
 

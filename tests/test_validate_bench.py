@@ -182,8 +182,9 @@ def test_a_failing_cold_start_child_is_a_row_value_and_the_bench_goes_on(tmp_pat
     assert windows["numpy"]["cold_start_ms"] > 0 and "cold_start_error" not in windows["numpy"]
     failed = windows["onnxruntime"]
     assert failed["cold_start_ms"] is None and failed["p50_us"] > 0
-    assert "cold start of variant 'float32' on onnxruntime failed in a fresh process (exit 1)" in failed["cold_start_error"]
-    assert "BackendUnavailableError: backend 'onnxruntime' is not installed" in failed["cold_start_error"]
+    why = failed["cold_start_error"]
+    assert "cold start of variant 'float32' on onnxruntime failed in a fresh process (exit 1)" in why
+    assert "BackendUnavailableError: backend 'onnxruntime' is not installed" in why
     assert ["model.onnx", "onnxruntime"] in [row[:2] for row in table_rows(result) if row[4] == "failed"]
 
 
