@@ -1,10 +1,12 @@
 """edgernn.runtime: load a bundle and run it with numpy and one runtime. Never imports TF or Keras."""
 from .errors import (
+    BackendUnavailableError,
     EdgeRNNError,
     ExportError,
     InputError,
     IntegrityError,
     ManifestError,
+    MissingExtraError,
     ModelLoadError,
     ModelRunError,
     UnsupportedModelError,
@@ -14,11 +16,13 @@ from .predictor import Predictor, load
 __all__ = [
     "load",
     "Predictor",
+    "BackendUnavailableError",
     "EdgeRNNError",
     "ExportError",
     "InputError",
     "IntegrityError",
     "ManifestError",
+    "MissingExtraError",
     "ModelLoadError",
     "ModelRunError",
     "UnsupportedModelError",

@@ -24,6 +24,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from . import backends
+from .errors import ModelRunError
 from .manifest import read_manifest
 from .predictor import load
 from .stream import STEP_ROLE
@@ -86,9 +87,25 @@ def cold_start_ms(bundle: Path, backend: str, variant: str, runs: int = 3) -> fl
     env = {**os.environ, "ORT_DISABLE_TELEMETRY": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
     times = []
     for _ in range(max(1, runs)):
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
-        times.append(float(out.stdout.strip().splitlines()[-1]))
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+        try:
+            times.append(float(out.stdout.strip().splitlines()[-1]))
+        except (IndexError, ValueError):  # the child failed: keep its last words, not a CalledProcessError
+            why = (out.stderr.strip().splitlines() or ["no output"])[-1][:300]
+            raise ModelRunError(f"{bundle}: cold start of variant {variant!r} on {backend} failed in a fresh "
+                                f"process (exit {out.returncode}): {why}. Run 'edgernn validate' on the bundle "
+                                "in the same environment.") from None
     return float(statistics.median(times))
+
+
+def _cold_start(bundle: Path, backend: str, variant: str, runs: int) -> tuple[float | None, str | None]:
+    """(ms, None), or (None, why) when the fresh process fails, so one artifact's failure is a row value."""
+    if not runs:
+        return None, None
+    try:
+        return cold_start_ms(bundle, backend, variant, runs), None
+    except ModelRunError as exc:
+        return None, str(exc)
 
 
 def bench_artifact(bundle: Path, manifest: dict[str, Any], art: dict[str, Any], backend: str,
@@ -102,12 +119,14 @@ def bench_artifact(bundle: Path, manifest: dict[str, Any], art: dict[str, Any], 
     spec = predictor.spec
     x1 = windows(spec, 1)
     lat = per_call_us(lambda: predictor.predict(x1), warmup=200, repeat=5000, max_seconds=max_seconds)
+    cold, cold_error = _cold_start(bundle, backend, art["variant"], cold_runs)
     row = {"file": art["file"], "format": art["format"], "variant": art["variant"],
            "graph_form": art.get("graph_form", ""), "backend": backend, "bytes": art["bytes"],
            "max_abs_error": art.get("max_abs_error"), "range_relative_error": art.get("range_relative_error"),
            "load_ms": float(np.median(loads) * 1e3),
-           "cold_start_ms": cold_start_ms(bundle, backend, art["variant"], cold_runs) if cold_runs else None,
-           "p50_us": lat["p50"], "p90_us": lat["p90"], "p99_us": lat["p99"], "samples": lat["n"]}
+           "cold_start_ms": cold, "p50_us": lat["p50"], "p90_us": lat["p90"], "p99_us": lat["p99"], "samples": lat["n"]}
+    if cold_error:
+        row["cold_start_error"] = cold_error
     for batch in THROUGHPUT_BATCHES:
         row[f"throughput_b{batch}"] = throughput(predictor.predict, windows(spec, batch, seed=batch))
     return row

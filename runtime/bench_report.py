@@ -19,7 +19,8 @@ def table_rows(result: dict[str, Any]) -> list[list[Any]]:
     out = []
     for r in result["rows"] + result["baselines"]:
         name = r["file"] if r["variant"] == "float32" else f"{r['file']} ({r['variant']})"
-        out.append([name, r["backend"], r["bytes"], r["load_ms"], r["cold_start_ms"], r["p50_us"], r["p90_us"],
+        cold = "failed" if r.get("cold_start_error") else r["cold_start_ms"]  # the reason is printed below
+        out.append([name, r["backend"], r["bytes"], r["load_ms"], cold, r["p50_us"], r["p90_us"],
                     r["p99_us"], r["throughput_b64"], r["throughput_b1024"]])
     return out
 
@@ -87,6 +88,9 @@ def bench_command(args) -> int:
         print(to_json(result))
         return 0
     print_table(HEADERS, table_rows(result), title=f"bench {args.bundle} (latency: Predictor.predict, batch 1)")
+    for r in result["rows"]:
+        if r.get("cold_start_error"):
+            print(f"cold start failed: {r['file']} on {r['backend']}: {r['cold_start_error']}")
     if not result["baselines"] and not args.no_baselines:
         print("(no Keras baselines: TensorFlow or model.keras missing; pip install 'edgernn[train]')")
     return 0

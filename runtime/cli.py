@@ -9,10 +9,11 @@ import argparse
 import json
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
-from .errors import EdgeRNNError, IntegrityError, ManifestError
+from .errors import EdgeRNNError, IntegrityError, ManifestError, missing_extra
 from .table import render
 
 CELLS = ("simple_rnn", "lstm", "gru")
@@ -22,10 +23,23 @@ def _floats(text: str) -> list[float]:
     return [float(v) for v in text.split(",")]
 
 
-def cmd_train(args) -> int:
-    from edgernn.train.cli import train_command
+@contextmanager
+def _needs_tensorflow(purpose: str) -> Iterator[None]:
+    """Turn TensorFlow/Keras missing (at import or at first use deep inside training) into a
+    MissingExtraError naming the 'train' extra, like `edgernn export` does, instead of a traceback."""
+    try:
+        yield
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in ("tensorflow", "keras", "tf_keras"):
+            raise
+        raise missing_extra("tensorflow", "train", purpose) from None
 
-    return train_command(args)
+
+def cmd_train(args) -> int:
+    with _needs_tensorflow("edgernn train"):
+        from edgernn.train.cli import train_command
+
+        return train_command(args)
 
 
 def cmd_report(args) -> int:
@@ -114,13 +128,14 @@ def cmd_info(args) -> int:
         print(json.dumps(manifest, indent=2))
         return 0
     inp, out = manifest["input"], manifest["output"]
-    model = manifest.get("model", {})
+    model = _block(manifest, "model")
     print(f"bundle   {args.bundle}  ({manifest.get('name', '')})")
     print(f"model    {model.get('cell', '?')}, {model.get('trainable_params', '?')} trainable params")
     print(f"input    (batch, {inp['timesteps']}, {inp['features']}) {inp.get('dtype', 'float32')}")
     print(f"output   (batch, {out['outputs']}){' per step' if out.get('sequence') else ''}")
     if "streaming" in manifest:
-        states = ", ".join(f"{s['name']}{tuple(s['shape'])}" for s in manifest["streaming"]["states"])
+        states = ", ".join(f"{_field(s, 'name')}{_field(s, 'shape')}"
+                           for s in _block(manifest, "streaming").get("states", []))
         print(f"stream   step(x_t, {states}) -> y_t, next states; initial state zeros")
     if manifest.get("feature_names"):
         print(f"columns  inputs {manifest['feature_names']} -> outputs {manifest.get('output_names')}")
@@ -131,22 +146,45 @@ def cmd_info(args) -> int:
     print(render(["artifact", "format", "variant", "graph form", "batch", "bytes", "max abs err", "tolerance",
                   "err/range"], rows))
     if "evaluation" in manifest:
-        from .evaluation import metrics_table
-
-        print(metrics_table(manifest["evaluation"]))
-    quant = manifest.get("quantization")
+        _print_evaluation(manifest["evaluation"])
+    quant = _block(manifest, "quantization")
     if quant:
-        left_out = ", ".join(f"{f['variant']} ({f['format']})" for f in quant.get("failed", [])) or "none"
-        print(f"variants calibrated on {quant['calibration']['windows']} windows ({quant['calibration']['source']}), "
-              f"measured on {quant['holdout']['windows']} held-out; not written: {left_out} (see --json: quantization)")
+        failed = quant.get("failed") if isinstance(quant.get("failed"), list) else []
+        left_out = ", ".join(f"{_field(f, 'variant')} ({_field(f, 'format')})" for f in failed) or "none"
+        calib, holdout = _block(quant, "calibration"), _block(quant, "holdout")
+        print(f"variants calibrated on {calib.get('windows', '?')} windows ({calib.get('source', '?')}), "
+              f"measured on {holdout.get('windows', '?')} held-out; not written: {left_out} (see --json: quantization)")
     return 0
 
 
-def cmd_demo(args) -> int:
-    from edgernn.export.demo import run_demo
+def _block(parent: dict, key: str) -> dict:
+    """An optional object in the manifest, {} when absent or not an object (info prints '?' for its fields)."""
+    value = parent.get(key)
+    return value if isinstance(value, dict) else {}
 
+
+def _field(entry: object, key: str) -> object:
+    """entry[key] for display, '?' when the entry is not an object or lacks it; lists print as tuples."""
+    value = entry.get(key, "?") if isinstance(entry, dict) else "?"
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _print_evaluation(evaluation: object) -> None:
+    """The stored metrics table; a malformed evaluation block is skipped with a note, not a traceback."""
+    from .evaluation import metrics_table
+
+    try:
+        print(metrics_table(evaluation))
+    except (TypeError, KeyError, AttributeError, ValueError, IndexError):
+        print("evaluation ? (the manifest's evaluation block is malformed; see --json)")
+
+
+def cmd_demo(args) -> int:
     quantize = () if args.quantize in ("", "none") else args.quantize.split(",")
-    rows = run_demo(args.out, epochs=args.epochs, quantize=quantize)
+    with _needs_tensorflow("edgernn demo"):
+        from edgernn.export.demo import run_demo
+
+        rows = run_demo(args.out, epochs=args.epochs, quantize=quantize)
     headers = sorted({k for r in rows for k in r if k not in ("bundle",)}, key=_demo_order)
     print()
     print(render(headers, [[r.get(h) for h in headers] for r in rows],

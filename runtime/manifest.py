@@ -105,7 +105,23 @@ def check_manifest(manifest: Any, where: Path | str = MANIFEST_FILE) -> None:
     if len(set(files)) != len(files):
         raise ManifestError(f"{where}: artifact files {files} repeat a name; each artifact needs its own file.")
     check_file_entry(manifest["golden"], "golden", where)
+    check_optional_blocks(manifest, where)
     del spec
+
+
+def check_optional_blocks(manifest: dict[str, Any], where: Path | str) -> None:
+    """The optional blocks code reads (source, model, streaming): junk there is a ManifestError, not a crash."""
+    if "source" in manifest:  # integrity checks hash it when model.keras ships
+        check_file_entry(manifest["source"], "source", where)
+    for key in ("model", "streaming"):
+        if key in manifest and not isinstance(manifest[key], dict):
+            raise ManifestError(f"{where}: {key} must be an object, got {type(manifest[key]).__name__}.")
+    cells = manifest.get("model", {}).get("cells", [])
+    if not (isinstance(cells, list) and all(isinstance(c, str) for c in cells)):
+        raise ManifestError(f"{where}: model.cells is {cells!r}; expected a list of cell names like ['lstm'].")
+    states = manifest.get("streaming", {}).get("states", [])
+    if not (isinstance(states, list) and all(isinstance(s, dict) for s in states)):
+        raise ManifestError(f"{where}: streaming.states is {states!r}; expected a list of state objects.")
 
 
 def check_artifact_entry(art: Any, where: Path | str) -> None:
@@ -126,6 +142,10 @@ def check_artifact_entry(art: Any, where: Path | str) -> None:
     for key in ("variant", "role"):
         if key in art and not (isinstance(art[key], str) and art[key]):
             raise ManifestError(f"{where}: artifact {art['file']!r} has {key} {art[key]!r}; expected a name.")
+    tol = art.get("tolerance", 0.0)  # validate holds each artifact to it
+    if not (isinstance(tol, (int, float)) and not isinstance(tol, bool) and math.isfinite(tol) and tol >= 0):
+        raise ManifestError(f"{where}: artifact {art['file']!r} has tolerance {tol!r}; "
+                            "expected a finite non-negative number.")
 
 
 def check_file_entry(entry: Any, what: str, where: Path | str) -> None:

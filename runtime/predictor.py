@@ -15,7 +15,7 @@ import numpy as np
 
 from . import backends
 from .bundle import find_artifact, read_checked
-from .errors import BackendUnavailableError, InputError, ManifestError
+from .errors import BackendUnavailableError, InputError
 from .guard import numeric, run_error
 from .manifest import Affine, read_manifest, spec_from_manifest
 
@@ -162,27 +162,44 @@ class Predictor:
         raise InputError("input contains NaN or inf; clean it, or pass allow_nonfinite=True to run it anyway.")
 
 
+def _model_pairs(manifest: dict[str, Any]) -> list[tuple[str, str]]:
+    return sorted({(a["format"], a["variant"]) for a in manifest["artifacts"] if a.get("role", "model") == "model"})
+
+
+def _check_variant(manifest: dict[str, Any], variant: str, where: str = "this bundle") -> None:
+    """A variant the bundle does not hold is the caller's mistake (InputError), whatever is installed."""
+    have = _model_pairs(manifest)
+    if variant not in {v for _, v in have}:
+        raise InputError(f"{where}: no artifact of variant {variant!r}; the bundle has (format, variant) {have}. "
+                         "Pick one of those variants, or export this one (edgernn export --quantize).")
+
+
 def _artifact_for(manifest: dict[str, Any], backend: str, variant: str, bundle: Path) -> dict[str, Any]:
     artifact = find_artifact(manifest, backends.formats_of(backend), variant)
     if artifact is None:
-        have = sorted({(a["format"], a["variant"]) for a in manifest["artifacts"]})
         raise InputError(
             f"{bundle}: no artifact for backend {backend!r} and variant {variant!r}; the bundle has "
-            f"(format, variant) {have}. Pick another backend or variant, or export that variant."
+            f"(format, variant) {_model_pairs(manifest)}. Pick another backend or variant, or export that variant."
         )
     return artifact
 
 
 def choose_backend(manifest: dict[str, Any], variant: str) -> str:
-    """The `auto` rule: the first installed backend, in `backends.auto_order`, with an artifact for `variant`."""
+    """The `auto` rule: the first installed backend, in `backends.auto_order`, with an artifact for `variant`.
+
+    Raises:
+        InputError: the bundle has no artifact of `variant`.
+        BackendUnavailableError: it has one, but no installed backend runs its format.
+    """
+    _check_variant(manifest, variant)
     names = backends.auto_order(manifest)
     for name in names:
         if find_artifact(manifest, backends.formats_of(name), variant) is not None:
             return name
     raise BackendUnavailableError(
-        f"no installed backend can run variant {variant!r} of this bundle (installed: {names or 'none'}). "
-        "Install one: pip install 'edgernn[litert]' or 'edgernn[onnx]', or re-export the bundle with the "
-        "'numpy' format, which needs no runtime."
+        f"no installed backend can run variant {variant!r} of this bundle (installed: {names or 'none'}; the "
+        f"bundle has (format, variant) {_model_pairs(manifest)}). Install one: pip install 'edgernn[litert]' or "
+        "'edgernn[onnx]', or re-export the bundle with the 'numpy' format, which needs no runtime."
     )
 
 
@@ -201,6 +218,7 @@ def load(path: str | Path, backend: str = "auto", variant: str = DEFAULT_VARIANT
     """
     bundle = Path(path)
     manifest = read_manifest(bundle)
+    _check_variant(manifest, variant, str(bundle))
     name = choose_backend(manifest, variant) if backend == "auto" else backend
     artifact = _artifact_for(manifest, name, variant, bundle)
     content = read_checked(bundle, artifact, verify=verify)
@@ -208,4 +226,4 @@ def load(path: str | Path, backend: str = "auto", variant: str = DEFAULT_VARIANT
     return Predictor(bundle, manifest, runner, artifact)
 
 
-__all__ = ["Predictor", "load", "choose_backend", "ManifestError"]
+__all__ = ["Predictor", "load", "choose_backend"]

@@ -28,10 +28,55 @@ def test_info_json_lists_artifacts(capsys):
     assert {a["format"] for a in info["artifacts"]} == {"tflite", "onnx", "numpy"}
 
 
+def test_info_prints_the_optional_blocks(capsys):
+    assert main(["info", str(MODELS / "seed-lstm")]) == 0
+    out = capsys.readouterr().out
+    assert "lstm, 491 trainable params" in out
+    assert "step(x_t, state_0_h(10,), state_0_c(10,))" in out
+    assert "calibrated on 5 windows (representative), measured on 1 held-out; not written: int8 (onnx)" in out
+
+
+def test_info_prints_a_question_mark_for_odd_optional_blocks(capsys, tmp_path):
+    """The neighbour above with each optional block stripped or malformed: '?' instead of a traceback."""
+    from helpers_hostile import copy_bundle, edit_manifest
+
+    def oddify(m):
+        del m["model"]
+        m["streaming"]["states"] = [{"name": "h"}, {}]
+        m["quantization"] = {"failed": [{"variant": "int8"}, "x"], "calibration": 5}
+        m["evaluation"] = {"rows": [{"source": "keras"}]}
+    bundle = copy_bundle(MODELS / "seed-lstm", tmp_path / "b")
+    edit_manifest(bundle, oddify)
+    assert main(["info", str(bundle)]) == 0
+    out = capsys.readouterr().out
+    assert "model    ?, ? trainable params" in out
+    assert "step(x_t, h?, ??)" in out
+    assert "calibrated on ? windows (?), measured on ? held-out; not written: int8 (?), ? (?)" in out
+    assert "evaluation ? (the manifest's evaluation block is malformed" in out
+
+
 def test_validate_exit_codes(capsys, tmp_path):
     assert main(["validate", str(MODELS / "seed-gru")]) == 0
     assert "PASS" in capsys.readouterr().out
     assert main(["validate", str(tmp_path)]) == 2
+
+
+@pytest.mark.parametrize("argv", [["train", "--cell", "gru", "--units", "3", "--epochs", "1"],
+                                  ["demo", "--epochs", "1", "--quantize", "none"],
+                                  ["export", str(MODELS / "seed-gru" / "model.keras")]])
+def test_tensorflow_commands_without_tensorflow_name_the_train_extra(argv, tmp_path):
+    """A child where tensorflow/keras cannot be imported; export is the neighbour that already did this."""
+    import subprocess
+    import sys
+
+    wrapper = ("import sys; sys.modules['tensorflow'] = sys.modules['keras'] = None\n"
+               "from edgernn.runtime.cli import main; sys.exit(main(sys.argv[1:]))")
+    done = subprocess.run([sys.executable, "-c", wrapper, *argv, "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stderr
+    assert f"edgernn {argv[0]}: MissingExtraError: " in done.stderr
+    assert "pip install 'edgernn[train]'" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "out").exists()
 
 
 def test_train_then_export_through_the_cli(tmp_path, capsys):

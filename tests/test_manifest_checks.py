@@ -67,6 +67,16 @@ CASES = {
     "name_dotdot": (_set(["golden", "file"], ".."), "not a plain file name"),
     "name_empty": (_set(["golden", "file"], ""), "not a plain file name"),
     "name_not_string": (_set([_art("onnx"), "file"], 7), "not a plain file name"),
+    "source_without_bytes": (_drop(["source", "bytes"]), "source has bytes None"),
+    "source_not_object": (_set(["source"], "model.keras"), "source must be an object"),
+    "tolerance_string": (_set([_art("onnx"), "tolerance"], "abc"), "tolerance 'abc'; expected a finite"),
+    "tolerance_null": (_set([_art("onnx"), "tolerance"], None), "tolerance None; expected a finite"),
+    "tolerance_negative": (_set([_art("onnx"), "tolerance"], -1e-5), "non-negative number"),
+    "tolerance_nan": (_set([_art("onnx"), "tolerance"], float("nan")), "tolerance nan"),
+    "model_not_object": (_set(["model"], "gru"), "model must be an object, got str"),
+    "model_cells_nested": (_set(["model", "cells"], [["gru"]]), r"model.cells is \[\['gru'\]\]"),
+    "streaming_not_object": (_set(["streaming"], []), "streaming must be an object, got list"),
+    "streaming_states_not_list": (_set(["streaming", "states"], "h"), "streaming.states is 'h'"),
 }
 
 
@@ -75,6 +85,35 @@ def test_the_untouched_manifest_loads_on_every_backend(tmp_path):
     edit_manifest(bundle, lambda m: None)  # a rewrite alone changes nothing
     for backend in BACKEND_OF.values():
         load(bundle, backend=backend)
+
+
+def test_optional_blocks_may_be_absent_or_plain(tmp_path):
+    """The neighbours of the source/model/streaming/tolerance cases: absent blocks, a zero tolerance and a
+    SimpleRNN-only cells list still load with the auto rule."""
+    bundle = copy_bundle(SEED, tmp_path / "b")
+    edit_manifest(bundle, lambda m: [m.pop(k) for k in ("source", "model", "streaming")])
+    assert load(bundle).predict(np.zeros((1, 4, 1), np.float32)).shape == (1, 1)
+    edit_manifest(bundle, lambda m: (m.update(model={"cells": ["simple_rnn"]}), _art("onnx")(m).update(tolerance=0)))
+    assert load(bundle).predict(np.zeros((1, 4, 1), np.float32)).shape == (1, 1)
+
+
+@pytest.mark.parametrize("case", ["source_without_bytes", "tolerance_string", "tolerance_null"])
+def test_validate_reports_source_and_tolerance_junk_as_a_manifest_error(tmp_path, case):
+    """validate read these after read_manifest (float(tolerance), read_checked(source)): ValueError/KeyError."""
+    from edgernn.runtime.validate import validate
+
+    bundle = copy_bundle(SEED, tmp_path / "b")
+    validate(bundle, ["numpy"])  # the neighbour
+    edit_manifest(bundle, CASES[case][0])
+    with pytest.raises(ManifestError, match=CASES[case][1]):
+        validate(bundle, ["numpy"])
+
+
+def test_junk_model_cells_with_the_auto_backend_is_a_manifest_error(tmp_path):
+    bundle = copy_bundle(SEED, tmp_path / "b")
+    edit_manifest(bundle, _set(["model", "cells"], [["simple_rnn"], {}]))
+    with pytest.raises(ManifestError, match="model.cells"):
+        load(bundle)  # backend="auto" reads model.cells to order the backends
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -177,3 +216,41 @@ def test_manifest_fuzz_ends_in_a_load_or_a_typed_error(tmp_path):
         except EdgeRNNError:
             outcomes["typed"] += 1
     assert outcomes["loaded"] > 0 and outcomes["typed"] > 0, outcomes
+
+
+def test_an_artifact_no_installed_backend_runs_is_backend_unavailable_and_a_missing_variant_is_input(tmp_path):
+    """An ONNX-only bundle where onnxruntime cannot be imported (run in a child, sys.modules[...] = None):
+    float32 exists but nothing runs it -> BackendUnavailableError; int8 is absent -> InputError."""
+    import subprocess
+    import sys
+
+    bundle = copy_bundle(SEED, tmp_path / "b")
+    edit_manifest(bundle, lambda m: m.update(artifacts=[a for a in m["artifacts"] if a["format"] == "onnx"]))
+    code = (
+        "import sys; sys.modules['onnxruntime'] = None\n"
+        "from edgernn.runtime import BackendUnavailableError, InputError, load\n"
+        "for variant in ('float32', 'int8'):\n"
+        "    try:\n"
+        f"        load({str(bundle)!r}, variant=variant)\n"
+        "    except (BackendUnavailableError, InputError) as exc:  # both importable from edgernn.runtime\n"
+        "        print(type(exc).__name__, '|', exc)\n"
+    )
+    lines = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
+    assert lines[0].startswith("BackendUnavailableError | no installed backend can run variant 'float32'"), lines
+    assert "pip install 'edgernn[litert]' or 'edgernn[onnx]'" in lines[0]
+    assert lines[1].startswith("InputError | ") and "no artifact of variant 'int8'" in lines[1], lines
+    assert "[('onnx', 'float32')]" in lines[1]
+
+
+def test_every_error_load_documents_is_exported_from_edgernn_runtime():
+    import re
+
+    import edgernn.runtime as runtime
+
+    raises = load.__doc__.split("Raises:")[1]
+    documented = set(re.findall(r"\b[A-Z]\w+Error\b", raises))
+    assert {"BackendUnavailableError", "InputError"} <= documented  # the docstring still lists them
+    assert documented <= set(runtime.__all__), documented - set(runtime.__all__)
+    assert all(issubclass(getattr(runtime, name), runtime.EdgeRNNError) for name in documented)
+    assert runtime.MissingExtraError is __import__("edgernn.runtime.errors", fromlist=["x"]).MissingExtraError
+    assert "ManifestError" not in __import__("edgernn.runtime.predictor", fromlist=["x"]).__all__

@@ -173,6 +173,10 @@ def test_missing_variant_is_an_input_error_naming_what_the_bundle_has(zoo_bundle
     load(zoo_bundles["lstm-single"], variant="float32")  # neighbour
     with pytest.raises(InputError, match="variant 'int8'.*the bundle has"):
         load(zoo_bundles["lstm-single"], backend="litert", variant="int8")
+    # backend="auto" too: the variant is missing, not a backend (was BackendUnavailableError, "pip install ...")
+    have = r"variant 'int8'; the bundle has \(format, variant\) \[\('numpy', 'float32'\)"
+    with pytest.raises(InputError, match=have):
+        load(zoo_bundles["lstm-single"], variant="int8")
 
 
 def test_int8_without_calibration_fails_alone_and_the_others_are_written(zoo_models, tmp_path):

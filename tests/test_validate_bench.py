@@ -168,6 +168,26 @@ def test_bench_plain_table_lists_every_pair(capsys):
         assert name in out
 
 
+def test_a_failing_cold_start_child_is_a_row_value_and_the_bench_goes_on(tmp_path, monkeypatch):
+    """The cold-start child gets a sitecustomize that hides onnxruntime, so it fails while this process
+    runs it: the onnxruntime rows say why, and the numpy row beside them still has its figure."""
+    from edgernn.runtime.bench import bench
+    from edgernn.runtime.bench_report import table_rows
+
+    (tmp_path / "sitecustomize.py").write_text("import sys; sys.modules['onnxruntime'] = None\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    result = bench(MODELS / "seed-gru", ["onnxruntime", "numpy"], ["float32"], baselines=False, cold_runs=1,
+                   max_seconds=0.05)
+    windows = {r["backend"]: r for r in result["rows"] if r["graph_form"] != "step"}
+    assert windows["numpy"]["cold_start_ms"] > 0 and "cold_start_error" not in windows["numpy"]
+    failed = windows["onnxruntime"]
+    assert failed["cold_start_ms"] is None and failed["p50_us"] > 0
+    why = failed["cold_start_error"]
+    assert "cold start of variant 'float32' on onnxruntime failed in a fresh process (exit 1)" in why
+    assert "BackendUnavailableError: backend 'onnxruntime' is not installed" in why
+    assert ["model.onnx", "onnxruntime"] in [row[:2] for row in table_rows(result) if row[4] == "failed"]
+
+
 def test_keras_baselines_have_the_bench_fields():
     bundle = MODELS / "seed-lstm"
     rows = keras_baselines(bundle, read_manifest(bundle), max_seconds=0.1)

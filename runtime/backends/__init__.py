@@ -69,7 +69,7 @@ def auto_order(manifest: dict[str, Any], names: Sequence[str] | None = None) -> 
     if fused and manifest["input"]["timesteps"] >= LONG_LSTM_STEPS:
         put_before("onnxruntime", "litert")
     cells = manifest.get("model", {}).get("cells") if isinstance(manifest.get("model"), dict) else None
-    if isinstance(cells, list) and cells and set(cells) == {"simple_rnn"}:
+    if isinstance(cells, list) and cells and all(c == "simple_rnn" for c in cells):  # junk: the default order
         put_before("numpy", "onnxruntime")
     return order
 
