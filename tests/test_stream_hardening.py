@@ -1,0 +1,70 @@
+"""Streaming hardening: a step model that disagrees with its manifest, runtime failures, aliasing, odd input."""
+import json
+import shutil
+import threading
+
+import numpy as np
+import pytest
+
+from edgernn.export import export_bundle
+from edgernn.runtime import InputError, ManifestError, ModelRunError, backends, load
+
+BACKENDS = list(backends.REGISTRY)
+
+
+@pytest.fixture(scope="session")
+def rnn_last(tmp_path_factory):
+    """A model whose last layer is the recurrent one (no Dense head), identity output scaling, with step models."""
+    import keras
+
+    keras.utils.set_random_seed(3)
+    model = keras.Sequential([keras.Input((4, 2)), keras.layers.SimpleRNN(3, return_sequences=True)])
+    return export_bundle(model, tmp_path_factory.mktemp("rnnlast") / "b", streaming=True)
+
+
+@pytest.fixture(scope="session")
+def gru_bundle(tmp_path_factory):
+    from edgernn.train import build_model
+
+    model = build_model("gru", (6, 5), timesteps=4, seed=11)
+    return export_bundle(model, tmp_path_factory.mktemp("gru") / "b", streaming=True)
+
+
+def _with_state_width(bundle, tmp_path, width):
+    copy = shutil.copytree(bundle, tmp_path / "changed")
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["streaming"]["states"][1]["shape"] = [width]
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    return copy
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_state_width_the_step_model_lacks_is_a_manifest_error_at_open(gru_bundle, tmp_path, backend):
+    same = _with_state_width(gru_bundle, tmp_path / "same", 5)  # neighbour: the true width, rewritten, streams
+    assert load(same, backend=backend).stream().step([0.5]).shape == (1,)
+    changed = _with_state_width(gru_bundle, tmp_path, 7)
+    predictor = load(changed, backend=backend)  # predict never reads the streaming block
+    with pytest.raises(ManifestError, match=r"'state_1_h' is \(batch, 5\).*manifest says \(batch, 7\)"):
+        predictor.stream()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_runtime_failure_while_stepping_is_a_model_run_error_and_the_model_recovers(gru_bundle, backend):
+    stream = load(gru_bundle, backend=backend).stream()
+    model, x = stream.model, np.full((1, 1), 0.5, np.float32)
+    good = model.step_model_units(x, model.zeros(1))[0]  # neighbour
+    wrong = [np.zeros((1, 6), np.float32), np.zeros((1, 9), np.float32)]  # state_1_h is 5 wide
+    with pytest.raises(ModelRunError, match="step.*the runtime failed"):
+        model.step_model_units(x, wrong)
+    np.testing.assert_array_equal(model.step_model_units(x, model.zeros(1))[0], good)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_output_never_aliases_the_state(rnn_last, backend):
+    stream = load(rnn_last, backend=backend).stream()
+    assert stream.model.spec.y.identity
+    y = stream.step([0.3, -0.2])
+    before = stream.state
+    np.testing.assert_allclose(y, before["state_0_h"][0], atol=1e-6)  # y_t is the new h here
+    y[:] = 100.0
+    assert all(np.array_equal(before[k], v) for k, v in stream.state.items())
