@@ -68,3 +68,34 @@ def test_the_output_never_aliases_the_state(rnn_last, backend):
     np.testing.assert_allclose(y, before["state_0_h"][0], atol=1e-6)  # y_t is the new h here
     y[:] = 100.0
     assert all(np.array_equal(before[k], v) for k, v in stream.state.items())
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_failing_thread_does_not_disturb_streams_stepping_beside_it(gru_bundle, backend):
+    predictor = load(gru_bundle, backend=backend)
+    data = [np.random.default_rng(i).uniform(-1, 1, (200, 1)).astype(np.float32) for i in range(3)]
+    alone = [np.stack([s.step(x) for x in xs]) for s, xs in ((predictor.stream(), xs) for xs in data)]
+    streams = [predictor.stream() for _ in data]
+    results, failures = [None] * len(data), []
+    model, wrong = streams[0].model, [np.zeros((1, 6), np.float32), np.zeros((1, 9), np.float32)]
+
+    def good(i):
+        results[i] = np.stack([streams[i].step(x) for x in data[i]])
+
+    def bad():
+        for _ in range(200):
+            try:
+                # batch 2 resizes LiteRT's interpreter before the wrong state fails and it is rebuilt:
+                # a thread still holding the old interpreter would then run a batch-2 graph
+                model.step_model_units(np.zeros((2, 1), np.float32), wrong)
+            except ModelRunError:
+                failures.append(1)
+
+    threads = [threading.Thread(target=good, args=(i,)) for i in range(len(data))] + [threading.Thread(target=bad)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(failures) == 200
+    for got, want in zip(results, alone):
+        np.testing.assert_array_equal(got, want)

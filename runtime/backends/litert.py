@@ -212,8 +212,8 @@ class LiteRTStepBackend(LiteRTBackend):
 
     def run_step(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Run one step: float32 arrays in the order of `inputs`; returns arrays in the order of `outputs`."""
-        interp = self._interp
         with self._lock:
+            interp = self._interp  # read under the lock: a failed call by another thread may have rebuilt it
             try:
                 if arrays[0].shape[0] != self._batch:
                     self._resize_all(arrays[0].shape[0])
