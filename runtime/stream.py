@@ -18,7 +18,7 @@ import numpy as np
 from . import backends
 from .bundle import read_checked
 from .errors import InputError, ManifestError, UnsupportedModelError
-from .guard import numeric, run_error
+from .guard import as_float32, run_error
 from .manifest import Spec
 
 STEP_ROLE = "step"
@@ -227,11 +227,7 @@ class Stream:
         self._states = new
 
     def _check(self, x_t: Any, allow_nonfinite: bool) -> np.ndarray:
-        try:
-            arr = np.asarray(x_t, dtype=np.float32)
-        except (TypeError, ValueError) as exc:
-            raise InputError(f"expected numbers shaped (batch, {self._features}), got data numpy cannot "
-                             f"turn into float32 ({exc}).") from None
+        arr = as_float32(x_t, (self._features,))  # as predict: strings, objects, complex refused
         if arr.ndim == 1 and self.batch == 1 and arr.shape[0] == self._features:
             arr = arr[None]
         if arr.shape != (self.batch, self._features):

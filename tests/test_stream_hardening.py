@@ -2,6 +2,7 @@
 import json
 import shutil
 import threading
+import warnings
 
 import numpy as np
 import pytest
@@ -99,3 +100,26 @@ def test_a_failing_thread_does_not_disturb_streams_stepping_beside_it(gru_bundle
     assert len(failures) == 200
     for got, want in zip(results, alone):
         np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("bad,expected", [
+    (["1.5"], "dtype <U3"),
+    (np.array(["2"]), "dtype <U1"),
+    ([1 + 2j], "dtype complex"),
+    ([object()], "dtype object"),
+    ([[1.0], [2.0, 3.0]], "cannot turn into an array"),
+    ([1e39], "NaN or inf"),
+])
+def test_step_refuses_what_predict_refuses_and_leaves_the_state(gru_bundle, bad, expected):
+    predictor = load(gru_bundle, backend="numpy")
+    stream = predictor.stream()
+    assert stream.step([0.5]).shape == stream.step(np.array([1], np.int64)).shape == (1,)  # neighbours: numbers
+    before = stream.state
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the float64 -> float32 overflow is refused, not warned about
+        with pytest.raises(InputError, match=expected):
+            stream.step(bad)
+        with pytest.raises(InputError, match=expected):
+            predictor.predict([[bad] * predictor.spec.timesteps])
+    assert all(np.array_equal(before[k], v) for k, v in stream.state.items())
+
