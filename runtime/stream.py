@@ -211,7 +211,7 @@ class Stream:
     @state.setter
     def state(self, value: Mapping[str, Any]) -> None:
         if not isinstance(value, Mapping) or set(value) != set(self._names):
-            got = sorted(value) if isinstance(value, Mapping) else type(value).__name__
+            got = sorted(value, key=repr) if isinstance(value, Mapping) else type(value).__name__  # keys of any type
             raise InputError(f"state must be a mapping with keys {list(self._names)}, got {got}; use stream.state.")
         new = []
         for name, shape in zip(self._names, self._shapes):

@@ -123,3 +123,10 @@ def test_step_refuses_what_predict_refuses_and_leaves_the_state(gru_bundle, bad,
             predictor.predict([[bad] * predictor.spec.timesteps])
     assert all(np.array_equal(before[k], v) for k, v in stream.state.items())
 
+
+def test_state_keys_of_mixed_types_are_an_input_error(gru_bundle):
+    stream = load(gru_bundle, backend="numpy").stream()
+    stream.state = {"state_0_h": np.ones((1, 6)), "state_1_h": np.ones((1, 5))}  # neighbour
+    with pytest.raises(InputError, match=r"keys \['state_0_h', 'state_1_h'\].*got \['state_0_h', 1\]"):
+        stream.state = {"state_0_h": np.zeros((1, 6)), 1: np.zeros((1, 5))}
+    assert stream.state["state_0_h"].min() == 1.0
