@@ -245,13 +245,12 @@ def open_stream(predictor, batch: int = 1) -> Stream:
     return Stream(step_model_for(predictor), batch)
 
 
-def window_outputs(predictor) -> Callable[[np.ndarray], np.ndarray]:
-    """A function like `predictor.run_model_units` computed by stepping: what `validate` checks step models with.
+def window_outputs(model: StepModel) -> Callable[[np.ndarray], np.ndarray]:
+    """A function like `Predictor.run_model_units` computed by stepping `model`: what `validate` checks step models with.
 
     Each window is stepped from the zero state; a window model keeps the last step's output.
     """
-    model = step_model_for(predictor)
-    if predictor.spec.sequence_output:
+    if model.spec.sequence_output:
         return model.run_model_units
     return lambda xm: model.run_model_units(xm)[:, -1]
 

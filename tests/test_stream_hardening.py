@@ -1,4 +1,5 @@
 """Streaming hardening: a step model that disagrees with its manifest, runtime failures, aliasing, odd input."""
+import hashlib
 import json
 import shutil
 import threading
@@ -130,3 +131,22 @@ def test_state_keys_of_mixed_types_are_an_input_error(gru_bundle):
     with pytest.raises(InputError, match=r"keys \['state_0_h', 'state_1_h'\].*got \['state_0_h', 1\]"):
         stream.state = {"state_0_h": np.zeros((1, 6)), 1: np.zeros((1, 5))}
     assert stream.state["state_0_h"].min() == 1.0
+
+
+def test_validate_runs_each_step_model_row_on_the_file_it_names(gru_bundle, tmp_path):
+    from edgernn.train import build_model
+    from edgernn.runtime.validate import validate
+
+    other = export_bundle(build_model("gru", (6, 5), timesteps=4, seed=12), tmp_path / "other", formats=("onnx",),
+                          streaming=True)
+    bundle = shutil.copytree(gru_bundle, tmp_path / "b")
+    shutil.copy(other / "step.onnx", bundle / "step2.onnx")  # same shapes, other weights: must fail the golden
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    entry = next(a for a in manifest["artifacts"] if a.get("role") == "step" and a["format"] == "onnx")
+    content = (bundle / "step2.onnx").read_bytes()
+    manifest["artifacts"].append({**entry, "file": "step2.onnx", "bytes": len(content),
+                                  "sha256": hashlib.sha256(content).hexdigest()})
+    (bundle / "manifest.json").write_text(json.dumps(manifest))
+    rows = {r.file: r for r in validate(bundle, backend_names=["onnxruntime"])}
+    assert rows["step.onnx"].passed  # neighbour: the first step model matches its golden vectors
+    assert not rows["step2.onnx"].passed and rows["step2.onnx"].max_abs_error > 1e-3
