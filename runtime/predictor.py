@@ -16,7 +16,7 @@ import numpy as np
 from . import backends
 from .bundle import find_artifact, read_checked
 from .errors import BackendUnavailableError, InputError
-from .guard import numeric, run_error
+from .guard import as_float32, run_error
 from .manifest import Affine, read_manifest, spec_from_manifest
 
 DEFAULT_VARIANT = "float32"
@@ -139,16 +139,7 @@ class Predictor:
             raise run_error(exc, self.artifact["file"]) from None
 
     def _as_float32(self, x: Any) -> np.ndarray:
-        if type(x) is not np.ndarray or x.dtype.kind not in "biuf":
-            x = numeric(x, self._tail)  # strings, objects, complex: refused, not coerced
-        try:
-            with np.errstate(over="ignore"):  # a float64 beyond float32 becomes inf: the finiteness check decides
-                return np.asarray(x, dtype=np.float32)
-        except (TypeError, ValueError) as exc:
-            raise InputError(
-                f"expected numbers shaped (batch, {self._tail[0]}, {self._tail[1]}), got data numpy cannot "
-                f"turn into float32 ({exc})."
-            ) from None
+        return as_float32(x, self._tail)  # the same conversion as Stream.step
 
     def _bad_shape(self, shape: tuple[int, ...]) -> None:
         hint = " Add a batch axis: x[None]." if shape == self._tail else ""

@@ -18,6 +18,7 @@ import numpy as np
 from . import backends
 from .bundle import read_checked
 from .errors import InputError, ManifestError, UnsupportedModelError
+from .guard import as_float32, run_error
 from .manifest import Spec
 
 STEP_ROLE = "step"
@@ -85,17 +86,31 @@ class StepModel:
     def open(cls, bundle, manifest: Mapping[str, Any], spec: Spec, backend: str, fmt: str, variant: str,
              verify: bool = True) -> "StepModel":
         """Load the bundle's step artifact for (fmt, variant) in `backend`."""
-        streaming = streaming_spec(manifest)
         art = find_step_artifact(manifest, fmt, variant)
         if art is None:
+            streaming_spec(manifest)  # a bundle without step models says how to get them
             have = sorted((a["format"], a["variant"]) for a in manifest["artifacts"] if a.get("role") == STEP_ROLE)
             raise UnsupportedModelError(
                 f"{bundle}: no {fmt} step model for variant {variant!r} (step models: {have}); pick a backend "
                 "that runs one of those, or re-export with --streaming."
             )
+        return cls.open_artifact(bundle, manifest, spec, backend, art, verify)
+
+    @classmethod
+    def open_artifact(cls, bundle, manifest: Mapping[str, Any], spec: Spec, backend: str, art: dict[str, Any],
+                      verify: bool = True) -> "StepModel":
+        """Load exactly the step artifact `art` (a manifest entry) in `backend`.
+
+        Raises:
+            ManifestError: the step model's tensor widths differ from the manifest's.
+        """
+        streaming = streaming_spec(manifest)
         names_in = [streaming.input, *(s.name for s in streaming.states)]
         names_out = [streaming.output, *(s.output for s in streaming.states)]
         runner = backends.open_step_backend(backend, read_checked(bundle, art, verify), art, names_in, names_out)
+        sizes = [s.size for s in streaming.states]
+        _check_widths(art["file"], names_in, [spec.features, *sizes], runner.step_widths[0])
+        _check_widths(art["file"], names_out, [spec.outputs, *sizes], runner.step_widths[1])
         return cls(runner, spec, streaming, art)
 
     def zeros(self, batch: int) -> list[np.ndarray]:
@@ -103,7 +118,10 @@ class StepModel:
 
     def step_model_units(self, x_t: np.ndarray, states: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
         """One step in model units: (y_t, next states). No checks: callers pass float32 (batch, ...)."""
-        out = self._run_step([x_t, *states])
+        try:
+            out = self._run_step([x_t, *states])
+        except Exception as exc:  # a runtime's own exception types never escape, as in predict
+            raise run_error(exc, self.artifact["file"]) from None
         return out[0], out[1:]
 
     def run_model_units(self, xs: np.ndarray) -> np.ndarray:
@@ -115,6 +133,16 @@ class StepModel:
             y, states = self.step_model_units(np.ascontiguousarray(xs[:, t]), states)
             ys.append(y)
         return np.stack(ys, axis=1) if ys else np.zeros((xs.shape[0], 0, self.spec.outputs), np.float32)
+
+
+def _check_widths(file: str, names: list[str], want: list[int], got: list[int | None]) -> None:
+    """Each tensor's last-axis width in the step model against the manifest (None: free, matches any)."""
+    for name, w, g in zip(names, want, got):
+        if g is not None and g != w:
+            raise ManifestError(
+                f"{file}: tensor {name!r} is (batch, {g}) in the step model, but the manifest says (batch, {w}); "
+                "the manifest and the model file disagree. Re-export the bundle with --streaming."
+            )
 
 
 def step_model_for(predictor) -> StepModel:
@@ -183,7 +211,7 @@ class Stream:
     @state.setter
     def state(self, value: Mapping[str, Any]) -> None:
         if not isinstance(value, Mapping) or set(value) != set(self._names):
-            got = sorted(value) if isinstance(value, Mapping) else type(value).__name__
+            got = sorted(value, key=repr) if isinstance(value, Mapping) else type(value).__name__  # keys of any type
             raise InputError(f"state must be a mapping with keys {list(self._names)}, got {got}; use stream.state.")
         new = []
         for name, shape in zip(self._names, self._shapes):
@@ -199,11 +227,7 @@ class Stream:
         self._states = new
 
     def _check(self, x_t: Any, allow_nonfinite: bool) -> np.ndarray:
-        try:
-            arr = np.asarray(x_t, dtype=np.float32)
-        except (TypeError, ValueError) as exc:
-            raise InputError(f"expected numbers shaped (batch, {self._features}), got data numpy cannot "
-                             f"turn into float32 ({exc}).") from None
+        arr = as_float32(x_t, (self._features,))  # as predict: strings, objects, complex refused
         if arr.ndim == 1 and self.batch == 1 and arr.shape[0] == self._features:
             arr = arr[None]
         if arr.shape != (self.batch, self._features):
@@ -221,13 +245,12 @@ def open_stream(predictor, batch: int = 1) -> Stream:
     return Stream(step_model_for(predictor), batch)
 
 
-def window_outputs(predictor) -> Callable[[np.ndarray], np.ndarray]:
-    """A function like `predictor.run_model_units` computed by stepping: what `validate` checks step models with.
+def window_outputs(model: StepModel) -> Callable[[np.ndarray], np.ndarray]:
+    """A function like `Predictor.run_model_units` computed by stepping `model`: what `validate` checks step models with.
 
     Each window is stepped from the zero state; a window model keeps the last step's output.
     """
-    model = step_model_for(predictor)
-    if predictor.spec.sequence_output:
+    if model.spec.sequence_output:
         return model.run_model_units
     return lambda xm: model.run_model_units(xm)[:, -1]
 

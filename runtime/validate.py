@@ -19,8 +19,8 @@ from .bundle import load_golden, read_checked
 from .compare import compare, tolerance
 from .errors import EdgeRNNError, IntegrityError, ManifestError, missing_extra
 from .manifest import read_manifest, spec_from_manifest
-from .predictor import Predictor, load
-from .stream import STEP_ROLE, window_outputs
+from .predictor import Predictor
+from .stream import STEP_ROLE, StepModel, window_outputs
 
 GOLDEN = "golden"
 
@@ -137,7 +137,8 @@ def _rows_for(bundle: Path, manifest: dict[str, Any], art: dict[str, Any], name:
     inf = float("inf")
     try:
         if art.get("role", "model") == STEP_ROLE:  # stepped window by window from the zero state
-            run = window_outputs(load(bundle, backend=name, variant=art["variant"]))
+            # exactly this entry: load() + the predictor's step model would take the variant's first one
+            run = window_outputs(StepModel.open_artifact(bundle, manifest, spec_from_manifest(manifest), name, art))
         else:
             run = open_artifact(bundle, manifest, art, name).run_model_units
     except (ManifestError, IntegrityError):

@@ -200,6 +200,8 @@ class LiteRTStepBackend(LiteRTBackend):
             )
         self._ins = [(int(ins[n]["index"]), int(ins[n]["shape"][1])) for n in self._names[0]]
         self._outs = [int(outs[n]["index"]) for n in self._names[1]]
+        # Widths in the order of the names: StepModel.open checks them against the manifest.
+        self.step_widths = ([w for _, w in self._ins], [int(outs[n]["shape"][-1]) for n in self._names[1]])
         self._batch = int(ins[self._names[0][0]]["shape"][0])
 
     def _resize_all(self, batch: int) -> None:
@@ -210,8 +212,8 @@ class LiteRTStepBackend(LiteRTBackend):
 
     def run_step(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Run one step: float32 arrays in the order of `inputs`; returns arrays in the order of `outputs`."""
-        interp = self._interp
         with self._lock:
+            interp = self._interp  # read under the lock: a failed call by another thread may have rebuilt it
             try:
                 if arrays[0].shape[0] != self._batch:
                     self._resize_all(arrays[0].shape[0])

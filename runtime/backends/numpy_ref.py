@@ -101,7 +101,8 @@ class NumpyStepBackend:
     def __init__(self, content: bytes, entry: dict[str, Any], inputs: Sequence[str], outputs: Sequence[str]) -> None:
         file = entry["file"]
         desc, arrays = read_npz(content, file)
-        self.layers = build_layers(desc["layers"], Weights(arrays, file), input_width(desc["layers"], arrays), file)
+        features = input_width(desc["layers"], arrays)
+        self.layers = build_layers(desc["layers"], Weights(arrays, file), features, file)
         fixed = [i for i, layer in enumerate(self.layers) if not layer.can_step]
         if fixed:
             raise UnsupportedModelError(
@@ -115,6 +116,9 @@ class NumpyStepBackend:
                 f"as many outputs; the manifest names inputs {list(inputs)} and outputs {list(outputs)}. Re-export."
             )
         self.state_widths = widths
+        out = self.layers[-1].out_features if self.layers else features
+        # Widths of (x_t, *states) in and (y_t, *next states) out: StepModel.open checks them against the manifest.
+        self.step_widths = ([features, *widths], [out, *widths])
 
     def run_step(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
         """(x_t, *states) -> [y_t, *next states], float32 (batch, width) each."""
@@ -124,7 +128,9 @@ class NumpyStepBackend:
             x, nxt = layer.step(x, states[at:at + n])
             at += n
             new += nxt
-        return [np.asarray(x, dtype=np.float32), *new]
+        # A copy: a model ending in a recurrent layer returns its new h as y_t too, and the caller
+        # owns y_t (may write to it) while the stream keeps the state.
+        return [np.array(x, dtype=np.float32), *new]
 
 
 def open_step(content: bytes, entry: dict[str, Any], inputs: Sequence[str], outputs: Sequence[str]) -> NumpyStepBackend:

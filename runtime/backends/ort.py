@@ -84,10 +84,19 @@ class OrtStepBackend(OrtBackend):
                 f"{sorted(have_in)}, outputs {sorted(have_out)}); re-export the bundle with --streaming."
             )
         self._in_names, self._out_names = list(inputs), list(outputs)
+        ins = {i.name: i.shape for i in self._session.get_inputs()}
+        outs = {o.name: o.shape for o in self._session.get_outputs()}
+        # Last-axis widths in the order of `inputs` and `outputs` (None where the graph leaves it free).
+        self.step_widths = ([_width(ins[n]) for n in inputs], [_width(outs[n]) for n in outputs])
 
     def run_step(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Run one step: float32 arrays in the order of `inputs`; returns arrays in the order of `outputs`."""
         return self._run(self._out_names, dict(zip(self._in_names, arrays)))
+
+
+def _width(shape: Sequence[Any]) -> int | None:
+    last = shape[-1] if shape else None
+    return last if isinstance(last, int) and last >= 0 else None
 
 
 def open_step(content: bytes, entry: dict[str, Any], inputs: Sequence[str], outputs: Sequence[str]) -> OrtStepBackend:
