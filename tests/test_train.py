@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from edgernn.train import CELLS, Recipe, build_model, seed_dataset, train_recipe, trainable_params
+from edgernn.train import Recipe, build_model, seed_dataset, train_recipe, trainable_params
 
 
 def test_seed_dataset_is_the_tutorials_six_windows():
@@ -38,7 +38,3 @@ def test_same_seed_gives_same_weights_and_another_seed_does_not():
     c, _ = train_recipe(Recipe(cell="simple_rnn", epochs=3, seed=6), x, y)
     assert all(np.array_equal(u, v) for u, v in zip(a.get_weights(), b.get_weights()))
     assert not all(np.array_equal(u, v) for u, v in zip(a.get_weights(), c.get_weights()))
-
-
-def test_all_cells_listed():
-    assert set(CELLS) == {"simple_rnn", "lstm", "gru"}
