@@ -38,24 +38,12 @@ class _Graph(_Reader):
 
     def ints(self, table: int, field: int) -> list[int]:
         """An int32 vector field ([] when absent)."""
-        pos = self.field_pos(table, field)
-        if pos is None:
-            return []
-        vec = self.deref(pos)
-        count = self._unpack("<I", vec)
-        if vec + 4 + 4 * count > len(self.data):
-            raise self.bad(f"an int vector of {count} items overruns the file")
-        return list(struct.unpack_from(f"<{count}i", self.data, vec + 4))
+        found = self.vector(table, field, 4)
+        return [] if found is None else list(struct.unpack_from(f"<{found[1]}i", self.data, found[0]))
 
     def byte_vector_size(self, table: int, field: int) -> int:
-        pos = self.field_pos(table, field)
-        if pos is None:
-            return 0
-        vec = self.deref(pos)
-        count = self._unpack("<I", vec)
-        if vec + 4 + count > len(self.data):
-            raise self.bad(f"a buffer of {count} bytes overruns the file")
-        return count
+        found = self.vector(table, field, 1)
+        return 0 if found is None else found[1]
 
     def check(self) -> None:
         root = self.deref(0)

@@ -36,15 +36,20 @@ class _Reader:
     def deref(self, pos: int) -> int:
         return pos + self._unpack("<I", pos)
 
-    def table_vector(self, table: int, field: int) -> list[int]:
+    def vector(self, table: int, field: int, item_size: int) -> tuple[int, int] | None:
+        """(first item position, item count) of a vector field, bounds-checked; None when absent."""
         pos = self.field_pos(table, field)
         if pos is None:
-            return []
+            return None
         vec = self.deref(pos)
         count = self._unpack("<I", vec)
-        if count > len(self.data) // 4:
-            raise ModelLoadError(f"{self.name}: not a valid .tflite file (vector of {count} items).")
-        return [self.deref(vec + 4 + 4 * i) for i in range(count)]
+        if vec + 4 + item_size * count > len(self.data):
+            raise ModelLoadError(f"{self.name}: not a valid .tflite file (a vector of {count} items overruns the file).")
+        return vec + 4, count
+
+    def table_vector(self, table: int, field: int) -> list[int]:
+        found = self.vector(table, field, 4)
+        return [] if found is None else [self.deref(found[0] + 4 * i) for i in range(found[1])]
 
     def string(self, table: int, field: int) -> str | None:
         pos = self.field_pos(table, field)
