@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from edgernn.runtime import optional
 from edgernn.runtime.errors import ExportError
 
 
@@ -19,12 +20,7 @@ def load_keras(path: str | Path):
         raise ExportError(f"{path}: no such .keras file.")
     if path.suffix != ".keras":
         raise ExportError(f"{path}: expected a .keras file (Keras 3 format); got {path.suffix or 'no suffix'}.")
-    try:
-        import keras
-    except ImportError:
-        from edgernn.runtime.errors import missing_extra
-
-        raise missing_extra("tensorflow", "train", "exporting") from None
+    keras = optional.require("keras", "exporting")
     try:
         return keras.models.load_model(path, safe_mode=True, compile=False)
     except Exception as exc:
@@ -33,5 +29,5 @@ def load_keras(path: str | Path):
             raise ExportError(
                 f"{path}: refused to load with safe_mode=True ({text.splitlines()[0]}). Lambda layers run "
                 "arbitrary code; rebuild the model from supported layers."
-            ) from None
-        raise ExportError(f"{path}: cannot load the Keras model ({type(exc).__name__}: {text[:300]}).") from None
+            ) from exc
+        raise ExportError(f"{path}: cannot load the Keras model ({type(exc).__name__}: {text[:300]}).") from exc

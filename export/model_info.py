@@ -118,28 +118,36 @@ def inspect_model(model) -> ModelInfo:
     )
 
 
-def _patch_config(node: Any, rnn: dict[str, Any], batch: int | None) -> None:
+def _patch_config(node: Any, rnn: dict[str, Any], batch: int | None, free_time: bool) -> None:
     if isinstance(node, dict):
         cls, cfg = node.get("class_name"), node.get("config")
         if cls in RNN_CLASSES and isinstance(cfg, dict):
             cfg.update(rnn)
-        if cls == "InputLayer" and isinstance(cfg, dict) and batch is not None:
-            cfg["batch_shape"] = [batch, *cfg["batch_shape"][1:]]
+        if cls == "InputLayer" and isinstance(cfg, dict):
+            shape = list(cfg["batch_shape"])
+            if batch is not None:
+                shape[0] = batch
+            if free_time:
+                shape[1] = None
+            cfg["batch_shape"] = shape
         for value in node.values():
-            _patch_config(value, rnn, batch)
+            _patch_config(value, rnn, batch, free_time)
     elif isinstance(node, list):
         for value in node:
-            _patch_config(value, rnn, batch)
+            _patch_config(value, rnn, batch, free_time)
 
 
-def clone_with(model, *, unroll: bool | None = None, batch: int | None = None):
-    """A clone of `model` with the same weights, its recurrent layers unrolled and/or its batch fixed.
+def clone_with(model, *, unroll: bool | None = None, batch: int | None = None,
+               return_sequences: bool | None = None, free_time: bool = False):
+    """A clone of `model` with the same weights: its recurrent layers unrolled and/or returning every
+    step, its batch fixed, and/or its time axis left free.
 
     Built from the config (not by wrapping the model in a tf.function), so the converters see
     ordinary Keras variables and freeze them.
     """
+    rnn = {k: v for k, v in (("unroll", unroll), ("return_sequences", return_sequences)) if v is not None}
     config = copy.deepcopy(model.get_config())
-    _patch_config(config, {"unroll": unroll} if unroll is not None else {}, batch)
+    _patch_config(config, rnn, batch, free_time)
     clone = type(model).from_config(config)
     clone.set_weights(model.get_weights())
     return clone

@@ -8,22 +8,19 @@ equals the full model with return_sequences=True; each file is proven on that be
 """
 from __future__ import annotations
 
-import copy
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from edgernn.runtime.errors import ExportError
-from edgernn.runtime.manifest import Spec
-from edgernn.runtime.stream import STEP_ROLE, StepModel, streaming_spec
+from edgernn.runtime.manifest import Spec, StreamingBlock
+from edgernn.runtime.stream import StepModel
 
-from .artifact import Artifact, file_entry
-from .model_info import RNN_CLASSES, ModelInfo
-from .onnx import OPSET, check, convert_function, op_types
+from .formats import STEP_INPUT, STEP_OUTPUT, StepSource, file_fields, get_format
+from .model_info import RNN_CLASSES, ModelInfo, clone_with
 from .verify import Case, verify
 
-STEP_INPUT, STEP_OUTPUT, NEXT = "x_t", "y_t", "next_"
+NEXT = "next_"
 PROOF_BATCHES = (1, 3)
 PROOF_REPEATS = 10  # step 10 x T samples: past the trained length, where state drift would show
 
@@ -99,61 +96,7 @@ def sequence_reference(model):
 
     Its output on N samples is what stepping those samples from the zero state must give.
     """
-    config = copy.deepcopy(model.get_config())
-
-    def patch(node: Any) -> None:
-        if isinstance(node, dict):
-            cls, cfg = node.get("class_name"), node.get("config")
-            if cls in RNN_CLASSES and isinstance(cfg, dict):
-                cfg["return_sequences"] = True
-            if cls == "InputLayer" and isinstance(cfg, dict):
-                cfg["batch_shape"] = [None, None, *cfg["batch_shape"][2:]]
-            for value in node.values():
-                patch(value)
-        elif isinstance(node, list):
-            for value in node:
-                patch(value)
-
-    patch(config)
-    clone = type(model).from_config(config)
-    clone.set_weights(model.get_weights())
-    return clone
-
-
-def to_tflite(step_model, path: Path) -> Artifact:
-    from . import tflite
-
-    content = tflite.convert(step_model)
-    path.write_bytes(content)
-    return Artifact(file=path.name, format="tflite", graph_form="step",
-                    graph_form_reason="one time step, state as explicit inputs/outputs",
-                    ops=tflite.op_counts(content))
-
-
-def to_onnx(step_model, path: Path, states: list[dict[str, Any]], features: int) -> Artifact:
-    import tensorflow as tf
-
-    names = [STEP_INPUT, *(s["name"] for s in states)]
-    widths = [features, *(s["shape"][0] for s in states)]
-    signature = [tf.TensorSpec((None, w), tf.float32, name=n) for n, w in zip(names, widths)]
-
-    def serve(*args):
-        return step_model(list(args), training=False)
-
-    proto = convert_function(tf.function(serve, input_signature=signature), signature, OPSET, "the step model")
-    check(proto)
-    path.write_bytes(proto.SerializeToString())
-    return Artifact(file=path.name, format="onnx", graph_form="step",
-                    graph_form_reason="one time step, state as explicit inputs/outputs",
-                    ops=op_types(proto), opset=OPSET)
-
-
-def to_numpy(model, path: Path, info: ModelInfo) -> Artifact:
-    """The numpy backend steps the same layer list and weights as model.npz (runtime numpy_ref.open_step)."""
-    from .numpy_weights import export_numpy
-
-    return export_numpy(model, path, info, form="step",
-                        reason="one time step, state as explicit inputs/outputs (the layers of model.npz, stepped)")
+    return clone_with(model, return_sequences=True, free_time=True)
 
 
 def proof_cases(model, info: ModelInfo, seed: int) -> list[tuple[str, np.ndarray, np.ndarray]]:
@@ -168,38 +111,31 @@ def proof_cases(model, info: ModelInfo, seed: int) -> list[tuple[str, np.ndarray
     return cases
 
 
-def prove(path: Path, entry: dict[str, Any], manifest: dict[str, Any], spec: Spec, cases, names) -> dict[str, Any]:
-    """Step every case in every installed backend of `names` (export/verify.py's one comparison path)."""
-    def stepper(name: str):
-        return StepModel.open(path.parent, manifest, spec, name, entry["format"], entry["variant"]).run_model_units
-
-    proof = verify(b"", entry, spec, [Case(label, xs, ref) for label, xs, ref in cases], names, opener=stepper)
-    return {**proof, "verified_steps": max(xs.shape[1] for _, xs, _ in cases)}
-
-
 def write_step_models(model, folder: Path, info: ModelInfo, spec: Spec, formats, seed: int = 0):
-    """Write and prove `step.<fmt>` for each format. Returns (the manifest's streaming block, entries).
+    """Write and prove `step.<fmt>` for each format. Returns (the manifest's StreamingBlock, entries).
+
+    Each file is stepped through 10 x T samples (batch 1 and 3) in every installed backend of its
+    format, through the runtime's own StepModel, and compared with the sequence reference.
 
     Raises:
         ExportError: the model cannot stream (Bidirectional, go_backwards), or a step model fails.
     """
-    from .formats import get_format
-
     step, states = build_step_model(model, info)
-    block = {"input": STEP_INPUT, "output": STEP_OUTPUT, "states": states, "initial_state": "zeros",
-             "state_units": "model", "convention": "y_t, next states = step(x_t, states); start from zeros"}
-    streaming_spec({"streaming": block})  # the runtime must be able to read what is written
-    cases = proof_cases(model, info, seed)
-    writers = {"tflite": lambda p: to_tflite(step, p), "onnx": lambda p: to_onnx(step, p, states, info.features),
-               "numpy": lambda p: to_numpy(model, p, info)}
+    block = StreamingBlock.parse({"input": STEP_INPUT, "output": STEP_OUTPUT, "states": states}, "the step model")
+    cases = [Case(label, xs, ref) for label, xs, ref in proof_cases(model, info, seed)]
+    source = StepSource(step, states, model, info)
     entries = []
-    for fmt in formats:
-        if fmt not in writers:
-            raise ExportError(f"no step model writer for format {fmt!r} (streaming supports {sorted(writers)}); "
+    for fmt in map(get_format, formats):
+        if fmt.step_writer is None:
+            able = [f for f in formats if get_format(f).step_writer]
+            raise ExportError(f"no step model writer for format {fmt.name!r} (streaming supports {able}); "
                               "export that format without --streaming.")
-        path = folder / f"step{get_format(fmt).suffix}"
-        art = writers[fmt](path)
-        entry = {**art.entry(), "role": STEP_ROLE, **file_entry(path)}
-        entry.update(prove(path, entry, {"streaming": block, "artifacts": [entry]}, spec, cases, get_format(fmt).backends))
-        entries.append(entry)
+        path = folder / fmt.file("step")
+        entry = fmt.step_writer(source, path).with_(**file_fields(path))
+
+        def stepper(name: str, content: bytes, entry=entry):
+            return StepModel.load(name, content, entry, spec, block).run_model_units
+
+        entry = verify(path.read_bytes(), entry, spec, cases, opener=stepper)
+        entries.append(entry.with_(verified_steps=max(case.inputs.shape[1] for case in cases)))
     return block, entries

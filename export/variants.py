@@ -10,21 +10,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from edgernn.runtime.compare import output_range, tolerance, tolerance_rule
 from edgernn.runtime.errors import EdgeRNNError, ExportError
+from edgernn.runtime.manifest import MODEL_ROLE, ArtifactEntry, QuantizationBlock, Spec
 
+from .formats import FLOAT32, FORMATS, QUANTIZED, VariantJob, get_format
 from .model_info import ModelInfo
-from .quantize_onnx import ONNX_VARIANTS, quantize_onnx
-from .quantize_tflite import TFLITE_VARIANTS, quantize_tflite, variant_forms
 from .verify import Case, keras_outputs, verify
 
-VARIANTS = ("dynamic", "float16", "int8")
-OF_FORMAT = {"tflite": TFLITE_VARIANTS, "onnx": ONNX_VARIANTS}
-BACKENDS = {"tflite": ("litert",), "onnx": ("onnxruntime",)}
+VARIANTS = QUANTIZED
 HOLDOUT_FRACTION = 0.2
 HOLDOUT_RANDOM = 32  # held-out windows when there are no calibration windows (uniform in [-1, 1))
 GOLDEN_HOLDOUT = 64  # held-out windows kept in golden.npz for `edgernn validate`
@@ -44,7 +42,7 @@ class Windows:
 class VariantReport:
     """What write_variants produced: manifest entries, failures and the windows used."""
 
-    entries: list[dict[str, Any]] = field(default_factory=list)
+    entries: list[ArtifactEntry] = field(default_factory=list)
     failures: list[dict[str, str]] = field(default_factory=list)
     windows: Windows | None = None
 
@@ -79,21 +77,21 @@ def split_windows(model, info: ModelInfo, windows: np.ndarray | None, source: st
     return Windows(calib, Case("held-out windows", held, keras_outputs(model, held)), source, span)
 
 
-def _measure(content: bytes, entry: dict[str, Any], spec, windows: Windows, max_error: float | None) -> dict[str, Any]:
+def measure(content: bytes, entry: ArtifactEntry, spec: Spec, windows: Windows,
+            max_error: float | str | None) -> ArtifactEntry:
     """verify() on the held-out case with the (format, variant) rule resolved; then --max-error."""
     holdout, span = windows.holdout, windows.output_range
-    rule = tolerance_rule(entry["format"], entry["variant"])
-    fields = verify(content, entry, spec, [holdout], BACKENDS[entry["format"]], tol=tolerance(entry["format"], entry["variant"], span))
+    rule = tolerance_rule(entry.format, entry.variant)
+    proof = verify(content, entry, spec, [holdout], tol=tolerance(entry.format, entry.variant, span))
     limit = max_error_limit(max_error, span)
-    if limit is not None and fields["max_abs_error"] > limit:
+    err = proof.max_abs_error
+    if limit is not None and err > limit:
         raise ExportError(
-            f"measured max abs error {fields['max_abs_error']:.4g} (model units, {fields['max_abs_error'] / span:.2%} "
-            f"of the output range, on {len(holdout.inputs)} held-out windows) is beyond --max-error {max_error} "
-            f"(= {limit:.4g}); not written."
+            f"measured max abs error {err:.4g} (model units, {err / span:.2%} of the output range, on "
+            f"{len(holdout.inputs)} held-out windows) is beyond --max-error {max_error} (= {limit:.4g}); not written."
         )
-    fields.update(tolerance_rule=rule.describe(), output_range=span, checked_on="holdout",
-                  range_relative_error=fields["max_abs_error"] / span if span else None)
-    return fields
+    return proof.with_(tolerance_rule=rule.describe(), output_range=span, checked_on="holdout",
+                       range_relative_error=err / span if span else None)
 
 
 def max_error_limit(max_error: float | str | None, span: float) -> float | None:
@@ -103,75 +101,45 @@ def max_error_limit(max_error: float | str | None, span: float) -> float | None:
     text = str(max_error).strip()
     try:
         return float(text[:-1]) / 100 * span if text.endswith("%") else float(text)
-    except ValueError:
-        raise ExportError(f"--max-error {max_error!r}: expected a number (model units) or a percentage like '2%'.") from None
+    except ValueError as exc:
+        raise ExportError(f"--max-error {max_error!r}: expected a number (model units) or a percentage like '2%'.") from exc
 
 
-def _tflite_variant(model, folder: Path, info, spec, variant, windows: Windows, max_error) -> dict[str, Any]:
-    path = folder / f"model.{variant}.tflite"
-    failures = []
-    for form, reason in variant_forms(info, variant):
-        try:
-            art = quantize_tflite(model, path, info, variant, form=form, reason=reason, calibration=windows.calibration)
-            content = path.read_bytes()
-            entry = {**art.entry(), **_file(path)}
-            entry.update(_measure(content, entry, spec, windows, max_error))
-            return {**entry, "forms_refused": failures} if failures else entry
-        except EdgeRNNError as exc:
-            failures.append(f"{form}: {exc}")
-            path.unlink(missing_ok=True)
-    raise ExportError(" | ".join(failures))
-
-
-def _onnx_variant(folder: Path, float_entry: dict[str, Any], spec, windows: Windows, max_error) -> dict[str, Any]:
-    path = folder / "model.int8.onnx"
-
-    def measure(content: bytes, method: str) -> dict[str, Any]:
-        entry = {"file": f"{path.name} ({method})", "format": "onnx", "variant": "int8"}
-        return _measure(content, entry, spec, windows, max_error)
-
-    art, fields = quantize_onnx(folder / float_entry["file"], path, windows.calibration, measure)
-    art.graph_form = float_entry.get("graph_form", "")
-    art.graph_form_reason = f"quantized from the float32 {art.graph_form} graph"
-    return {**art.entry(), **_file(path), **fields}
-
-
-def _file(path: Path) -> dict[str, Any]:
-    from .artifact import file_entry
-
-    return {k: v for k, v in file_entry(path).items() if k != "file"}
-
-
-def write_variants(model, folder: Path, info: ModelInfo, spec, variants: Sequence[str],
-                   float_entries: list[dict[str, Any]], windows: Windows, max_error: float | None = None) -> VariantReport:
+def write_variants(model, folder: Path, info: ModelInfo, spec: Spec, variants: Sequence[str],
+                   float_entries: Sequence[ArtifactEntry], windows: Windows,
+                   max_error: float | str | None = None) -> VariantReport:
     """Write each requested variant for each exported format that offers it; never raises for one variant.
 
     Returns:
-        A VariantReport: manifest entries of the written variants (with size_ratio to the float32
-        file of the same format) and one failure record (format, variant, reason) per variant left out.
+        A VariantReport: entries of the written variants (with size_ratio to the float32 file of the same
+        format) and one failure record (format, variant, reason) per variant left out.
     """
     report = VariantReport(windows=windows)
-    floats = {e["format"]: e for e in float_entries if e.get("role", "model") == "model" and e["variant"] == "float32"}
+    floats = {e.format: e for e in float_entries if e.role == MODEL_ROLE and e.variant == FLOAT32}
     for variant in variants:
-        offered = [fmt for fmt in floats if variant in OF_FORMAT.get(fmt, ())]
+        offered = [fmt for fmt in floats if variant in get_format(fmt).variants]
         if not offered:
             report.failures.append({"format": "-", "variant": variant, "reason": (
                 f"no exported format offers it (formats {sorted(floats)}; {variant} is offered by "
-                f"{[f for f, v in OF_FORMAT.items() if variant in v]})")})
+                f"{[f.name for f in FORMATS.values() if variant in f.variants]})")})
         for fmt in offered:
+            job = VariantJob(model, folder, info, variant, floats[fmt], windows.calibration,
+                             lambda content, entry: measure(content, entry, spec, windows, max_error))
             try:
-                if fmt == "tflite":
-                    entry = _tflite_variant(model, folder, info, spec, variant, windows, max_error)
-                else:
-                    entry = _onnx_variant(folder, floats[fmt], spec, windows, max_error)
+                entry = get_format(fmt).variants[variant](job)
             except EdgeRNNError as exc:
                 report.failures.append({"format": fmt, "variant": variant, "reason": str(exc)})
                 continue
-            entry["size_ratio"] = entry["bytes"] / floats[fmt]["bytes"]
-            report.entries.append(entry)
+            report.entries.append(entry.with_(size_ratio=entry.bytes / floats[fmt].bytes))
     return report
 
 
-def describe_failures(failures: list[dict[str, str]]) -> str:
-    """One line per variant left out: which, and why."""
-    return "\n".join(f"variant {f['variant']} ({f['format']}) not written: {f['reason']}" for f in failures)
+def quantization_block(variants: Sequence[str], windows: Windows, failures: list[dict[str, str]]) -> QuantizationBlock:
+    """The manifest's record of what was asked, calibrated on, measured on, and left out."""
+    calib = 0 if windows.calibration is None else int(len(windows.calibration))
+    held = int(len(windows.holdout.inputs))
+    return QuantizationBlock(
+        requested=tuple(variants), calibration={"source": windows.source, "windows": calib},
+        holdout={"windows": held, "kept_in_golden": min(held, GOLDEN_HOLDOUT),
+                 "note": "variants are measured on these; calibration never saw them"},
+        failed=tuple(failures))

@@ -1,15 +1,18 @@
 """Prove an artifact by running it in the runtimes we ship and comparing with Keras."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 
 from edgernn.runtime import backends
 from edgernn.runtime.compare import compare, tolerance
 from edgernn.runtime.errors import ExportError
-from edgernn.runtime.manifest import Spec
+from edgernn.runtime.manifest import ArtifactEntry, Spec
+
+Opener = Callable[[str, bytes], Callable[[np.ndarray], np.ndarray]]  # (backend, content) -> run(inputs)
 
 
 @dataclass(frozen=True)
@@ -19,6 +22,10 @@ class Case:
     name: str
     inputs: np.ndarray
     outputs: np.ndarray
+
+
+def keras_outputs(model, x: np.ndarray) -> np.ndarray:
+    return np.asarray(model(x, training=False), dtype=np.float32)
 
 
 def keras_cases(model, golden_inputs: np.ndarray, seed: int = 1, scale: float = 1.0) -> list[Case]:
@@ -31,46 +38,48 @@ def keras_cases(model, golden_inputs: np.ndarray, seed: int = 1, scale: float = 
     return [Case(name, x, keras_outputs(model, x)) for name, x in cases]
 
 
-def keras_outputs(model, x: np.ndarray) -> np.ndarray:
-    return np.asarray(model(x, training=False), dtype=np.float32)
+def window_opener(spec: Spec, entry: ArtifactEntry) -> Opener:
+    """Open the content as a window model, as `Bundle.predictor` does."""
+    return lambda name, content: backends.open_window(name, content, entry, spec).run
 
 
-def verify(content: bytes, entry: dict[str, Any], spec: Spec, cases: list[Case], names: tuple[str, ...],
-           tol: float | None = None, opener: Callable[[str], Callable[[np.ndarray], np.ndarray]] | None = None
-           ) -> dict[str, Any]:
-    """Run `content` in every installed backend of `names` on every case.
+def verify(content: bytes, entry: ArtifactEntry, spec: Spec, cases: list[Case], tol: float | None = None,
+           opener: Opener | None = None) -> ArtifactEntry:
+    """Run `content` in every installed backend of its format on every case.
 
     Args:
         tol: the absolute tolerance; default the table's for the entry's (format, variant).
-        opener: backend name -> a function from case inputs to outputs; default opens `content` as a
-            window model (step models pass one that steps through the case).
+        opener: (backend, content) -> a function from case inputs to outputs; default opens the content
+            as a window model (step models pass one that steps through the case).
 
-    Returns the manifest fields: max_abs_error, mean_abs_error, max_rel_error, tolerance, verified_with.
+    Returns the entry with max_abs_error, mean_abs_error, max_rel_error, tolerance and verified_with.
 
     Raises:
         ExportError: no backend is installed to prove it, it fails to load, or it is beyond tolerance.
     """
-    tol = tolerance(entry["format"], entry["variant"]) if tol is None else tol
-    usable = [n for n in names if backends.backend_module(n).available()]
+    tol = tolerance(entry.format, entry.variant) if tol is None else tol
+    names = backends.backends_for(entry.format)
+    usable = [n for n in names if backends.available(n)]
     if not usable:
         raise ExportError(
-            f"{entry['file']}: no runtime is installed to prove it (needs one of {list(names)}); "
+            f"{entry.file}: no runtime is installed to prove it (needs one of {list(names)}); "
             "install 'edgernn[all]'. An artifact is never written unproven."
         )
+    opener = opener or window_opener(spec, entry)
     worst_abs = worst_rel = worst_mean = 0.0
     for name in usable:
         try:
-            run = opener(name) if opener else backends.open_backend(name, content, entry, spec).run
+            run = opener(name, content)
             results = [(case, compare(case.outputs, run(case.inputs), tol)) for case in cases]
         except Exception as exc:  # a backend error of any type means the artifact is not proven
-            raise ExportError(f"{entry['file']} does not run in {name}: {exc}") from None
+            raise ExportError(f"{entry.file} does not run in {name}: {exc}") from exc
         for case, result in results:
             if not result:
                 raise ExportError(
-                    f"{entry['file']} ({entry.get('graph_form', '')} form) in {name} on {case.name}: "
+                    f"{entry.file} ({entry.graph_form} form) in {name} on {case.name}: "
                     f"{result.describe()}; not written."
                 )
             worst_abs, worst_rel = max(worst_abs, result.max_abs_error), max(worst_rel, result.max_rel_error)
             worst_mean = max(worst_mean, result.mean_abs_error)
-    return {"max_abs_error": worst_abs, "mean_abs_error": worst_mean, "max_rel_error": worst_rel, "tolerance": tol,
-            "verified_with": usable}
+    return entry.with_(max_abs_error=worst_abs, mean_abs_error=worst_mean, max_rel_error=worst_rel, tolerance=tol,
+                       verified_with=tuple(usable))

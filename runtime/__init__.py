@@ -1,4 +1,11 @@
-"""edgernn.runtime: load a bundle and run it with numpy and one runtime. Never imports TF or Keras."""
+"""edgernn.runtime: load a bundle and run it with numpy and one runtime. Never imports TF or Keras.
+
+    from edgernn.runtime import load
+    p = load("models/seed-lstm")
+    p.predict([[[6.0], [7.0], [8.0], [9.0]]])
+"""
+
+from .bundle import Bundle, load
 from .errors import (
     BackendUnavailableError,
     EdgeRNNError,
@@ -11,11 +18,17 @@ from .errors import (
     ModelRunError,
     UnsupportedModelError,
 )
-from .predictor import Predictor, load
+from .manifest import ArtifactEntry, Manifest
+from .predictor import Predictor
+from .stream import Stream
 
 __all__ = [
     "load",
+    "Bundle",
+    "Manifest",
+    "ArtifactEntry",
     "Predictor",
+    "Stream",
     "BackendUnavailableError",
     "EdgeRNNError",
     "ExportError",

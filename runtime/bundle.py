@@ -1,8 +1,13 @@
-"""Reading a bundle's files: each file is read once, checked against the manifest, then handed on.
+"""The one bundle reader: the manifest parsed once, each file read once, hashed, and those bytes parsed.
 
-The bytes that were hashed are the bytes the runtime parses, so a file swapped between the check
-and the parse cannot slip through.
+    bundle = Bundle.open("models/seed-lstm")
+    p = bundle.predictor("auto", "float32")       # a Predictor (window model)
+    steps = bundle.step_model("litert")           # a StepModel (streaming)
+
+`load()`, validate, bench, streaming and export's proof all open artifacts through here, so a file
+swapped between the check and the parse cannot slip through, and every opener checks the same things.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -10,12 +15,14 @@ import io
 import os
 import stat
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from .errors import IntegrityError, ManifestError
-from .manifest import safe_file_name
+from . import backends, checks
+from .errors import BackendUnavailableError, IntegrityError, InputError, ManifestError, UnsupportedModelError
+from .manifest import DEFAULT_VARIANT, MODEL_ROLE, STEP_ROLE, ArtifactEntry, FileEntry, Manifest
+from .predictor import Predictor
+from .stream import StepModel
 
 GOLDEN_KEYS = ("inputs", "outputs")
 
@@ -37,19 +44,14 @@ def _read_regular(bundle: Path, name: str) -> bytes:
         return fh.read()
 
 
-def read_checked(bundle: Path, entry: dict[str, Any], verify: bool = True) -> bytes:
+def read_checked(bundle: Path, entry: ArtifactEntry | FileEntry, verify: bool = True) -> bytes:
     """Read the file an entry names and check its size and sha256.
-
-    Args:
-        bundle: the bundle directory.
-        entry: a manifest entry with 'file', 'bytes' and 'sha256'.
-        verify: when False, skip the size and hash check (debugging, fuzzing).
 
     Raises:
         ManifestError: the file is missing or its name is not a plain file name.
-        IntegrityError: the size or the sha256 differs from the manifest.
+        IntegrityError: the size or the sha256 differs from the manifest (skipped when verify is False).
     """
-    name = safe_file_name(entry.get("file"))
+    name = checks.file_name(entry.file, bundle)
     path = bundle / name
     try:
         data = _read_regular(bundle, name)
@@ -59,38 +61,155 @@ def read_checked(bundle: Path, entry: dict[str, Any], verify: bool = True) -> by
         raise ManifestError(f"{bundle}: cannot read {name!r} ({exc}).") from None
     if not verify:
         return data
-    if len(data) != entry["bytes"]:
+    if len(data) != entry.bytes:
         raise IntegrityError(
-            f"{path}: {len(data)} bytes on disk, the manifest says {entry['bytes']}; the file was changed "
+            f"{path}: {len(data)} bytes on disk, the manifest says {entry.bytes}; the file was changed "
             "or truncated. Restore the bundle or export it again."
         )
     digest = sha256_bytes(data)
-    if digest != entry["sha256"]:
+    if digest != entry.sha256:
         raise IntegrityError(
-            f"{path}: sha256 {digest} does not match the manifest ({entry['sha256']}); the file was "
+            f"{path}: sha256 {digest} does not match the manifest ({entry.sha256}); the file was "
             "changed or corrupted. Restore the bundle or export it again."
         )
     return data
 
 
-def load_golden(bundle: Path, manifest: dict[str, Any], verify: bool = True) -> dict[str, np.ndarray]:
-    """Return the golden vectors: 'inputs' in model units and the Keras 'outputs' for them."""
-    data = read_checked(bundle, manifest["golden"], verify=verify)
-    try:
-        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-            golden = {k: np.asarray(npz[k]) for k in npz.files}
-    except Exception as exc:  # np.load raises many types on a damaged file
-        raise ManifestError(f"{bundle}: golden file is not a readable .npz ({exc}).") from None
-    missing = [k for k in GOLDEN_KEYS if k not in golden]
-    if missing:
-        raise ManifestError(f"{bundle}: golden file lacks arrays {missing}.")
-    return golden
+class Bundle:
+    """A bundle directory with its parsed manifest. Cheap to open: model files are read on demand."""
+
+    def __init__(self, path: Path, manifest: Manifest, verify: bool = True) -> None:
+        self.path, self.manifest, self.verify = Path(path), manifest, verify
+
+    def __repr__(self) -> str:
+        return f"Bundle({str(self.path)!r})"
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], *, verify: bool = True) -> Bundle:
+        """Parse `path/manifest.json` (ManifestError on anything wrong with it)."""
+        return cls(Path(path), Manifest.read(Path(path)), verify)
+
+    def read(self, entry: ArtifactEntry | FileEntry) -> bytes:
+        """The checked bytes of a file the manifest lists (see `read_checked`)."""
+        return read_checked(self.path, entry, self.verify)
+
+    def check_integrity(self) -> None:
+        """Hash every file the manifest lists before anything runs; model.keras only if it was shipped.
+
+        Raises:
+            IntegrityError, ManifestError: the first file that is missing or differs.
+        """
+        for entry in self.manifest.entries:
+            self.read(entry)
+        source = self.manifest.source
+        if source is not None and (self.path / source.file).is_file():
+            self.read(source)
+
+    def golden(self) -> dict[str, np.ndarray]:
+        """The golden vectors: 'inputs' in model units, the Keras 'outputs' for them (and the held-out pair)."""
+        data = self.read(self.manifest.golden)
+        try:
+            with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+                golden = {k: np.asarray(npz[k]) for k in npz.files}
+        except Exception as exc:  # np.load raises many types on a damaged file
+            raise ManifestError(f"{self.path}: golden file is not a readable .npz ({exc}).") from None
+        missing = [k for k in GOLDEN_KEYS if k not in golden]
+        if missing:
+            raise ManifestError(f"{self.path}: golden file lacks arrays {missing}.")
+        return golden
+
+    def check_variant(self, variant: str) -> None:
+        """A variant the bundle does not hold is the caller's mistake (InputError), whatever is installed."""
+        if not self.manifest.artifacts(role=MODEL_ROLE, variant=variant):
+            raise InputError(f"{self.path}: no artifact of variant {variant!r}; the bundle has (format, variant) "
+                             f"{self.manifest.pairs()}. Pick one of those variants, or export this one "
+                             "(edgernn export --quantize).")
+
+    def choose_backend(self, variant: str = DEFAULT_VARIANT) -> str:
+        """The `auto` rule: the first installed backend, in `backends.auto_order`, with an artifact for `variant`.
+
+        Raises:
+            InputError: the bundle has no artifact of `variant`.
+            BackendUnavailableError: it has one, but no installed backend runs its format.
+        """
+        self.check_variant(variant)
+        names = backends.auto_order(self.manifest)
+        for name in names:
+            if self.manifest.artifacts(role=MODEL_ROLE, variant=variant, formats=backends.formats_of(name)):
+                return name
+        raise BackendUnavailableError(
+            f"no installed backend can run variant {variant!r} of this bundle (installed: {names or 'none'}; the "
+            f"bundle has (format, variant) {self.manifest.pairs()}). Install one: pip install 'edgernn[litert]' or "
+            "'edgernn[onnx]', or re-export the bundle with the 'numpy' format, which needs no runtime."
+        )
+
+    def artifact_for(self, backend: str, variant: str = DEFAULT_VARIANT) -> ArtifactEntry:
+        """The window model `backend` runs for `variant` (InputError listing what the bundle has)."""
+        found = self.manifest.artifacts(role=MODEL_ROLE, variant=variant, formats=backends.formats_of(backend))
+        if not found:
+            raise InputError(
+                f"{self.path}: no artifact for backend {backend!r} and variant {variant!r}; the bundle has "
+                f"(format, variant) {self.manifest.pairs()}. Pick another backend or variant, or export that variant."
+            )
+        return found[0]
+
+    def predictor(self, backend: str = "auto", variant: str = DEFAULT_VARIANT, *,
+                  artifact: ArtifactEntry | None = None) -> Predictor:
+        """A Predictor for `variant` in `backend` ('auto' picks), or for exactly the window model `artifact`.
+
+        Raises:
+            InputError, BackendUnavailableError, IntegrityError, ManifestError, ModelLoadError,
+            UnsupportedModelError.
+        """
+        if artifact is None:
+            self.check_variant(variant)
+            backend = self.choose_backend(variant) if backend == "auto" else backend
+            artifact = self.artifact_for(backend, variant)
+        runner = backends.open_window(backend, self.read(artifact), artifact, self.manifest.spec)
+        return Predictor(self, runner, artifact)
+
+    def step_model(self, backend: str, variant: str = DEFAULT_VARIANT, *, fmt: str | None = None,
+                   artifact: ArtifactEntry | None = None) -> StepModel:
+        """The step model of `variant` (in format `fmt`, else the backend's first) loaded in `backend`.
+
+        Raises:
+            UnsupportedModelError: the bundle has no such step model (exported without --streaming).
+            ManifestError: the step model's tensor widths differ from the manifest's.
+        """
+        streaming = self.manifest.require_streaming()
+        if artifact is None:
+            formats = (fmt,) if fmt else backends.formats_of(backend)
+            found = self.manifest.artifacts(role=STEP_ROLE, variant=variant, formats=formats)
+            if not found:
+                raise UnsupportedModelError(
+                    f"{self.path}: no {'/'.join(formats)} step model for variant {variant!r} (step models: "
+                    f"{self.manifest.pairs(STEP_ROLE)}); pick a backend that runs one of those, or re-export "
+                    "with --streaming."
+                )
+            artifact = found[0]
+        return StepModel.load(backend, self.read(artifact), artifact, self.manifest.spec, streaming)
 
 
-def find_artifact(manifest: dict[str, Any], formats: tuple[str, ...], variant: str) -> dict[str, Any] | None:
-    """First artifact whose format is in `formats` (in that order) with the given variant."""
-    for fmt in formats:
-        for art in manifest["artifacts"]:
-            if art["format"] == fmt and art["variant"] == variant and art.get("role", "model") == "model":
-                return art
-    return None
+def load(path: str | os.PathLike[str], backend: str = "auto", variant: str = DEFAULT_VARIANT, *,
+         verify: bool = True) -> Predictor:
+    """Load a bundle directory and bind it to a backend.
+
+    Args:
+        path: the bundle directory (holding manifest.json).
+        backend: 'auto', or a name from `edgernn.runtime.backends.REGISTRY`.
+        variant: which artifact variant to run ('float32', or a quantized one).
+        verify: check each file's size and sha256 against the manifest (False only for debugging).
+
+    Raises:
+        ManifestError, IntegrityError, ModelLoadError, UnsupportedModelError, InputError,
+        BackendUnavailableError.
+
+    Example:
+        >>> p = load("models/seed-lstm")
+        >>> p.predict([[[6.0], [7.0], [8.0], [9.0]]]).shape
+        (1, 1)
+    """
+    return Bundle.open(path, verify=verify).predictor(backend, variant)
+
+
+__all__ = ["Bundle", "load", "read_checked", "sha256_bytes"]

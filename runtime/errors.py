@@ -45,10 +45,3 @@ class BackendUnavailableError(EdgeRNNError, ImportError):
 class MissingExtraError(EdgeRNNError, ImportError):
     """An optional dependency is missing; the message names the extra to install."""
 
-
-def missing_extra(package: str, extra: str, purpose: str) -> MissingExtraError:
-    """Build the error raised when an optional dependency is missing."""
-    return MissingExtraError(
-        f"{purpose} needs the '{package}' package, which is not installed. "
-        f"Install it with: pip install 'edgernn[{extra}]'"
-    )

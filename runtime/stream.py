@@ -9,109 +9,38 @@ streams; each `Stream` owns only its state arrays, so streams are cheap and inde
 from __future__ import annotations
 
 import math
-import threading
-from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 import numpy as np
 
 from . import backends
-from .bundle import read_checked
-from .errors import InputError, ManifestError, UnsupportedModelError
+from .backends import StepRunner
+from .errors import InputError, ManifestError
 from .guard import as_float32, run_error
-from .manifest import Spec
-
-STEP_ROLE = "step"
-_OPEN_LOCK = threading.Lock()  # one StepModel per Predictor, even when streams open from many threads
-
-
-@dataclass(frozen=True)
-class StateSpec:
-    """One state tensor: its input name, the name of its next value, and its width."""
-
-    name: str
-    output: str
-    size: int
-
-
-@dataclass(frozen=True)
-class StreamingSpec:
-    """The manifest's `streaming` block."""
-
-    input: str
-    output: str
-    states: tuple[StateSpec, ...]
-
-
-def streaming_spec(manifest: Mapping[str, Any]) -> StreamingSpec:
-    """Read the manifest's `streaming` block.
-
-    Raises:
-        UnsupportedModelError: the bundle has no step models.
-        ManifestError: the block is malformed.
-    """
-    block = manifest.get("streaming")
-    if block is None:
-        raise UnsupportedModelError(
-            "this bundle has no step models, so it cannot stream; re-export it with "
-            "'edgernn export MODEL --out DIR --streaming' (or export_bundle(..., streaming=True))."
-        )
-    try:
-        states = tuple(StateSpec(str(s["name"]), str(s["output"]), int(s["shape"][-1])) for s in block["states"])
-        spec = StreamingSpec(str(block["input"]), str(block["output"]), states)
-    except (KeyError, TypeError, ValueError, IndexError) as exc:
-        raise ManifestError(f"manifest 'streaming' block is malformed ({type(exc).__name__}: {exc}); re-export.") from None
-    if not states or any(s.size <= 0 for s in states):
-        raise ManifestError(f"manifest 'streaming' block lists states {block.get('states')!r}; expected positive widths.")
-    return spec
-
-
-def find_step_artifact(manifest: Mapping[str, Any], fmt: str, variant: str) -> dict[str, Any] | None:
-    """The step artifact of format `fmt` and `variant`, or None."""
-    for art in manifest["artifacts"]:
-        if art.get("role") == STEP_ROLE and art["format"] == fmt and art["variant"] == variant:
-            return art
-    return None
-
+from .manifest import ArtifactEntry, Spec, StreamingBlock
 
 class StepModel:
     """A loaded step model in one backend. Stateless, so one is shared by many Streams."""
 
-    def __init__(self, runner, spec: Spec, streaming: StreamingSpec, artifact: dict[str, Any]):
+    def __init__(self, runner: StepRunner, spec: Spec, streaming: StreamingBlock, artifact: ArtifactEntry):
         self.spec, self.streaming, self.artifact = spec, streaming, artifact
         self._run_step = runner.run_step
         self.backend = runner.name
 
     @classmethod
-    def open(cls, bundle, manifest: Mapping[str, Any], spec: Spec, backend: str, fmt: str, variant: str,
-             verify: bool = True) -> "StepModel":
-        """Load the bundle's step artifact for (fmt, variant) in `backend`."""
-        art = find_step_artifact(manifest, fmt, variant)
-        if art is None:
-            streaming_spec(manifest)  # a bundle without step models says how to get them
-            have = sorted((a["format"], a["variant"]) for a in manifest["artifacts"] if a.get("role") == STEP_ROLE)
-            raise UnsupportedModelError(
-                f"{bundle}: no {fmt} step model for variant {variant!r} (step models: {have}); pick a backend "
-                "that runs one of those, or re-export with --streaming."
-            )
-        return cls.open_artifact(bundle, manifest, spec, backend, art, verify)
-
-    @classmethod
-    def open_artifact(cls, bundle, manifest: Mapping[str, Any], spec: Spec, backend: str, art: dict[str, Any],
-                      verify: bool = True) -> "StepModel":
-        """Load exactly the step artifact `art` (a manifest entry) in `backend`.
+    def load(cls, backend: str, content: bytes, artifact: ArtifactEntry, spec: Spec,
+             streaming: StreamingBlock) -> StepModel:
+        """Open the checked bytes of the step artifact in `backend` and check its tensor widths.
 
         Raises:
             ManifestError: the step model's tensor widths differ from the manifest's.
         """
-        streaming = streaming_spec(manifest)
-        names_in = [streaming.input, *(s.name for s in streaming.states)]
-        names_out = [streaming.output, *(s.output for s in streaming.states)]
-        runner = backends.open_step_backend(backend, read_checked(bundle, art, verify), art, names_in, names_out)
+        names_in, names_out = streaming.input_names, streaming.output_names
+        runner = backends.open_step(backend, content, artifact, names_in, names_out)
         sizes = [s.size for s in streaming.states]
-        _check_widths(art["file"], names_in, [spec.features, *sizes], runner.step_widths[0])
-        _check_widths(art["file"], names_out, [spec.outputs, *sizes], runner.step_widths[1])
-        return cls(runner, spec, streaming, art)
+        _check_widths(artifact.file, names_in, [spec.features, *sizes], runner.step_widths[0])
+        _check_widths(artifact.file, names_out, [spec.outputs, *sizes], runner.step_widths[1])
+        return cls(runner, spec, streaming, artifact)
 
     def zeros(self, batch: int) -> list[np.ndarray]:
         return [np.zeros((batch, s.size), dtype=np.float32) for s in self.streaming.states]
@@ -121,7 +50,7 @@ class StepModel:
         try:
             out = self._run_step([x_t, *states])
         except Exception as exc:  # a runtime's own exception types never escape, as in predict
-            raise run_error(exc, self.artifact["file"]) from None
+            raise run_error(exc, self.artifact.file) from None
         return out[0], out[1:]
 
     def run_model_units(self, xs: np.ndarray) -> np.ndarray:
@@ -143,17 +72,6 @@ def _check_widths(file: str, names: list[str], want: list[int], got: list[int | 
                 f"{file}: tensor {name!r} is (batch, {g}) in the step model, but the manifest says (batch, {w}); "
                 "the manifest and the model file disagree. Re-export the bundle with --streaming."
             )
-
-
-def step_model_for(predictor) -> StepModel:
-    """The StepModel shared by all streams of `predictor` (loaded on first use, same format and variant)."""
-    with _OPEN_LOCK:
-        model = getattr(predictor, "_step_model", None)
-        if model is None:
-            fmt, variant = predictor.artifact["format"], predictor.variant
-            model = StepModel.open(predictor.bundle, predictor.manifest, predictor.spec, predictor.backend, fmt, variant)
-            predictor._step_model = model
-        return model
 
 
 class Stream:
@@ -190,12 +108,9 @@ class Stream:
             InputError: wrong shape, non-numeric or non-finite data (the state is left unchanged).
         """
         x = self._check(x_t, allow_nonfinite)
-        if not self._x.identity:
-            x = ((x - self._x.offset) * self._x.scale).astype(np.float32, copy=False)
-        y, self._states = self.model.step_model_units(x, self._states)
+        y, self._states = self.model.step_model_units(self._x.to_model(x), self._states)
         self.steps += 1
-        if not self._y.identity:
-            y = (y / self._y.scale + self._y.offset).astype(np.float32, copy=False)
+        y = self._y.to_raw(y)
         return y[0] if np.ndim(x_t) == 1 else y
 
     def reset(self) -> None:
@@ -240,11 +155,6 @@ class Stream:
         return np.ascontiguousarray(arr)  # a column slice xs[:, t] is strided; the runtimes want it packed
 
 
-def open_stream(predictor, batch: int = 1) -> Stream:
-    """A new Stream on `predictor`'s step model (see Predictor.stream)."""
-    return Stream(step_model_for(predictor), batch)
-
-
 def window_outputs(model: StepModel) -> Callable[[np.ndarray], np.ndarray]:
     """A function like `Predictor.run_model_units` computed by stepping `model`: what `validate` checks step models with.
 
@@ -264,4 +174,4 @@ def stream_values(predictor, values) -> list[np.ndarray]:
     return [stream.step(values[i:i + features]) for i in range(0, len(values), features)]
 
 
-__all__ = ["Stream", "StepModel", "StateSpec", "StreamingSpec", "open_stream", "stream_values", "streaming_spec", "STEP_ROLE"]
+__all__ = ["Stream", "StepModel", "stream_values", "window_outputs"]

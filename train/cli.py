@@ -16,7 +16,7 @@ def train_command(args) -> int:
         recipe = Recipe(cell=args.cell, units=(args.units,), epochs=args.epochs, seed=args.seed, data=args.data)
         return _train_seed(args, recipe)
     recipe = Recipe(cell=args.cell, units=(args.units,), epochs=args.epochs, seed=args.seed)
-    from edgernn.runtime.evaluation import metrics_table
+    from edgernn.runtime.cli.evaluation import metrics_table
 
     from .pipeline import SeriesJob, train_series
 
@@ -42,8 +42,8 @@ def _train_seed(args, recipe) -> int:
     model, history = train_recipe(recipe, x, y, verbose=2)
     extra = {"training": {"recipe": "cli", "data": args.data, "epochs": args.epochs, "final_loss": float(history.history["loss"][-1])}}
     streaming = getattr(args, "streaming", False)
-    path = export_bundle(model, args.out, scale=SEED_SCALE, representative=x, extra=extra, streaming=streaming)
-    print(f"wrote {path}")
+    result = export_bundle(model, args.out, scale=SEED_SCALE, representative=x, extra=extra, streaming=streaming)
+    print(f"wrote {result.path}")
     return 0
 
 

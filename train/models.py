@@ -3,17 +3,13 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from edgernn.runtime import optional
+
 CELLS = ("simple_rnn", "lstm", "gru")
 
 
 def _keras():
-    try:
-        import keras
-    except ImportError:
-        from edgernn.runtime.errors import missing_extra
-
-        raise missing_extra("tensorflow", "train", "building models") from None
-    return keras
+    return optional.require("keras", "building models")
 
 
 def cell_class(cell: str):

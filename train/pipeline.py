@@ -6,7 +6,6 @@ are written into the manifest (`evaluation`) with the training record (`training
 """
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,20 +83,18 @@ def errors(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, list[float]]:
 
 def evaluate(bundle: Path, model, data: SeriesData, part: str = "test") -> dict[str, Any]:
     """Metrics in raw units on one split: Keras, every artifact x installed backend, and a last-value baseline."""
-    from edgernn.runtime import backends, load
-    from edgernn.runtime.manifest import read_manifest
+    from edgernn.runtime import Bundle, backends
 
     w = data.parts[part]
+    opened = Bundle.open(bundle)
     keras_raw = data.y_norm.to_raw(model.predict(data.x_norm.to_model(w.x), verbose=0))
     rows = [{"source": "keras", "backend": "keras", **errors(w.y, keras_raw)}]
-    for art in read_manifest(bundle)["artifacts"]:
-        if art.get("role", "model") != "model":  # step models are proven at export; metrics are per window
-            continue
+    for art in opened.manifest.artifacts(role="model"):  # step models are proven at export; metrics are per window
         for name in backends.installed():
-            if art["format"] not in backends.formats_of(name):
+            if art.format not in backends.formats_of(name):
                 continue
-            pred = load(bundle, backend=name, variant=art["variant"]).predict(w.x)
-            rows.append({"source": art["file"], "backend": name, **errors(w.y, pred),
+            pred = opened.predictor(name, artifact=art).predict(w.x)
+            rows.append({"source": art.file, "backend": name, **errors(w.y, pred),
                          "max_abs_diff_vs_keras": float(np.abs(pred - keras_raw).max())})
     if all(t in data.inputs for t in data.targets):  # persistence: the target's last value in the window
         last = w.x[:, -1, [data.inputs.index(t) for t in data.targets]]
@@ -122,15 +119,14 @@ def training_record(job: SeriesJob, data: SeriesData, history) -> dict[str, Any]
 
 def write_manifest_keys(bundle: Path, keys: dict[str, Any]) -> None:
     """Add top-level keys to manifest.json atomically (the manifest is not part of the hashed files)."""
-    from edgernn.runtime.manifest import MANIFEST_FILE, check_manifest
+    from dataclasses import replace
 
-    path = bundle / MANIFEST_FILE
-    manifest = json.loads(path.read_text(encoding="utf-8"))
-    manifest.update(keys)
-    check_manifest(manifest, path)
     from edgernn.export.atomic import write_file
+    from edgernn.runtime.manifest import MANIFEST_FILE, Manifest
 
-    write_file(path, json.dumps(manifest, indent=2) + "\n")
+    manifest = Manifest.read(bundle)
+    manifest = replace(manifest, extra={**manifest.extra, **keys})
+    write_file(bundle / MANIFEST_FILE, manifest.dumps())
 
 
 def train_series(job: SeriesJob, out: str | Path, note=print, verbose: int | None = None) -> tuple[Path, dict[str, Any]]:
@@ -163,9 +159,9 @@ def train_series(job: SeriesJob, out: str | Path, note=print, verbose: int | Non
 def check_raw_parity(bundle: Path, evaluation: dict[str, Any], data: SeriesData) -> None:
     """End to end, preprocessing included: each artifact's raw-unit answers vs Keras, in model units."""
     from edgernn.runtime.errors import ExportError
-    from edgernn.runtime.manifest import read_manifest
+    from edgernn.runtime.manifest import Manifest
 
-    tolerance = {a["file"]: a["tolerance"] for a in read_manifest(bundle)["artifacts"]}
+    tolerance = {a.file: a.tolerance for a in Manifest.read(bundle).entries}
     scale = float(np.max(np.abs(data.y_norm.scale)))
     for row in evaluation["rows"]:
         diff = row.get("max_abs_diff_vs_keras")

@@ -7,18 +7,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from edgernn.runtime import optional
+
 
 def _pyplot():
-    try:
-        import matplotlib
-    except ImportError:
-        from edgernn.runtime.errors import missing_extra
-
-        raise missing_extra("matplotlib", "cli", "report plots") from None
-    matplotlib.use("Agg")  # files only; never open a window
-    import matplotlib.pyplot as plt
-
-    return plt
+    optional.require("matplotlib", "report plots").use("Agg")  # files only; never open a window
+    return optional.require("matplotlib.pyplot", "report plots")
 
 
 def _save(fig, path: Path) -> Path:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from edgernn.runtime.errors import InputError
-from edgernn.runtime.table import render
+from edgernn.runtime.cli.table import render
 
 
 def _write_text(path: Path, text: str) -> Path:
@@ -47,17 +47,17 @@ def seed_section(results, out: Path) -> tuple[list[Path], str, list[dict[str, An
 
 def bundle_section(bundle: Path, out: Path) -> tuple[list[Path], str, dict[str, Any]]:
     """Plots and metrics of a bundle trained with `edgernn train --data FILE`."""
-    from edgernn.runtime.evaluation import metrics_table
-    from edgernn.runtime.manifest import read_manifest
+    from edgernn.runtime.cli.evaluation import metrics_table
+    from edgernn.runtime.manifest import Manifest
 
     from . import plots
 
-    manifest = read_manifest(bundle)
-    training, evaluation = manifest.get("training", {}), manifest.get("evaluation")
+    manifest = Manifest.read(bundle)
+    training, evaluation = manifest.extra.get("training", {}), manifest.extra.get("evaluation")
     if not evaluation or "history" not in training:
         raise InputError(f"{bundle}: no training history or test evaluation in its manifest; expected a bundle "
                          "written by 'edgernn train --data FILE.csv|FILE.npy'.")
-    name = manifest.get("name") or bundle.name
+    name = manifest.name or bundle.name
     paths = [plots.bundle_loss_curve(name, training["history"], training.get("best_epoch"), out / f"{name}_loss.png"),
              plots.bundle_test_predictions(name, evaluation, out / f"{name}_test.png")]
     data = training.get("data", {})

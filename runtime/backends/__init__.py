@@ -1,60 +1,105 @@
 """Runtime backends: one module per runtime, one registry line each.
 
-A backend module exposes `NAME`, `FORMATS` (artifact formats it runs), `available()`,
-`open(content, entry, spec) -> Backend` and, for streaming step models, `open_step(content, entry,
-inputs, outputs)` whose `run_step(arrays) -> arrays` maps named inputs to named outputs. Modules are imported only when asked for, so a device
-with one runtime installed never touches the others.
+A backend module exposes `NAME`, `available()`, `open(content, entry, spec) -> WindowRunner` and, for
+streaming, `open_step(content, entry, inputs, outputs) -> StepRunner`. The registry below says which
+artifact formats each one runs; modules are imported only when asked for, so a device with one
+runtime installed never touches the others.
 """
+
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Protocol, Sequence
+from typing import TYPE_CHECKING, Protocol, Sequence
 
 import numpy as np
 
+from .. import optional
 from ..errors import BackendUnavailableError, EdgeRNNError, InputError, ModelLoadError, UnsupportedModelError
 from ..guard import check_io
-from ..manifest import Spec
+from ..manifest import ArtifactEntry, Spec
+
+if TYPE_CHECKING:
+    from ..manifest import Manifest
 
 
-class Backend(Protocol):
-    """A loaded model in one runtime. `run` takes and returns float32 arrays in model units."""
+class WindowRunner(Protocol):
+    """A window model loaded in one runtime: float32 (batch, timesteps, features) model units in and out."""
 
     name: str
-    thread_safe: bool
     input_shape: list  # the model's own shapes, free dims as -1/None/a name: checked against the manifest
     output_shape: list
 
     def run(self, x: np.ndarray) -> np.ndarray: ...
 
 
-# name -> module, in the order `auto` prefers them: fastest batch-1 first, as measured by
+class StepRunner(Protocol):
+    """A step model loaded in one runtime: (x_t, *states) -> [y_t, *next states], float32 (batch, width)."""
+
+    name: str
+    step_widths: tuple[list, list]  # last-axis widths of the inputs and outputs (None where free)
+
+    def run_step(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]: ...
+
+
+@dataclass(frozen=True)
+class Registered:
+    module: str
+    formats: tuple[str, ...]  # artifact formats it runs
+    requires: tuple[str, ...]  # optional modules, any one of which makes it available
+
+
+# In the order `auto` prefers them: fastest batch-1 first, as measured by
 # benchmarks/backend_latency.py (README "Backends", benchmarks/RESULTS-install.md).
-REGISTRY: dict[str, str] = {
-    "litert": "edgernn.runtime.backends.litert",
-    "onnxruntime": "edgernn.runtime.backends.ort",
-    "numpy": "edgernn.runtime.backends.numpy_ref",
+REGISTRY: dict[str, Registered] = {
+    "litert": Registered("edgernn.runtime.backends.litert", ("tflite",), ("ai_edge_litert", "tflite_runtime")),
+    "onnxruntime": Registered("edgernn.runtime.backends.ort", ("onnx",), ("onnxruntime",)),
+    "numpy": Registered("edgernn.runtime.backends.numpy_ref", ("numpy",), ()),
 }
+
+
+def _registered(name: str) -> Registered:
+    if name not in REGISTRY:
+        raise InputError(f"unknown backend {name!r}; expected one of {sorted(REGISTRY)} or 'auto'.")
+    return REGISTRY[name]
 
 
 def backend_module(name: str) -> ModuleType:
     """The module of a registered backend, or InputError listing the known names."""
-    if name not in REGISTRY:
-        raise InputError(f"unknown backend {name!r}; expected one of {sorted(REGISTRY)} or 'auto'.")
-    return importlib.import_module(REGISTRY[name])
+    return importlib.import_module(_registered(name).module)
+
+
+def available(name: str) -> bool:
+    """Whether backend `name`'s runtime package is importable here (nothing is imported to find out)."""
+    requires = _registered(name).requires
+    return not requires or any(optional.available(m) for m in requires)
+
+
+def install_hint(name: str) -> str:
+    requires = _registered(name).requires
+    return " or ".join(optional.hint(m) for m in requires) if requires else "it needs only numpy"
 
 
 def installed() -> list[str]:
     """Registered backends whose runtime package is importable here, in `auto` order."""
-    return [name for name in REGISTRY if backend_module(name).available()]
+    return [name for name in REGISTRY if available(name)]
+
+
+def formats_of(name: str) -> tuple[str, ...]:
+    return _registered(name).formats
+
+
+def backends_for(fmt: str) -> tuple[str, ...]:
+    """The registered backends that run artifact format `fmt` (what export proves a file in)."""
+    return tuple(name for name, reg in REGISTRY.items() if fmt in reg.formats)
 
 
 # Measured exceptions to the registry order at batch 1 (README "Backends"; benchmarks/backend_latency.py):
 LONG_LSTM_STEPS = 32  # from here onnxruntime's fused LSTM op beats LiteRT's unrolled graph (RESULTS-auto.md)
 
 
-def auto_order(manifest: dict[str, Any], names: Sequence[str] | None = None) -> list[str]:
+def auto_order(manifest: Manifest, names: Sequence[str] | None = None) -> list[str]:
     """Installed backends (or `names`), fastest first for this bundle: the registry order, except that
     onnxruntime goes before litert for a fused-LSTM ONNX artifact of LONG_LSTM_STEPS steps or more, and
     numpy before onnxruntime for SimpleRNN-only models (14 vs 17 us on the seed, 80 vs 83 us at 64x32)."""
@@ -65,42 +110,43 @@ def auto_order(manifest: dict[str, Any], names: Sequence[str] | None = None) -> 
             order.remove(first)
             order.insert(order.index(second), first)
 
-    fused = any(a.get("format") == "onnx" and a.get("graph_form") == "fused" for a in manifest["artifacts"])
-    if fused and manifest["input"]["timesteps"] >= LONG_LSTM_STEPS:
+    fused = any(a.graph_form == "fused" for a in manifest.artifacts(formats=("onnx",)))
+    if fused and manifest.spec.timesteps >= LONG_LSTM_STEPS:
         put_before("onnxruntime", "litert")
-    cells = manifest.get("model", {}).get("cells") if isinstance(manifest.get("model"), dict) else None
-    if isinstance(cells, list) and cells and all(c == "simple_rnn" for c in cells):  # junk: the default order
+    cells = manifest.model.cells
+    if cells and all(c == "simple_rnn" for c in cells):
         put_before("numpy", "onnxruntime")
     return order
 
 
-def formats_of(name: str) -> tuple[str, ...]:
-    return backend_module(name).FORMATS
-
-
-def open_backend(name: str, content: bytes, entry: dict[str, Any], spec: Spec) -> Backend:
-    """Open `content` (the checked bytes of the artifact `entry`) in backend `name`."""
+def _usable(name: str) -> ModuleType:
     module = backend_module(name)
-    if not module.available():
-        raise BackendUnavailableError(f"backend {name!r} is not installed: {module.INSTALL_HINT}")
+    if not available(name):
+        raise BackendUnavailableError(f"backend {name!r} is not installed: {install_hint(name)}")
+    return module
+
+
+def open_window(name: str, content: bytes, entry: ArtifactEntry, spec: Spec) -> WindowRunner:
+    """Open `content` (the checked bytes of the window artifact `entry`) in backend `name`.
+
+    Raises:
+        BackendUnavailableError, ModelLoadError, UnsupportedModelError, ManifestError (shapes disagree).
+    """
+    module = _usable(name)
     try:
         runner = module.open(content, entry, spec)
-        shapes = getattr(runner, "input_shape", None), getattr(runner, "output_shape", None)
-        if None not in shapes:  # a backend that cannot report its model's shapes skips this check
-            check_io(entry["file"], spec, *shapes)
+        check_io(entry.file, spec, runner.input_shape, runner.output_shape)
     except EdgeRNNError:
         raise
     except Exception as exc:  # the last net: e.g. a mangled name raising UnicodeDecodeError in introspection
-        raise ModelLoadError(f"{entry['file']}: {name} cannot load it ({type(exc).__name__}: {exc}); "
+        raise ModelLoadError(f"{entry.file}: {name} cannot load it ({type(exc).__name__}: {exc}); "
                              "restore or re-export the bundle.") from None
     return runner
 
 
-def open_step_backend(name: str, content: bytes, entry: dict[str, Any], inputs: list[str], outputs: list[str]):
+def open_step(name: str, content: bytes, entry: ArtifactEntry, inputs: list[str], outputs: list[str]) -> StepRunner:
     """Open a step model (named inputs and outputs, see runtime/stream.py) in backend `name`."""
-    module = backend_module(name)
-    if not module.available():
-        raise BackendUnavailableError(f"backend {name!r} is not installed: {module.INSTALL_HINT}")
+    module = _usable(name)
     if not hasattr(module, "open_step"):
         able = [n for n in REGISTRY if hasattr(backend_module(n), "open_step")]
         raise UnsupportedModelError(f"backend {name!r} cannot run step models; stream with one of {able}.")
@@ -108,6 +154,6 @@ def open_step_backend(name: str, content: bytes, entry: dict[str, Any], inputs: 
         return module.open_step(content, entry, inputs, outputs)
     except EdgeRNNError:
         raise
-    except Exception as exc:  # same last net as open_backend
-        raise ModelLoadError(f"{entry['file']}: {name} cannot load the step model ({type(exc).__name__}: {exc}); "
+    except Exception as exc:  # same last net as open_window
+        raise ModelLoadError(f"{entry.file}: {name} cannot load the step model ({type(exc).__name__}: {exc}); "
                              "restore or re-export the bundle.") from None

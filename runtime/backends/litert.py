@@ -11,65 +11,68 @@ get float32 in model units as for float32. Both take the slow path (no bound hot
 """
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import threading
 from typing import Any, Sequence
 
 import numpy as np
 
+from .. import optional
 from ..errors import ModelLoadError, UnsupportedModelError
-from ..manifest import Spec
-from ..tflite_graph import check_graph
-from ..tflite_ops import custom_ops
+from ..manifest import ArtifactEntry, Spec
+from ..vet.tflite_graph import check_graph
+from ..vet.tflite_ops import custom_ops
 
 NAME = "litert"
-FORMATS = ("tflite",)
-INSTALL_HINT = "pip install 'edgernn[litert]' (or 'edgernn[tflite-runtime]' on Python < 3.12)"
-_MODULES = ("ai_edge_litert.interpreter", "tflite_runtime.interpreter")
+_MODULES = ("ai_edge_litert.interpreter", "tflite_runtime.interpreter")  # the maintained one first
 
 
-def _interpreter_module():
+def interpreter_module():
+    """ai_edge_litert's interpreter module, else tflite_runtime's (MissingExtraError naming both)."""
     for name in _MODULES:
-        if importlib.util.find_spec(name.split(".")[0]) is not None:
-            return importlib.import_module(name)
-    return None
+        if optional.available(name):
+            return optional.require(name, "the litert backend")
+    raise optional.missing(_MODULES[0], "the litert backend (or 'edgernn[tflite-runtime]' on Python < 3.12)")
 
 
-def available() -> bool:
-    return any(importlib.util.find_spec(name.split(".")[0]) is not None for name in _MODULES)
+def vet(content: bytes, file: str) -> None:
+    """Refuse Flex/custom ops and malformed graphs before the interpreter parses the file."""
+    found = custom_ops(content, file)
+    if found:
+        raise UnsupportedModelError(
+            f"{file}: uses custom or Flex ops {sorted(set(found))}, which standalone "
+            "interpreters cannot run; re-export with builtin ops only."
+        )
+    check_graph(content, file)  # indices and op counts the interpreter trusts blindly
+
+
+def interpreter(content: bytes, file: str):
+    """A one-thread Interpreter on vetted bytes, tensors allocated (ModelLoadError if it cannot load)."""
+    module = interpreter_module()
+    try:
+        interp = module.Interpreter(model_content=content, num_threads=1)
+        interp.allocate_tensors()
+        return interp
+    except Exception as exc:  # ValueError/RuntimeError on bad files, UnicodeDecodeError on bad names
+        raise ModelLoadError(f"{file}: LiteRT cannot load it ({type(exc).__name__}: {exc})") from None
 
 
 class LiteRTBackend:
-    name = NAME
-    thread_safe = True  # made so by the lock
-    _fast = None  # the bound C++ methods of the hot path (see _bind); step models never bind them
+    """A window model; every call holds the lock (an Interpreter is not thread-safe)."""
 
-    def __init__(self, content: bytes, entry: dict[str, Any], spec: Spec) -> None:
-        found = custom_ops(content, entry["file"])
-        if found:
-            raise UnsupportedModelError(
-                f"{entry['file']}: uses custom or Flex ops {sorted(set(found))}, which standalone "
-                "interpreters cannot run; re-export with builtin ops only."
-            )
-        check_graph(content, entry["file"])  # indices and op counts the interpreter trusts blindly
-        self._content, self._file = content, entry["file"]
-        self._reset = bool(entry.get("reset_variables"))
+    name = NAME
+    _fast = None  # the bound C++ methods of the hot path (see _bind)
+
+    def __init__(self, content: bytes, entry: ArtifactEntry, spec: Spec) -> None:
+        vet(content, entry.file)
+        self._content, self._file = content, entry.file
+        self._reset = entry.reset_variables
         self._lock = threading.Lock()
-        self.runtime_module = _interpreter_module().__name__
+        self.runtime_module = interpreter_module().__name__
         self._build()
 
-    def _load_interpreter(self):
-        module = _interpreter_module()
-        try:
-            interp = module.Interpreter(model_content=self._content, num_threads=1)
-            interp.allocate_tensors()
-            return interp, interp.get_input_details(), interp.get_output_details()
-        except Exception as exc:  # ValueError/RuntimeError on bad files, UnicodeDecodeError on bad names
-            raise ModelLoadError(f"{self._file}: LiteRT cannot load it ({type(exc).__name__}: {exc})") from None
-
     def _build(self) -> None:
-        interp, inputs, outputs = self._load_interpreter()
+        interp = interpreter(self._content, self._file)
+        inputs, outputs = interp.get_input_details(), interp.get_output_details()
         if len(inputs) != 1 or not outputs or inputs[0]["dtype"] not in (np.float32, np.int8, np.uint8):
             raise ModelLoadError(f"{self._file}: expected 1 float32 (or quantized int8) input and 1 output, the model has "
                                  f"{[str(i['dtype']) for i in inputs]} in, {len(outputs)} out; re-export the bundle.")
@@ -169,23 +172,28 @@ def _quantize(x: np.ndarray, dtype, scale: float, zero: int) -> np.ndarray:
     return np.clip(np.rint(x / scale + zero), info.min, info.max).astype(dtype)
 
 
-def open(content: bytes, entry: dict[str, Any], spec: Spec) -> LiteRTBackend:  # noqa: A001 - registry API
+def open(content: bytes, entry: ArtifactEntry, spec: Spec) -> LiteRTBackend:  # noqa: A001 - registry API
     return LiteRTBackend(content, entry, spec)
 
 
-class LiteRTStepBackend(LiteRTBackend):
+class LiteRTStepBackend:
     """A step model: several named inputs and outputs (the sample and each state), any batch.
 
     Names come from the file's signature; tensors are then set and read by index, which costs
     less per step than a SignatureRunner call. Calls hold the lock: many streams share one.
     """
 
-    def __init__(self, content: bytes, entry: dict[str, Any], inputs: Sequence[str], outputs: Sequence[str]) -> None:
+    name = NAME
+
+    def __init__(self, content: bytes, entry: ArtifactEntry, inputs: Sequence[str], outputs: Sequence[str]) -> None:
+        vet(content, entry.file)
+        self._content, self._file = content, entry.file
         self._names = (list(inputs), list(outputs))
-        super().__init__(content, entry, None)
+        self._lock = threading.Lock()
+        self._build()
 
     def _build(self) -> None:
-        self._interp = self._load_interpreter()[0]
+        self._interp = interpreter(self._content, self._file)
         try:
             runner = self._interp.get_signature_runner()
         except Exception as exc:  # no signature: not a step model edgernn wrote
@@ -200,7 +208,7 @@ class LiteRTStepBackend(LiteRTBackend):
             )
         self._ins = [(int(ins[n]["index"]), int(ins[n]["shape"][1])) for n in self._names[0]]
         self._outs = [int(outs[n]["index"]) for n in self._names[1]]
-        # Widths in the order of the names: StepModel.open checks them against the manifest.
+        # Widths in the order of the names: StepModel.load checks them against the manifest.
         self.step_widths = ([w for _, w in self._ins], [int(outs[n]["shape"][-1]) for n in self._names[1]])
         self._batch = int(ins[self._names[0][0]]["shape"][0])
 
@@ -226,6 +234,6 @@ class LiteRTStepBackend(LiteRTBackend):
                 raise
 
 
-def open_step(content: bytes, entry: dict[str, Any], inputs: Sequence[str], outputs: Sequence[str]) -> LiteRTStepBackend:
+def open_step(content: bytes, entry: ArtifactEntry, inputs: Sequence[str], outputs: Sequence[str]) -> LiteRTStepBackend:
     """Open a step model whose tensors are named `inputs` and `outputs` in its signature."""
     return LiteRTStepBackend(content, entry, inputs, outputs)

@@ -19,18 +19,12 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import InputError, ModelLoadError, UnsupportedModelError
-from ..manifest import Spec
+from ..manifest import ArtifactEntry, Spec
 from ..numpy_layers import Weights, build_layers, input_width
 
 NAME = "numpy"
-FORMATS = ("numpy",)
-INSTALL_HINT = "it needs only numpy, which edgernn always installs"
 SPEC_KEY = "spec"
 SPEC_VERSION = 1
-
-
-def available() -> bool:
-    return True
 
 
 def read_npz(content: bytes, file: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -56,11 +50,10 @@ def read_npz(content: bytes, file: str) -> tuple[dict[str, Any], dict[str, np.nd
 
 
 class NumpyBackend:
-    name = NAME
-    thread_safe = True  # no state is kept between calls
+    name = NAME  # keeps no state between calls, so it is thread-safe
 
-    def __init__(self, content: bytes, entry: dict[str, Any], spec: Spec) -> None:
-        file = entry["file"]
+    def __init__(self, content: bytes, entry: ArtifactEntry, spec: Spec) -> None:
+        file = entry.file
         desc, arrays = read_npz(content, file)
         features = input_width(desc["layers"], arrays)
         self.layers = build_layers(desc["layers"], Weights(arrays, file), features, file)
@@ -68,7 +61,7 @@ class NumpyBackend:
         for layer in self.layers:
             sequence = getattr(layer, "return_sequences", sequence)
         outputs = self.layers[-1].out_features if self.layers else features
-        # The file's own shapes, checked against the manifest by open_backend (as for .tflite and .onnx).
+        # The file's own shapes, checked against the manifest by open_window (as for .tflite and .onnx).
         steps = desc.get("timesteps", -1)
         steps = steps if isinstance(steps, int) and not isinstance(steps, bool) else -1
         self.input_shape = [-1, steps, features]
@@ -83,7 +76,7 @@ class NumpyBackend:
         return np.asarray(x, dtype=np.float32)
 
 
-def open(content: bytes, entry: dict[str, Any], spec: Spec) -> NumpyBackend:  # noqa: A001 - registry API
+def open(content: bytes, entry: ArtifactEntry, spec: Spec) -> NumpyBackend:  # noqa: A001 - registry API
     return NumpyBackend(content, entry, spec)
 
 
@@ -96,10 +89,9 @@ class NumpyStepBackend:
     """
 
     name = NAME
-    thread_safe = True
 
-    def __init__(self, content: bytes, entry: dict[str, Any], inputs: Sequence[str], outputs: Sequence[str]) -> None:
-        file = entry["file"]
+    def __init__(self, content: bytes, entry: ArtifactEntry, inputs: Sequence[str], outputs: Sequence[str]) -> None:
+        file = entry.file
         desc, arrays = read_npz(content, file)
         features = input_width(desc["layers"], arrays)
         self.layers = build_layers(desc["layers"], Weights(arrays, file), features, file)
@@ -117,7 +109,7 @@ class NumpyStepBackend:
             )
         self.state_widths = widths
         out = self.layers[-1].out_features if self.layers else features
-        # Widths of (x_t, *states) in and (y_t, *next states) out: StepModel.open checks them against the manifest.
+        # Widths of (x_t, *states) in and (y_t, *next states) out: StepModel.load checks them against the manifest.
         self.step_widths = ([features, *widths], [out, *widths])
 
     def run_step(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
@@ -133,6 +125,6 @@ class NumpyStepBackend:
         return [np.array(x, dtype=np.float32), *new]
 
 
-def open_step(content: bytes, entry: dict[str, Any], inputs: Sequence[str], outputs: Sequence[str]) -> NumpyStepBackend:
+def open_step(content: bytes, entry: ArtifactEntry, inputs: Sequence[str], outputs: Sequence[str]) -> NumpyStepBackend:
     """Open the numpy artifact as a step model (the streaming protocol of runtime/stream.py)."""
     return NumpyStepBackend(content, entry, inputs, outputs)

@@ -1,60 +1,52 @@
 """onnxruntime backend. An InferenceSession is safe to share between threads."""
+
 from __future__ import annotations
 
-import importlib.util
 import os
 from typing import Any, Sequence
 
 import numpy as np
 
+from .. import optional
 from ..errors import ModelLoadError
-from ..manifest import Spec
-from ..onnx_proto import check_onnx
+from ..manifest import ArtifactEntry, Spec
+from ..vet.onnx_proto import check_onnx
 
 NAME = "onnxruntime"
-FORMATS = ("onnx",)
-INSTALL_HINT = "pip install 'edgernn[onnx]'"
 
 
-def available() -> bool:
-    return importlib.util.find_spec("onnxruntime") is not None
-
-
-def _import_ort():
+def session(content: bytes, file: str):
+    """A CPU InferenceSession on vetted bytes: one thread, ONNX format only, quiet."""
+    check_onnx(content, file)  # external data, custom domains: refused before ORT parses
     # Telemetry must be off before the first import: a device app should not write to ~/.cache.
     os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
-    import onnxruntime
-
-    return onnxruntime
+    ort = optional.require("onnxruntime", "the onnxruntime backend")
+    options = ort.SessionOptions()
+    options.add_session_config_entry("session.load_model_format", "ONNX")  # never the ORT format
+    # Tiny recurrent graphs: thread pools cost more than they give.
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    try:
+        return ort.InferenceSession(content, options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # ORT raises its own types and, on garbage, UnicodeDecodeError
+        raise ModelLoadError(f"{file}: onnxruntime cannot load it ({type(exc).__name__}: {exc})") from None
 
 
 class OrtBackend:
-    name = NAME
-    thread_safe = True
+    """A window model: one float input, one output."""
 
-    def __init__(self, content: bytes, entry: dict[str, Any], spec: Spec) -> None:
-        self._open_session(content, entry)
+    name = NAME
+
+    def __init__(self, content: bytes, entry: ArtifactEntry, spec: Spec) -> None:
+        self._session = session(content, entry.file)
         inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
         if len(inputs) != 1 or not outputs or inputs[0].type != "tensor(float)":
-            raise ModelLoadError(f"{entry['file']}: expected 1 float input and 1 output, the model has "
+            raise ModelLoadError(f"{entry.file}: expected 1 float input and 1 output, the model has "
                                  f"{[i.type for i in inputs]} in, {len(outputs)} out; re-export the bundle.")
         self.input_shape, self.output_shape = list(inputs[0].shape), list(outputs[0].shape)
         self._input = inputs[0].name
         self._outputs = [outputs[0].name]
-
-    def _open_session(self, content: bytes, entry: dict[str, Any]) -> None:
-        check_onnx(content, entry["file"])  # external data, custom domains: refused before ORT parses
-        ort = _import_ort()
-        options = ort.SessionOptions()
-        options.add_session_config_entry("session.load_model_format", "ONNX")  # never the ORT format
-        # Tiny recurrent graphs: thread pools cost more than they give.
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        try:
-            self._session = ort.InferenceSession(content, options, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # ORT raises its own types and, on garbage, UnicodeDecodeError
-            raise ModelLoadError(f"{entry['file']}: onnxruntime cannot load it ({type(exc).__name__}: {exc})") from None
         self._run = self._session.run
         # The C++ session's run, when this build exposes it: the Python wrapper re-validates input
         # names, OrtValue ownership and graph-capture options on every call, all fixed here at load.
@@ -66,32 +58,32 @@ class OrtBackend:
         return self._run(self._outputs, {self._input: x})[0]
 
 
-def open(content: bytes, entry: dict[str, Any], spec: Spec) -> OrtBackend:  # noqa: A001 - registry API
+def open(content: bytes, entry: ArtifactEntry, spec: Spec) -> OrtBackend:  # noqa: A001 - registry API
     return OrtBackend(content, entry, spec)
 
 
-class OrtStepBackend(OrtBackend):
+class OrtStepBackend:
     """A step model: several named inputs and outputs (the sample and each state). Thread-safe."""
 
-    def __init__(self, content: bytes, entry: dict[str, Any], inputs: Sequence[str], outputs: Sequence[str]) -> None:
-        self._open_session(content, entry)
-        have_in = {i.name for i in self._session.get_inputs()}
-        have_out = {o.name for o in self._session.get_outputs()}
-        missing = [n for n in inputs if n not in have_in] + [n for n in outputs if n not in have_out]
-        if missing:
-            raise ModelLoadError(
-                f"{entry['file']}: the step model lacks tensors {missing} named in the manifest (it has inputs "
-                f"{sorted(have_in)}, outputs {sorted(have_out)}); re-export the bundle with --streaming."
-            )
-        self._in_names, self._out_names = list(inputs), list(outputs)
+    name = NAME
+
+    def __init__(self, content: bytes, entry: ArtifactEntry, inputs: Sequence[str], outputs: Sequence[str]) -> None:
+        self._session = session(content, entry.file)
         ins = {i.name: i.shape for i in self._session.get_inputs()}
         outs = {o.name: o.shape for o in self._session.get_outputs()}
+        missing = [n for n in inputs if n not in ins] + [n for n in outputs if n not in outs]
+        if missing:
+            raise ModelLoadError(
+                f"{entry.file}: the step model lacks tensors {missing} named in the manifest (it has inputs "
+                f"{sorted(ins)}, outputs {sorted(outs)}); re-export the bundle with --streaming."
+            )
+        self._in_names, self._out_names = list(inputs), list(outputs)
         # Last-axis widths in the order of `inputs` and `outputs` (None where the graph leaves it free).
         self.step_widths = ([_width(ins[n]) for n in inputs], [_width(outs[n]) for n in outputs])
 
     def run_step(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Run one step: float32 arrays in the order of `inputs`; returns arrays in the order of `outputs`."""
-        return self._run(self._out_names, dict(zip(self._in_names, arrays)))
+        return self._session.run(self._out_names, dict(zip(self._in_names, arrays)))
 
 
 def _width(shape: Sequence[Any]) -> int | None:
@@ -99,6 +91,6 @@ def _width(shape: Sequence[Any]) -> int | None:
     return last if isinstance(last, int) and last >= 0 else None
 
 
-def open_step(content: bytes, entry: dict[str, Any], inputs: Sequence[str], outputs: Sequence[str]) -> OrtStepBackend:
+def open_step(content: bytes, entry: ArtifactEntry, inputs: Sequence[str], outputs: Sequence[str]) -> OrtStepBackend:
     """Open a step model whose graph inputs and outputs carry these names."""
     return OrtStepBackend(content, entry, inputs, outputs)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import struct
 
-from .errors import ModelLoadError, UnsupportedModelError
+from ..errors import ModelLoadError, UnsupportedModelError
 from .tflite_ops import _Reader
 
 # Model / SubGraph / Tensor / Operator / Buffer fields.

@@ -14,27 +14,27 @@ import collections
 from pathlib import Path
 
 from edgernn.runtime.errors import ExportError
+from edgernn.runtime.manifest import ArtifactEntry
 
-from .artifact import Artifact
-from .model_info import ModelInfo, clone_with
-from .tflite import UNROLL_MAX_TIMESTEPS
+from ...model_info import ModelInfo, clone_with
+from ..base import FUSED, UNROLL_MAX_TIMESTEPS, UNROLLED, GraphForm
 
 OPSET = 17
 INPUT_NAME, OUTPUT_NAME, BATCH_DIM = "input", "output", "batch"
 
 
-def candidate_forms(info: ModelInfo) -> list[tuple[str, str]]:
+def forms(info: ModelInfo) -> list[GraphForm]:
     """Graph forms to try, best first, each with the reason it is chosen when it passes."""
     if info.timesteps > UNROLL_MAX_TIMESTEPS:
-        return [("fused", f"timesteps {info.timesteps} > {UNROLL_MAX_TIMESTEPS}: unrolling would bloat the graph")]
+        return [GraphForm(FUSED, f"timesteps {info.timesteps} > {UNROLL_MAX_TIMESTEPS}: unrolling would bloat the graph")]
     if all(c == "lstm" for c in info.cells):
         return [
-            ("fused", "LSTM: tf2onnx's fused ONNX LSTM op runs faster in onnxruntime than an unrolled graph"),
-            ("unrolled", "fallback: the fused form did not pass parity"),
+            GraphForm(FUSED, "LSTM: tf2onnx's fused ONNX LSTM op runs faster in onnxruntime than an unrolled graph"),
+            GraphForm(UNROLLED, "fallback: the fused form did not pass parity"),
         ]
     return [
-        ("unrolled", "SimpleRNN/GRU: an unrolled graph runs 2-4x faster in onnxruntime than tf2onnx's Loop"),
-        ("fused", "fallback: the unrolled form did not pass parity"),
+        GraphForm(UNROLLED, "SimpleRNN/GRU: an unrolled graph runs 2-4x faster in onnxruntime than tf2onnx's Loop"),
+        GraphForm(FUSED, "fallback: the unrolled form did not pass parity"),
     ]
 
 
@@ -48,7 +48,7 @@ def convert_function(fn, signature, opset: int = OPSET, what: str = "the model")
     try:
         proto, _ = tf2onnx.convert.from_function(fn, input_signature=signature, opset=opset)
     except Exception as exc:
-        raise ExportError(f"ONNX conversion of {what} with tf2onnx failed: {type(exc).__name__}: {exc}") from None
+        raise ExportError(f"ONNX conversion of {what} with tf2onnx failed: {type(exc).__name__}: {exc}") from exc
     for value in (*proto.graph.input, *proto.graph.output):
         value.type.tensor_type.shape.dim[0].dim_param = BATCH_DIM
     proto.producer_name = "edgernn (tf2onnx)"
@@ -80,22 +80,16 @@ def check(proto) -> None:
     try:
         onnx.checker.check_model(proto, full_check=True)
     except Exception as exc:
-        raise ExportError(f"the ONNX file fails onnx.checker (full_check): {exc}") from None
+        raise ExportError(f"the ONNX file fails onnx.checker (full_check): {exc}") from exc
 
 
-def export_onnx(model, filepath: Path, info: ModelInfo, *, form: str, reason: str = "", opset: int = OPSET) -> Artifact:
+def write(model, path: Path, info: ModelInfo, form: GraphForm, opset: int = OPSET) -> ArtifactEntry:
     """Write `model` as a float32 .onnx file in the given graph form ('fused' or 'unrolled')."""
-    if form not in ("fused", "unrolled"):
-        raise ExportError(f"unknown ONNX graph form {form!r}; expected 'fused' or 'unrolled'.")
-    source = clone_with(model, unroll=True) if form == "unrolled" else model
+    if form.name not in (FUSED, UNROLLED):
+        raise ExportError(f"unknown ONNX graph form {form.name!r}; expected {FUSED!r} or {UNROLLED!r}.")
+    source = clone_with(model, unroll=True) if form.name == UNROLLED else model
     proto = to_onnx(source, info, opset)
     check(proto)
-    Path(filepath).write_bytes(proto.SerializeToString())
-    return Artifact(
-        file=Path(filepath).name,
-        format="onnx",
-        graph_form=form,
-        graph_form_reason=reason,
-        ops=op_types(proto),
-        opset=opset,
-    )
+    Path(path).write_bytes(proto.SerializeToString())
+    return ArtifactEntry(file=Path(path).name, format="onnx", graph_form=form.name, graph_form_reason=form.reason,
+                         ops=op_types(proto)).with_(opset=opset)

@@ -7,11 +7,14 @@ from typing import Any, Callable
 
 import numpy as np
 
+from edgernn.export import ExportOptions, export_bundle
 from edgernn.runtime import backends, load
-from edgernn.runtime.timing import per_call_us
+from edgernn.runtime.cli.timing import per_call_us
 from edgernn.runtime.validate import validate
 
-from .bundle import export_bundle
+from .data import PROBES, SEED_SCALE, seed_dataset
+from .fit import Recipe, train_recipe
+from .models import trainable_params
 
 BUNDLE_NAMES = {"simple_rnn": "seed-simplernn", "lstm": "seed-lstm", "gru": "seed-gru"}
 QUANTIZE_CELLS = ("lstm",)  # one cell shows the quantized variants; the demo stays fast
@@ -20,16 +23,12 @@ DEMO_VARIANTS = ("dynamic", "float16", "int8")
 
 def build_seed_bundle(cell: str, out_root: Path, epochs: int = 100, streaming: bool = True, quantize=()):
     """Train the seed recipe for `cell` and export it (with step models) as `out_root/seed-<cell>`. Returns (model, path)."""
-    from edgernn.train import PROBES, Recipe, seed_dataset, train_recipe
-    from edgernn.train.data import SEED_SCALE
-
     x, y = seed_dataset()
     model, history = train_recipe(Recipe(cell=cell, epochs=epochs))
     probes = {name: [v for v in window] for name, (window, _) in PROBES.items()}
     extra = {"training": {"recipe": "seed", "epochs": epochs, "final_loss": float(history.history["loss"][-1]), "probes": probes}}
-    path = export_bundle(model, out_root / BUNDLE_NAMES[cell], scale=SEED_SCALE, representative=x, extra=extra,
-                         streaming=streaming, quantize=quantize)
-    return model, path
+    options = ExportOptions(scale=SEED_SCALE, representative=x, extra=extra, streaming=streaming, quantize=quantize)
+    return model, export_bundle(model, out_root / BUNDLE_NAMES[cell], options).path
 
 
 def keras_predict_us(model, window: np.ndarray, repeat: int = 5) -> float:
@@ -44,9 +43,6 @@ def keras_predict_us(model, window: np.ndarray, repeat: int = 5) -> float:
 
 
 def demo_row(cell: str, model, path: Path) -> dict[str, Any]:
-    from edgernn.train import PROBES, trainable_params
-    from edgernn.train.data import SEED_SCALE
-
     row: dict[str, Any] = {"cell": cell, "bundle": str(path), "params": trainable_params(model)}
     window = None
     for name in backends.installed():

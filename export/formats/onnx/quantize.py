@@ -17,12 +17,13 @@ from typing import Any, Callable
 
 import numpy as np
 
+from edgernn.runtime import optional
 from edgernn.runtime.errors import EdgeRNNError, ExportError
+from edgernn.runtime.manifest import ArtifactEntry
 
-from .artifact import Artifact
-from .onnx import op_types
+from ..base import VariantJob, file_fields
+from .convert import op_types
 
-ONNX_VARIANTS = ("int8",)
 METHODS = ("dynamic", "static_qdq", "weight_qdq")
 WEIGHT_SLOTS = {"LSTM": (1, 2), "GRU": (1, 2), "RNN": (1, 2), "MatMul": (1,), "Gemm": (1,)}
 MIN_WEIGHT_ELEMENTS = 256  # smaller tensors (biases, tiny kernels) stay float: they cost more as int8 + scales
@@ -33,13 +34,7 @@ INPUT_NAME = "input"
 
 def _import_quantization():
     os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
-    try:
-        from onnxruntime import quantization
-    except ImportError:
-        from edgernn.runtime.errors import missing_extra
-
-        raise missing_extra("onnxruntime", "onnx", "ONNX int8 quantization") from None
-    return quantization
+    return optional.require("onnxruntime.quantization", "ONNX int8 quantization")
 
 
 def _reader(quantization, windows: np.ndarray):
@@ -111,7 +106,8 @@ def _build(method: str, source: Path, target: Path, calibration: np.ndarray | No
                       weight_type=q.QuantType.QInt8)
 
 
-def _candidate(method: str, source: Path, target: Path, calibration, measure) -> dict[str, Any]:
+def _candidate(method: str, source: Path, target: Path, calibration,
+               measure: Callable[[bytes, str], ArtifactEntry]) -> dict[str, Any]:
     """Build and measure one candidate; the record says why it was refused, if it was."""
     record: dict[str, Any] = {"method": method}
     try:
@@ -124,37 +120,39 @@ def _candidate(method: str, source: Path, target: Path, calibration, measure) ->
                 f"the file is {ratio:.0%} of the float32 bytes (over {MAX_SIZE_RATIO:.0%}): "
                 "too little of it is quantized weights"
             )
-        record.update(measure(content, method))
+        record["proof"] = proof = measure(content, method)
+        record["max_abs_error"] = proof.max_abs_error
     except Exception as exc:  # the quantizer raises many types on graphs it cannot handle
         record["refused"] = f"{type(exc).__name__}: {exc}" if not isinstance(exc, EdgeRNNError) else str(exc)
         target.unlink(missing_ok=True)
     return record
 
 
-def quantize_onnx(source: Path, path: Path, calibration: np.ndarray | None,
-                  measure: Callable[[bytes, str], dict[str, Any]]) -> tuple[Artifact, dict[str, Any]]:
-    """Write the better-measuring int8 candidate of the float32 .onnx `source` to `path`.
+def write_variant(job: VariantJob) -> ArtifactEntry:
+    """Write the best-measuring int8 candidate of the float32 .onnx beside it as model.int8.onnx.
 
-    Args:
-        source: the float32 .onnx file.
-        path: where the chosen int8 file goes.
-        calibration: windows in model units for static QDQ (None: dynamic only).
-        measure: measure(content, method) -> the manifest's error fields; raises ExportError when the
-            candidate is beyond tolerance or does not run.
-
-    Returns:
-        (Artifact, its measured fields).
+    Every candidate is built from the float32 file, measured on the held-out windows (`job.measure`,
+    ExportError when beyond tolerance or not running), and the lowest max abs error among those
+    under MAX_SIZE_RATIO of the float32 bytes is kept; the entry lists every candidate.
 
     Raises:
         ExportError: no candidate was produced within tolerance; the message gives each one's reason.
     """
+    import onnx
+
+    path, source = job.folder / "model.int8.onnx", job.folder / job.float_entry.file
+
+    def measure(content: bytes, method: str) -> ArtifactEntry:
+        return job.measure(content, ArtifactEntry(file=f"{path.name} ({method})", format="onnx", variant="int8"))
+
     records = []
     for method in METHODS:
         target = path.with_name(f"{path.stem}.{method}.tmp.onnx")
-        records.append(_candidate(method, source, target, calibration, measure))
+        records.append(_candidate(method, source, target, job.calibration, measure))
     good = [r for r in records if "refused" not in r]
     if not good:
-        raise ExportError("no ONNX int8 candidate qualified: " + " | ".join(f"{r['method']}: {r['refused']}" for r in records))
+        raise ExportError("no ONNX int8 candidate qualified: "
+                          + " | ".join(f"{r['method']}: {r['refused']}" for r in records))
     best = min(good, key=lambda r: r["max_abs_error"])
     for r in good:
         tmp = path.with_name(f"{path.stem}.{r['method']}.tmp.onnx")
@@ -162,15 +160,13 @@ def quantize_onnx(source: Path, path: Path, calibration: np.ndarray | None,
             os.replace(tmp, path)
         else:
             tmp.unlink(missing_ok=True)
-    import onnx
-
     proto = onnx.load(str(path))
     summary = [{k: r[k] for k in ("method", "bytes", "max_abs_error", "refused") if k in r} for r in records]
-    extra = {"quantization": {"method": best["method"], "rule": "lowest max abs error on the held-out windows among "
-                              f"candidates under {MAX_SIZE_RATIO:.0%} of the float32 bytes", "candidates": summary}}
-    art = Artifact(file=path.name, format="onnx", variant="int8", graph_form=f"int8 {best['method']}",
-                   graph_form_reason=f"{best['method']} measured best; see quantization.candidates",
-                   ops=op_types(proto),
-                   opset=next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), None),
-                   extra=extra)
-    return art, {k: v for k, v in best.items() if k not in ("method", "bytes")}
+    rule = f"lowest max abs error on the held-out windows among candidates under {MAX_SIZE_RATIO:.0%} of the float32 bytes"
+    form = job.float_entry.graph_form
+    return best["proof"].with_(
+        file=path.name, graph_form=form, graph_form_reason=f"quantized from the float32 {form} graph",
+        ops=op_types(proto), **file_fields(path),
+        opset=next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), None),
+        quantization={"method": best["method"], "rule": rule, "candidates": summary},
+    )

@@ -17,10 +17,12 @@ import numpy as np
 from edgernn.runtime.backends.numpy_ref import SPEC_KEY, SPEC_VERSION
 from edgernn.runtime.numpy_layers import ACTIVATIONS, MERGE_MODES
 
-from .artifact import Artifact
-from .model_info import RNN_CLASSES, ModelInfo, UnsupportedLayerError
+from edgernn.runtime.manifest import ArtifactEntry
 
-FORM = "reference"
+from ...model_info import RNN_CLASSES, ModelInfo, UnsupportedLayerError
+from ..base import REFERENCE, GraphForm
+
+REASON = "Keras equations in numpy from the stored weights (no native runtime)"
 
 
 def _check_activation(name: Any, where: str) -> str:
@@ -97,23 +99,18 @@ def describe(model) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
     return layers, arrays
 
 
-def export_numpy(model, filepath: Path, info: ModelInfo, *, form: str = FORM, reason: str = "") -> Artifact:
+def write(model, path: Path, info: ModelInfo, form: GraphForm) -> ArtifactEntry:
     """Write the model's layer list and float32 weights as an .npz for the numpy backend."""
     layers, arrays = describe(model)
     spec = {"version": SPEC_VERSION, "timesteps": info.timesteps, "layers": layers}
-    with open(filepath, "wb") as fh:  # a file object keeps np.savez from appending '.npz' to the name
+    with open(path, "wb") as fh:  # a file object keeps np.savez from appending '.npz' to the name
         np.savez(fh, **{SPEC_KEY: np.array(json.dumps(spec))}, **arrays)
     kinds = collections.Counter(rec["kind"] for rec in layers)
-    return Artifact(
-        file=Path(filepath).name,
-        format="numpy",
-        graph_form=form,
-        graph_form_reason=reason or "Keras equations in numpy from the stored weights (no native runtime)",
-        ops=dict(kinds),
-        extra={"arrays": len(arrays), "spec_version": SPEC_VERSION},
-    )
+    entry = ArtifactEntry(file=Path(path).name, format="numpy", graph_form=form.name, graph_form_reason=form.reason,
+                          ops=dict(kinds))
+    return entry.with_(arrays=len(arrays), spec_version=SPEC_VERSION)
 
 
-def numpy_forms(info: ModelInfo) -> list[tuple[str, str]]:
+def forms(info: ModelInfo) -> list[GraphForm]:
     """One form: the reference equations."""
-    return [(FORM, "Keras equations in numpy from the stored weights (no native runtime)")]
+    return [GraphForm(REFERENCE, REASON)]

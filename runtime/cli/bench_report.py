@@ -7,8 +7,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .errors import missing_extra
-from .cli_output import Progress, print_table
+from .. import optional
 
 HEADERS = ("artifact", "backend", "bytes", "load ms", "cold start ms", "p50 us", "p90 us", "p99 us",
            "samples/s b64", "samples/s b1024")
@@ -31,13 +30,9 @@ def plot(results: list[dict[str, Any]], path: str | Path) -> Path:
     Raises:
         MissingExtraError: matplotlib is not installed.
     """
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")  # no display needed; must precede pyplot
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise missing_extra("matplotlib", "cli", "bench --plot") from None
+    matplotlib = optional.require("matplotlib", "bench --plot")
+    matplotlib.use("Agg")  # no display needed; must precede pyplot
+    plt = optional.require("matplotlib.pyplot", "bench --plot")
     labels, latency, size = [], [], []
     for result in results:
         tag = Path(result["bundle"]).name
@@ -69,28 +64,3 @@ def plot(results: list[dict[str, Any]], path: str | Path) -> Path:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
-
-
-def bench_command(args) -> int:
-    """`edgernn bench DIR [--backend B]... [--variant V]... [--json] [--plot FILE.png]`."""
-    from .bench import bench, plan, tensorflow_installed, to_json
-    from .manifest import read_manifest
-
-    pairs = plan(read_manifest(Path(args.bundle)), args.backend or None, args.variant or None)
-    with_keras = not args.no_baselines and tensorflow_installed()
-    with Progress(len(pairs) + int(with_keras), "bench") as step:
-        result = bench(args.bundle, args.backend or None, args.variant or None, baselines=not args.no_baselines,
-                       cold_runs=args.cold_runs, progress=step)
-    if args.plot:
-        plot([result], args.plot)
-        print(f"plot written to {args.plot}", file=sys.stderr)
-    if args.json:
-        print(to_json(result))
-        return 0
-    print_table(HEADERS, table_rows(result), title=f"bench {args.bundle} (latency: Predictor.predict, batch 1)")
-    for r in result["rows"]:
-        if r.get("cold_start_error"):
-            print(f"cold start failed: {r['file']} on {r['backend']}: {r['cold_start_error']}")
-    if not result["baselines"] and not args.no_baselines:
-        print("(no Keras baselines: TensorFlow or model.keras missing; pip install 'edgernn[train]')")
-    return 0

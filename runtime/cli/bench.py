@@ -3,12 +3,12 @@
 Window models are timed through Predictor.predict; step models (streaming) through Stream.step,
 one sample per call (their rows carry no cold start).
 
-With TensorFlow installed, Keras `predict` and an eager call on model.keras are timed as baselines
-(TF imported inside `keras_baselines` only). Output (tables, JSON, plots) lives in bench_report.py.
+Keras baselines (`predict` and an eager call on model.keras) are measured by a function the caller
+passes (`edgernn.export.reference.keras_baselines`): this module never imports TensorFlow. Output
+(tables, JSON, plots) lives in bench_report.py.
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import platform
@@ -23,13 +23,12 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from . import backends
-from .errors import ModelRunError
-from .manifest import read_manifest
-from .predictor import load
-from .stream import STEP_ROLE
+from .. import backends
+from ..bundle import Bundle
+from ..errors import ModelRunError
+from ..manifest import STEP_ROLE, ArtifactEntry, Manifest
+from ..stream import Stream
 from .timing import per_call_us
-from .validate import check_integrity, model_artifacts, open_artifact
 
 THROUGHPUT_BATCHES = (64, 1024)
 VERSIONED = ("edgernn", "numpy", "ai-edge-litert", "tflite-runtime", "onnxruntime", "tensorflow", "tensorflow-cpu", "keras")
@@ -108,111 +107,79 @@ def _cold_start(bundle: Path, backend: str, variant: str, runs: int) -> tuple[fl
         return None, str(exc)
 
 
-def bench_artifact(bundle: Path, manifest: dict[str, Any], art: dict[str, Any], backend: str,
-                   cold_runs: int = 3, max_seconds: float = 1.0) -> dict[str, Any]:
-    """One row: the measurements of one artifact in one backend (see ROW_FIELDS)."""
+def _row(art: ArtifactEntry, backend: str, graph_form: str, lat: dict[str, float], load_ms: float,
+         cold_ms: float | None) -> dict[str, Any]:
+    return {"file": art.file, "format": art.format, "variant": art.variant, "graph_form": graph_form,
+            "backend": backend, "bytes": art.bytes, "load_ms": load_ms, "cold_start_ms": cold_ms,
+            "p50_us": lat["p50"], "p90_us": lat["p90"], "p99_us": lat["p99"], "samples": lat["n"]}
+
+
+def bench_artifact(bundle: Bundle, art: ArtifactEntry, backend: str, cold_runs: int = 3,
+                   max_seconds: float = 1.0) -> dict[str, Any]:
+    """One row: the measurements of one window model in one backend (see ROW_FIELDS)."""
     loads = []
     for _ in range(3):
         t0 = time.perf_counter()
-        predictor = open_artifact(bundle, manifest, art, backend)
+        predictor = bundle.predictor(backend, artifact=art)
         loads.append(time.perf_counter() - t0)
-    spec = predictor.spec
-    x1 = windows(spec, 1)
+    x1 = windows(predictor.spec, 1)
     lat = per_call_us(lambda: predictor.predict(x1), warmup=200, repeat=5000, max_seconds=max_seconds)
-    cold, cold_error = _cold_start(bundle, backend, art["variant"], cold_runs)
-    row = {"file": art["file"], "format": art["format"], "variant": art["variant"],
-           "graph_form": art.get("graph_form", ""), "backend": backend, "bytes": art["bytes"],
-           "max_abs_error": art.get("max_abs_error"), "range_relative_error": art.get("range_relative_error"),
-           "load_ms": float(np.median(loads) * 1e3),
-           "cold_start_ms": cold, "p50_us": lat["p50"], "p90_us": lat["p90"], "p99_us": lat["p99"], "samples": lat["n"]}
+    cold, cold_error = _cold_start(bundle.path, backend, art.variant, cold_runs)
+    row = _row(art, backend, art.graph_form, lat, float(np.median(loads) * 1e3), cold)
+    row.update(max_abs_error=art.max_abs_error, range_relative_error=art.extra.get("range_relative_error"))
     if cold_error:
         row["cold_start_error"] = cold_error
     for batch in THROUGHPUT_BATCHES:
-        row[f"throughput_b{batch}"] = throughput(predictor.predict, windows(spec, batch, seed=batch))
+        row[f"throughput_b{batch}"] = throughput(predictor.predict, windows(predictor.spec, batch, seed=batch))
     return row
 
 
-def bench_step(bundle: Path, art: dict[str, Any], backend: str, max_seconds: float = 1.0) -> dict[str, Any]:
+def bench_step(bundle: Bundle, art: ArtifactEntry, backend: str, max_seconds: float = 1.0) -> dict[str, Any]:
     """One row for a step model: Stream.step latency (one sample) and samples/s of batched streams."""
     t0 = time.perf_counter()
-    predictor = load(bundle, backend=backend, variant=art["variant"])
-    stream = predictor.stream()  # opens the step model
+    model = bundle.step_model(backend, artifact=art)
     load_ms = (time.perf_counter() - t0) * 1e3
-    spec = predictor.spec
-    x_t = windows(spec, 1)[0, 0]
+    spec = bundle.manifest.spec
+    stream, x_t = Stream(model), windows(spec, 1)[0, 0]
     lat = per_call_us(lambda: stream.step(x_t), warmup=200, repeat=5000, max_seconds=max_seconds)
-    row = {"file": art["file"], "format": art["format"], "variant": art["variant"], "graph_form": "step",
-           "backend": backend, "bytes": art["bytes"], "load_ms": load_ms, "cold_start_ms": None,
-           "p50_us": lat["p50"], "p90_us": lat["p90"], "p99_us": lat["p99"], "samples": lat["n"]}
+    row = _row(art, backend, "step", lat, load_ms, None)
     for batch in THROUGHPUT_BATCHES:
-        batched = predictor.stream(batch)
-        row[f"throughput_b{batch}"] = throughput(batched.step, windows(spec, batch, seed=batch)[:, 0])
+        row[f"throughput_b{batch}"] = throughput(Stream(model, batch).step, windows(spec, batch, seed=batch)[:, 0])
     return row
 
 
-def tensorflow_installed() -> bool:
-    return importlib.util.find_spec("tensorflow") is not None and importlib.util.find_spec("keras") is not None
+Baselines = Callable[[Bundle], list[dict[str, Any]]]  # rows in ROW_FIELDS for the Keras model itself
 
 
-def keras_baselines(bundle: Path, manifest: dict[str, Any], max_seconds: float = 2.0) -> list[dict[str, Any]]:
-    """Keras `model.predict` and the eager call `model(x)` on model.keras, batch 1 and throughput.
-
-    Empty when TensorFlow or model.keras is missing. Inputs are in model units (Keras sees those).
-    """
-    source = manifest.get("source") or {}
-    path = bundle / str(source.get("file", "model.keras"))
-    if not tensorflow_installed() or not path.is_file():
-        return []
-    import keras
-
-    model = keras.models.load_model(path, safe_mode=True, compile=False)
-    inp = manifest["input"]
-    rng = np.random.default_rng(0)
-    x1 = rng.uniform(-1, 1, (1, inp["timesteps"], inp["features"])).astype(np.float32)
-    calls = {"keras predict": lambda x: model.predict(x, verbose=0), "keras eager": lambda x: model(x, training=False)}
-    rows = []
-    for name, fn in calls.items():
-        lat = per_call_us(lambda: fn(x1), warmup=3, repeat=200, max_seconds=max_seconds)
-        row = {"file": path.name, "format": "keras", "variant": "float32", "graph_form": "", "backend": name,
-               "bytes": path.stat().st_size, "load_ms": None, "cold_start_ms": None,
-               "p50_us": lat["p50"], "p90_us": lat["p90"], "p99_us": lat["p99"], "samples": lat["n"]}
-        for batch in THROUGHPUT_BATCHES:
-            xb = rng.uniform(-1, 1, (batch, inp["timesteps"], inp["features"])).astype(np.float32)
-            row[f"throughput_b{batch}"] = throughput(fn, xb, max_seconds=max_seconds)
-        rows.append(row)
-    return rows
-
-
-def plan(manifest: dict[str, Any], backend_names: Sequence[str] | None, variants: Sequence[str] | None) -> list:
+def plan(manifest: Manifest, backend_names: Sequence[str] | None, variants: Sequence[str] | None) -> list:
     """The (artifact, backend) pairs a bench run measures."""
     names = list(backend_names) if backend_names else backends.installed()
-    return [(art, name) for art in model_artifacts(manifest, variants) for name in names
-            if art["format"] in backends.formats_of(name)]
+    return [(art, name) for art in manifest.artifacts(variant=variants) for name in names
+            if art.format in backends.formats_of(name)]
 
 
-def bench(path: str | Path, backend_names: Sequence[str] | None = None, variants: Sequence[str] | None = None, *,
-          baselines: bool = True, cold_runs: int = 3, max_seconds: float = 1.0,
+def bench(path: str | Path | Bundle, backend_names: Sequence[str] | None = None, variants: Sequence[str] | None = None,
+          *, baselines: Baselines | None = None, cold_runs: int = 3, max_seconds: float = 1.0,
           progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Benchmark a bundle: {'bundle', 'machine', 'rows', 'baselines'} (rows: see ROW_FIELDS).
 
     Raises:
         ManifestError, IntegrityError: the bundle cannot be read or fails its hash check.
     """
-    bundle = Path(path)
-    manifest = read_manifest(bundle)
-    check_integrity(bundle, manifest)
+    bundle = path if isinstance(path, Bundle) else Bundle.open(path)
+    bundle.check_integrity()
     rows = []
-    for art, name in plan(manifest, backend_names, variants):
+    for art, name in plan(bundle.manifest, backend_names, variants):
         if progress:
-            progress(f"{art['file']} on {name}")
-        if art.get("role", "model") == STEP_ROLE:
+            progress(f"{art.file} on {name}")
+        if art.role == STEP_ROLE:
             rows.append(bench_step(bundle, art, name, max_seconds))
         else:
-            rows.append(bench_artifact(bundle, manifest, art, name, cold_runs, max_seconds))
-    if baselines and progress and tensorflow_installed():
+            rows.append(bench_artifact(bundle, art, name, cold_runs, max_seconds))
+    if baselines and progress:
         progress("Keras baselines")
-    base = keras_baselines(bundle, manifest) if baselines else []
-    return {"bundle": str(bundle), "machine": machine_info(), "rows": with_ratios(rows), "baselines": base}
+    base = baselines(bundle) if baselines else []
+    return {"bundle": str(bundle.path), "machine": machine_info(), "rows": with_ratios(rows), "baselines": base}
 
 
 def with_ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import struct
 
-from .errors import ModelLoadError
+from ..errors import ModelLoadError
 
 CUSTOM_CODE = 32
 

@@ -32,15 +32,16 @@ def convert_isolated(model, variant: str, form: str, calibration: np.ndarray | N
     with tempfile.TemporaryDirectory(prefix="edgernn-convert-") as tmp:
         d = Path(tmp)
         model.save(d / "model.keras")
-        args = [sys.executable, "-m", "edgernn.export.isolated", str(d / "model.keras"), variant, form, str(d / "out.tflite")]
+        args = [sys.executable, "-m", "edgernn.export.formats.tflite.isolated", str(d / "model.keras"), variant, form, str(d / "out.tflite")]
         if calibration is not None:
             np.save(d / "calibration.npy", np.asarray(calibration, dtype=np.float32))
             args.append(str(d / "calibration.npy"))
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3")}
         try:
             proc = subprocess.run(args, capture_output=True, text=True, timeout=TIMEOUT_S, env=env)
-        except subprocess.TimeoutExpired:
-            raise ExportError(f"the TFLite converter took over {TIMEOUT_S} s on the {variant} variant ({form} form); stopped.") from None
+        except subprocess.TimeoutExpired as exc:
+            raise ExportError(f"the TFLite converter took over {TIMEOUT_S} s on the {variant} variant ({form} form); "
+                              "stopped.") from exc
         if proc.returncode == 0:
             return (d / "out.tflite").read_bytes()
         if proc.returncode < 0:
@@ -56,8 +57,8 @@ def convert_isolated(model, variant: str, form: str, calibration: np.ndarray | N
 
 
 def _child(argv: list[str]) -> int:
-    from .keras_io import load_keras
-    from .quantize_tflite import tflite_bytes
+    from ...keras_io import load_keras
+    from .quantized import tflite_bytes
 
     model_path, variant, form, out = argv[:4]
     calibration = np.load(argv[4], allow_pickle=False) if len(argv) > 4 else None

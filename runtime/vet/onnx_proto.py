@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from .errors import ModelLoadError, UnsupportedModelError
+from ..errors import ModelLoadError, UnsupportedModelError
 
 DEFAULT_DOMAINS = ("", "ai.onnx")
 # tf2onnx always imports the official ONNX-ML domain; importing it is harmless, using it is refused.

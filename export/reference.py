@@ -1,0 +1,66 @@
+"""The Keras reference of a bundle: model.keras run on new windows (validate --fresh) and timed (bench).
+
+The runtime never imports TensorFlow; the CLI passes these functions in when TF is installed:
+`validate(..., reference=keras_reference(bundle))`, `bench(..., baselines=keras_baselines)`.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable
+
+import numpy as np
+
+from edgernn.runtime import optional
+from edgernn.runtime.bundle import Bundle
+from edgernn.runtime.cli.bench import THROUGHPUT_BATCHES, throughput
+from edgernn.runtime.cli.timing import per_call_us
+from edgernn.runtime.errors import ManifestError
+
+
+def keras_model(bundle: Bundle):
+    """model.keras of the bundle, its bytes checked against the manifest, loaded with safe_mode=True.
+
+    Raises:
+        ManifestError: the bundle ships no model.keras; IntegrityError: it differs from the manifest.
+    """
+    source = bundle.manifest.source
+    if source is None or not (bundle.path / source.file).is_file():
+        raise ManifestError(f"{bundle.path}: the Keras reference needs the bundle's model.keras, which is not there; "
+                            "validate with the golden vectors only (drop --fresh).")
+    bundle.read(source)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TF's start-up chatter would bury the table
+    keras = optional.require("keras", "the Keras reference (model.keras)")
+    return keras.models.load_model(bundle.path / source.file, safe_mode=True, compile=False)
+
+
+def keras_reference(bundle: Bundle) -> Callable[[np.ndarray], np.ndarray]:
+    """model-unit windows -> model.keras's outputs (what `validate --fresh` compares every artifact with)."""
+    model = keras_model(bundle)
+    return lambda windows: np.asarray(model(windows, training=False), dtype=np.float32)
+
+
+def keras_baselines(bundle: Bundle, max_seconds: float = 2.0) -> list[dict[str, Any]]:
+    """Keras `model.predict` and the eager call `model(x)` on model.keras, batch 1 and throughput.
+
+    Empty when model.keras is missing. Inputs are in model units (Keras sees those).
+    """
+    source = bundle.manifest.source
+    if source is None or not (bundle.path / source.file).is_file():
+        return []
+    model = keras_model(bundle)
+    spec = bundle.manifest.spec
+    rng = np.random.default_rng(0)
+    x1 = rng.uniform(-1, 1, (1, spec.timesteps, spec.features)).astype(np.float32)
+    calls = {"keras predict": lambda x: model.predict(x, verbose=0), "keras eager": lambda x: model(x, training=False)}
+    rows = []
+    for name, fn in calls.items():
+        lat = per_call_us(lambda: fn(x1), warmup=3, repeat=200, max_seconds=max_seconds)
+        row = {"file": source.file, "format": "keras", "variant": "float32", "graph_form": "", "backend": name,
+               "bytes": source.bytes, "load_ms": None, "cold_start_ms": None,
+               "p50_us": lat["p50"], "p90_us": lat["p90"], "p99_us": lat["p99"], "samples": lat["n"]}
+        for batch in THROUGHPUT_BATCHES:
+            xb = rng.uniform(-1, 1, (batch, spec.timesteps, spec.features)).astype(np.float32)
+            row[f"throughput_b{batch}"] = throughput(fn, xb, max_seconds=max_seconds)
+        rows.append(row)
+    return rows

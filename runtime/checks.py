@@ -1,0 +1,107 @@
+"""Field checks for manifest.json: each returns the checked value or raises ManifestError naming it.
+
+They know nothing of the manifest's records (runtime/manifest.py builds those from what they return),
+so every message has one shape: where, which field, what came, what was expected.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any, Mapping
+
+import numpy as np
+
+from .errors import ManifestError
+
+Where = object  # a path or a label: only printed
+
+
+def obj(value: Any, what: str, where: Where) -> Mapping[str, Any]:
+    if not isinstance(value, dict):
+        raise ManifestError(f"{where}: {what} must be an object, got {type(value).__name__}.")
+    return value
+
+
+def name(value: Any, what: str, where: Where) -> str:
+    if not (isinstance(value, str) and value):
+        raise ManifestError(f"{where}: {what} is {value!r}; expected a name.")
+    return value
+
+
+def positive_int(value: Any, what: str, where: Where) -> int:
+    if not (isinstance(value, int) and not isinstance(value, bool) and value > 0):
+        raise ManifestError(f"{where}: {what} is {value!r}; expected a positive integer.")
+    return value
+
+
+def size(value: Any, what: str, where: Where) -> int:
+    if not (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
+        raise ManifestError(f"{where}: {what} has bytes {value!r}; expected a non-negative integer.")
+    return value
+
+
+def sha256(value: Any, what: str, where: Where) -> str:
+    if not (isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)):
+        raise ManifestError(f"{where}: {what} has sha256 {value!r}; expected 64 lowercase hex digits.")
+    return value
+
+
+def finite(value: Any, what: str, where: Where, *, minimum: float | None = None) -> float:
+    """A finite number (>= minimum when given); booleans are not numbers here."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or (minimum is not None and value < minimum):
+        bound = "non-negative " if minimum == 0 else ""
+        raise ManifestError(f"{where}: {what} is {value!r}; expected a finite {bound}number.")
+    return float(value)
+
+
+def boolean(value: Any, what: str, where: Where) -> bool:
+    if not isinstance(value, bool):
+        raise ManifestError(f"{where}: {what} is {value!r}; expected true or false.")
+    return value
+
+
+def string_list(value: Any, what: str, where: Where, example: str) -> tuple[str, ...]:
+    if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+        raise ManifestError(f"{where}: {what} is {value!r}; expected a list of {example}.")
+    return tuple(value)
+
+
+def file_name(value: Any, where: Where) -> str:
+    """`value` if it is a plain file name inside the bundle (no '..', separators or absolute paths)."""
+    if not isinstance(value, str) or not value or value in (".", ".."):
+        raise ManifestError(f"{where}: file name {value!r} is not a plain file name.")
+    bad = "/" in value or "\\" in value or ".." in value or os.path.isabs(value) or "\x00" in value
+    if bad or (os.sep in value) or (os.altsep and os.altsep in value):
+        raise ManifestError(
+            f"{where}: file name {value!r} must be a plain name inside the bundle (no '..', separators "
+            "or absolute paths)."
+        )
+    return value
+
+
+def channels(entry: Any, size_: int, what: str, where: Where) -> tuple[np.ndarray, np.ndarray]:
+    """preprocessing.<what>: (offset, scale) float32 arrays of 1 or `size_` finite values, scale non-zero."""
+    if not isinstance(entry, dict) or "scale" not in entry or "offset" not in entry:
+        raise ManifestError(f"{where}: preprocessing.{what} needs 'scale' and 'offset'.")
+    extra = sorted(set(entry) - {"scale", "offset"})
+    if extra:  # a step this runtime would silently skip (clipping, a log) would give wrong answers
+        raise ManifestError(
+            f"{where}: preprocessing.{what} has keys {extra} this edgernn does not apply "
+            "(it knows 'offset' and 'scale'); upgrade edgernn or re-export the bundle."
+        )
+    arrays = []
+    for key in ("offset", "scale"):
+        value = entry[key]
+        values = value if isinstance(value, list) else [value]
+        if not values or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            raise ManifestError(f"{where}: preprocessing.{what}.{key} is {value!r}; expected numbers.")
+        if len(values) not in (1, size_):
+            raise ManifestError(f"{where}: preprocessing.{what}.{key} has {len(values)} values; expected 1 or {size_}.")
+        if not all(math.isfinite(v) for v in values):
+            raise ManifestError(f"{where}: preprocessing.{what}.{key} is {value!r}; values must be finite.")
+        arrays.append(np.asarray(values, dtype=np.float32))
+    if np.any(arrays[1] == 0):
+        raise ManifestError(f"{where}: preprocessing.{what}.scale contains 0; a scale must be non-zero.")
+    return arrays[0], arrays[1]

@@ -1,0 +1,52 @@
+"""`edgernn info`: what a bundle holds, readable even when optional manifest blocks are odd."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..bundle import Bundle
+from .table import render
+
+
+def print_info(bundle: Bundle) -> None:
+    """Print what a bundle holds: shapes, preprocessing, artifacts, metrics and variants."""
+    m = bundle.manifest
+    spec = m.spec
+    params = "?" if m.model.trainable_params is None else m.model.trainable_params
+    print(f"bundle   {bundle.path}  ({m.name})")
+    print(f"model    {m.model.cell}, {params} trainable params")
+    print(f"input    (batch, {spec.timesteps}, {spec.features}) float32")
+    print(f"output   (batch, {spec.outputs}){' per step' if spec.sequence_output else ''}")
+    if m.streaming:
+        states = ", ".join(f"{s.name}({s.size},)" for s in m.streaming.states)
+        print(f"stream   step(x_t, {states}) -> y_t, next states; initial state zeros")
+    if m.extra.get("feature_names"):
+        print(f"columns  inputs {m.extra['feature_names']} -> outputs {m.extra.get('output_names')}")
+    print(f"preproc  x_model = (x_raw - {spec.x.to_json()['offset']}) * {spec.x.to_json()['scale']}")
+    rows = [[a.file, a.format, a.variant, a.graph_form, "dynamic" if a.batch is None else a.batch, a.bytes,
+             a.max_abs_error, a.tolerance, a.extra.get("range_relative_error")] for a in m.entries]
+    print(render(["artifact", "format", "variant", "graph form", "batch", "bytes", "max abs err", "tolerance",
+                  "err/range"], rows))
+    if "evaluation" in m.extra:
+        _print_evaluation(m.extra["evaluation"])
+    quant = m.quantization
+    if quant:
+        left_out = ", ".join(f"{_field(f, 'variant')} ({_field(f, 'format')})" for f in quant.failed) or "none"
+        print(f"variants calibrated on {quant.calibration.get('windows', '?')} windows "
+              f"({quant.calibration.get('source', '?')}), measured on {quant.holdout.get('windows', '?')} held-out; "
+              f"not written: {left_out} (see --json: quantization)")
+
+
+def _field(entry: Any, key: str) -> Any:
+    """entry[key] for display, '?' when the entry lacks it."""
+    return entry.get(key, "?") if isinstance(entry, dict) else "?"
+
+
+def _print_evaluation(evaluation: Any) -> None:
+    """The stored metrics table; a malformed evaluation block is skipped with a note, not a traceback."""
+    from .evaluation import metrics_table
+
+    try:
+        print(metrics_table(evaluation))
+    except (TypeError, KeyError, AttributeError, ValueError, IndexError):
+        print("evaluation ? (the manifest's evaluation block is malformed; see --json)")
