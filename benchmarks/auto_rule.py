@@ -28,7 +28,7 @@ def measure(cell: str, units: int, timesteps: int, root: Path, rounds: int = 5, 
     from edgernn.train import build_model
 
     model = build_model(cell, units, timesteps=timesteps, features=1, outputs=1, seed=1)
-    path = export_bundle(model, root / f"{cell}-{units}x{timesteps}")
+    path = export_bundle(model, root / f"{cell}-{units}x{timesteps}").path
     predictors = {b: load(path, backend=b) for b in BACKENDS}
     x = np.random.default_rng(0).uniform(-1, 1, (1, timesteps, 1)).astype(np.float32)
     times: dict[str, list[float]] = {b: [] for b in BACKENDS}
@@ -36,9 +36,9 @@ def measure(cell: str, units: int, timesteps: int, root: Path, rounds: int = 5, 
         for b, p in predictors.items():
             times[b].append(timeit.timeit(lambda: p.run_model_units(x), number=number) / number * 1e6)
     best = {b: min(v) for b, v in times.items()}
-    from edgernn.runtime.manifest import read_manifest
+    from edgernn.runtime.manifest import Manifest
 
-    best["auto"] = backends.auto_order(read_manifest(path), BACKENDS)[0]
+    best["auto"] = backends.auto_order(Manifest.read(path), BACKENDS)[0]
     return best
 
 

@@ -35,14 +35,14 @@ def build_bundle(out: Path) -> tuple[Path, np.ndarray, np.ndarray]:
     model = build_model("lstm", 64, timesteps=24, features=3, seed=0)
     fit(model, x, y, recipe=Recipe(cell="lstm", epochs=3, batch_size=64, seed=0))
     fresh, _ = sine_windows(256, seed=99)
-    path = export_bundle(model, out, representative=x, quantize=VARIANTS)
+    path = export_bundle(model, out, representative=x, quantize=VARIANTS).path
     return path, fresh, np.asarray(model(fresh, training=False))
 
 
 def measure(path: Path, fresh: np.ndarray, ref: np.ndarray) -> list[dict]:
     from edgernn.runtime import backends, load
     from edgernn.runtime.compare import output_range
-    from edgernn.runtime.timing import per_call_us
+    from edgernn.runtime.cli.timing import per_call_us
 
     manifest = json.loads((path / "manifest.json").read_text())
     cells = []

@@ -24,8 +24,9 @@ os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 import numpy as np  # noqa: E402
 
 from edgernn.runtime import backends, load  # noqa: E402
-from edgernn.runtime.bench import machine_info, tensorflow_installed, throughput, windows  # noqa: E402
-from edgernn.runtime.timing import per_call_us  # noqa: E402
+from edgernn.runtime import optional  # noqa: E402
+from edgernn.runtime.cli.bench import machine_info, throughput, windows  # noqa: E402
+from edgernn.runtime.cli.timing import per_call_us  # noqa: E402
 from results_md import headline, render  # noqa: E402  (benchmarks/ is sys.path[0])
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,7 +56,7 @@ def litert_hot_path(bundle: Path, rounds: int) -> dict[str, float]:
     module = backends.backend_module("litert")._interpreter_module()
 
     def fresh_interpreter():
-        interp = module.Interpreter(model_path=str(bundle / p.artifact["file"]), num_threads=1)
+        interp = module.Interpreter(model_path=str(bundle / p.artifact.file), num_threads=1)
         interp.allocate_tensors()
         return interp
 
@@ -90,7 +91,7 @@ def identity_bundle(bundle: Path, root: Path) -> Path:
     """The bundle's model.keras re-exported (TFLite only) with identity preprocessing, into `root`."""
     from edgernn.export import export_bundle
 
-    return export_bundle(bundle / "model.keras", root / f"{bundle.name} (identity units)", formats=("tflite",))
+    return export_bundle(bundle / "model.keras", root / f"{bundle.name} (identity units)", formats=("tflite",)).path
 
 
 def ort_hot_path(bundle: Path, rounds: int) -> dict[str, float]:
@@ -100,7 +101,7 @@ def ort_hot_path(bundle: Path, rounds: int) -> dict[str, float]:
     p = load(bundle, backend="onnxruntime")
     options = ort.SessionOptions()
     options.intra_op_num_threads = options.inter_op_num_threads = 1
-    session = ort.InferenceSession(str(bundle / p.artifact["file"]), options, providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(str(bundle / p.artifact.file), options, providers=["CPUExecutionProvider"])
     name, out = session.get_inputs()[0].name, [session.get_outputs()[0].name]
     x = windows(p.spec, 1)
     xm = np.ascontiguousarray((x - p.spec.x.offset) * p.spec.x.scale, dtype=np.float32)
@@ -142,7 +143,7 @@ def cold_starts(bundle: Path, runs: int, tf_runs: int) -> dict[str, list[float]]
     codes = {"numpy only": "pass"}
     for name in backends.installed():
         codes[f"edgernn {name}: import + load + first answer"] = first.format(b=str(bundle), n=name)
-    if tensorflow_installed():
+    if optional.available("tensorflow"):
         codes["import tensorflow"] = "import tensorflow"
     samples: dict[str, list[tuple[float, float]]] = {k: [] for k in codes}
     for i in range(runs):
@@ -179,13 +180,13 @@ def main() -> int:
                                "runs": runs, "tf_runs": tf_runs}
     print("hot path ...", file=sys.stderr)
     results["hot"] = {b.name: litert_hot_path(b, rounds) for b in bundles} if "litert" in installed else {}
-    if "litert" in installed and tensorflow_installed():
+    if "litert" in installed and optional.available("tensorflow"):
         with tempfile.TemporaryDirectory() as tmp:
             ident = identity_bundle(bundles[1], Path(tmp))
             results["hot"][ident.name] = litert_hot_path(ident, rounds)
     results["ort_hot"] = {b.name: ort_hot_path(b, rounds) for b in bundles} if "onnxruntime" in installed else {}
     print("Keras baselines ...", file=sys.stderr)
-    results["keras"] = {b.name: keras_vs_edgernn(b) for b in bundles} if tensorflow_installed() else {}
+    results["keras"] = {b.name: keras_vs_edgernn(b) for b in bundles} if optional.available("tensorflow") else {}
     print("cold starts ...", file=sys.stderr)
     results["cold"] = cold_starts(bundles[1], runs, tf_runs)
     print("throughput ...", file=sys.stderr)

@@ -45,7 +45,7 @@ def equivalence(root: Path) -> list[list]:
             model = build_model(cell, (6, 5), timesteps=4, return_sequences=sequence, seed=3)
             ref = build_model(cell, (6, 5), timesteps=None, return_sequences=True)
             ref.set_weights(model.get_weights())
-            bundle = export_bundle(model, root / f"eq-{cell}-{sequence}", streaming=True)
+            bundle = export_bundle(model, root / f"eq-{cell}-{sequence}", streaming=True).path
             for n in (4, 40):
                 xs = np.random.default_rng(n).uniform(-1, 1, (4, n, 1)).astype(np.float32)
                 expected = np.asarray(ref(xs))
@@ -136,7 +136,7 @@ def main(argv=None) -> int:
         for t in lengths:
             print(f"{cell} T={t} ...", file=sys.stderr)
             model = build_model(cell, 10, timesteps=t, seed=0)
-            bundle = export_bundle(model, root / f"{cell}-{t}", streaming=True)
+            bundle = export_bundle(model, root / f"{cell}-{t}", streaming=True).path
             for name in names:
                 predictor = load(bundle, backend=name)
                 if t == 4:

@@ -52,7 +52,7 @@ def finite(value: Any, what: str, where: Where, *, minimum: float | None = None)
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     if not ok or (minimum is not None and value < minimum):
         bound = "non-negative " if minimum == 0 else ""
-        raise ManifestError(f"{where}: {what} is {value!r}; expected a finite {bound}number.")
+        raise ManifestError(f"{where}: {what} {value!r}; expected a finite {bound}number.")
     return float(value)
 
 

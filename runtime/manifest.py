@@ -64,7 +64,7 @@ class Affine:
 
     @cached_property
     def identity(self) -> bool:
-        return self.operands == (None, None)
+        return all(o is None for o in self.operands)
 
     def to_model(self, raw: np.ndarray) -> np.ndarray:
         offset, scale = self.operands
@@ -166,7 +166,7 @@ class ArtifactEntry:
         what = f"artifact {raw['file']!r}"
         file = FileEntry.parse(raw, what, where)
         fmt = raw["format"]
-        if fmt not in SUFFIXES:
+        if not isinstance(fmt, str) or fmt not in SUFFIXES:
             raise ManifestError(f"{where}: {what} has format {fmt!r}; expected one of {tuple(SUFFIXES)}.")
         if not file.file.endswith(SUFFIXES[fmt]):
             raise ManifestError(f"{where}: {what} has format {fmt!r} but not the '{SUFFIXES[fmt]}' suffix; "
@@ -174,8 +174,8 @@ class ArtifactEntry:
         variant = checks.name(raw["variant"], f"{what} variant", where)
         role = checks.name(raw.get("role", MODEL_ROLE), f"{what} role", where)
         tol = raw.get("tolerance")
-        if tol is not None:  # validate holds each artifact to it
-            checks.finite(tol, f"{what} tolerance", where, minimum=0)
+        if "tolerance" in raw:  # validate holds each artifact to it
+            checks.finite(tol, f"{what} has tolerance", where, minimum=0)
         batch = raw.get("batch", "dynamic")
         known = {"file", "format", "variant", "role", "bytes", "sha256", "graph_form", "graph_form_reason", "batch",
                  "ops", "reset_variables", "checked_on", "output_range", *_PROOF}
@@ -183,11 +183,12 @@ class ArtifactEntry:
             file=file.file, format=fmt, variant=variant, role=role, bytes=file.bytes, sha256=file.sha256,
             graph_form=str(raw.get("graph_form", "")), graph_form_reason=str(raw.get("graph_form_reason", "")),
             batch=batch if isinstance(batch, int) and not isinstance(batch, bool) else None,
-            ops=dict(raw.get("ops") or {}), reset_variables=bool(raw.get("reset_variables", False)),
+            ops=_mapping(raw.get("ops")), reset_variables=raw.get("reset_variables") is True,
             checked_on=str(raw.get("checked_on", "")), output_range=_number(raw.get("output_range")),
             max_abs_error=_number(raw.get("max_abs_error")), mean_abs_error=_number(raw.get("mean_abs_error")),
             max_rel_error=_number(raw.get("max_rel_error")), tolerance=_number(tol),
-            verified_with=tuple(raw.get("verified_with") or ()),
+            verified_with=tuple(v for v in raw.get("verified_with") or () if isinstance(v, str))
+            if isinstance(raw.get("verified_with"), list) else (),
             extra={k: v for k, v in raw.items() if k not in known},
         )
 
@@ -204,6 +205,11 @@ class ArtifactEntry:
             if value not in (None, "", ()):
                 out[key] = list(value) if isinstance(value, tuple) else value
         return out
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    """An informational object (ops counts): kept when it is one, else empty; no answer depends on it."""
+    return dict(value) if isinstance(value, dict) else {}
 
 
 def _number(value: Any) -> float | None:
@@ -283,11 +289,12 @@ class QuantizationBlock:
         raw = checks.obj(raw, "quantization", where)
         requested = checks.string_list(raw.get("requested", []), "quantization.requested", where, "variant names")
         failed = raw.get("failed", [])
-        if not (isinstance(failed, list) and all(isinstance(f, dict) for f in failed)):
+        if not isinstance(failed, list):
             raise ManifestError(f"{where}: quantization.failed is {failed!r}; expected a list of objects.")
+        # A record only reports what export left out: an odd one prints as '?', it changes no answer.
         calibration, holdout = raw.get("calibration", {}), raw.get("holdout", {})
         return cls(requested, calibration if isinstance(calibration, dict) else {},
-                   holdout if isinstance(holdout, dict) else {}, tuple(failed))
+                   holdout if isinstance(holdout, dict) else {}, tuple(f if isinstance(f, dict) else {} for f in failed))
 
     def to_json(self) -> dict[str, Any]:
         return {"requested": list(self.requested), "calibration": dict(self.calibration),
@@ -332,6 +339,7 @@ class Manifest:
     streaming: StreamingBlock | None = None
     quantization: QuantizationBlock | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)  # created, producer, training, evaluation, ...
+    streaming_error: str = ""  # a malformed streaming block: raised by require_streaming, never by predict
 
     def artifacts(self, role: str | Iterable[str] | None = None, variant: str | Iterable[str] | None = None,
                   formats: Iterable[str] | None = None) -> list[ArtifactEntry]:
@@ -356,7 +364,10 @@ class Manifest:
         return sorted({(a.format, a.variant) for a in self.artifacts(role=role)})
 
     def require_streaming(self) -> StreamingBlock:
-        """The streaming block, or UnsupportedModelError saying how to get step models."""
+        """The streaming block; UnsupportedModelError saying how to get step models, or the
+        ManifestError of a malformed block."""
+        if self.streaming_error:
+            raise ManifestError(self.streaming_error)
         if self.streaming is None:
             raise UnsupportedModelError(
                 "this bundle has no step models, so it cannot stream; re-export it with "
@@ -420,11 +431,11 @@ class Manifest:
         golden = FileEntry.parse(raw["golden"], "golden", where)
         source = FileEntry.parse(raw["source"], "source", where) if "source" in raw else None
         model = ModelBlock.parse(raw["model"], where) if "model" in raw else ModelBlock()
-        streaming = StreamingBlock.parse(raw["streaming"], where) if "streaming" in raw else None
+        streaming, streaming_error = _streaming(raw, where)
         quant = QuantizationBlock.parse(raw["quantization"], where) if "quantization" in raw else None
         known = {*REQUIRED_KEYS, "name", "source", "model", "streaming", "quantization"}
         return cls(str(raw.get("name", "")), spec, entries, golden, source, model, streaming, quant,
-                   {k: v for k, v in raw.items() if k not in known})
+                   {k: v for k, v in raw.items() if k not in known}, streaming_error)
 
     def to_json(self) -> dict[str, Any]:
         """The manifest.json object (what `parse` reads back to an equal Manifest)."""
@@ -458,6 +469,21 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         return value.tolist()
     raise TypeError(f"cannot write {type(value).__name__} to the manifest")
+
+
+def _streaming(raw: Mapping[str, Any], where: checks.Where) -> tuple[StreamingBlock | None, str]:
+    """The streaming block, or the reason it is malformed (kept for require_streaming: the window models
+    of a bundle with a damaged streaming block still load and predict)."""
+    if "streaming" not in raw:
+        return None, ""
+    block = checks.obj(raw["streaming"], "streaming", where)
+    states = block.get("states", [])
+    if not (isinstance(states, list) and all(isinstance(s, dict) for s in states)):
+        raise ManifestError(f"{where}: streaming.states is {states!r}; expected a list of state objects.")
+    try:
+        return StreamingBlock.parse(block, where), ""
+    except ManifestError as exc:
+        return None, str(exc)
 
 
 def _spec(raw: Mapping[str, Any], where: checks.Where) -> Spec:

@@ -41,6 +41,7 @@ class Predictor:
         self.spec = spec = bundle.manifest.spec
         self.backend = runner.name
         self.variant = artifact.variant
+        self.runner = runner  # the loaded model in its runtime (WindowRunner)
         self._run = runner.run
         self._step_model: StepModel | None = None
         self._step_lock = threading.Lock()  # one StepModel per Predictor, even when streams open from many threads

@@ -20,6 +20,8 @@ def print_info(bundle: Bundle) -> None:
     if m.streaming:
         states = ", ".join(f"{s.name}({s.size},)" for s in m.streaming.states)
         print(f"stream   step(x_t, {states}) -> y_t, next states; initial state zeros")
+    elif m.streaming_error:
+        print("stream   ? (the manifest's streaming block is malformed; see --json)")
     if m.extra.get("feature_names"):
         print(f"columns  inputs {m.extra['feature_names']} -> outputs {m.extra.get('output_names')}")
     print(f"preproc  x_model = (x_raw - {spec.x.to_json()['offset']}) * {spec.x.to_json()['scale']}")

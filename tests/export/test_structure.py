@@ -7,17 +7,11 @@ import pytest
 
 from conftest import ZOO, ZOO_IDS
 from edgernn.runtime.bundle import sha256_bytes
-from edgernn.runtime.tflite_ops import custom_ops
+from edgernn.runtime.vet.tflite_ops import custom_ops
+from helpers import artifact_json as artifact
+from helpers import manifest_json
 
 CELL_OF = {e.id: e for e in ZOO}
-
-
-def manifest(path):
-    return json.loads((path / "manifest.json").read_text())
-
-
-def artifact(path, fmt):
-    return next(a for a in manifest(path)["artifacts"] if a["format"] == fmt)
 
 
 @pytest.mark.parametrize("zoo_id", ZOO_IDS)
@@ -49,7 +43,7 @@ def test_onnx_names_batch_opset_and_form_per_cell(zoo_bundles, zoo_id):
 
 
 def test_manifest_records_hashes_sizes_errors_and_versions(seed_bundle):
-    man = manifest(seed_bundle)
+    man = manifest_json(seed_bundle)
     assert man["format"] == "edgernn-bundle" and man["schema_version"] == 1
     entries = [*man["artifacts"], man["golden"], man["source"]]
     assert {e["file"] for e in entries} == {"model.tflite", "model.onnx", "model.npz", "golden.npz", "model.keras"}
@@ -64,6 +58,6 @@ def test_manifest_records_hashes_sizes_errors_and_versions(seed_bundle):
 
 
 def test_bundle_folder_holds_only_what_the_manifest_lists(seed_bundle):
-    man = manifest(seed_bundle)
+    man = manifest_json(seed_bundle)
     listed = {a["file"] for a in man["artifacts"]} | {man["golden"]["file"], man["source"]["file"], "manifest.json"}
     assert {p.name for p in seed_bundle.iterdir()} == listed

@@ -7,8 +7,8 @@ import pytest
 
 from conftest import MODELS
 from edgernn.runtime import ModelLoadError, UnsupportedModelError, load
-from edgernn.runtime.onnx_proto import check_onnx
-from helpers_hostile import copy_bundle, replace_file
+from edgernn.runtime.vet.onnx_proto import check_onnx
+from helpers import copy_bundle, replace_file
 
 SEED = MODELS / "seed-lstm"
 X = np.array([[[6.0], [7.0], [8.0], [9.0]]], dtype=np.float32)
@@ -169,11 +169,12 @@ def test_tflite_while_form_passes_the_graph_check_and_a_bad_body_index_does_not(
     from tensorflow.lite.python import schema_py_generated as schema
 
     from edgernn.export.model_info import inspect_model
-    from edgernn.export.tflite import export_tflite
-    from edgernn.runtime.tflite_graph import check_graph
+    from edgernn.export.formats import GraphForm
+    from edgernn.export.formats.tflite.convert import write
+    from edgernn.runtime.vet.tflite_graph import check_graph
 
     model = zoo_models["gru-single"]
-    export_tflite(model, tmp_path / "w.tflite", inspect_model(model), form="while_batch1")
+    write(model, tmp_path / "w.tflite", inspect_model(model), GraphForm("while_batch1", "test"))
     data = (tmp_path / "w.tflite").read_bytes()
     check_graph(data)
     tree = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(data, 0))

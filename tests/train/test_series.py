@@ -10,13 +10,12 @@ from edgernn.runtime.cli import main
 from edgernn.runtime.errors import InputError
 from edgernn.train.series import read_table, select
 from edgernn.train.windows import prepare
+from helpers import manifest_json
 
 SUNSPOTS = ROOT / "data" / "sunspots.csv"
 T = 6
 
 
-def manifest(bundle):
-    return json.loads((bundle / "manifest.json").read_text())
 
 
 @pytest.fixture(scope="session")
@@ -38,7 +37,7 @@ def test_sunspots_bundle_takes_and_returns_raw_units_on_every_backend(sunspots_b
     values = sunspot_values()
     train = values[: round(0.7 * len(values))]  # 70 % chronological split, computed here independently
     mean, std = train.mean(), train.std()
-    pre = manifest(sunspots_bundle)["preprocessing"]
+    pre = manifest_json(sunspots_bundle)["preprocessing"]
     assert pre["input"]["offset"][0] == pytest.approx(mean, rel=1e-6)
     assert pre["input"]["scale"][0] == pytest.approx(1 / std, rel=1e-6)
     assert pre["output"] == pre["input"]
@@ -55,7 +54,7 @@ def test_sunspots_bundle_takes_and_returns_raw_units_on_every_backend(sunspots_b
 def test_test_split_metrics_match_an_independent_computation(sunspots_bundle):
     import keras
 
-    man = manifest(sunspots_bundle)
+    man = manifest_json(sunspots_bundle)
     values = sunspot_values()
     n = len(values)
     test = values[round(0.7 * n) + round(0.15 * n):]
@@ -107,7 +106,7 @@ def test_messy_csv_trains_without_cleaning_and_predicts_raw_units(tmp_path, caps
     printed = capsys.readouterr().out
     assert "'date' skipped (date)" in printed and "'station' skipped (text)" in printed
     assert "4 of 90 rows dropped for missing values" in printed
-    man = manifest(out)
+    man = manifest_json(out)
     assert man["feature_names"] == ["temp", "humidity", "pressure"] and man["output_names"] == ["temp", "humidity"]
     assert man["input"]["features"] == 3 and man["training"]["horizon"] == 2
     assert man["training"]["data"]["rows_dropped_missing"] == 4

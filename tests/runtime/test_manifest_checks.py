@@ -8,7 +8,7 @@ import pytest
 
 from conftest import MODELS
 from edgernn.runtime import IntegrityError, ManifestError, load
-from helpers_hostile import BACKEND_OF, copy_bundle, edit_manifest
+from helpers import BACKEND_OF, copy_bundle, edit_manifest, manifest_json
 
 SEED = MODELS / "seed-gru"
 
@@ -99,7 +99,7 @@ def test_optional_blocks_may_be_absent_or_plain(tmp_path):
 
 @pytest.mark.parametrize("case", ["source_without_bytes", "tolerance_string", "tolerance_null"])
 def test_validate_reports_source_and_tolerance_junk_as_a_manifest_error(tmp_path, case):
-    """validate read these after read_manifest (float(tolerance), read_checked(source)): ValueError/KeyError."""
+    """validate read these after reading the manifest (float(tolerance), read_checked(source)): ValueError/KeyError."""
     from edgernn.runtime.validate import validate
 
     bundle = copy_bundle(SEED, tmp_path / "b")
@@ -187,7 +187,7 @@ def test_manifest_fuzz_ends_in_a_load_or_a_typed_error(tmp_path):
     from edgernn.runtime import EdgeRNNError
 
     bundle = copy_bundle(SEED, tmp_path / "b")
-    base = json.loads((bundle / "manifest.json").read_text())
+    base = manifest_json(bundle)
     values = [None, -1, 0, 1, 2.5, float("nan"), "x", "", [], {}, [1, 2], {"a": 1}, True, 10**30, "../x", [[[]]]]
     rng = random.Random(0)
     outcomes = {"loaded": 0, "typed": 0}

@@ -46,10 +46,10 @@ def test_shipped_bundle_matches_its_keras_model(bundle):
     """The shipped artifacts still predict what the shipped model.keras does, in raw units."""
     import keras
 
-    from edgernn.runtime.manifest import read_manifest, spec_from_manifest
+    from edgernn.runtime.manifest import Manifest
 
     model = keras.models.load_model(bundle / "model.keras", safe_mode=True, compile=False)
-    spec = spec_from_manifest(read_manifest(bundle))
+    spec = Manifest.read(bundle).spec
     if spec.timesteps == 4 and spec.features == 1:  # the seed task's probes
         raw = np.array([[[6.0], [7.0], [8.0], [9.0]], [[-1.0], [0.0], [1.0], [2.0]]], dtype=np.float32)
     else:  # two windows spread over the bundle's input range

@@ -6,68 +6,22 @@ import json
 import numpy as np
 import pytest
 
-from conftest import MODELS
+from conftest import MODELS, OPTION_IDS
 from edgernn.export import export_bundle
-from edgernn.runtime import ExportError, InputError, ManifestError, ModelLoadError, UnsupportedModelError, load
-from edgernn.runtime.backends import open_backend
-from edgernn.runtime.bundle import read_checked
+from edgernn.runtime import Bundle, ExportError, InputError, ManifestError, ModelLoadError, UnsupportedModelError, load
+from edgernn.runtime.backends import open_window
 from edgernn.runtime.compare import compare
-from edgernn.runtime.manifest import read_manifest, spec_from_manifest
-
-
-def _extras():
-    """name -> (layers after Input((5, 2))). Built lazily: keras is imported only when the fixture runs."""
-    import keras
-    from keras import layers as L
-
-    def bidi(mode):
-        return [L.Bidirectional(L.LSTM(4, return_sequences=True), merge_mode=mode),
-                L.Bidirectional(L.SimpleRNN(3), merge_mode=mode), L.Dense(2)]
-
-    return keras, {
-        "bidi-sum": bidi("sum"), "bidi-ave": bidi("ave"), "bidi-mul": bidi("mul"),
-        "gru-backwards-sequence-dropout": [L.GRU(4, return_sequences=True, go_backwards=True), L.Dropout(0.5),
-                                           L.Dense(3)],
-        "activations-no-bias": [L.LSTM(4, activation="relu", recurrent_activation="hard_sigmoid", return_sequences=True),
-                                L.GRU(3, activation="softsign", recurrent_activation="hard_sigmoid", reset_after=False,
-                                      use_bias=False, return_sequences=True),
-                                L.SimpleRNN(3, activation="elu"), L.Dense(2, activation="softmax", use_bias=False)],
-        "more-activations": [L.SimpleRNN(4, activation="selu", return_sequences=True),
-                             L.LSTM(4, activation="softplus", recurrent_activation="silu"),
-                             L.Dense(4, activation="relu6"), L.Dense(4, activation="swish"),
-                             L.Dense(2, activation="exponential")],
-        "biased-gru-lstm": [L.GRU(4, return_sequences=True), L.LSTM(3, return_sequences=True),
-                            L.GRU(3, reset_after=False), L.Dense(2, activation="sigmoid")],
-    }
-
-
-@pytest.fixture(scope="session")
-def extra_models():
-    """Small models with every weight (biases included) drawn at random, so no bias path hides behind zeros."""
-    keras, specs = _extras()
-    rng = np.random.default_rng(11)
-    models = {}
-    for name, layers in specs.items():
-        model = keras.Sequential([keras.Input((5, 2)), *layers], name=name.replace("-", "_"))
-        model.set_weights([rng.uniform(-0.6, 0.6, w.shape).astype(np.float32) for w in model.get_weights()])
-        models[name] = model
-    return models
-
-
-@pytest.fixture(scope="session")
-def extra_bundles(extra_models, tmp_path_factory):
-    root = tmp_path_factory.mktemp("numpy-extras")
-    return {name: export_bundle(m, root / name, formats=("numpy",)) for name, m in extra_models.items()}
+from edgernn.runtime.manifest import Manifest
+from helpers import manifest_json
 
 
 @pytest.mark.parametrize("batch", [1, 8])
-@pytest.mark.parametrize("name", ["bidi-sum", "bidi-ave", "bidi-mul", "gru-backwards-sequence-dropout",
-                                  "activations-no-bias", "more-activations", "biased-gru-lstm"])
-def test_numpy_backend_matches_keras_beyond_the_zoo(extra_models, extra_bundles, name, batch):
-    model = extra_models[name]
+@pytest.mark.parametrize("name", OPTION_IDS)
+def test_numpy_backend_matches_keras_beyond_the_zoo(zoo_models, zoo_bundles, name, batch):
+    model = zoo_models[name]
     x = np.random.default_rng(batch).uniform(-2, 2, (batch, 5, 2)).astype(np.float32)
     ref = np.asarray(model(x, training=False))
-    got = load(extra_bundles[name], backend="numpy").predict(x)
+    got = load(zoo_bundles[name], backend="numpy").predict(x)
     result = compare(ref, got, 1e-5)
     assert result, f"{name}: {result.describe()}"
 
@@ -78,7 +32,7 @@ def test_unknown_activation_is_refused_at_export_and_a_known_one_exports(tmp_pat
     def model(act):
         return keras.Sequential([keras.Input((4, 1)), keras.layers.GRU(3), keras.layers.Dense(2, activation=act)])
 
-    assert export_bundle(model("relu"), tmp_path / "ok", formats=("numpy",)).exists()
+    assert export_bundle(model("relu"), tmp_path / "ok", formats=("numpy",)).path.exists()
     with pytest.raises(ExportError, match="'gelu'.*without the 'numpy' format"):
         export_bundle(model("gelu"), tmp_path / "bad", formats=("numpy",))
     assert not (tmp_path / "bad").exists()
@@ -87,10 +41,15 @@ def test_unknown_activation_is_refused_at_export_and_a_known_one_exports(tmp_pat
 SEED = MODELS / "seed-gru"
 
 
+def _numpy_entry(path):
+    bundle = Bundle.open(path)
+    entry = bundle.manifest.artifacts(formats=("numpy",))[0]
+    return bundle, entry
+
+
 def _artifact():
-    manifest = read_manifest(SEED)
-    entry = next(a for a in manifest["artifacts"] if a["format"] == "numpy")
-    return read_checked(SEED, entry), entry, spec_from_manifest(manifest)
+    bundle, entry = _numpy_entry(SEED)
+    return bundle.read(entry), entry, bundle.manifest.spec
 
 
 def _rewrite(content: bytes, change) -> bytes:
@@ -128,16 +87,16 @@ def _first_kernel(arrays):
 ])
 def test_damaged_numpy_artifact_is_refused_and_the_intact_one_runs(change, error, match):
     content, entry, spec = _artifact()
-    intact = open_backend("numpy", content, entry, spec)
+    intact = open_window("numpy", content, entry, spec)
     assert intact.run(np.zeros((2, 4, 1), np.float32)).shape == (2, 1)
     with pytest.raises(error, match=match):
-        open_backend("numpy", _rewrite(content, change), entry, spec)
+        open_window("numpy", _rewrite(content, change), entry, spec)
 
 
-def test_auto_falls_to_numpy_when_only_the_npz_is_there_and_prefers_the_registry_order_otherwise(extra_bundles):
+def test_auto_falls_to_numpy_when_only_the_npz_is_there_and_prefers_the_registry_order_otherwise(zoo_bundles):
     from edgernn.runtime import backends
 
-    assert load(extra_bundles["bidi-sum"]).backend == "numpy"
+    assert load(zoo_bundles["bidi-sum"]).backend == "numpy"
     assert load(SEED).backend == backends.installed()[0] == "litert"
 
 
@@ -166,12 +125,10 @@ def test_numpy_artifact_records_layers_gates_and_its_proof(zoo_bundles, zoo_id, 
     """Structure: the manifest entry and the npz's own spec say what the backend will run."""
     from edgernn.runtime.backends.numpy_ref import read_npz
 
-    path = zoo_bundles[zoo_id]
-    manifest = read_manifest(path)
-    entry = next(a for a in manifest["artifacts"] if a["format"] == "numpy")
-    assert entry["file"] == "model.npz" and entry["graph_form"] == "reference" and entry["verified_with"] == ["numpy"]
-    assert 0 <= entry["max_abs_error"] <= entry["tolerance"] == 1e-5
-    spec, arrays = read_npz(read_checked(path, entry), entry["file"])
+    bundle, entry = _numpy_entry(zoo_bundles[zoo_id])
+    assert entry.file == "model.npz" and entry.graph_form == "reference" and entry.verified_with == ("numpy",)
+    assert 0 <= entry.max_abs_error <= entry.tolerance == 1e-5
+    spec, arrays = read_npz(bundle.read(entry), entry.file)
     assert [layer["kind"] for layer in spec["layers"]] == kinds
     first = spec["layers"][0]
     if zoo_id == "gru-reset_before":
@@ -185,7 +142,7 @@ def test_numpy_artifact_records_layers_gates_and_its_proof(zoo_bundles, zoo_id, 
 
 def _step_names(bundle):
     """x_t and the state names in the streaming convention (state_<i>_h, and _c for LSTM), and the outputs."""
-    cells = read_manifest(bundle)["model"]["cells"]
+    cells = Manifest.read(bundle).model.cells
     states = [f"state_{i}_{k}" for i, cell in enumerate(cells) for k in (("h", "c") if cell == "lstm" else ("h",))]
     return ["x_t", *states], ["y_t", *(f"next_{s}" for s in states)]
 
@@ -197,9 +154,9 @@ def test_numpy_step_mode_from_zero_state_ends_where_keras_does(zoo_models, zoo_b
     from edgernn.runtime.backends import numpy_ref
 
     path = zoo_bundles[zoo_id]
-    entry = next(a for a in read_manifest(path)["artifacts"] if a["format"] == "numpy")
+    bundle, entry = _numpy_entry(path)
     inputs, outputs = _step_names(path)
-    stepper = numpy_ref.open_step(read_checked(path, entry), entry, inputs, outputs)
+    stepper = numpy_ref.open_step(bundle.read(entry), entry, inputs, outputs)
     model = zoo_models[zoo_id]
     x = np.random.default_rng(5).uniform(-1, 1, (3, *model.inputs[0].shape[1:])).astype(np.float32)
     states = [np.zeros((3, w), np.float32) for w in stepper.state_widths]
@@ -214,8 +171,8 @@ def test_numpy_step_mode_refuses_bidirectional_and_a_wrong_state_count(zoo_bundl
     from edgernn.runtime.backends import numpy_ref
 
     def entry_of(path):
-        entry = next(a for a in read_manifest(path)["artifacts"] if a["format"] == "numpy")
-        return read_checked(path, entry), entry
+        bundle, entry = _numpy_entry(path)
+        return bundle.read(entry), entry
 
     content, entry = entry_of(zoo_bundles["lstm-single"])
     numpy_ref.open_step(content, entry, ["x_t", "state_0_h", "state_0_c"], ["y_t", "next_h", "next_c"])  # neighbour
@@ -242,12 +199,13 @@ def test_auto_order_follows_the_measured_rule():
     from edgernn.runtime.backends import LONG_LSTM_STEPS, auto_order
 
     every = ("litert", "onnxruntime", "numpy")
-    lstm, rnn = read_manifest(MODELS / "seed-lstm"), read_manifest(MODELS / "seed-simplernn")
+    raw = manifest_json(MODELS / "seed-lstm")
+    lstm, rnn = Manifest.parse(raw), Manifest.read(MODELS / "seed-simplernn")
     assert auto_order(lstm, every) == list(every)  # the seed LSTM is short: LiteRT's unrolled graph wins
-    assert auto_order(read_manifest(SEED), ("onnxruntime", "numpy")) == ["onnxruntime", "numpy"]  # GRU
+    assert auto_order(Manifest.read(SEED), ("onnxruntime", "numpy")) == ["onnxruntime", "numpy"]  # GRU
     assert auto_order(rnn, every) == ["litert", "numpy", "onnxruntime"]
     assert auto_order(rnn, ("onnxruntime", "numpy")) == ["numpy", "onnxruntime"]
-    long_lstm = {**lstm, "input": {**lstm["input"], "timesteps": LONG_LSTM_STEPS}}
-    assert auto_order(long_lstm, every) == ["onnxruntime", "litert", "numpy"]
-    unrolled = {**long_lstm, "artifacts": [{**a, "graph_form": "unrolled"} for a in lstm["artifacts"]]}
-    assert auto_order(unrolled, every) == list(every)  # only the fused op earns the swap
+    long_lstm = {**raw, "input": {**raw["input"], "timesteps": LONG_LSTM_STEPS}}
+    assert auto_order(Manifest.parse(long_lstm), every) == ["onnxruntime", "litert", "numpy"]
+    unrolled = {**long_lstm, "artifacts": [{**a, "graph_form": "unrolled"} for a in raw["artifacts"]]}
+    assert auto_order(Manifest.parse(unrolled), every) == list(every)  # only the fused op earns the swap

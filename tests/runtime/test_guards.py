@@ -8,7 +8,8 @@ import pytest
 from edgernn.export import UnsupportedLayerError, export_bundle, inspect_model
 from edgernn.runtime import (ExportError, InputError, IntegrityError, UnsupportedModelError, load)
 from edgernn.runtime.bundle import sha256_bytes
-from edgernn.runtime.tflite_ops import custom_ops
+from edgernn.runtime.vet.tflite_ops import custom_ops
+from helpers import manifest_json
 
 
 @pytest.fixture(scope="session")
@@ -35,7 +36,7 @@ def test_flex_tflite_is_refused_by_the_runtime_and_the_builtin_one_loads(flex_tf
     load(seed_bundle, backend="litert")  # the neighbour: builtin-only loads
     bundle = _copy(seed_bundle, tmp_path)
     (bundle / "model.tflite").write_bytes(flex_tflite)
-    man = json.loads((bundle / "manifest.json").read_text())
+    man = manifest_json(bundle)
     art = next(a for a in man["artifacts"] if a["format"] == "tflite")
     art.update(bytes=len(flex_tflite), sha256=sha256_bytes(flex_tflite))
     (bundle / "manifest.json").write_text(json.dumps(man))
@@ -47,7 +48,7 @@ def test_flex_output_is_refused_by_the_exporter():
     """Let the real converter use TF ops (as model.export does): the exporter refuses the file."""
     import keras
     import tensorflow as tf
-    from edgernn.export import tflite as tflite_export
+    from edgernn.export.formats.tflite import convert as tflite_export
 
     model = keras.Sequential([keras.Input((4, 1)), keras.layers.LSTM(3), keras.layers.Dense(1)])
 
@@ -132,7 +133,7 @@ def test_lambda_layer_in_a_keras_file_is_refused(tmp_path):
 
 def test_keras_file_exports_like_the_model(tmp_path, zoo_models):
     zoo_models["gru-single"].save(tmp_path / "m.keras")
-    path = export_bundle(tmp_path / "m.keras", tmp_path / "b", formats=("tflite",))
+    path = export_bundle(tmp_path / "m.keras", tmp_path / "b", formats=("tflite",)).path
     x = np.ones((1, 4, 1), dtype=np.float32)
     np.testing.assert_allclose(load(path).predict(x), np.asarray(zoo_models["gru-single"](x)), atol=1e-5)
 
@@ -150,7 +151,7 @@ def test_failed_export_leaves_the_earlier_bundle_intact(tmp_path, zoo_models):
 
 def test_preprocessing_maps_raw_units_both_ways(tmp_path, zoo_models):
     model = zoo_models["simple_rnn-single"]
-    path = export_bundle(model, tmp_path / "b", formats=("onnx",), scale=0.5, offset=2.0)
+    path = export_bundle(model, tmp_path / "b", formats=("onnx",), scale=0.5, offset=2.0).path
     raw = np.array([[[4.0], [6.0], [2.0], [0.0]]], dtype=np.float32)
     expected = np.asarray(model((raw - 2.0) * 0.5)) / 0.5 + 2.0
     np.testing.assert_allclose(load(path).predict(raw), expected, atol=1e-5)

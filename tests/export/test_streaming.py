@@ -2,49 +2,23 @@
 import json
 import shutil
 import threading
-from dataclasses import dataclass
 
 import numpy as np
 import pytest
 
 from edgernn.export import export_bundle
 from edgernn.runtime import ExportError, InputError, IntegrityError, UnsupportedModelError, backends, load
-from edgernn.runtime.tflite_ops import custom_ops
+from edgernn.runtime.vet.tflite_ops import custom_ops
 from edgernn.runtime.validate import validate
-from edgernn.train import CELLS, SEED_SEQUENCE_RECIPE, build_model, train_recipe
+from conftest import BY_ID, STREAM_IDS
+from edgernn.train import SEED_SEQUENCE_RECIPE, build_model, train_recipe
+from helpers import covered, manifest_json
 
 
-@dataclass(frozen=True)
-class StreamEntry:
-    id: str
-    cell: str
-    units: tuple = (6,)
-    sequence: bool = False  # return_sequences=True on the last layer
-    timesteps: int = 4
-    features: int = 1
-    outputs: int = 1
-    kwargs: tuple = ()
-
-
-STREAM_ZOO = (
-    StreamEntry("simple_rnn-window", "simple_rnn"),
-    StreamEntry("simple_rnn-stacked-seq", "simple_rnn", (6, 5), sequence=True),
-    StreamEntry("lstm-window-multi", "lstm", (5,), timesteps=5, features=3, outputs=2),
-    StreamEntry("lstm-stacked-seq", "lstm", (6, 5), sequence=True),
-    StreamEntry("gru-stacked-window", "gru", (6, 5)),
-    StreamEntry("gru-reset_before-seq", "gru", sequence=True, kwargs=(("reset_after", False),)),
-)
-STREAM_IDS = [e.id for e in STREAM_ZOO]
 BACKENDS = list(backends.REGISTRY)
 
 
-def _build(entry: StreamEntry, timesteps="trained"):
-    steps = entry.timesteps if timesteps == "trained" else timesteps
-    return build_model(entry.cell, entry.units, timesteps=steps, features=entry.features, outputs=entry.outputs,
-                       return_sequences=entry.sequence, seed=11, **dict(entry.kwargs))
-
-
-def _per_step_reference(model, entry: StreamEntry):
+def _per_step_reference(model, entry):
     """The same weights in a model with return_sequences=True and a free time axis (built here, not by export)."""
     ref = build_model(entry.cell, entry.units, timesteps=None, features=entry.features, outputs=entry.outputs,
                       return_sequences=True, **dict(entry.kwargs))
@@ -53,23 +27,12 @@ def _per_step_reference(model, entry: StreamEntry):
 
 
 @pytest.fixture(scope="session")
-def stream_zoo(tmp_path_factory):
-    """Each stream-zoo model exported once with --streaming: {id: (model, bundle)}."""
-    root = tmp_path_factory.mktemp("stream")
-    out = {}
-    for entry in STREAM_ZOO:
-        model = _build(entry)
-        out[entry.id] = (model, export_bundle(model, root / entry.id, streaming=True))
-    return out
-
-
-@pytest.fixture(scope="session")
 def trained_sequence(tmp_path_factory):
     """The seed task in sequence form (the recipe), briefly trained and exported with step models."""
     from dataclasses import replace
 
     model, _ = train_recipe(replace(SEED_SEQUENCE_RECIPE, units=(5,), epochs=2))
-    return model, export_bundle(model, tmp_path_factory.mktemp("seq") / "seed-seq", scale=0.1, streaming=True)
+    return model, export_bundle(model, tmp_path_factory.mktemp("seq") / "seed-seq", scale=0.1, streaming=True).path
 
 
 def _step_all(stream, xs):
@@ -81,7 +44,7 @@ def _step_all(stream, xs):
 @pytest.mark.parametrize("repeats", [1, 10], ids=["N=T", "N=10T"])
 @pytest.mark.parametrize("zoo_id", STREAM_IDS)
 def test_stepping_equals_the_full_sequence_model(stream_zoo, zoo_id, repeats, backend):
-    entry = next(e for e in STREAM_ZOO if e.id == zoo_id)
+    entry = BY_ID[zoo_id]
     model, bundle = stream_zoo[zoo_id]
     xs = np.random.default_rng(repeats).uniform(-1, 1, (2, repeats * entry.timesteps, entry.features)).astype(np.float32)
     expected = np.asarray(_per_step_reference(model, entry)(xs), dtype=np.float32)
@@ -89,10 +52,11 @@ def test_stepping_equals_the_full_sequence_model(stream_zoo, zoo_id, repeats, ba
     assert got.shape == expected.shape
     err = float(np.abs(got - expected).max())
     assert err <= 1e-5, f"{zoo_id} {backend} N={xs.shape[1]}: max abs error {err:.3g}"
+    covered(entry.cell, backends.formats_of(backend)[0], "float32", "step", backend)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("zoo_id", [e.id for e in STREAM_ZOO if not e.sequence])
+@pytest.mark.parametrize("zoo_id", [i for i in STREAM_IDS if not BY_ID[i].sequence])
 def test_window_model_T_steps_from_zero_equal_predict(stream_zoo, zoo_id, backend):
     model, bundle = stream_zoo[zoo_id]
     predictor = load(bundle, backend=backend)
@@ -102,14 +66,6 @@ def test_window_model_T_steps_from_zero_equal_predict(stream_zoo, zoo_id, backen
     assert last.shape == (predictor.spec.outputs,)
     np.testing.assert_allclose(last, np.asarray(model(window))[0], atol=1e-5)
     np.testing.assert_allclose(last, predictor.predict(window)[0], atol=1e-5)
-
-
-def test_every_cell_format_and_backend_is_stepped():
-    assert {e.cell for e in STREAM_ZOO} == set(CELLS)
-    for cell in CELLS:
-        assert any(e.cell == cell and len(e.units) > 1 for e in STREAM_ZOO), f"no stacked {cell} streams"
-    assert any(e.sequence for e in STREAM_ZOO) and any(not e.sequence for e in STREAM_ZOO)
-    assert {f for b in BACKENDS for f in backends.formats_of(b)} == {"tflite", "onnx", "numpy"}
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -230,7 +186,7 @@ def test_bundle_without_step_models_says_how_to_get_them(stream_zoo, seed_bundle
 
 def test_manifest_and_files_describe_the_step_models(stream_zoo):
     bundle = stream_zoo["lstm-stacked-seq"][1]
-    manifest = json.loads((bundle / "manifest.json").read_text())
+    manifest = manifest_json(bundle)
     block = manifest["streaming"]
     assert (block["input"], block["output"], block["initial_state"]) == ("x_t", "y_t", "zeros")
     assert [(s["name"], s["output"], s["shape"]) for s in block["states"]] == [
@@ -240,7 +196,7 @@ def test_manifest_and_files_describe_the_step_models(stream_zoo):
     assert set(steps) == {"tflite", "onnx", "numpy"}
     for art in steps.values():
         assert art["max_abs_error"] <= art["tolerance"] == 1e-5 and art["verified_steps"] == 40
-    assert load(bundle, backend="litert").artifact["file"] == "model.tflite"  # predict never picks a step model
+    assert load(bundle, backend="litert").artifact.file == "model.tflite"  # predict never picks a step model
     content = (bundle / "step.tflite").read_bytes()
     assert custom_ops(content) == [] and "WHILE" not in steps["tflite"]["ops"]
     assert not {"Loop", "LSTM", "Scan"} & set(steps["onnx"]["ops"]), steps["onnx"]["ops"]
@@ -305,7 +261,7 @@ def test_cli_trains_the_sequence_recipe_with_step_models(tmp_path, capsys):
     args = ["train", "--cell", "simple_rnn", "--units", "3", "--epochs", "1", "--data", "seed_sequence", "--streaming",
             "--out", str(out)]
     assert main(args) == 0
-    manifest = json.loads((out / "manifest.json").read_text())
+    manifest = manifest_json(out)
     assert manifest["output"]["sequence"] is True and manifest["training"]["data"] == "seed_sequence"
     predictor = load(out)
     stream = predictor.stream()
@@ -343,7 +299,7 @@ def functional_stream(tmp_path_factory):
     model = _functional(5, last_sequences=False)
     ref = _functional(None, last_sequences=True)
     ref.set_weights(model.get_weights())
-    return ref, export_bundle(model, tmp_path_factory.mktemp("functional") / "b", streaming=True)
+    return ref, export_bundle(model, tmp_path_factory.mktemp("functional") / "b", streaming=True).path
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -9,12 +9,13 @@ import numpy as np
 import pytest
 
 from conftest import MODELS, ROOT
-from edgernn.runtime import backends, load
-from edgernn.runtime.bench import ROW_FIELDS, keras_baselines
+from edgernn.export.reference import keras_baselines
+from edgernn.runtime import Bundle, backends, load
 from edgernn.runtime.cli import main
+from edgernn.runtime.cli.bench import ROW_FIELDS
 from edgernn.runtime.errors import InputError
-from edgernn.runtime.manifest import read_manifest
 from edgernn.runtime.validate import GOLDEN
+from helpers import manifest_json
 
 SHIPPED = sorted(p for p in MODELS.iterdir() if (p / "manifest.json").exists())
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -59,7 +60,7 @@ def test_validate_passes_on_shipped_bundle_with_only_the_runtime(bundle):
     report = json.loads(out)
     assert code == 0 and report["passed"] is True
     assert {r["backend"] for r in report["rows"]} == set(backends.installed())
-    assert {r["file"] for r in report["rows"]} == {a["file"] for a in read_manifest(bundle)["artifacts"]}
+    assert {r["file"] for r in report["rows"]} == {a["file"] for a in manifest_json(bundle)["artifacts"]}
     assert all(r["max_abs_error"] <= r["tolerance"] for r in report["rows"])
 
 
@@ -72,7 +73,7 @@ def test_validate_and_bench_work_with_only_one_runtime(only):
     assert code == 0 and {r["backend"] for r in rows} == present and all(r["passed"] for r in rows)
     code, out, _ = run_without_tf("bench", str(MODELS / "seed-lstm"), "--json", "--cold-runs", "1", hide=hide)
     result = json.loads(out)
-    files = [a["file"] for a in read_manifest(MODELS / "seed-lstm")["artifacts"]
+    files = [a["file"] for a in manifest_json(MODELS / "seed-lstm")["artifacts"]
              if any(a["format"] in backends.formats_of(b) for b in present)]
     assert code == 0 and {r["backend"] for r in result["rows"]} == present and result["baselines"] == []
     assert sorted(r["file"] for r in result["rows"]) == sorted(files)
@@ -100,7 +101,7 @@ def test_validate_exits_1_when_a_tolerance_is_tightened_below_the_error(bundle_c
     assert main(["validate", str(bundle_copy), "--json"]) == 0
     measured = {r["file"]: r["max_abs_error"] for r in json.loads(capsys.readouterr().out)["rows"]}
     assert measured["model.tflite"] > 0
-    manifest = json.loads((bundle_copy / "manifest.json").read_text())
+    manifest = manifest_json(bundle_copy)
     for art in manifest["artifacts"]:
         if art["file"] == "model.tflite":
             art["tolerance"] = measured["model.tflite"] / 2
@@ -142,7 +143,7 @@ def test_bench_json_has_the_fields_and_the_plot_is_a_png(tmp_path, capsys):
     assert main(args) == 0
     result = json.loads(capsys.readouterr().out)
     assert {r["backend"] for r in result["rows"]} == set(backends.installed())
-    assert {r["file"] for r in result["rows"]} == {a["file"] for a in read_manifest(MODELS / "seed-gru")["artifacts"]}
+    assert {r["file"] for r in result["rows"]} == {a["file"] for a in manifest_json(MODELS / "seed-gru")["artifacts"]}
     for row in result["rows"]:
         assert set(ROW_FIELDS) <= set(row)
         text = ("file", "format", "variant", "graph_form", "backend")
@@ -171,12 +172,12 @@ def test_bench_plain_table_lists_every_pair(capsys):
 def test_a_failing_cold_start_child_is_a_row_value_and_the_bench_goes_on(tmp_path, monkeypatch):
     """The cold-start child gets a sitecustomize that hides onnxruntime, so it fails while this process
     runs it: the onnxruntime rows say why, and the numpy row beside them still has its figure."""
-    from edgernn.runtime.bench import bench
-    from edgernn.runtime.bench_report import table_rows
+    from edgernn.runtime.cli.bench import bench
+    from edgernn.runtime.cli.bench_report import table_rows
 
     (tmp_path / "sitecustomize.py").write_text("import sys; sys.modules['onnxruntime'] = None\n")
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))
-    result = bench(MODELS / "seed-gru", ["onnxruntime", "numpy"], ["float32"], baselines=False, cold_runs=1,
+    result = bench(MODELS / "seed-gru", ["onnxruntime", "numpy"], ["float32"], cold_runs=1,
                    max_seconds=0.05)
     windows = {r["backend"]: r for r in result["rows"] if r["graph_form"] != "step"}
     assert windows["numpy"]["cold_start_ms"] > 0 and "cold_start_error" not in windows["numpy"]
@@ -189,8 +190,7 @@ def test_a_failing_cold_start_child_is_a_row_value_and_the_bench_goes_on(tmp_pat
 
 
 def test_keras_baselines_have_the_bench_fields():
-    bundle = MODELS / "seed-lstm"
-    rows = keras_baselines(bundle, read_manifest(bundle), max_seconds=0.1)
+    rows = keras_baselines(Bundle.open(MODELS / "seed-lstm"), max_seconds=0.1)
     assert [r["backend"] for r in rows] == ["keras predict", "keras eager"]
     for row in rows:
         assert set(ROW_FIELDS) <= set(row) and row["p50_us"] > 0 and row["throughput_b64"] > 0
@@ -211,7 +211,7 @@ def per_channel_bundle(zoo_models, tmp_path_factory):
     from edgernn.export import export_bundle
 
     return export_bundle(zoo_models["simple_rnn-multi"], tmp_path_factory.mktemp("pc") / "b", formats=("tflite", "onnx", "numpy"),
-                         scale=[0.5, 2.0, 0.25], offset=[1.0, -1.0, 0.0], output_scale=[2.0, 0.5], output_offset=[0.0, 3.0])
+                         scale=[0.5, 2.0, 0.25], offset=[1.0, -1.0, 0.0], output_scale=[2.0, 0.5], output_offset=[0.0, 3.0]).path
 
 
 @pytest.mark.parametrize("backend", list(backends.REGISTRY))
@@ -258,7 +258,7 @@ def test_cli_libraries_stay_off_the_load_predict_path():
     code = textwrap.dedent(f"""
         import sys
         from edgernn.runtime import load
-        import edgernn.runtime.validate, edgernn.runtime.bench
+        import edgernn.runtime.validate, edgernn.runtime.cli.bench
         load({str(MODELS / 'seed-gru')!r}).predict([[[1.0], [2.0], [3.0], [4.0]]])
         print(sorted(m for m in sys.modules if m.split('.')[0] in ('rich', 'matplotlib', 'tensorflow', 'keras')))
     """)

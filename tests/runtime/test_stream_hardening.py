@@ -10,6 +10,7 @@ import pytest
 
 from edgernn.export import export_bundle
 from edgernn.runtime import InputError, ManifestError, ModelRunError, backends, load
+from helpers import manifest_json
 
 BACKENDS = list(backends.REGISTRY)
 
@@ -21,7 +22,7 @@ def rnn_last(tmp_path_factory):
 
     keras.utils.set_random_seed(3)
     model = keras.Sequential([keras.Input((4, 2)), keras.layers.SimpleRNN(3, return_sequences=True)])
-    return export_bundle(model, tmp_path_factory.mktemp("rnnlast") / "b", streaming=True)
+    return export_bundle(model, tmp_path_factory.mktemp("rnnlast") / "b", streaming=True).path
 
 
 @pytest.fixture(scope="session")
@@ -29,12 +30,12 @@ def gru_bundle(tmp_path_factory):
     from edgernn.train import build_model
 
     model = build_model("gru", (6, 5), timesteps=4, seed=11)
-    return export_bundle(model, tmp_path_factory.mktemp("gru") / "b", streaming=True)
+    return export_bundle(model, tmp_path_factory.mktemp("gru") / "b", streaming=True).path
 
 
 def _with_state_width(bundle, tmp_path, width):
     copy = shutil.copytree(bundle, tmp_path / "changed")
-    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest = manifest_json(copy)
     manifest["streaming"]["states"][1]["shape"] = [width]
     (copy / "manifest.json").write_text(json.dumps(manifest))
     return copy
@@ -138,10 +139,10 @@ def test_validate_runs_each_step_model_row_on_the_file_it_names(gru_bundle, tmp_
     from edgernn.runtime.validate import validate
 
     other = export_bundle(build_model("gru", (6, 5), timesteps=4, seed=12), tmp_path / "other", formats=("onnx",),
-                          streaming=True)
+                          streaming=True).path
     bundle = shutil.copytree(gru_bundle, tmp_path / "b")
     shutil.copy(other / "step.onnx", bundle / "step2.onnx")  # same shapes, other weights: must fail the golden
-    manifest = json.loads((bundle / "manifest.json").read_text())
+    manifest = manifest_json(bundle)
     entry = next(a for a in manifest["artifacts"] if a.get("role") == "step" and a["format"] == "onnx")
     content = (bundle / "step2.onnx").read_bytes()
     manifest["artifacts"].append({**entry, "file": "step2.onnx", "bytes": len(content),

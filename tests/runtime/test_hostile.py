@@ -7,7 +7,7 @@ import pytest
 from conftest import MODELS
 from edgernn.runtime import IntegrityError, ManifestError, ModelLoadError, load
 from edgernn.runtime.validate import validate
-from helpers_hostile import BACKEND_OF, copy_bundle, edit_manifest, replace_file
+from helpers import BACKEND_OF, copy_bundle, edit_manifest, replace_file
 
 SEED = MODELS / "seed-lstm"
 X = np.array([[[6.0], [7.0], [8.0], [9.0]]], dtype=np.float32)

@@ -6,6 +6,7 @@ import pytest
 
 from edgernn.export import export_bundle
 from edgernn.runtime import ExportError, backends, load
+from helpers import manifest_json
 
 
 def test_export_refuses_to_replace_a_folder_that_is_not_a_bundle(tmp_path, zoo_models):
@@ -43,7 +44,7 @@ def test_per_feature_preprocessing_matches_keras_on_every_backend(tmp_path, zoo_
     scale, offset = [0.5, 2.0, 0.01], [1.0, -3.0, 100.0]
     out_scale, out_offset = [4.0, 0.25], [-2.0, 7.0]
     path = export_bundle(model, tmp_path / "b", scale=scale, offset=offset,
-                         output_scale=out_scale, output_offset=out_offset)
+                         output_scale=out_scale, output_offset=out_offset).path
     raw = np.random.default_rng(5).normal([1.0, -3.0, 100.0], [2.0, 0.5, 100.0], (6, 5, 3)).astype(np.float32)
     x_model = (raw.astype(np.float64) - offset) * scale
     expected = np.asarray(model(x_model.astype(np.float32), training=False), dtype=np.float64) / out_scale + out_offset
@@ -60,8 +61,8 @@ def test_long_sequences_use_the_loop_forms_and_keep_parity(tmp_path):
     from edgernn.train import build_model
 
     model = build_model("gru", 3, timesteps=300, features=1, seed=4)
-    path = export_bundle(model, tmp_path / "long", formats=("tflite", "onnx"))
-    forms = {a["format"]: a for a in json.loads((path / "manifest.json").read_text())["artifacts"]}
+    path = export_bundle(model, tmp_path / "long", formats=("tflite", "onnx")).path
+    forms = {a["format"]: a for a in manifest_json(path)["artifacts"]}
     assert forms["tflite"]["graph_form"] == "while_batch1" and forms["tflite"]["batch"] == 1
     assert "WHILE" in forms["tflite"]["ops"]
     assert forms["onnx"]["graph_form"] == "fused" and "Loop" in forms["onnx"]["ops"]
@@ -81,3 +82,22 @@ def test_bidirectional_with_a_different_backward_cell_is_refused():
     mixed = keras.layers.Bidirectional(keras.layers.LSTM(2), backward_layer=keras.layers.GRU(2, go_backwards=True))
     with pytest.raises(UnsupportedLayerError, match="GRU backward layer"):
         inspect_model(keras.Sequential([keras.Input((4, 1)), mixed, keras.layers.Dense(1)]))
+
+
+def test_export_bundle_returns_the_manifest_it_wrote(zoo_models, tmp_path):
+    """ExportResult.manifest is what manifest.json holds (and what the runtime parses back), and it lists
+    every file in the folder: nobody has to re-read the manifest after an export."""
+    from edgernn.export import ExportOptions
+    from edgernn.runtime.manifest import Manifest
+
+    result = export_bundle(zoo_models["gru-single"], tmp_path / "b", ExportOptions(formats=("onnx", "numpy"),
+                                                                                   streaming=True, scale=0.5))
+    assert result.path == tmp_path / "b" and result.refused == ()
+    on_disk = manifest_json(result.path)
+    assert result.manifest.to_json() == on_disk
+    assert Manifest.read(result.path).to_json() == on_disk
+    assert sorted(result.manifest.files + ["manifest.json"]) == sorted(p.name for p in result.path.iterdir())
+    assert [a.file for a in result.manifest.artifacts(role="step")] == ["step.onnx", "step.npz"]
+    assert result.manifest.spec.x.to_json() == {"offset": [0.0], "scale": [0.5]}
+    with pytest.raises(ExportError, match="either options or keywords"):
+        export_bundle(zoo_models["gru-single"], tmp_path / "c", ExportOptions(), scale=0.5)

@@ -72,7 +72,7 @@ def test_sigkill_mid_export_leaves_the_earlier_bundle_intact(tmp_path, zoo_model
 def _export(model, target):
     from edgernn.export import export_bundle
 
-    return export_bundle(model, target, formats=("tflite",))
+    return export_bundle(model, target, formats=("tflite",)).path
 
 
 def test_stale_sweep_spares_live_exports_and_foreign_names(tmp_path):

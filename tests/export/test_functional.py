@@ -17,7 +17,7 @@ def test_functional_model_with_dropout_exports_with_parity(tmp_path):
     model = keras.Model(inp, out)
     info = inspect_model(model)
     assert info.cells == ("lstm", "gru") and info.outputs == 2
-    path = export_bundle(model, tmp_path / "functional")
+    path = export_bundle(model, tmp_path / "functional").path
     x = np.random.default_rng(0).uniform(-1, 1, (8, 5, 2)).astype(np.float32)
     expected = np.asarray(model(x, training=False))
     for name in backends.installed():

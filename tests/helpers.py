@@ -1,0 +1,59 @@
+"""Helpers shared by the tests: read a bundle's manifest, copy a bundle, swap a file in with a
+matching manifest entry, and record which (cell, format, variant, role, backend) a test proved."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any, Callable
+
+from edgernn.runtime.bundle import sha256_bytes
+
+BACKEND_OF = {"tflite": "litert", "onnx": "onnxruntime", "numpy": "numpy"}
+
+# (cell, format, variant, role, backend) combinations a test ran and checked against Keras;
+# tests/e2e/test_matrix.py compares them with every combination the registries allow.
+COVERED: set[tuple[str, str, str, str, str]] = set()
+
+
+def covered(cell: str, fmt: str, variant: str, role: str, backend: str) -> None:
+    """Call after an assertion on values passed: this combination is proven by a test."""
+    COVERED.add((cell, fmt, variant, role, backend))
+
+
+def manifest_json(bundle: Path) -> dict[str, Any]:
+    """manifest.json as written on disk (the JSON contract, not the runtime's parse of it)."""
+    return json.loads((Path(bundle) / "manifest.json").read_text())
+
+
+def artifact_json(bundle: Path, fmt: str, variant: str = "float32", role: str = "model") -> dict[str, Any]:
+    """The manifest entry of the artifact of this format, variant and role."""
+    return next(a for a in manifest_json(bundle)["artifacts"]
+                if a["format"] == fmt and a["variant"] == variant and a.get("role", "model") == role)
+
+
+def copy_bundle(bundle: Path, dst: Path) -> Path:
+    shutil.copytree(bundle, dst)
+    return dst
+
+
+def edit_manifest(bundle: Path, change: Callable[[dict[str, Any]], Any]) -> dict[str, Any]:
+    """Apply `change(manifest)` to bundle/manifest.json and write it back."""
+    path = Path(bundle) / "manifest.json"
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
+    return data
+
+
+def replace_file(bundle: Path, name: str, data: bytes) -> None:
+    """Write `data` as `name` and record its true size and sha256, so only the content is hostile."""
+    (Path(bundle) / name).write_bytes(data)
+
+    def update(m):
+        for entry in [*m["artifacts"], m["golden"]]:
+            if entry["file"] == name:
+                entry.update(bytes=len(data), sha256=sha256_bytes(data))
+
+    edit_manifest(bundle, update)
