@@ -10,7 +10,7 @@ export TF_CPP_MIN_LOG_LEVEL := 3
 export ORT_DISABLE_TELEMETRY := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test models fuzz report install clean check-install test-tflite-runtime
+.PHONY: demo test lint models fuzz report install clean check-install test-tflite-runtime
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ demo: $(STAMP)
 ## The test suite (real converters and runtimes, tiny models).
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+## Formatter and linter (ruff, configured in pyproject.toml): line length, import order, pyflakes.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 ## Mutation fuzzing: 1,000 mutants per format of the shipped artifacts; counts to fuzz/RESULTS.md.
 fuzz: $(STAMP)

@@ -6,6 +6,7 @@ and the best of 5 rounds is kept, so load from other processes hits all backends
 
     .venv/bin/python benchmarks/auto_rule.py
 """
+
 from __future__ import annotations
 
 import tempfile
@@ -16,8 +17,19 @@ from pathlib import Path
 import numpy as np
 
 OUT = Path(__file__).resolve().parent / "RESULTS-auto.md"
-CASES = [("simple_rnn", 64, 32), ("gru", 64, 32), ("lstm", 10, 16), ("lstm", 64, 16), ("lstm", 128, 16),
-         ("lstm", 64, 24), ("lstm", 10, 32), ("lstm", 32, 32), ("lstm", 64, 32), ("lstm", 10, 64), ("lstm", 32, 64)]
+CASES = [
+    ("simple_rnn", 64, 32),
+    ("gru", 64, 32),
+    ("lstm", 10, 16),
+    ("lstm", 64, 16),
+    ("lstm", 128, 16),
+    ("lstm", 64, 24),
+    ("lstm", 10, 32),
+    ("lstm", 32, 32),
+    ("lstm", 64, 32),
+    ("lstm", 10, 64),
+    ("lstm", 32, 64),
+]
 BACKENDS = ("litert", "onnxruntime", "numpy")
 
 
@@ -48,20 +60,26 @@ def main() -> None:
         for cell, units, steps in CASES:
             r = measure(cell, units, steps, Path(tmp))
             fastest = min(BACKENDS, key=r.get)
-            rows.append(f"| {cell} | {units} | {steps} | " + " | ".join(f"{r[b]:.1f}" for b in BACKENDS)
-                        + f" | {fastest} | {r['auto']} |")
+            rows.append(
+                f"| {cell} | {units} | {steps} | "
+                + " | ".join(f"{r[b]:.1f}" for b in BACKENDS)
+                + f" | {fastest} | {r['auto']} |"
+            )
             print(rows[-1], flush=True)
-    text = "\n".join([
-        "# The `auto` rule beyond the seed sizes",
-        "",
-        f"Written by benchmarks/auto_rule.py on {time.strftime('%Y-%m-%d', time.gmtime())}: batch-1 raw backend "
-        "call (model units), best of 5 interleaved rounds of 200 calls, one feature, one output, shared 2-core machine.",
-        "",
-        "| cell | units | timesteps | litert us | onnxruntime us | numpy us | fastest | auto picks |",
-        "|---|---|---|---|---|---|---|---|",
-        *rows,
-        "",
-    ])
+    text = "\n".join(
+        [
+            "# The `auto` rule beyond the seed sizes",
+            "",
+            f"Written by benchmarks/auto_rule.py on {time.strftime('%Y-%m-%d', time.gmtime())}: batch-1 raw backend "
+            "call (model units), best of 5 interleaved rounds of 200 calls, one feature, one output, "
+            "shared 2-core machine.",
+            "",
+            "| cell | units | timesteps | litert us | onnxruntime us | numpy us | fastest | auto picks |",
+            "|---|---|---|---|---|---|---|---|",
+            *rows,
+            "",
+        ]
+    )
     tmp_out = OUT.with_suffix(".tmp")
     tmp_out.write_text(text, encoding="utf-8")
     tmp_out.replace(OUT)

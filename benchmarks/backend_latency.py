@@ -6,6 +6,7 @@ machine hits all backends alike; compare ratios within one run, not absolute num
 
     .venv/bin/python benchmarks/backend_latency.py            # prints a markdown table
 """
+
 from __future__ import annotations
 
 import timeit

@@ -8,6 +8,7 @@ expected backend, and that TensorFlow, Keras and tf2onnx are not installed. Exit
     .venv/bin/python benchmarks/clean_install.py [--envs none,litert,onnx,tflite-runtime]
         [--results benchmarks/RESULTS-install.md] [--pytest] [--keep DIR]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,8 +54,14 @@ ENVS = {
     "none": Env("none", "", ("numpy",), "numpy"),
     "litert": Env("litert", "litert", ("litert", "numpy"), "litert", runtime_module="ai_edge_litert.interpreter"),
     "onnx": Env("onnx", "onnx", ("onnxruntime", "numpy"), "onnxruntime"),
-    "tflite-runtime": Env("tflite-runtime", "tflite-runtime", ("litert", "numpy"), "litert", "numpy<2",
-                          runtime_module="tflite_runtime.interpreter"),
+    "tflite-runtime": Env(
+        "tflite-runtime",
+        "tflite-runtime",
+        ("litert", "numpy"),
+        "litert",
+        "numpy<2",
+        runtime_module="tflite_runtime.interpreter",
+    ),
 }
 
 
@@ -82,8 +89,10 @@ def check_python(python: str, envs: list[Env]) -> None:
     """tflite-runtime has wheels for Python < 3.12 only: say so before building anything."""
     version = must([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"]).strip()
     if any(e.name == "tflite-runtime" for e in envs) and tuple(map(int, version.split("."))) >= (3, 12):
-        raise SystemExit(f"{python} is Python {version}; tflite-runtime 2.14 needs Python < 3.12. Pass "
-                         "--python python3.11 (or set EDGERNN_PYTHON / TFLITE_PYTHON), or drop that env.")
+        raise SystemExit(
+            f"{python} is Python {version}; tflite-runtime 2.14 needs Python < 3.12. Pass "
+            "--python python3.11 (or set EDGERNN_PYTHON / TFLITE_PYTHON), or drop that env."
+        )
 
 
 def make_venv(python: str, path: Path, *packages: str) -> Path:
@@ -95,8 +104,23 @@ def make_venv(python: str, path: Path, *packages: str) -> Path:
 def build_wheel(work: Path) -> Path:
     """Build from a clean copy of the source: a stale build/lib in the checkout would leak into the wheel."""
     src, dist = work / "src", work / "dist"
-    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(
-        ".git", ".venv", "build", "dist", "out", "*.egg-info", "__pycache__", "models", "tests", "fuzz", "benchmarks"))
+    shutil.copytree(
+        ROOT,
+        src,
+        ignore=shutil.ignore_patterns(
+            ".git",
+            ".venv",
+            "build",
+            "dist",
+            "out",
+            "*.egg-info",
+            "__pycache__",
+            "models",
+            "tests",
+            "fuzz",
+            "benchmarks",
+        ),
+    )
     must([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", dist, src])
     return next(dist.glob("edgernn-*.whl"))
 
@@ -124,12 +148,16 @@ def check_env(env: Env, venv: Path, cwd: Path, pytest_subset: bool, expected: di
             problems.append(f"{dist} is installed")
     if run([py, "-c", "import tensorflow"], cwd=cwd).returncode == 0:
         problems.append("import tensorflow works")
-    probe = ("import json, sys; from edgernn.runtime import backends, load; p = load(sys.argv[1]); "
-             "print(json.dumps({'installed': backends.installed(), 'auto': p.backend, "
-             "'module': getattr(p._backend, 'runtime_module', '')}))")
+    probe = (
+        "import json, sys; from edgernn.runtime import backends, load; p = load(sys.argv[1]); "
+        "print(json.dumps({'installed': backends.installed(), 'auto': p.backend, "
+        "'module': getattr(p._backend, 'runtime_module', '')}))"
+    )
     seen = json.loads(must([py, "-c", probe, BUNDLES[0]], cwd=cwd).strip().splitlines()[-1])
     if tuple(seen["installed"]) != env.backends or seen["auto"] != env.auto:
-        problems.append(f"backends {seen['installed']} auto {seen['auto']!r}; expected {env.backends} auto {env.auto!r}")
+        problems.append(
+            f"backends {seen['installed']} auto {seen['auto']!r}; expected {env.backends} auto {env.auto!r}"
+        )
     if env.runtime_module and seen["module"] != env.runtime_module:
         problems.append(f"LiteRT ran through {seen['module']!r}, expected {env.runtime_module!r}")
     rows = 0
@@ -137,18 +165,36 @@ def check_env(env: Env, venv: Path, cwd: Path, pytest_subset: bool, expected: di
         pred = run([cli, "predict", bundle, *window(bundle)], cwd=cwd)
         if pred.returncode != 0:
             problems.append(f"predict {bundle.name}: exit {pred.returncode} {pred.stderr.strip()}")
-        elif abs(float(pred.stdout.split()[0]) - expected[bundle.name]) > predict_tolerance(bundle, expected[bundle.name]):
-            problems.append(f"predict {bundle.name}: {pred.stdout.strip()}, the dev env says {expected[bundle.name]:.6g}")
+        elif abs(float(pred.stdout.split()[0]) - expected[bundle.name]) > predict_tolerance(
+            bundle, expected[bundle.name]
+        ):
+            problems.append(
+                f"predict {bundle.name}: {pred.stdout.strip()}, the dev env says {expected[bundle.name]:.6g}"
+            )
         val = run([cli, "validate", bundle, "--json"], cwd=cwd)
         report = json.loads(val.stdout) if val.stdout.strip().startswith("{") else {"rows": []}
         rows += len(report["rows"])
         if val.returncode != 0 or {r["backend"] for r in report["rows"]} != set(env.backends):
-            problems.append(f"validate {bundle.name}: exit {val.returncode}, rows {report['rows']} {val.stderr.strip()}")
+            problems.append(
+                f"validate {bundle.name}: exit {val.returncode}, rows {report['rows']} {val.stderr.strip()}"
+            )
     if pytest_subset:
         must([py, "-m", "pip", "install", "-q", "pytest"])
         names = " or ".join(env.backends)
-        test = run([py, "-m", "pytest", "-q", "-p", "no:cacheprovider", ROOT / "tests" / "test_runtime_only.py",
-                    "-k", PYTEST_SUBSET.format(names=names)], cwd=ROOT)
+        test = run(
+            [
+                py,
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                ROOT / "tests" / "test_runtime_only.py",
+                "-k",
+                PYTEST_SUBSET.format(names=names),
+            ],
+            cwd=ROOT,
+        )
         if test.returncode != 0:
             problems.append(f"pytest subset failed:\n{test.stdout[-2000:]}")
         seen["pytest"] = test.stdout.strip().splitlines()[-1] if test.stdout.strip() else ""
@@ -184,8 +230,10 @@ def write_results(path: Path, rows: list[dict], wheel: Path, python: str) -> Non
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        lines.append(f"| {r['env']} | `{r['extra']}` | {r['status']} | {r['over_bare_mb']:.1f} | {r['site_mb']:.1f} "
-                     f"(bare `{r['baseline']}`) | {r['auto']} | {r['rows']} | {r['adds']} | {r['seconds']:.0f} |")
+        lines.append(
+            f"| {r['env']} | `{r['extra']}` | {r['status']} | {r['over_bare_mb']:.1f} | {r['site_mb']:.1f} "
+            f"(bare `{r['baseline']}`) | {r['auto']} | {r['rows']} | {r['adds']} | {r['seconds']:.0f} |"
+        )
     lines += [
         "",
         "## Batch-1 latency per backend (the `auto` rule)",
@@ -206,8 +254,11 @@ def write_results(path: Path, rows: list[dict], wheel: Path, python: str) -> Non
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--envs", default="none,litert,onnx,tflite-runtime")
-    parser.add_argument("--python", default=os.environ.get("EDGERNN_PYTHON", "python3"),
-                        help="interpreter for the venvs (tflite-runtime needs Python < 3.12)")
+    parser.add_argument(
+        "--python",
+        default=os.environ.get("EDGERNN_PYTHON", "python3"),
+        help="interpreter for the venvs (tflite-runtime needs Python < 3.12)",
+    )
     parser.add_argument("--results", type=Path, help="write the markdown results here")
     parser.add_argument("--pytest", action="store_true", help="also run the runtime-only pytest subset in each env")
     parser.add_argument("--keep", type=Path, help="build the venvs here and keep them")
@@ -231,7 +282,9 @@ def main(argv=None) -> int:
             if env.numpy not in bases:
                 bases[env.numpy] = site_bytes(make_venv(args.python, work / f"bare-{len(bases)}", env.numpy))
             t0 = time.perf_counter()
-            venv = make_venv(args.python, work / f"env-{env.name}", f"{wheel}[{env.extra}]" if env.extra else str(wheel))
+            venv = make_venv(
+                args.python, work / f"env-{env.name}", f"{wheel}[{env.extra}]" if env.extra else str(wheel)
+            )
             size, adds = site_bytes(venv), installed_dists(venv)  # before the checks install pytest
             try:
                 seen = check_env(env, venv, cwd, args.pytest, expected)
@@ -239,13 +292,25 @@ def main(argv=None) -> int:
             except RuntimeError as exc:
                 seen, status = {}, "FAIL"
                 failed.append(str(exc))
-            row = {"env": env.name, "extra": f"[{env.extra}]" if env.extra else "(none)", "status": status,
-                   "over_bare_mb": (size - bases[env.numpy]) / 1e6, "site_mb": size / 1e6, "baseline": env.numpy,
-                   "adds": adds, "auto": seen.get("auto", "?"), "rows": seen.get("validate_rows", 0),
-                   "seconds": time.perf_counter() - t0, "pytest": seen.get("pytest", "")}
+            row = {
+                "env": env.name,
+                "extra": f"[{env.extra}]" if env.extra else "(none)",
+                "status": status,
+                "over_bare_mb": (size - bases[env.numpy]) / 1e6,
+                "site_mb": size / 1e6,
+                "baseline": env.numpy,
+                "adds": adds,
+                "auto": seen.get("auto", "?"),
+                "rows": seen.get("validate_rows", 0),
+                "seconds": time.perf_counter() - t0,
+                "pytest": seen.get("pytest", ""),
+            }
             rows.append(row)
-            print(f"{env.name:15s} {status}  +{row['over_bare_mb']:.1f} MB over bare {env.numpy}  auto={row['auto']}  "
-                  f"validate rows={row['rows']}  {row['seconds']:.0f}s {row['pytest']}", flush=True)
+            print(
+                f"{env.name:15s} {status}  +{row['over_bare_mb']:.1f} MB over bare {env.numpy}  auto={row['auto']}  "
+                f"validate rows={row['rows']}  {row['seconds']:.0f}s {row['pytest']}",
+                flush=True,
+            )
         for problem in failed:
             print(problem, file=sys.stderr)
         if args.results:

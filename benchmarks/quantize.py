@@ -7,6 +7,7 @@ kept, because other jobs share the two cores: read the ratios, not the microseco
 
     .venv/bin/python benchmarks/quantize.py [--out out/bench-quantize] [--results benchmarks/RESULTS-quantize.md]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,8 +42,8 @@ def build_bundle(out: Path) -> tuple[Path, np.ndarray, np.ndarray]:
 
 def measure(path: Path, fresh: np.ndarray, ref: np.ndarray) -> list[dict]:
     from edgernn.runtime import backends, load
-    from edgernn.runtime.compare import output_range
     from edgernn.runtime.cli.timing import per_call_us
+    from edgernn.runtime.compare import output_range
 
     manifest = json.loads((path / "manifest.json").read_text())
     cells = []
@@ -51,8 +52,16 @@ def measure(path: Path, fresh: np.ndarray, ref: np.ndarray) -> list[dict]:
             if art["format"] in backends.formats_of(name):
                 p = load(path, backend=name, variant=art["variant"])
                 err = np.abs(p.predict(fresh) - ref)
-                cells.append({"art": art, "backend": name, "predictor": p, "p50": [],
-                              "fresh_max_rel": float(err.max() / output_range(ref)), "fresh_mean_abs": float(err.mean())})
+                cells.append(
+                    {
+                        "art": art,
+                        "backend": name,
+                        "predictor": p,
+                        "p50": [],
+                        "fresh_max_rel": float(err.max() / output_range(ref)),
+                        "fresh_mean_abs": float(err.mean()),
+                    }
+                )
     x1 = fresh[:1]
     for _ in range(ROUNDS):
         for c in cells:
@@ -66,18 +75,38 @@ def table(cells: list[dict]) -> list[dict]:
     for c in cells:
         art, ref = c["art"], base[c["art"]["format"]]
         p50, ref_p50 = float(np.median(c["p50"])), float(np.median(ref["p50"]))
-        rows.append({
-            "file": art["file"], "backend": c["backend"], "variant": art["variant"], "form": art.get("graph_form", ""),
-            "bytes": art["bytes"], "size_ratio": art["bytes"] / ref["art"]["bytes"],
-            "max_abs_err": art["max_abs_error"], "err_of_range_holdout": art.get("range_relative_error") or 0.0,
-            "err_of_range_fresh": c["fresh_max_rel"], "p50_us": p50, "latency_ratio": p50 / ref_p50,
-        })
+        rows.append(
+            {
+                "file": art["file"],
+                "backend": c["backend"],
+                "variant": art["variant"],
+                "form": art.get("graph_form", ""),
+                "bytes": art["bytes"],
+                "size_ratio": art["bytes"] / ref["art"]["bytes"],
+                "max_abs_err": art["max_abs_error"],
+                "err_of_range_holdout": art.get("range_relative_error") or 0.0,
+                "err_of_range_fresh": c["fresh_max_rel"],
+                "p50_us": p50,
+                "latency_ratio": p50 / ref_p50,
+            }
+        )
     return rows
 
 
 def markdown(rows: list[dict]) -> str:
-    head = ["artifact", "backend", "variant", "graph form", "bytes", "size / float32", "max abs err (held-out)",
-            "err / range (held-out)", "err / range (fresh)", "batch-1 p50 us", "latency / float32"]
+    head = [
+        "artifact",
+        "backend",
+        "variant",
+        "graph form",
+        "bytes",
+        "size / float32",
+        "max abs err (held-out)",
+        "err / range (held-out)",
+        "err / range (fresh)",
+        "batch-1 p50 us",
+        "latency / float32",
+    ]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         lines.append(

@@ -1,4 +1,5 @@
 """RESULTS.md from the measurements of one benchmarks/run.py run: tables and the headline ratios."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -31,17 +32,41 @@ def hot_section(hot: dict[str, dict], ort_hot: dict[str, dict]) -> list[str]:
         "lock. `predict` adds the dtype/shape/finiteness checks and the raw<->model unit maps; the last three",
         "columns time those pieces alone.",
         "",
-        md_table(["bundle", "raw call", "native call", "backend.run", "predict", "predict / raw", "finiteness check",
-                  "input affine", "output affine"],
-                 [[b, h["raw call"], h["native call"], h["backend.run"], h["predict"], h["predict"] / h["raw call"],
-                   h["finiteness check"], h["input affine"], h["output affine"]] for b, h in hot.items()]),
+        md_table(
+            [
+                "bundle",
+                "raw call",
+                "native call",
+                "backend.run",
+                "predict",
+                "predict / raw",
+                "finiteness check",
+                "input affine",
+                "output affine",
+            ],
+            [
+                [
+                    b,
+                    h["raw call"],
+                    h["native call"],
+                    h["backend.run"],
+                    h["predict"],
+                    h["predict"] / h["raw call"],
+                    h["finiteness check"],
+                    h["input affine"],
+                    h["output affine"],
+                ]
+                for b, h in hot.items()
+            ],
+        ),
         "",
     ]
     lstm = hot.get("seed-lstm")
     if lstm:
         out += [
             f"On seed-lstm, predict costs {lstm['predict'] - lstm['raw call']:.2f} us more than the raw call (ratio "
-            f"{lstm['predict'] / lstm['raw call']:.2f}, target 1.25). The two unit maps (numpy ufunc calls with a fixed",
+            f"{lstm['predict'] / lstm['raw call']:.2f}, target 1.25). The two unit maps "
+            "(numpy ufunc calls with a fixed",
             "dispatch cost of a few hundred ns even on a 4-element array) and the exact finiteness check account for",
             "most of it; the rest is the lock and Python call overhead. A bundle whose preprocessing is the identity",
             "skips both maps (the `identity units` row: the same model re-exported with scale 1).",
@@ -51,8 +76,10 @@ def hot_section(hot: dict[str, dict], ort_hot: dict[str, dict]) -> list[str]:
         "onnxruntime, same comparison (raw = the public `session.run` on a separate session; the backend calls",
         "the C++ session's `run`, skipping the wrapper's per-call validation):",
         "",
-        md_table(["bundle", "raw call", "predict", "predict / raw"],
-                 [[b, h["raw call"], h["predict"], h["predict"] / h["raw call"]] for b, h in ort_hot.items()]),
+        md_table(
+            ["bundle", "raw call", "predict", "predict / raw"],
+            [[b, h["raw call"], h["predict"], h["predict"] / h["raw call"]] for b, h in ort_hot.items()],
+        ),
         "",
     ]
     return out
@@ -71,7 +98,8 @@ def render(results: dict[str, Any]) -> str:
         "Versions: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()) + ".",
         "",
         "Other result files (written by their own scripts, when present): "
-        + ", ".join(f"[{Path(f).as_posix()}]({f})" for f in OTHER_RESULTS) + ".",
+        + ", ".join(f"[{Path(f).as_posix()}]({f})" for f in OTHER_RESULTS)
+        + ".",
         "",
         "## Headline ratios",
         "",
@@ -82,10 +110,29 @@ def render(results: dict[str, Any]) -> str:
         "",
         "Keras runs on model units, edgernn on raw units (its unit maps included).",
         "",
-        md_table(["bundle", "Keras predict", "Keras eager call", "edgernn predict", "backend", "Keras predict / edgernn",
-                  "eager / edgernn"],
-                 [[b, k["keras predict"], k["keras eager"], k["edgernn"], k["backend"], k["keras predict"] / k["edgernn"],
-                   k["keras eager"] / k["edgernn"]] for b, k in keras_rows.items()]),
+        md_table(
+            [
+                "bundle",
+                "Keras predict",
+                "Keras eager call",
+                "edgernn predict",
+                "backend",
+                "Keras predict / edgernn",
+                "eager / edgernn",
+            ],
+            [
+                [
+                    b,
+                    k["keras predict"],
+                    k["keras eager"],
+                    k["edgernn"],
+                    k["backend"],
+                    k["keras predict"] / k["edgernn"],
+                    k["keras eager"] / k["edgernn"],
+                ]
+                for b, k in keras_rows.items()
+            ],
+        ),
         "",
         "## Cold start (extra time of a fresh process over one that only imports numpy, ms)",
         "",
@@ -95,8 +142,10 @@ def render(results: dict[str, Any]) -> str:
         "a few tens of ms drown in start-up noise on a loaded machine (they can even come out negative), so",
         "the headline uses the in-process minimum.",
         "",
-        md_table(["process", "in-process min", "in-process median", "wall min", "wall median"],
-                 [[k, *v] for k, v in cold.items()]),
+        md_table(
+            ["process", "in-process min", "in-process median", "wall min", "wall median"],
+            [[k, *v] for k, v in cold.items()],
+        ),
         "",
         "## Throughput of `Predictor.predict` (windows per second)",
         "",
@@ -113,20 +162,47 @@ def headline(results: dict[str, Any]) -> list[list[Any]]:
         rows.append(["predict / raw LiteRT call, batch 1, seed-lstm", lstm["predict"] / lstm["raw call"], "<= 1.25"])
     ident = results["hot"].get("seed-lstm (identity units)")
     if ident:
-        rows.append(["same, seed-lstm re-exported with identity units (no unit maps)",
-                     ident["predict"] / ident["raw call"], "<= 1.25"])
+        rows.append(
+            [
+                "same, seed-lstm re-exported with identity units (no unit maps)",
+                ident["predict"] / ident["raw call"],
+                "<= 1.25",
+            ]
+        )
     k = results["keras"].get("seed-lstm")
     if k:
-        rows.append([f"Keras predict / edgernn predict ({k['backend']}), seed-lstm", k["keras predict"] / k["edgernn"], ">= 10,000"])
+        rows.append(
+            [
+                f"Keras predict / edgernn predict ({k['backend']}), seed-lstm",
+                k["keras predict"] / k["edgernn"],
+                ">= 10,000",
+            ]
+        )
     cold = results["cold"]
     tf = cold.get("import tensorflow")
     for key, v in cold.items():
         if tf and key.startswith("edgernn"):
-            rows.append([f"cold start {key.split(':')[0]} / import tensorflow (in-process, min over runs)", v[0] / tf[0],
-                         "<= 0.01" if "litert" in key else "(no target)"])
+            rows.append(
+                [
+                    f"cold start {key.split(':')[0]} / import tensorflow (in-process, min over runs)",
+                    v[0] / tf[0],
+                    "<= 0.01" if "litert" in key else "(no target)",
+                ]
+            )
     for r in rows:
         target = r[2]
-        r.append("-" if target.startswith("(") else ("yes" if (r[1] <= float(target.split()[1]) if target.startswith("<=")
-                                                                else r[1] >= float(target.split()[1].replace(",", ""))) else "no"))
+        r.append(
+            "-"
+            if target.startswith("(")
+            else (
+                "yes"
+                if (
+                    r[1] <= float(target.split()[1])
+                    if target.startswith("<=")
+                    else r[1] >= float(target.split()[1].replace(",", ""))
+                )
+                else "no"
+            )
+        )
         r[1] = f"{r[1]:.4g}"
     return rows

@@ -6,6 +6,7 @@ Timings on a shared machine are noisy, so calls that are compared are timed in i
 and each figure is the fastest block's mean per call (the least-disturbed estimate of its cost);
 process start-up figures are medians of several fresh processes.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,12 +23,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 import numpy as np  # noqa: E402
+from results_md import headline, render  # noqa: E402  (benchmarks/ is sys.path[0])
 
-from edgernn.runtime import backends, load  # noqa: E402
-from edgernn.runtime import optional  # noqa: E402
+from edgernn.runtime import (  # noqa: E402
+    backends,
+    load,
+    optional,  # noqa: E402
+)
 from edgernn.runtime.cli.bench import machine_info, throughput, windows  # noqa: E402
 from edgernn.runtime.cli.timing import per_call_us  # noqa: E402
-from results_md import headline, render  # noqa: E402  (benchmarks/ is sys.path[0])
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ("seed-simplernn", "seed-lstm", "seed-gru")
@@ -78,9 +82,15 @@ def litert_hot_path(bundle: Path, rounds: int) -> dict[str, float]:
         w.Invoke()
         return w.GetTensor(i_out)
 
-    fns = {"raw call": raw, "native call": native, "backend.run": lambda: p._run(xm), "predict": lambda: p.predict(x),
-           "finiteness check": lambda: isfinite(sum(x.ravel().tolist())),
-           "input affine": lambda: np.multiply(x, scale_in[0]), "output affine": lambda: np.true_divide(ym, scale_out[0])}
+    fns = {
+        "raw call": raw,
+        "native call": native,
+        "backend.run": lambda: p._run(xm),
+        "predict": lambda: p.predict(x),
+        "finiteness check": lambda: isfinite(sum(x.ravel().tolist())),
+        "input affine": lambda: np.multiply(x, scale_in[0]),
+        "output affine": lambda: np.true_divide(ym, scale_out[0]),
+    }
     out = interleaved_us(fns, rounds)
     if p._x_scale is None and p._x_off is None:  # identity units: predict skips both maps
         out["input affine"] = out["output affine"] = None
@@ -116,17 +126,21 @@ def keras_vs_edgernn(bundle: Path) -> dict[str, float]:
     p = load(bundle)
     x = windows(p.spec, 1)
     xm = ((x - p.spec.x.offset) * p.spec.x.scale).astype(np.float32)
-    return {"keras predict": per_call_us(lambda: model.predict(xm, verbose=0), warmup=5, repeat=60, max_seconds=6)["p50"],
-            "keras eager": per_call_us(lambda: model(xm, training=False), warmup=5, repeat=200, max_seconds=4)["p50"],
-            "edgernn": per_call_us(lambda: p.predict(x), warmup=500, repeat=20000, max_seconds=2)["p50"],
-            "backend": p.backend}
+    return {
+        "keras predict": per_call_us(lambda: model.predict(xm, verbose=0), warmup=5, repeat=60, max_seconds=6)["p50"],
+        "keras eager": per_call_us(lambda: model(xm, training=False), warmup=5, repeat=200, max_seconds=4)["p50"],
+        "edgernn": per_call_us(lambda: p.predict(x), warmup=500, repeat=20000, max_seconds=2)["p50"],
+        "backend": p.backend,
+    }
 
 
 def timed_process(code: str) -> tuple[float, float]:
     """Run `import numpy` then `code` in a fresh Python: (process wall ms, ms spent after numpy's import)."""
     script = f"import time, numpy\nt0 = time.perf_counter()\n{code}\nprint((time.perf_counter() - t0) * 1e3)"
     t0 = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True, env=os.environ.copy())
+    out = subprocess.run(
+        [sys.executable, "-c", script], check=True, capture_output=True, text=True, env=os.environ.copy()
+    )
     return (time.perf_counter() - t0) * 1e3, float(out.stdout.strip().splitlines()[-1])
 
 
@@ -138,8 +152,10 @@ def cold_starts(bundle: Path, runs: int, tf_runs: int) -> dict[str, list[float]]
     process; wall difference = the process's wall time minus the numpy-only process's. The kinds run
     interleaved, round after round, so a burst of load from other jobs hits them all alike.
     """
-    first = ("from edgernn.runtime import load; p = load({b!r}, backend={n!r}); "
-             "p.predict(numpy.zeros((1, p.spec.timesteps, p.spec.features), numpy.float32))")
+    first = (
+        "from edgernn.runtime import load; p = load({b!r}, backend={n!r}); "
+        "p.predict(numpy.zeros((1, p.spec.timesteps, p.spec.features), numpy.float32))"
+    )
     codes = {"numpy only": "pass"}
     for name in backends.installed():
         codes[f"edgernn {name}: import + load + first answer"] = first.format(b=str(bundle), n=name)
@@ -154,8 +170,12 @@ def cold_starts(bundle: Path, runs: int, tf_runs: int) -> dict[str, list[float]]
     out = {}
     for kind, pairs in samples.items():
         walls, inner = [w for w, _ in pairs], [t for _, t in pairs]
-        out[kind] = [min(inner), statistics.median(inner), min(walls) - min(base),
-                     statistics.median(walls) - statistics.median(base)]
+        out[kind] = [
+            min(inner),
+            statistics.median(inner),
+            min(walls) - min(base),
+            statistics.median(walls) - statistics.median(base),
+        ]
     out["numpy only"][2:] = [min(base), statistics.median(base)]  # absolute, for scale
     return out
 
@@ -176,8 +196,12 @@ def main() -> int:
     rounds, runs, tf_runs = (20, 3, 1) if args.quick else (300, 11, 5)
     bundles = [ROOT / "models" / s for s in SEEDS]
     installed = backends.installed()
-    results: dict[str, Any] = {"machine": machine_info(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                               "runs": runs, "tf_runs": tf_runs}
+    results: dict[str, Any] = {
+        "machine": machine_info(),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "runs": runs,
+        "tf_runs": tf_runs,
+    }
     print("hot path ...", file=sys.stderr)
     results["hot"] = {b.name: litert_hot_path(b, rounds) for b in bundles} if "litert" in installed else {}
     if "litert" in installed and optional.available("tensorflow"):

@@ -10,6 +10,7 @@ Writes benchmarks/RESULTS-streaming.md. Run: .venv/bin/python benchmarks/streami
    window and `predictor.predict(window)`, timed in alternating blocks of 50 calls. Ratios of
    medians, measured in one run.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -145,20 +146,28 @@ def main(argv=None) -> int:
                 s, w = step_vs_window(predictor, rounds)
                 window_rows.append([cell, t, name, f"{s:.1f}", f"{w:.1f}", f"{w / s:.2f}"])
 
-    text = "\n\n".join([
-        "# Streaming benchmark (benchmarks/streaming.py)",
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, shared with other "
-        "jobs, so absolute times are noisy; ratios are measured within one run, timed calls interleaved. "
-        f"Models: 1 layer of 10 units + Dense(1), seeded weights; {rounds} timed rounds per row; batch 1; medians.",
-        "## Equivalence: stepping N samples vs Keras with return_sequences=True (max abs error, batch 4, model units)",
-        table(["model", "backend", "N", "max abs error"], eq_rows),
-        "## Per-step latency after 4 and after 4,096 steps (target ratio <= 1.1)",
-        table(["cell", "backend", "us at step 5", "us after 4,096", "ratio"], drift_rows),
-        "## One new sample: stream.step vs shifting the window and predict (ratio = window / step)",
-        "The window side uses the bundle's own graph forms (see README \"Graph forms\"); the step model is the "
-        "same for every T, so its column shows the noise of the machine.",
-        table(["cell", "T", "backend", "step us", "window us", "ratio"], window_rows),
-    ]) + "\n"
+    text = (
+        "\n\n".join(
+            [
+                "# Streaming benchmark (benchmarks/streaming.py)",
+                f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+                "shared with other "
+                "jobs, so absolute times are noisy; ratios are measured within one run, timed calls interleaved. "
+                f"Models: 1 layer of 10 units + Dense(1), seeded weights; {rounds} timed rounds per row; "
+                "batch 1; medians.",
+                "## Equivalence: stepping N samples vs Keras with return_sequences=True "
+                "(max abs error, batch 4, model units)",
+                table(["model", "backend", "N", "max abs error"], eq_rows),
+                "## Per-step latency after 4 and after 4,096 steps (target ratio <= 1.1)",
+                table(["cell", "backend", "us at step 5", "us after 4,096", "ratio"], drift_rows),
+                "## One new sample: stream.step vs shifting the window and predict (ratio = window / step)",
+                'The window side uses the bundle\'s own graph forms (see README "Graph forms"); the step model is the '
+                "same for every T, so its column shows the noise of the machine.",
+                table(["cell", "T", "backend", "step us", "window us", "ratio"], window_rows),
+            ]
+        )
+        + "\n"
+    )
     print(text)
     args.out.write_text(text, encoding="utf-8")
     shutil.rmtree(root, ignore_errors=True)

@@ -1,7 +1,7 @@
 """edgernn.export: Keras -> TFLite / ONNX / numpy bundles, each artifact proven against Keras (needs TF).
 
-    from edgernn.export import ExportOptions, export_bundle
-    result = export_bundle(model, "out/my-gru", ExportOptions(scale=0.1, streaming=True))
+from edgernn.export import ExportOptions, export_bundle
+result = export_bundle(model, "out/my-gru", ExportOptions(scale=0.1, streaming=True))
 """
 
 from .bundle import ExportOptions, ExportResult, export_bundle

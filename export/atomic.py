@@ -4,6 +4,7 @@ On Linux the swap is one renameat2(RENAME_EXCHANGE) call, so at every instant th
 either the old complete bundle or the new one. Elsewhere it falls back to two renames, where a crash
 between them leaves the old bundle under a `.old-` name beside the target (never a partial one).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -13,8 +14,8 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from edgernn.runtime.errors import ExportError
 from edgernn.runtime.manifest import FORMAT_NAME, MANIFEST_FILE
@@ -126,7 +127,7 @@ def clean_stale(target: Path) -> list[Path]:
     removed = []
     prefix = f".{target.name}.tmp-"
     for path in target.parent.glob(f"{glob.escape(prefix)}*"):
-        pid_text = path.name[len(prefix):].split("-", 1)[0]
+        pid_text = path.name[len(prefix) :].split("-", 1)[0]
         if not pid_text.isdigit() or path.is_symlink() or not path.is_dir() or _pid_alive(int(pid_text)):
             continue
         shutil.rmtree(path, ignore_errors=True)

@@ -12,11 +12,12 @@ from __future__ import annotations
 import json
 import os
 import platform
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -84,8 +85,17 @@ class ExportResult:
 
 def _versions() -> dict[str, Any]:
     out: dict[str, Any] = {"python": platform.python_version()}
-    dists = ("edgernn", "tensorflow", "tensorflow-cpu", "keras", "tf2onnx", "onnx", "onnxruntime", "ai-edge-litert",
-             "numpy")
+    dists = (
+        "edgernn",
+        "tensorflow",
+        "tensorflow-cpu",
+        "keras",
+        "tf2onnx",
+        "onnx",
+        "onnxruntime",
+        "ai-edge-litert",
+        "numpy",
+    )
     for dist in dists:
         try:
             out[dist] = metadata.version(dist)
@@ -124,13 +134,18 @@ def golden_inputs(info: ModelInfo, representative: np.ndarray | None, seed: int)
     return np.concatenate(parts).astype(np.float32)
 
 
-def write_window_model(model, folder: Path, fmt_name: str, info: ModelInfo, spec: Spec,
-                       cases: list[Case]) -> ArtifactEntry:
+def write_window_model(
+    model, folder: Path, fmt_name: str, info: ModelInfo, spec: Spec, cases: list[Case]
+) -> ArtifactEntry:
     """The format's float32 window model in the first of its graph forms that passes parity."""
     fmt = get_format(fmt_name)
     path = folder / fmt.file("model")
-    return try_forms(path, fmt.forms(info), lambda form: fmt.write(model, path, info, form),
-                     lambda content, entry: verify(content, entry, spec, cases))
+    return try_forms(
+        path,
+        fmt.forms(info),
+        lambda form: fmt.write(model, path, info, form),
+        lambda content, entry: verify(content, entry, spec, cases),
+    )
 
 
 def _calibration_windows(model, info: ModelInfo, spec: Spec, options: ExportOptions) -> Windows:
@@ -141,8 +156,9 @@ def _calibration_windows(model, info: ModelInfo, spec: Spec, options: ExportOpti
     return split_windows(model, info, pool, source if pool is not None else "none", options.seed + 2)
 
 
-def export_bundle(model, out: str | os.PathLike[str], options: ExportOptions | None = None,
-                  **keywords: Any) -> ExportResult:
+def export_bundle(
+    model, out: str | os.PathLike[str], options: ExportOptions | None = None, **keywords: Any
+) -> ExportResult:
     """Export a Keras model (or a .keras path) to a bundle directory, atomically.
 
     Args:
@@ -185,17 +201,27 @@ def export_bundle(model, out: str | os.PathLike[str], options: ExportOptions | N
             report = write_variants(model, tmp, info, spec, variants, entries, windows, options.max_error)
             entries += report.entries
             quant = quantization_block(variants, windows, report.failures)
-            golden.update(holdout_inputs=windows.holdout.inputs[:GOLDEN_HOLDOUT],
-                          holdout_outputs=windows.holdout.outputs[:GOLDEN_HOLDOUT])
+            golden.update(
+                holdout_inputs=windows.holdout.inputs[:GOLDEN_HOLDOUT],
+                holdout_outputs=windows.holdout.outputs[:GOLDEN_HOLDOUT],
+            )
         np.savez(tmp / GOLDEN_FILE, **golden)
         model.save(tmp / KERAS_FILE)
         manifest = Manifest(
-            name=options.name or out.name, spec=spec, entries=tuple(entries),
+            name=options.name or out.name,
+            spec=spec,
+            entries=tuple(entries),
             golden=file_entry(tmp / GOLDEN_FILE, count=int(len(inputs)), units="model"),
-            source=file_entry(tmp / KERAS_FILE, format="keras"), model=_model_block(info), streaming=streaming,
+            source=file_entry(tmp / KERAS_FILE, format="keras"),
+            model=_model_block(info),
+            streaming=streaming,
             quantization=quant,
-            extra={"created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "producer": _versions(),
-                   **options.extra})
+            extra={
+                "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "producer": _versions(),
+                **options.extra,
+            },
+        )
         text = manifest.dumps()
         manifest = Manifest.parse(json.loads(text), MANIFEST_FILE)  # the runtime must read back what is written
         (tmp / MANIFEST_FILE).write_text(text, encoding="utf-8")
@@ -203,8 +229,13 @@ def export_bundle(model, out: str | os.PathLike[str], options: ExportOptions | N
 
 
 def _model_block(info: ModelInfo) -> ModelBlock:
-    return ModelBlock(cell=info.cell, cells=info.cells, bidirectional=info.bidirectional,
-                      trainable_params=info.trainable_params, layers=info.layers)
+    return ModelBlock(
+        cell=info.cell,
+        cells=info.cells,
+        bidirectional=info.bidirectional,
+        trainable_params=info.trainable_params,
+        layers=info.layers,
+    )
 
 
 __all__ = ["ExportOptions", "ExportResult", "export_bundle", "GOLDEN_FILE", "KERAS_FILE"]

@@ -1,4 +1,5 @@
 """Loading .keras files safely."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,5 @@
 """What the exporters accept: the layer whitelist, static shapes, and the model's description."""
+
 from __future__ import annotations
 
 import copy
@@ -55,7 +56,15 @@ def describe_layer(layer) -> dict[str, Any]:
         entry["merge_mode"] = cfg.get("merge_mode")
         entry["layer"] = type(inner).__name__
     icfg = inner.get_config()
-    for key in ("units", "return_sequences", "activation", "recurrent_activation", "reset_after", "go_backwards", "rate"):
+    for key in (
+        "units",
+        "return_sequences",
+        "activation",
+        "recurrent_activation",
+        "reset_after",
+        "go_backwards",
+        "rate",
+    ):
         if key in icfg:
             entry[key] = icfg[key]
     return entry
@@ -137,8 +146,14 @@ def _patch_config(node: Any, rnn: dict[str, Any], batch: int | None, free_time: 
             _patch_config(value, rnn, batch, free_time)
 
 
-def clone_with(model, *, unroll: bool | None = None, batch: int | None = None,
-               return_sequences: bool | None = None, free_time: bool = False):
+def clone_with(
+    model,
+    *,
+    unroll: bool | None = None,
+    batch: int | None = None,
+    return_sequences: bool | None = None,
+    free_time: bool = False,
+):
     """A clone of `model` with the same weights: its recurrent layers unrolled and/or returning every
     step, its batch fixed, and/or its time axis left free.
 

@@ -26,8 +26,10 @@ def keras_model(bundle: Bundle):
     """
     source = bundle.manifest.source
     if source is None or not (bundle.path / source.file).is_file():
-        raise ManifestError(f"{bundle.path}: the Keras reference needs the bundle's model.keras, which is not there; "
-                            "validate with the golden vectors only (drop --fresh).")
+        raise ManifestError(
+            f"{bundle.path}: the Keras reference needs the bundle's model.keras, which is not there; "
+            "validate with the golden vectors only (drop --fresh)."
+        )
     bundle.read(source)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TF's start-up chatter would bury the table
     keras = optional.require("keras", "the Keras reference (model.keras)")
@@ -56,9 +58,20 @@ def keras_baselines(bundle: Bundle, max_seconds: float = 2.0) -> list[dict[str, 
     rows = []
     for name, fn in calls.items():
         lat = per_call_us(lambda: fn(x1), warmup=3, repeat=200, max_seconds=max_seconds)
-        row = {"file": source.file, "format": "keras", "variant": "float32", "graph_form": "", "backend": name,
-               "bytes": source.bytes, "load_ms": None, "cold_start_ms": None,
-               "p50_us": lat["p50"], "p90_us": lat["p90"], "p99_us": lat["p99"], "samples": lat["n"]}
+        row = {
+            "file": source.file,
+            "format": "keras",
+            "variant": "float32",
+            "graph_form": "",
+            "backend": name,
+            "bytes": source.bytes,
+            "load_ms": None,
+            "cold_start_ms": None,
+            "p50_us": lat["p50"],
+            "p90_us": lat["p90"],
+            "p99_us": lat["p99"],
+            "samples": lat["n"],
+        }
         for batch in THROUGHPUT_BATCHES:
             xb = rng.uniform(-1, 1, (batch, spec.timesteps, spec.features)).astype(np.float32)
             row[f"throughput_b{batch}"] = throughput(fn, xb, max_seconds=max_seconds)

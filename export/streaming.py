@@ -6,6 +6,7 @@ state is an input and an output: inputs `x_t` (batch, features) and every state 
 It is built from the trained layers' own cells (same weights, same math), so stepping N samples
 equals the full model with return_sequences=True; each file is proven on that before it is written.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -36,8 +37,9 @@ def check_streamable(model) -> None:
                 "Such a model cannot stream; export it without --streaming, or train a unidirectional model."
             )
         if cls in RNN_CLASSES and layer.get_config().get("go_backwards"):
-            raise ExportError(f"layer {layer.name!r} has go_backwards=True, so it cannot stream; "
-                              "export it without --streaming.")
+            raise ExportError(
+                f"layer {layer.name!r} has go_backwards=True, so it cannot stream; export it without --streaming."
+            )
 
 
 def _step_cell_class():
@@ -81,8 +83,9 @@ def build_step_model(model, info: ModelInfo):
             inputs += ins
             for (name, size), tensor in zip(named, new):
                 outputs[NEXT + name] = tensor
-                states.append({"name": name, "output": NEXT + name, "shape": [size], "layer": layer.name,
-                               "initial": "zeros"})
+                states.append(
+                    {"name": name, "output": NEXT + name, "shape": [size], "layer": layer.name, "initial": "zeros"}
+                )
             index += 1
         elif cls == "Dense":
             h = layer(h)
@@ -128,8 +131,10 @@ def write_step_models(model, folder: Path, info: ModelInfo, spec: Spec, formats,
     for fmt in map(get_format, formats):
         if fmt.step_writer is None:
             able = [f for f in formats if get_format(f).step_writer]
-            raise ExportError(f"no step model writer for format {fmt.name!r} (streaming supports {able}); "
-                              "export that format without --streaming.")
+            raise ExportError(
+                f"no step model writer for format {fmt.name!r} (streaming supports {able}); "
+                "export that format without --streaming."
+            )
         path = folder / fmt.file("step")
         entry = fmt.step_writer(source, path).with_(**file_fields(path))
 

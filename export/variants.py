@@ -6,11 +6,12 @@ runtime we ship (export/verify.py, the one comparison path), and held to its row
 range on those windows and written to the manifest as an absolute bound. A variant that cannot be
 produced or measured is left out and reported; the other variants are still written.
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -77,8 +78,9 @@ def split_windows(model, info: ModelInfo, windows: np.ndarray | None, source: st
     return Windows(calib, Case("held-out windows", held, keras_outputs(model, held)), source, span)
 
 
-def measure(content: bytes, entry: ArtifactEntry, spec: Spec, windows: Windows,
-            max_error: float | str | None) -> ArtifactEntry:
+def measure(
+    content: bytes, entry: ArtifactEntry, spec: Spec, windows: Windows, max_error: float | str | None
+) -> ArtifactEntry:
     """verify() on the held-out case with the (format, variant) rule resolved; then --max-error."""
     holdout, span = windows.holdout, windows.output_range
     rule = tolerance_rule(entry.format, entry.variant)
@@ -90,8 +92,12 @@ def measure(content: bytes, entry: ArtifactEntry, spec: Spec, windows: Windows,
             f"measured max abs error {err:.4g} (model units, {err / span:.2%} of the output range, on "
             f"{len(holdout.inputs)} held-out windows) is beyond --max-error {max_error} (= {limit:.4g}); not written."
         )
-    return proof.with_(tolerance_rule=rule.describe(), output_range=span, checked_on="holdout",
-                       range_relative_error=err / span if span else None)
+    return proof.with_(
+        tolerance_rule=rule.describe(),
+        output_range=span,
+        checked_on="holdout",
+        range_relative_error=err / span if span else None,
+    )
 
 
 def max_error_limit(max_error: float | str | None, span: float) -> float | None:
@@ -102,12 +108,21 @@ def max_error_limit(max_error: float | str | None, span: float) -> float | None:
     try:
         return float(text[:-1]) / 100 * span if text.endswith("%") else float(text)
     except ValueError as exc:
-        raise ExportError(f"--max-error {max_error!r}: expected a number (model units) or a percentage like '2%'.") from exc
+        raise ExportError(
+            f"--max-error {max_error!r}: expected a number (model units) or a percentage like '2%'."
+        ) from exc
 
 
-def write_variants(model, folder: Path, info: ModelInfo, spec: Spec, variants: Sequence[str],
-                   float_entries: Sequence[ArtifactEntry], windows: Windows,
-                   max_error: float | str | None = None) -> VariantReport:
+def write_variants(
+    model,
+    folder: Path,
+    info: ModelInfo,
+    spec: Spec,
+    variants: Sequence[str],
+    float_entries: Sequence[ArtifactEntry],
+    windows: Windows,
+    max_error: float | str | None = None,
+) -> VariantReport:
     """Write each requested variant for each exported format that offers it; never raises for one variant.
 
     Returns:
@@ -119,12 +134,26 @@ def write_variants(model, folder: Path, info: ModelInfo, spec: Spec, variants: S
     for variant in variants:
         offered = [fmt for fmt in floats if variant in get_format(fmt).variants]
         if not offered:
-            report.failures.append({"format": "-", "variant": variant, "reason": (
-                f"no exported format offers it (formats {sorted(floats)}; {variant} is offered by "
-                f"{[f.name for f in FORMATS.values() if variant in f.variants]})")})
+            report.failures.append(
+                {
+                    "format": "-",
+                    "variant": variant,
+                    "reason": (
+                        f"no exported format offers it (formats {sorted(floats)}; {variant} is offered by "
+                        f"{[f.name for f in FORMATS.values() if variant in f.variants]})"
+                    ),
+                }
+            )
         for fmt in offered:
-            job = VariantJob(model, folder, info, variant, floats[fmt], windows.calibration,
-                             lambda content, entry: measure(content, entry, spec, windows, max_error))
+            job = VariantJob(
+                model,
+                folder,
+                info,
+                variant,
+                floats[fmt],
+                windows.calibration,
+                lambda content, entry: measure(content, entry, spec, windows, max_error),
+            )
             try:
                 entry = get_format(fmt).variants[variant](job)
             except EdgeRNNError as exc:
@@ -139,7 +168,12 @@ def quantization_block(variants: Sequence[str], windows: Windows, failures: list
     calib = 0 if windows.calibration is None else int(len(windows.calibration))
     held = int(len(windows.holdout.inputs))
     return QuantizationBlock(
-        requested=tuple(variants), calibration={"source": windows.source, "windows": calib},
-        holdout={"windows": held, "kept_in_golden": min(held, GOLDEN_HOLDOUT),
-                 "note": "variants are measured on these; calibration never saw them"},
-        failed=tuple(failures))
+        requested=tuple(variants),
+        calibration={"source": windows.source, "windows": calib},
+        holdout={
+            "windows": held,
+            "kept_in_golden": min(held, GOLDEN_HOLDOUT),
+            "note": "variants are measured on these; calibration never saw them",
+        },
+        failed=tuple(failures),
+    )

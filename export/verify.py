@@ -43,8 +43,14 @@ def window_opener(spec: Spec, entry: ArtifactEntry) -> Opener:
     return lambda name, content: backends.open_window(name, content, entry, spec).run
 
 
-def verify(content: bytes, entry: ArtifactEntry, spec: Spec, cases: list[Case], tol: float | None = None,
-           opener: Opener | None = None) -> ArtifactEntry:
+def verify(
+    content: bytes,
+    entry: ArtifactEntry,
+    spec: Spec,
+    cases: list[Case],
+    tol: float | None = None,
+    opener: Opener | None = None,
+) -> ArtifactEntry:
     """Run `content` in every installed backend of its format on every case.
 
     Args:
@@ -81,5 +87,10 @@ def verify(content: bytes, entry: ArtifactEntry, spec: Spec, cases: list[Case], 
                 )
             worst_abs, worst_rel = max(worst_abs, result.max_abs_error), max(worst_rel, result.max_rel_error)
             worst_mean = max(worst_mean, result.mean_abs_error)
-    return entry.with_(max_abs_error=worst_abs, mean_abs_error=worst_mean, max_rel_error=worst_rel, tolerance=tol,
-                       verified_with=tuple(usable))
+    return entry.with_(
+        max_abs_error=worst_abs,
+        mean_abs_error=worst_mean,
+        max_rel_error=worst_rel,
+        tolerance=tol,
+        verified_with=tuple(usable),
+    )

@@ -9,6 +9,7 @@ rest of its batch, and the mutant it was on is recorded as `signal:N` or `timeou
 
 Run as a worker: python harness.py worker BUNDLE FORMAT BACKEND MUTANT...
 """
+
 from __future__ import annotations
 
 import json
@@ -81,6 +82,7 @@ def write_mutants(bundles: list[Path], fmt: str, count: int, seed: int, folder: 
 
 # ---------------------------------------------------------------- worker (runs in the subprocess)
 
+
 def _outcome(bundle: Path, backend: str, x: list) -> tuple[str, str]:
     from edgernn.runtime import EdgeRNNError, load
 
@@ -100,6 +102,7 @@ def worker(source: Path, fmt: str, backend: str, paths: list[str]) -> None:
     import resource
 
     import numpy as np
+
     from edgernn.runtime import load
 
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
@@ -131,6 +134,7 @@ def worker(source: Path, fmt: str, backend: str, paths: list[str]) -> None:
 
 # ---------------------------------------------------------------- parent
 
+
 def _lines(proc: subprocess.Popen, first_wait: float, timeout: float):
     """Yield the worker's report lines; stop at EOF, or yield None once nothing came within the timeout.
 
@@ -160,8 +164,15 @@ def _run_shard(mutants: list[Mutant], timeout: float) -> dict[int, str]:
     env = {k: v for k, v in os.environ.items() if k != "ORT_DISABLE_TELEMETRY"} | {"TF_CPP_MIN_LOG_LEVEL": "3"}
     while pending:
         first = pending[0]
-        cmd = [sys.executable, __file__, "worker", str(first.bundle), first.fmt, BACKENDS[first.fmt],
-               *[str(m.path) for m in pending]]
+        cmd = [
+            sys.executable,
+            __file__,
+            "worker",
+            str(first.bundle),
+            first.fmt,
+            BACKENDS[first.fmt],
+            *[str(m.path) for m in pending],
+        ]
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, bufsize=0)
         by_path = {str(m.path): m for m in pending}
         culprit = None
@@ -190,8 +201,9 @@ def is_failure(outcome: str) -> bool:
     return outcome.startswith(FAILURES) or outcome.startswith("exit:")
 
 
-def fuzz(bundles: list[Path], fmt: str, count: int, *, seed: int = 0, jobs: int = 2, timeout: float = 20.0,
-         batch: int = 50) -> list[tuple[Mutant, str]]:
+def fuzz(
+    bundles: list[Path], fmt: str, count: int, *, seed: int = 0, jobs: int = 2, timeout: float = 20.0, batch: int = 50
+) -> list[tuple[Mutant, str]]:
     """Run `count` mutants of `fmt` over `bundles`; return each mutant with its outcome."""
     folder = Path(tempfile.mkdtemp(prefix=f"edgernn-mutants-{fmt}-"))
     try:

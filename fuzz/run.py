@@ -5,6 +5,7 @@
 Exit status 1 when any mutant ended in a signal, a hang, an untyped exception or a disturbed
 neighbour model (see harness.py); the counts are written either way.
 """
+
 from __future__ import annotations
 
 import argparse

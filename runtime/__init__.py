@@ -1,8 +1,8 @@
 """edgernn.runtime: load a bundle and run it with numpy and one runtime. Never imports TF or Keras.
 
-    from edgernn.runtime import load
-    p = load("models/seed-lstm")
-    p.predict([[[6.0], [7.0], [8.0], [9.0]]])
+from edgernn.runtime import load
+p = load("models/seed-lstm")
+p.predict([[[6.0], [7.0], [8.0], [9.0]]])
 """
 
 from .bundle import Bundle, load

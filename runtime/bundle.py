@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from . import backends, checks
-from .errors import BackendUnavailableError, IntegrityError, InputError, ManifestError, UnsupportedModelError
+from .errors import BackendUnavailableError, InputError, IntegrityError, ManifestError, UnsupportedModelError
 from .manifest import DEFAULT_VARIANT, MODEL_ROLE, STEP_ROLE, ArtifactEntry, FileEntry, Manifest
 from .predictor import Predictor
 from .stream import StepModel
@@ -121,9 +121,11 @@ class Bundle:
     def check_variant(self, variant: str) -> None:
         """A variant the bundle does not hold is the caller's mistake (InputError), whatever is installed."""
         if not self.manifest.artifacts(role=MODEL_ROLE, variant=variant):
-            raise InputError(f"{self.path}: no artifact of variant {variant!r}; the bundle has (format, variant) "
-                             f"{self.manifest.pairs()}. Pick one of those variants, or export this one "
-                             "(edgernn export --quantize).")
+            raise InputError(
+                f"{self.path}: no artifact of variant {variant!r}; the bundle has (format, variant) "
+                f"{self.manifest.pairs()}. Pick one of those variants, or export this one "
+                "(edgernn export --quantize)."
+            )
 
     def choose_backend(self, variant: str = DEFAULT_VARIANT) -> str:
         """The `auto` rule: the first installed backend, in `backends.auto_order`, with an artifact for `variant`.
@@ -153,8 +155,9 @@ class Bundle:
             )
         return found[0]
 
-    def predictor(self, backend: str = "auto", variant: str = DEFAULT_VARIANT, *,
-                  artifact: ArtifactEntry | None = None) -> Predictor:
+    def predictor(
+        self, backend: str = "auto", variant: str = DEFAULT_VARIANT, *, artifact: ArtifactEntry | None = None
+    ) -> Predictor:
         """A Predictor for `variant` in `backend` ('auto' picks), or for exactly the window model `artifact`.
 
         Raises:
@@ -168,8 +171,14 @@ class Bundle:
         runner = backends.open_window(backend, self.read(artifact), artifact, self.manifest.spec)
         return Predictor(self, runner, artifact)
 
-    def step_model(self, backend: str, variant: str = DEFAULT_VARIANT, *, fmt: str | None = None,
-                   artifact: ArtifactEntry | None = None) -> StepModel:
+    def step_model(
+        self,
+        backend: str,
+        variant: str = DEFAULT_VARIANT,
+        *,
+        fmt: str | None = None,
+        artifact: ArtifactEntry | None = None,
+    ) -> StepModel:
         """The step model of `variant` (in format `fmt`, else the backend's first) loaded in `backend`.
 
         Raises:
@@ -190,8 +199,9 @@ class Bundle:
         return StepModel.load(backend, self.read(artifact), artifact, self.manifest.spec, streaming)
 
 
-def load(path: str | os.PathLike[str], backend: str = "auto", variant: str = DEFAULT_VARIANT, *,
-         verify: bool = True) -> Predictor:
+def load(
+    path: str | os.PathLike[str], backend: str = "auto", variant: str = DEFAULT_VARIANT, *, verify: bool = True
+) -> Predictor:
     """Load a bundle directory and bind it to a backend.
 
     Args:

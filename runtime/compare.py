@@ -1,4 +1,5 @@
 """One comparison, used by export, validate and the tests; tolerances live in one table."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -3,6 +3,7 @@
 Every error the package raises on purpose derives from `EdgeRNNError`, so an application can catch
 one type and keep serving. Messages say what was expected, what came, and how to fix it.
 """
+
 from __future__ import annotations
 
 
@@ -44,4 +45,3 @@ class BackendUnavailableError(EdgeRNNError, ImportError):
 
 class MissingExtraError(EdgeRNNError, ImportError):
     """An optional dependency is missing; the message names the extra to install."""
-

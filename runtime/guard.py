@@ -4,9 +4,11 @@ A runtime raises its own exception types (onnxruntime's Fail/InvalidArgument, Li
 RuntimeError/ValueError, even UnicodeDecodeError on a mangled message); none of them may escape
 `load` or `predict`, so an application that catches `EdgeRNNError` keeps serving.
 """
+
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

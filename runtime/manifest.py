@@ -15,10 +15,11 @@ metrics, producer versions, exporter details of an artifact) ride along in `extr
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -106,9 +107,12 @@ class FileEntry:
     @classmethod
     def parse(cls, raw: Any, what: str, where: checks.Where) -> FileEntry:
         raw = checks.obj(raw, what, where)
-        return cls(checks.file_name(raw.get("file"), where), checks.size(raw.get("bytes"), what, where),
-                   checks.sha256(raw.get("sha256"), what, where),
-                   {k: v for k, v in raw.items() if k not in ("file", "bytes", "sha256")})
+        return cls(
+            checks.file_name(raw.get("file"), where),
+            checks.size(raw.get("bytes"), what, where),
+            checks.sha256(raw.get("sha256"), what, where),
+            {k: v for k, v in raw.items() if k not in ("file", "bytes", "sha256")},
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {"file": self.file, "bytes": self.bytes, "sha256": self.sha256, **self.extra}
@@ -169,35 +173,70 @@ class ArtifactEntry:
         if not isinstance(fmt, str) or fmt not in SUFFIXES:
             raise ManifestError(f"{where}: {what} has format {fmt!r}; expected one of {tuple(SUFFIXES)}.")
         if not file.file.endswith(SUFFIXES[fmt]):
-            raise ManifestError(f"{where}: {what} has format {fmt!r} but not the '{SUFFIXES[fmt]}' suffix; "
-                                "the manifest and the file disagree.")
+            raise ManifestError(
+                f"{where}: {what} has format {fmt!r} but not the '{SUFFIXES[fmt]}' suffix; "
+                "the manifest and the file disagree."
+            )
         variant = checks.name(raw["variant"], f"{what} variant", where)
         role = checks.name(raw.get("role", MODEL_ROLE), f"{what} role", where)
         tol = raw.get("tolerance")
         if "tolerance" in raw:  # validate holds each artifact to it
             checks.finite(tol, f"{what} has tolerance", where, minimum=0)
         batch = raw.get("batch", "dynamic")
-        known = {"file", "format", "variant", "role", "bytes", "sha256", "graph_form", "graph_form_reason", "batch",
-                 "ops", "reset_variables", "checked_on", "output_range", *_PROOF}
+        known = {
+            "file",
+            "format",
+            "variant",
+            "role",
+            "bytes",
+            "sha256",
+            "graph_form",
+            "graph_form_reason",
+            "batch",
+            "ops",
+            "reset_variables",
+            "checked_on",
+            "output_range",
+            *_PROOF,
+        }
         return cls(
-            file=file.file, format=fmt, variant=variant, role=role, bytes=file.bytes, sha256=file.sha256,
-            graph_form=str(raw.get("graph_form", "")), graph_form_reason=str(raw.get("graph_form_reason", "")),
+            file=file.file,
+            format=fmt,
+            variant=variant,
+            role=role,
+            bytes=file.bytes,
+            sha256=file.sha256,
+            graph_form=str(raw.get("graph_form", "")),
+            graph_form_reason=str(raw.get("graph_form_reason", "")),
             batch=batch if isinstance(batch, int) and not isinstance(batch, bool) else None,
-            ops=_mapping(raw.get("ops")), reset_variables=raw.get("reset_variables") is True,
-            checked_on=str(raw.get("checked_on", "")), output_range=_number(raw.get("output_range")),
-            max_abs_error=_number(raw.get("max_abs_error")), mean_abs_error=_number(raw.get("mean_abs_error")),
-            max_rel_error=_number(raw.get("max_rel_error")), tolerance=_number(tol),
+            ops=_mapping(raw.get("ops")),
+            reset_variables=raw.get("reset_variables") is True,
+            checked_on=str(raw.get("checked_on", "")),
+            output_range=_number(raw.get("output_range")),
+            max_abs_error=_number(raw.get("max_abs_error")),
+            mean_abs_error=_number(raw.get("mean_abs_error")),
+            max_rel_error=_number(raw.get("max_rel_error")),
+            tolerance=_number(tol),
             verified_with=tuple(v for v in raw.get("verified_with") or () if isinstance(v, str))
-            if isinstance(raw.get("verified_with"), list) else (),
+            if isinstance(raw.get("verified_with"), list)
+            else (),
             extra={k: v for k, v in raw.items() if k not in known},
         )
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"file": self.file, "format": self.format, "variant": self.variant, "role": self.role,
-                               "graph_form": self.graph_form, "graph_form_reason": self.graph_form_reason,
-                               "batch": "dynamic" if self.batch is None else self.batch,
-                               "ops": dict(sorted(self.ops.items())), **self.extra,
-                               "bytes": self.bytes, "sha256": self.sha256}
+        out: dict[str, Any] = {
+            "file": self.file,
+            "format": self.format,
+            "variant": self.variant,
+            "role": self.role,
+            "graph_form": self.graph_form,
+            "graph_form_reason": self.graph_form_reason,
+            "batch": "dynamic" if self.batch is None else self.batch,
+            "ops": dict(sorted(self.ops.items())),
+            **self.extra,
+            "bytes": self.bytes,
+            "sha256": self.sha256,
+        }
         if self.reset_variables:
             out["reset_variables"] = True
         for key in ("checked_on", "output_range", *_PROOF):
@@ -226,8 +265,7 @@ class StateSpec:
     layer: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "output": self.output, "shape": [self.size], "layer": self.layer,
-                "initial": "zeros"}
+        return {"name": self.name, "output": self.output, "shape": [self.size], "layer": self.layer, "initial": "zeros"}
 
 
 @dataclass(frozen=True)
@@ -245,12 +283,16 @@ class StreamingBlock:
         if not (isinstance(states, list) and all(isinstance(s, dict) for s in states)):
             raise ManifestError(f"{where}: streaming.states is {states!r}; expected a list of state objects.")
         try:
-            parsed = tuple(StateSpec(str(s["name"]), str(s["output"]), int(s["shape"][-1]), str(s.get("layer", "")))
-                           for s in states)
+            parsed = tuple(
+                StateSpec(str(s["name"]), str(s["output"]), int(s["shape"][-1]), str(s.get("layer", "")))
+                for s in states
+            )
             block = cls(str(raw["input"]), str(raw["output"]), parsed)
         except (KeyError, TypeError, ValueError, IndexError) as exc:
-            raise ManifestError(f"{where}: the 'streaming' block is malformed ({type(exc).__name__}: {exc}); "
-                                "re-export with --streaming.") from None
+            raise ManifestError(
+                f"{where}: the 'streaming' block is malformed ({type(exc).__name__}: {exc}); "
+                "re-export with --streaming."
+            ) from None
         if not parsed or any(s.size <= 0 for s in parsed):
             raise ManifestError(f"{where}: the 'streaming' block lists states {states!r}; expected positive widths.")
         return block
@@ -264,9 +306,14 @@ class StreamingBlock:
         return [self.output, *(s.output for s in self.states)]
 
     def to_json(self) -> dict[str, Any]:
-        return {"input": self.input, "output": self.output, "states": [s.to_json() for s in self.states],
-                "initial_state": "zeros", "state_units": "model",
-                "convention": "y_t, next states = step(x_t, states); start from zeros"}
+        return {
+            "input": self.input,
+            "output": self.output,
+            "states": [s.to_json() for s in self.states],
+            "initial_state": "zeros",
+            "state_units": "model",
+            "convention": "y_t, next states = step(x_t, states); start from zeros",
+        }
 
 
 @dataclass(frozen=True)
@@ -281,8 +328,10 @@ class QuantizationBlock:
     @property
     def message(self) -> str:
         """One line per variant left out: which, and why."""
-        return "\n".join(f"variant {f.get('variant', '?')} ({f.get('format', '?')}) not written: "
-                         f"{f.get('reason', '?')}" for f in self.failed)
+        return "\n".join(
+            f"variant {f.get('variant', '?')} ({f.get('format', '?')}) not written: {f.get('reason', '?')}"
+            for f in self.failed
+        )
 
     @classmethod
     def parse(cls, raw: Any, where: checks.Where) -> QuantizationBlock:
@@ -293,12 +342,21 @@ class QuantizationBlock:
             raise ManifestError(f"{where}: quantization.failed is {failed!r}; expected a list of objects.")
         # A record only reports what export left out: an odd one prints as '?', it changes no answer.
         calibration, holdout = raw.get("calibration", {}), raw.get("holdout", {})
-        return cls(requested, calibration if isinstance(calibration, dict) else {},
-                   holdout if isinstance(holdout, dict) else {}, tuple(f if isinstance(f, dict) else {} for f in failed))
+        return cls(
+            requested,
+            calibration if isinstance(calibration, dict) else {},
+            holdout if isinstance(holdout, dict) else {},
+            tuple(f if isinstance(f, dict) else {} for f in failed),
+        )
 
     def to_json(self) -> dict[str, Any]:
-        return {"requested": list(self.requested), "calibration": dict(self.calibration),
-                "holdout": dict(self.holdout), "failed": [dict(f) for f in self.failed], "message": self.message}
+        return {
+            "requested": list(self.requested),
+            "calibration": dict(self.calibration),
+            "holdout": dict(self.holdout),
+            "failed": [dict(f) for f in self.failed],
+            "message": self.message,
+        }
 
 
 @dataclass(frozen=True)
@@ -317,13 +375,22 @@ class ModelBlock:
         cells = checks.string_list(raw.get("cells", []), "model.cells", where, "cell names like ['lstm']")
         params = raw.get("trainable_params")
         layers = raw.get("layers", [])
-        return cls(str(raw.get("cell", "?")), cells, bool(raw.get("bidirectional", False)),
-                   params if isinstance(params, int) and not isinstance(params, bool) else None,
-                   tuple(layers) if isinstance(layers, list) else ())
+        return cls(
+            str(raw.get("cell", "?")),
+            cells,
+            bool(raw.get("bidirectional", False)),
+            params if isinstance(params, int) and not isinstance(params, bool) else None,
+            tuple(layers) if isinstance(layers, list) else (),
+        )
 
     def to_json(self) -> dict[str, Any]:
-        return {"cell": self.cell, "cells": list(self.cells), "bidirectional": self.bidirectional,
-                "trainable_params": self.trainable_params, "layers": [dict(layer) for layer in self.layers]}
+        return {
+            "cell": self.cell,
+            "cells": list(self.cells),
+            "bidirectional": self.bidirectional,
+            "trainable_params": self.trainable_params,
+            "layers": [dict(layer) for layer in self.layers],
+        }
 
 
 @dataclass(frozen=True, eq=False)
@@ -341,19 +408,27 @@ class Manifest:
     extra: Mapping[str, Any] = field(default_factory=dict)  # created, producer, training, evaluation, ...
     streaming_error: str = ""  # a malformed streaming block: raised by require_streaming, never by predict
 
-    def artifacts(self, role: str | Iterable[str] | None = None, variant: str | Iterable[str] | None = None,
-                  formats: Iterable[str] | None = None) -> list[ArtifactEntry]:
+    def artifacts(
+        self,
+        role: str | Iterable[str] | None = None,
+        variant: str | Iterable[str] | None = None,
+        formats: Iterable[str] | None = None,
+    ) -> list[ArtifactEntry]:
         """The artifacts matching every filter given; `formats` also sets the order (first format first).
 
         Each filter is a name or a collection of names; None (or an empty collection) matches all.
         """
+
         def allowed(value: str | Iterable[str] | None) -> set[str] | None:
             names = {value} if isinstance(value, str) else set(value or ())
             return names or None
 
         roles, variants = allowed(role), allowed(variant)
-        found = [a for a in self.entries
-                 if (roles is None or a.role in roles) and (variants is None or a.variant in variants)]
+        found = [
+            a
+            for a in self.entries
+            if (roles is None or a.role in roles) and (variants is None or a.variant in variants)
+        ]
         if formats is None:
             return found
         order = list(formats)
@@ -394,15 +469,19 @@ class Manifest:
         if path.exists() and not path.is_file():
             raise ManifestError(f"{path} is not a regular file; a bundle holds plain files only.")
         if path.is_file() and path.stat().st_size > MAX_MANIFEST_BYTES:
-            raise ManifestError(f"{path} is {path.stat().st_size} bytes; a manifest is a few KB "
-                                f"(limit {MAX_MANIFEST_BYTES}).")
+            raise ManifestError(
+                f"{path} is {path.stat().st_size} bytes; a manifest is a few KB (limit {MAX_MANIFEST_BYTES})."
+            )
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise ManifestError(f"{bundle} has no {MANIFEST_FILE}; export the model again with 'edgernn export'.") from None
+            raise ManifestError(
+                f"{bundle} has no {MANIFEST_FILE}; export the model again with 'edgernn export'."
+            ) from None
         except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # RecursionError: hostile nesting
-            raise ManifestError(f"{path} is not valid JSON ({type(exc).__name__}: {str(exc)[:200]}); "
-                                "re-export the bundle.") from None
+            raise ManifestError(
+                f"{path} is not valid JSON ({type(exc).__name__}: {str(exc)[:200]}); re-export the bundle."
+            ) from None
         return cls.parse(raw, path)
 
     @classmethod
@@ -434,14 +513,26 @@ class Manifest:
         streaming, streaming_error = _streaming(raw, where)
         quant = QuantizationBlock.parse(raw["quantization"], where) if "quantization" in raw else None
         known = {*REQUIRED_KEYS, "name", "source", "model", "streaming", "quantization"}
-        return cls(str(raw.get("name", "")), spec, entries, golden, source, model, streaming, quant,
-                   {k: v for k, v in raw.items() if k not in known}, streaming_error)
+        return cls(
+            str(raw.get("name", "")),
+            spec,
+            entries,
+            golden,
+            source,
+            model,
+            streaming,
+            quant,
+            {k: v for k, v in raw.items() if k not in known},
+            streaming_error,
+        )
 
     def to_json(self) -> dict[str, Any]:
         """The manifest.json object (what `parse` reads back to an equal Manifest)."""
         spec = self.spec
         out: dict[str, Any] = {
-            "format": FORMAT_NAME, "schema_version": SCHEMA_VERSION, "name": self.name,
+            "format": FORMAT_NAME,
+            "schema_version": SCHEMA_VERSION,
+            "name": self.name,
             **{k: v for k, v in self.extra.items() if k in ("created",)},
             "model": self.model.to_json(),
             "input": {"name": "input", "timesteps": spec.timesteps, "features": spec.features, "dtype": "float32"},
@@ -495,7 +586,9 @@ def _spec(raw: Mapping[str, Any], where: checks.Where) -> Spec:
     outputs = checks.positive_int(out.get("outputs"), "output.outputs", where)
     for what, block in (("input", inp), ("output", out)):
         if block.get("dtype", "float32") != "float32":
-            raise ManifestError(f"{where}: {what}.dtype is {block['dtype']!r}; this edgernn feeds and reads float32 only.")
+            raise ManifestError(
+                f"{where}: {what}.dtype is {block['dtype']!r}; this edgernn feeds and reads float32 only."
+            )
     sequence = checks.boolean(out.get("sequence", False), "output.sequence", where)
     x = Affine(*checks.channels(pre.get("input"), features, "input", where))
     y = Affine(*checks.channels(pre.get("output"), outputs, "output", where))

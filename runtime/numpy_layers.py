@@ -5,6 +5,7 @@ shapes once, and then maps (batch, time, features) or (batch, features) arrays. 
 Keras's: LSTM i,f,c,o (reordered to i,f,o,c at load so the three sigmoid gates are one slice), GRU
 z,r,h; GRU with reset_after=True has separate input and recurrent biases. Initial states are zeros.
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable
@@ -35,8 +36,9 @@ ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "relu": lambda x: np.maximum(x, 0),
     "relu6": lambda x: np.clip(x, 0, 6),
     "elu": lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0))),
-    "selu": lambda x: np.float32(1.0507009873554805) * np.where(
-        x > 0, x, np.float32(1.6732632423543772) * np.expm1(np.minimum(x, 0))),
+    "selu": lambda x: (
+        np.float32(1.0507009873554805) * np.where(x > 0, x, np.float32(1.6732632423543772) * np.expm1(np.minimum(x, 0)))
+    ),
     "softplus": lambda x: np.logaddexp(x, np.float32(0)),
     "softsign": lambda x: x / (1 + np.abs(x)),
     "silu": lambda x: x * _sigmoid(x),
@@ -80,7 +82,9 @@ class Recurrent:
     def __init__(self, rec: dict[str, Any], n_in: int, w: Weights, where: str) -> None:
         kind, units = (rec.get("kind"), rec.get("units")) if isinstance(rec, dict) else (None, None)
         if kind not in RNN_KINDS or not isinstance(units, int) or units <= 0:
-            raise ModelLoadError(f"{where}: expected an RNN kind in {sorted(RNN_KINDS)} with positive units, got {rec!r}.")
+            raise ModelLoadError(
+                f"{where}: expected an RNN kind in {sorted(RNN_KINDS)} with positive units, got {rec!r}."
+            )
         g = RNN_KINDS[kind]
         self.kind, self.units = kind, units
         self.act = activation(rec.get("activation", "tanh"), where)
@@ -94,11 +98,11 @@ class Recurrent:
         bias = w.get(rec["bias"], bias_shape) if rec.get("bias") else np.zeros(bias_shape, np.float32)
         self.bias, self.rbias = (bias[0], bias[1]) if self.reset_after else (bias, None)
         if kind == "lstm":  # i,f,c,o -> i,f,o,c: the three sigmoid gates become one slice, one call
-            order = np.r_[0:2 * units, 3 * units:4 * units, 2 * units:3 * units]
+            order = np.r_[0 : 2 * units, 3 * units : 4 * units, 2 * units : 3 * units]
             self.kernel, self.rkernel, self.bias = self.kernel[:, order], self.rkernel[:, order], self.bias[order]
         if kind == "gru" and not self.reset_after:  # contiguous z,r and h blocks for the two matmuls
-            self.rk_zr = np.ascontiguousarray(self.rkernel[:, :2 * units])
-            self.rk_h = np.ascontiguousarray(self.rkernel[:, 2 * units:])
+            self.rk_zr = np.ascontiguousarray(self.rkernel[:, : 2 * units])
+            self.rk_h = np.ascontiguousarray(self.rkernel[:, 2 * units :])
         self._step = {"simple_rnn": self._simple, "lstm": self._lstm, "gru": self._gru}[kind]
         self.out_features = units
 
@@ -138,19 +142,19 @@ class Recurrent:
     def _lstm(self, xw, h, c):
         u = self.units
         z = xw + h @ self.rkernel
-        ifo = self.ract(z[:, :3 * u])  # gates reordered at load: i, f, o, then the candidate c
-        c = ifo[:, u:2 * u] * c + ifo[:, :u] * self.act(z[:, 3 * u:])
-        return ifo[:, 2 * u:] * self.act(c), c
+        ifo = self.ract(z[:, : 3 * u])  # gates reordered at load: i, f, o, then the candidate c
+        c = ifo[:, u : 2 * u] * c + ifo[:, :u] * self.act(z[:, 3 * u :])
+        return ifo[:, 2 * u :] * self.act(c), c
 
     def _gru(self, xw, h, c):
         u = self.units
         if self.reset_after:
             hr = h @ self.rkernel + self.rbias
-            zr = self.ract(xw[:, :2 * u] + hr[:, :2 * u])
-            hh = self.act(xw[:, 2 * u:] + zr[:, u:] * hr[:, 2 * u:])
+            zr = self.ract(xw[:, : 2 * u] + hr[:, : 2 * u])
+            hh = self.act(xw[:, 2 * u :] + zr[:, u:] * hr[:, 2 * u :])
         else:
-            zr = self.ract(xw[:, :2 * u] + h @ self.rk_zr)
-            hh = self.act(xw[:, 2 * u:] + (zr[:, u:] * h) @ self.rk_h)
+            zr = self.ract(xw[:, : 2 * u] + h @ self.rk_zr)
+            hh = self.act(xw[:, 2 * u :] + (zr[:, u:] * h) @ self.rk_h)
         z = zr[:, :u]
         return z * h + (1 - z) * hh, c
 
@@ -168,7 +172,9 @@ class Bidirectional:
         self.fwd = Recurrent(rec.get("forward", {}), n_in, w, f"{where} forward")
         self.bwd = Recurrent(rec.get("backward", {}), n_in, w, f"{where} backward")
         if self.fwd.return_sequences != self.bwd.return_sequences or self.fwd.units != self.bwd.units:
-            raise ModelLoadError(f"{where}: forward and backward layers differ in units or return_sequences; re-export.")
+            raise ModelLoadError(
+                f"{where}: forward and backward layers differ in units or return_sequences; re-export."
+            )
         self.out_features = self.fwd.units * (2 if self.merge == "concat" else 1)
         self.return_sequences = self.fwd.return_sequences
 
@@ -231,8 +237,14 @@ class Identity:
         return x
 
 
-LAYERS = {"simple_rnn": Recurrent, "lstm": Recurrent, "gru": Recurrent, "bidirectional": Bidirectional,
-          "dense": Dense, "dropout": Identity}
+LAYERS = {
+    "simple_rnn": Recurrent,
+    "lstm": Recurrent,
+    "gru": Recurrent,
+    "bidirectional": Bidirectional,
+    "dense": Dense,
+    "dropout": Identity,
+}
 
 
 def build_layers(records: list, weights: Weights, n_in: int, file: str) -> list:

@@ -47,8 +47,9 @@ def hint(module: str) -> str:
 def missing(module: str, purpose: str) -> MissingExtraError:
     """The error for `purpose` needing `module`, which is not installed."""
     package, _ = EXTRAS[module.split(".")[0]]
-    return MissingExtraError(f"{purpose} needs the '{package}' package, which is not installed. "
-                             f"Install it with: {hint(module)}")
+    return MissingExtraError(
+        f"{purpose} needs the '{package}' package, which is not installed. Install it with: {hint(module)}"
+    )
 
 
 def require(module: str, purpose: str) -> ModuleType:

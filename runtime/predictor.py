@@ -5,6 +5,7 @@ folded into the cheapest operands (identity steps skipped), the backend's bound 
 cached, and a float32 batch-1 call does a type check, tuple compares, an exact finiteness check
 and the affine maps. benchmarks/run.py measures it against the raw interpreter call.
 """
+
 from __future__ import annotations
 
 import threading
@@ -16,7 +17,7 @@ import numpy as np
 from .backends import WindowRunner
 from .errors import InputError
 from .guard import as_float32, run_error
-from .manifest import Affine, ArtifactEntry
+from .manifest import ArtifactEntry
 from .stream import StepModel, Stream
 
 if TYPE_CHECKING:  # the Bundle builds Predictors; annotations only
@@ -30,6 +31,8 @@ _F32 = np.dtype(np.float32)
 # never overflow a double sum, so the sum is finite exactly when every value is (NaN and inf
 # propagate, inf + -inf is NaN). Below this size it beats np.isfinite().all() several times over.
 _SMALL = 64
+
+
 class Predictor:
     """A loaded bundle bound to one backend and one artifact. Safe to share between threads."""
 
@@ -95,7 +98,9 @@ class Predictor:
         except Exception as exc:
             raise run_error(exc, self.artifact.file) from None
         if y.shape[1:] != self._out_tail or len(y) != n:  # a damaged model can return anything
-            raise run_error(ValueError(f"output shape {y.shape}, expected (batch, *{self._out_tail})"), self.artifact.file)
+            raise run_error(
+                ValueError(f"output shape {y.shape}, expected (batch, *{self._out_tail})"), self.artifact.file
+            )
         if self._y_map is not None:
             y = self._y_map(y)
         return y if y.dtype is _F32 else y.astype(np.float32)

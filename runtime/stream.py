@@ -6,10 +6,12 @@ the next states. The manifest's `streaming` block names the tensors and gives th
 the initial state is zeros. One `StepModel` is loaded per Predictor and shared by all its
 streams; each `Stream` owns only its state arrays, so streams are cheap and independent.
 """
+
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Mapping
+from collections.abc import Mapping
+from typing import Any, Callable
 
 import numpy as np
 
@@ -18,6 +20,7 @@ from .backends import StepRunner
 from .errors import InputError, ManifestError
 from .guard import as_float32, run_error
 from .manifest import ArtifactEntry, Spec, StreamingBlock
+
 
 class StepModel:
     """A loaded step model in one backend. Stateless, so one is shared by many Streams."""
@@ -28,8 +31,9 @@ class StepModel:
         self.backend = runner.name
 
     @classmethod
-    def load(cls, backend: str, content: bytes, artifact: ArtifactEntry, spec: Spec,
-             streaming: StreamingBlock) -> StepModel:
+    def load(
+        cls, backend: str, content: bytes, artifact: ArtifactEntry, spec: Spec, streaming: StreamingBlock
+    ) -> StepModel:
         """Open the checked bytes of the step artifact in `backend` and check its tensor widths.
 
         Raises:
@@ -147,8 +151,9 @@ class Stream:
             arr = arr[None]
         if arr.shape != (self.batch, self._features):
             one = f"({self._features},) or " if self.batch == 1 else ""
-            raise InputError(f"expected one sample of shape {one}(batch={self.batch}, features={self._features}), "
-                             f"got {arr.shape}.")
+            raise InputError(
+                f"expected one sample of shape {one}(batch={self.batch}, features={self._features}), got {arr.shape}."
+            )
         # one float64 sum is finite exactly when every value is (float32 values cannot overflow it)
         if not allow_nonfinite and not math.isfinite(arr.sum(dtype=np.float64)):
             raise InputError("sample contains NaN or inf; clean it, or pass allow_nonfinite=True to run it anyway.")
@@ -156,7 +161,7 @@ class Stream:
 
 
 def window_outputs(model: StepModel) -> Callable[[np.ndarray], np.ndarray]:
-    """A function like `Predictor.run_model_units` computed by stepping `model`: what `validate` checks step models with.
+    """A function like `Predictor.run_model_units`, computed by stepping `model` (how `validate` checks step models).
 
     Each window is stepped from the zero state; a window model keeps the last step's output.
     """
@@ -171,7 +176,7 @@ def stream_values(predictor, values) -> list[np.ndarray]:
     if not len(values) or len(values) % features:
         raise InputError(f"expected a multiple of {features} values (features per sample), got {len(values)}.")
     stream = predictor.stream()
-    return [stream.step(values[i:i + features]) for i in range(0, len(values), features)]
+    return [stream.step(values[i : i + features]) for i in range(0, len(values), features)]
 
 
 __all__ = ["Stream", "StepModel", "stream_values", "window_outputs"]

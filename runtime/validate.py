@@ -10,8 +10,9 @@ this module never imports TensorFlow.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Callable, Sequence
+from typing import Callable
 
 import numpy as np
 
@@ -46,9 +47,14 @@ class Row:
         return asdict(self)
 
 
-def validate(path: str | os.PathLike[str] | Bundle, backend_names: Sequence[str] | None = None,
-             variants: Sequence[str] | None = None, fresh: int = 0, seed: int = 0,
-             reference: Reference | None = None) -> list[Row]:
+def validate(
+    path: str | os.PathLike[str] | Bundle,
+    backend_names: Sequence[str] | None = None,
+    variants: Sequence[str] | None = None,
+    fresh: int = 0,
+    seed: int = 0,
+    reference: Reference | None = None,
+) -> list[Row]:
     """Validate a bundle. Returns one Row per (reference, artifact, backend).
 
     Args:
@@ -76,8 +82,10 @@ def validate(path: str | os.PathLike[str] | Bundle, backend_names: Sequence[str]
     references = [(GOLDEN, golden["inputs"], golden["outputs"])]
     if fresh > 0:
         if reference is None:
-            raise InputError(f"fresh={fresh} needs a reference to compare with: pass reference= (model-unit windows "
-                             "-> Keras outputs), e.g. edgernn.export.reference.keras_reference(bundle_dir).")
+            raise InputError(
+                f"fresh={fresh} needs a reference to compare with: pass reference= (model-unit windows "
+                "-> Keras outputs), e.g. edgernn.export.reference.keras_reference(bundle_dir)."
+            )
         windows = fresh_windows(golden["inputs"], fresh, seed)
         references.append((f"fresh:{fresh}", windows, np.asarray(reference(windows), dtype=np.float32)))
     names = list(backend_names) if backend_names else backends.installed()
@@ -108,8 +116,9 @@ def _tolerance_of(art: ArtifactEntry) -> float:
         raise ManifestError(f"artifact {art.file!r} records no tolerance and {exc}; re-export the bundle.") from None
 
 
-def _rows_for(bundle: Bundle, art: ArtifactEntry, name: str, tol: float,
-              references: list[tuple[str, np.ndarray, np.ndarray]]) -> list[Row]:
+def _rows_for(
+    bundle: Bundle, art: ArtifactEntry, name: str, tol: float, references: list[tuple[str, np.ndarray, np.ndarray]]
+) -> list[Row]:
     head = (art.file, art.format, art.variant, name)
     inf = float("inf")
     try:  # exactly this entry: load() would take the variant's first one
@@ -120,8 +129,9 @@ def _rows_for(bundle: Bundle, art: ArtifactEntry, name: str, tol: float,
     except (ManifestError, IntegrityError):
         raise
     except EdgeRNNError as exc:  # a backend that cannot load the file is a failed row, not a crash
-        return [Row(*head, inf, inf, tol, False, f"{type(exc).__name__}: {exc}", ref, len(x))
-                for ref, x, _ in references]
+        return [
+            Row(*head, inf, inf, tol, False, f"{type(exc).__name__}: {exc}", ref, len(x)) for ref, x, _ in references
+        ]
     rows = []
     for ref, x, expected in references:
         try:
@@ -129,8 +139,9 @@ def _rows_for(bundle: Bundle, art: ArtifactEntry, name: str, tol: float,
         except EdgeRNNError as exc:
             rows.append(Row(*head, inf, inf, tol, False, f"{type(exc).__name__}: {exc}", ref, len(x)))
             continue
-        rows.append(Row(*head, result.max_abs_error, result.max_rel_error, tol, bool(result), result.problem,
-                        ref, len(x)))
+        rows.append(
+            Row(*head, result.max_abs_error, result.max_rel_error, tol, bool(result), result.problem, ref, len(x))
+        )
     return rows
 
 

@@ -11,9 +11,10 @@ Each kind of bundle is exported at most once per session, and only when a test a
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable
 
 import numpy as np
 import pytest
@@ -59,9 +60,18 @@ ZOO = (
     ZooEntry("lstm-stacked-seq", "lstm", (6, 5), sequence=True, kind="stream"),
     ZooEntry("gru-stacked-window", "gru", (6, 5), kind="stream"),
     ZooEntry("gru-reset_before-seq", "gru", sequence=True, kwargs=(("reset_after", False),), kind="stream"),
-    *(ZooEntry(name, "mixed", timesteps=5, features=2, kind="options") for name in (
-        "bidi-sum", "bidi-ave", "bidi-mul", "gru-backwards-sequence-dropout", "activations-no-bias",
-        "more-activations", "biased-gru-lstm")),
+    *(
+        ZooEntry(name, "mixed", timesteps=5, features=2, kind="options")
+        for name in (
+            "bidi-sum",
+            "bidi-ave",
+            "bidi-mul",
+            "gru-backwards-sequence-dropout",
+            "activations-no-bias",
+            "more-activations",
+            "biased-gru-lstm",
+        )
+    ),
 )
 BY_ID = {e.id: e for e in ZOO}
 ZOO_IDS = tuple(e.id for e in ZOO if e.kind == "float")
@@ -75,24 +85,47 @@ def _option_layers(name: str):
     from keras import layers as L
 
     def bidi(mode):
-        return [L.Bidirectional(L.LSTM(4, return_sequences=True), merge_mode=mode),
-                L.Bidirectional(L.SimpleRNN(3), merge_mode=mode), L.Dense(2)]
+        return [
+            L.Bidirectional(L.LSTM(4, return_sequences=True), merge_mode=mode),
+            L.Bidirectional(L.SimpleRNN(3), merge_mode=mode),
+            L.Dense(2),
+        ]
 
     return {
-        "bidi-sum": lambda: bidi("sum"), "bidi-ave": lambda: bidi("ave"), "bidi-mul": lambda: bidi("mul"),
-        "gru-backwards-sequence-dropout": lambda: [L.GRU(4, return_sequences=True, go_backwards=True),
-                                                   L.Dropout(0.5), L.Dense(3)],
+        "bidi-sum": lambda: bidi("sum"),
+        "bidi-ave": lambda: bidi("ave"),
+        "bidi-mul": lambda: bidi("mul"),
+        "gru-backwards-sequence-dropout": lambda: [
+            L.GRU(4, return_sequences=True, go_backwards=True),
+            L.Dropout(0.5),
+            L.Dense(3),
+        ],
         "activations-no-bias": lambda: [
             L.LSTM(4, activation="relu", recurrent_activation="hard_sigmoid", return_sequences=True),
-            L.GRU(3, activation="softsign", recurrent_activation="hard_sigmoid", reset_after=False, use_bias=False,
-                  return_sequences=True),
-            L.SimpleRNN(3, activation="elu"), L.Dense(2, activation="softmax", use_bias=False)],
+            L.GRU(
+                3,
+                activation="softsign",
+                recurrent_activation="hard_sigmoid",
+                reset_after=False,
+                use_bias=False,
+                return_sequences=True,
+            ),
+            L.SimpleRNN(3, activation="elu"),
+            L.Dense(2, activation="softmax", use_bias=False),
+        ],
         "more-activations": lambda: [
             L.SimpleRNN(4, activation="selu", return_sequences=True),
             L.LSTM(4, activation="softplus", recurrent_activation="silu"),
-            L.Dense(4, activation="relu6"), L.Dense(4, activation="swish"), L.Dense(2, activation="exponential")],
-        "biased-gru-lstm": lambda: [L.GRU(4, return_sequences=True), L.LSTM(3, return_sequences=True),
-                                    L.GRU(3, reset_after=False), L.Dense(2, activation="sigmoid")],
+            L.Dense(4, activation="relu6"),
+            L.Dense(4, activation="swish"),
+            L.Dense(2, activation="exponential"),
+        ],
+        "biased-gru-lstm": lambda: [
+            L.GRU(4, return_sequences=True),
+            L.LSTM(3, return_sequences=True),
+            L.GRU(3, reset_after=False),
+            L.Dense(2, activation="sigmoid"),
+        ],
     }[name]()
 
 
@@ -101,16 +134,25 @@ def build(entry: ZooEntry, seed: int = 7):
     if entry.kind == "options":
         import keras
 
-        model = keras.Sequential([keras.Input((entry.timesteps, entry.features)), *_option_layers(entry.id)],
-                                 name=entry.id.replace("-", "_"))
+        model = keras.Sequential(
+            [keras.Input((entry.timesteps, entry.features)), *_option_layers(entry.id)], name=entry.id.replace("-", "_")
+        )
         rng = np.random.default_rng(11)  # every weight random, so no bias path hides behind zeros
         model.set_weights([rng.uniform(-0.6, 0.6, w.shape).astype(np.float32) for w in model.get_weights()])
         return model
     from edgernn.train import build_model
 
-    return build_model(entry.cell, entry.units, timesteps=entry.timesteps, features=entry.features,
-                       outputs=entry.outputs, bidirectional=entry.bidirectional, return_sequences=entry.sequence,
-                       seed=11 if entry.kind == "stream" else seed, **dict(entry.kwargs))
+    return build_model(
+        entry.cell,
+        entry.units,
+        timesteps=entry.timesteps,
+        features=entry.features,
+        outputs=entry.outputs,
+        bidirectional=entry.bidirectional,
+        return_sequences=entry.sequence,
+        seed=11 if entry.kind == "stream" else seed,
+        **dict(entry.kwargs),
+    )
 
 
 class Lazy(Mapping):
@@ -159,8 +201,9 @@ def stream_zoo(zoo_models, tmp_path_factory):
     from edgernn.export import export_bundle
 
     root = tmp_path_factory.mktemp("stream")
-    return Lazy(STREAM_IDS, lambda key: (zoo_models[key],
-                                         export_bundle(zoo_models[key], root / key, streaming=True).path))
+    return Lazy(
+        STREAM_IDS, lambda key: (zoo_models[key], export_bundle(zoo_models[key], root / key, streaming=True).path)
+    )
 
 
 @pytest.fixture(scope="session")
@@ -182,8 +225,13 @@ def quant_bundles(tmp_path_factory):
         x, y = sine_windows(400, timesteps=8, features=2, seed=0)
         model = build_model(cell, (16,), timesteps=8, features=2, outputs=1, seed=5)
         fit(model, x, y, recipe=Recipe(cell=cell, epochs=3, batch_size=64, seed=0))
-        return model, export_bundle(model, root / cell, formats=("tflite", "onnx"), representative=x[:200],
-                                    quantize=("dynamic", "float16", "int8")).path
+        return model, export_bundle(
+            model,
+            root / cell,
+            formats=("tflite", "onnx"),
+            representative=x[:200],
+            quantize=("dynamic", "float16", "int8"),
+        ).path
 
     return Lazy(QUANT_CELLS, make)
 
@@ -205,6 +253,7 @@ def installed_backends() -> list[str]:
 
 
 # ------------------------------------------------------------------ the matrix (tests/e2e/test_matrix.py)
+
 
 def pytest_collection_modifyitems(session, config, items):
     """The matrix check reads what the other tests covered, so it runs last."""

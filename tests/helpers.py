@@ -29,8 +29,11 @@ def manifest_json(bundle: Path) -> dict[str, Any]:
 
 def artifact_json(bundle: Path, fmt: str, variant: str = "float32", role: str = "model") -> dict[str, Any]:
     """The manifest entry of the artifact of this format, variant and role."""
-    return next(a for a in manifest_json(bundle)["artifacts"]
-                if a["format"] == fmt and a["variant"] == variant and a.get("role", "model") == role)
+    return next(
+        a
+        for a in manifest_json(bundle)["artifacts"]
+        if a["format"] == fmt and a["variant"] == variant and a.get("role", "model") == role
+    )
 
 
 def copy_bundle(bundle: Path, dst: Path) -> Path:

@@ -1,4 +1,5 @@
 """edgernn.train: datasets, model builders and reproducible fitting (needs the 'train' extra)."""
+
 from .data import DATASETS, PROBES, seed_dataset, seed_sequence_dataset
 from .fit import SEED_RECIPE, SEED_SEQUENCE_RECIPE, Recipe, fit, make_deterministic, train_recipe
 from .models import CELLS, build_model, cell_class, trainable_params

@@ -1,4 +1,5 @@
 """`edgernn train` and `edgernn report`: fit a recipe and write a bundle; compare recipes with plots."""
+
 from __future__ import annotations
 
 from edgernn.runtime.errors import InputError
@@ -20,9 +21,15 @@ def train_command(args) -> int:
 
     from .pipeline import SeriesJob, train_series
 
-    job = SeriesJob(data=args.data, columns=_names(args.columns), targets=_names(args.target),
-                    timesteps=args.timesteps or 12, horizon=args.horizon, recipe=recipe,
-                    streaming=getattr(args, "streaming", False))
+    job = SeriesJob(
+        data=args.data,
+        columns=_names(args.columns),
+        targets=_names(args.target),
+        timesteps=args.timesteps or 12,
+        horizon=args.horizon,
+        recipe=recipe,
+        streaming=getattr(args, "streaming", False),
+    )
     path, evaluation = train_series(job, args.out)
     print(f"wrote {path}")
     print(metrics_table(evaluation))
@@ -36,11 +43,20 @@ def _train_seed(args, recipe) -> int:
     from .fit import train_recipe
 
     if args.columns or args.target or args.timesteps not in (None, 4) or args.horizon != 1:
-        raise InputError("--columns/--target/--timesteps/--horizon apply to --data FILE.csv|FILE.npy; "
-                         "the seed task is fixed at 4 steps predicting the next.")
+        raise InputError(
+            "--columns/--target/--timesteps/--horizon apply to --data FILE.csv|FILE.npy; "
+            "the seed task is fixed at 4 steps predicting the next."
+        )
     x, y = DATASETS[args.data]()
     model, history = train_recipe(recipe, x, y, verbose=2)
-    extra = {"training": {"recipe": "cli", "data": args.data, "epochs": args.epochs, "final_loss": float(history.history["loss"][-1])}}
+    extra = {
+        "training": {
+            "recipe": "cli",
+            "data": args.data,
+            "epochs": args.epochs,
+            "final_loss": float(history.history["loss"][-1]),
+        }
+    }
     streaming = getattr(args, "streaming", False)
     result = export_bundle(model, args.out, scale=SEED_SCALE, representative=x, extra=extra, streaming=streaming)
     print(f"wrote {result.path}")

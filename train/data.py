@@ -1,4 +1,5 @@
 """Datasets. The seed task is the classic next-number tutorial: windows [i..i+3]/10 -> (i+4)/10."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """The main job on the seed task: train the three seed models, export, check, and measure."""
+
 from __future__ import annotations
 
 import time
@@ -22,11 +23,18 @@ DEMO_VARIANTS = ("dynamic", "float16", "int8")
 
 
 def build_seed_bundle(cell: str, out_root: Path, epochs: int = 100, streaming: bool = True, quantize=()):
-    """Train the seed recipe for `cell` and export it (with step models) as `out_root/seed-<cell>`. Returns (model, path)."""
+    """Train the seed recipe for `cell`, export it (with step models) as `out_root/seed-<cell>`; (model, path)."""
     x, y = seed_dataset()
     model, history = train_recipe(Recipe(cell=cell, epochs=epochs))
     probes = {name: [v for v in window] for name, (window, _) in PROBES.items()}
-    extra = {"training": {"recipe": "seed", "epochs": epochs, "final_loss": float(history.history["loss"][-1]), "probes": probes}}
+    extra = {
+        "training": {
+            "recipe": "seed",
+            "epochs": epochs,
+            "final_loss": float(history.history["loss"][-1]),
+            "probes": probes,
+        }
+    }
     options = ExportOptions(scale=SEED_SCALE, representative=x, extra=extra, streaming=streaming, quantize=quantize)
     return model, export_bundle(model, out_root / BUNDLE_NAMES[cell], options).path
 
@@ -47,7 +55,7 @@ def demo_row(cell: str, model, path: Path) -> dict[str, Any]:
     window = None
     for name in backends.installed():
         predictor = load(path, backend=name)
-        for probe, (values, ideal) in PROBES.items():
+        for probe, (values, _ideal) in PROBES.items():
             window = np.asarray(values, dtype=np.float32).reshape(1, -1, 1)
             row.setdefault(f"pred {probe}", float(predictor.predict(window)[0, 0]))
         row[f"{name} us"] = per_call_us(lambda: predictor.predict(window))["p50"]
@@ -59,8 +67,13 @@ def demo_row(cell: str, model, path: Path) -> dict[str, Any]:
     return row
 
 
-def run_demo(out_root: str | Path = "out/demo", cells=("simple_rnn", "lstm", "gru"), epochs: int = 100,
-             progress: Callable[[str], None] = print, quantize=DEMO_VARIANTS) -> list[dict[str, Any]]:
+def run_demo(
+    out_root: str | Path = "out/demo",
+    cells=("simple_rnn", "lstm", "gru"),
+    epochs: int = 100,
+    progress: Callable[[str], None] = print,
+    quantize=DEMO_VARIANTS,
+) -> list[dict[str, Any]]:
     """Train, export, check and time the seed models; returns one row per cell.
 
     The cells in QUANTIZE_CELLS also get the `quantize` variants (see `edgernn bench` for their table).
@@ -68,6 +81,8 @@ def run_demo(out_root: str | Path = "out/demo", cells=("simple_rnn", "lstm", "gr
     rows = []
     for cell in cells:
         progress(f"training and exporting {cell} ...")
-        model, path = build_seed_bundle(cell, Path(out_root), epochs, quantize=quantize if cell in QUANTIZE_CELLS else ())
+        model, path = build_seed_bundle(
+            cell, Path(out_root), epochs, quantize=quantize if cell in QUANTIZE_CELLS else ()
+        )
         rows.append(demo_row(cell, model, path))
     return rows

@@ -1,4 +1,5 @@
 """Reproducible fitting: the same seed gives the same weights on CPU."""
+
 from __future__ import annotations
 
 import os
@@ -39,7 +40,16 @@ def make_deterministic(seed: int) -> None:
         pass
 
 
-def fit(model, x: np.ndarray, y: np.ndarray, *, recipe: Recipe = SEED_RECIPE, validation=None, callbacks=None, verbose: int = 0):
+def fit(
+    model,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    recipe: Recipe = SEED_RECIPE,
+    validation=None,
+    callbacks=None,
+    verbose: int = 0,
+):
     """Compile with adam + mse and fit; returns the Keras History.
 
     Shuffling uses the recipe's seed, so two calls with the same seed and data give the same weights.

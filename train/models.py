@@ -1,7 +1,8 @@
 """Model builders for SimpleRNN, LSTM and GRU: units, stacking, Bidirectional, a Dense head."""
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from edgernn.runtime import optional
 

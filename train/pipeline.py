@@ -4,12 +4,14 @@ The test-split metrics are measured twice over: Keras on the model-unit windows 
 units), and every artifact x installed backend through the shipped runtime on the raw windows. They
 are written into the manifest (`evaluation`) with the training record (`training`).
 """
+
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -41,18 +43,28 @@ def load_series(job: SeriesJob, note=print) -> SeriesData:
     inputs, targets = select(table, job.columns, job.targets)
     skipped = {n: k for n, k in table.skipped().items() if n not in inputs and n not in targets}
     for name, kind in skipped.items():
-        note(f"note: column {name!r} skipped ({kind}); name it in --columns to use it" if kind == "time index"
-             else f"note: column {name!r} skipped ({kind})")
+        note(
+            f"note: column {name!r} skipped ({kind}); name it in --columns to use it"
+            if kind == "time index"
+            else f"note: column {name!r} skipped ({kind})"
+        )
     data = prepare(table, inputs, targets, job.timesteps, job.horizon)
     if data.info["rows_dropped_missing"]:
-        note(f"note: {data.info['rows_dropped_missing']} of {table.rows} rows dropped for missing values "
-             f"({data.info['runs']} complete runs); windows never span a dropped row")
+        note(
+            f"note: {data.info['rows_dropped_missing']} of {table.rows} rows dropped for missing values "
+            f"({data.info['runs']} complete runs); windows never span a dropped row"
+        )
     if data.info["time_gaps"]:
-        note(f"note: {data.info['time_gaps']} gaps in the time column {data.info['clock']!r} (a step over 1.5 x the "
-             "usual one); windows never span them")
+        note(
+            f"note: {data.info['time_gaps']} gaps in the time column {data.info['clock']!r} (a step over 1.5 x the "
+            "usual one); windows never span them"
+        )
     split = data.info["split"]
-    note("windows: " + ", ".join(f"{p} {split[p]['windows']}" for p in split) +
-         f"  (inputs {inputs}, target {targets}, T={job.timesteps}, H={job.horizon})")
+    note(
+        "windows: "
+        + ", ".join(f"{p} {split[p]['windows']}" for p in split)
+        + f"  (inputs {inputs}, target {targets}, T={job.timesteps}, H={job.horizon})"
+    )
     data.info["skipped_columns"] = skipped
     return data
 
@@ -65,8 +77,15 @@ def fit_series(job: SeriesJob, data: SeriesData, verbose: int | None = None):
 
     recipe = job.recipe
     make_deterministic(recipe.seed)
-    model = build_model(recipe.cell, recipe.units, timesteps=data.timesteps, features=len(data.inputs),
-                        outputs=len(data.targets), seed=recipe.seed, **recipe.extra)
+    model = build_model(
+        recipe.cell,
+        recipe.units,
+        timesteps=data.timesteps,
+        features=len(data.inputs),
+        outputs=len(data.targets),
+        seed=recipe.seed,
+        **recipe.extra,
+    )
     stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=job.patience, restore_best_weights=True)
     x, y = data.model_units("train")
     if verbose is None:
@@ -94,14 +113,26 @@ def evaluate(bundle: Path, model, data: SeriesData, part: str = "test") -> dict[
             if art.format not in backends.formats_of(name):
                 continue
             pred = opened.predictor(name, artifact=art).predict(w.x)
-            rows.append({"source": art.file, "backend": name, **errors(w.y, pred),
-                         "max_abs_diff_vs_keras": float(np.abs(pred - keras_raw).max())})
+            rows.append(
+                {
+                    "source": art.file,
+                    "backend": name,
+                    **errors(w.y, pred),
+                    "max_abs_diff_vs_keras": float(np.abs(pred - keras_raw).max()),
+                }
+            )
     if all(t in data.inputs for t in data.targets):  # persistence: the target's last value in the window
         last = w.x[:, -1, [data.inputs.index(t) for t in data.targets]]
         rows.append({"source": "baseline: last value", "backend": "-", **errors(w.y, last)})
     keep = slice(-KEEP_PREDICTIONS, None)
-    return {"split": part, "windows": len(w), "units": "raw", "targets": data.targets, "rows": rows,
-            "predictions": {"row": w.rows[keep].tolist(), "y_true": w.y[keep].tolist(), "keras": keras_raw[keep].tolist()}}
+    return {
+        "split": part,
+        "windows": len(w),
+        "units": "raw",
+        "targets": data.targets,
+        "rows": rows,
+        "predictions": {"row": w.rows[keep].tolist(), "y_true": w.y[keep].tolist(), "keras": keras_raw[keep].tolist()},
+    }
 
 
 def training_record(job: SeriesJob, data: SeriesData, history) -> dict[str, Any]:
@@ -109,11 +140,21 @@ def training_record(job: SeriesJob, data: SeriesData, history) -> dict[str, Any]
     best = int(np.argmin(hist["val_loss"])) + 1 if hist.get("val_loss") else len(hist["loss"])
     r = job.recipe
     return {
-        "recipe": {"cell": r.cell, "units": list(r.units), "epochs": r.epochs, "learning_rate": r.learning_rate,
-                   "batch_size": r.batch_size, "seed": r.seed, "early_stopping_patience": job.patience},
+        "recipe": {
+            "cell": r.cell,
+            "units": list(r.units),
+            "epochs": r.epochs,
+            "learning_rate": r.learning_rate,
+            "batch_size": r.batch_size,
+            "seed": r.seed,
+            "early_stopping_patience": job.patience,
+        },
         "data": {"file": Path(job.data).name, "columns": data.inputs, "targets": data.targets, **data.info},
-        "timesteps": data.timesteps, "horizon": data.horizon,
-        "epochs_run": len(hist["loss"]), "best_epoch": best, "history": hist,
+        "timesteps": data.timesteps,
+        "horizon": data.horizon,
+        "epochs_run": len(hist["loss"]),
+        "best_epoch": best,
+        "history": hist,
     }
 
 
@@ -129,7 +170,9 @@ def write_manifest_keys(bundle: Path, keys: dict[str, Any]) -> None:
     write_file(bundle / MANIFEST_FILE, manifest.dumps())
 
 
-def train_series(job: SeriesJob, out: str | Path, note=print, verbose: int | None = None) -> tuple[Path, dict[str, Any]]:
+def train_series(
+    job: SeriesJob, out: str | Path, note=print, verbose: int | None = None
+) -> tuple[Path, dict[str, Any]]:
     """Read, fit, export and evaluate. Returns (bundle path, the evaluation block).
 
     Raises:
@@ -146,10 +189,17 @@ def train_series(job: SeriesJob, out: str | Path, note=print, verbose: int | Non
     # Export, evaluate and record the metrics in a staging folder, then swap it in whole: a failed
     # evaluation must not leave a replaced bundle without its metrics.
     with staging_dir(Path(out)) as tmp:
-        export_bundle(model, tmp, scale=data.x_norm.scale.tolist(), offset=data.x_norm.offset.tolist(),
-                      output_scale=data.y_norm.scale.tolist(), output_offset=data.y_norm.offset.tolist(),
-                      representative=x_train, streaming=job.streaming,
-                      extra={"training": record, "feature_names": data.inputs, "output_names": data.targets})
+        export_bundle(
+            model,
+            tmp,
+            scale=data.x_norm.scale.tolist(),
+            offset=data.x_norm.offset.tolist(),
+            output_scale=data.y_norm.scale.tolist(),
+            output_offset=data.y_norm.offset.tolist(),
+            representative=x_train,
+            streaming=job.streaming,
+            extra={"training": record, "feature_names": data.inputs, "output_names": data.targets},
+        )
         evaluation = evaluate(tmp, model, data)
         check_raw_parity(tmp, evaluation, data)
         write_manifest_keys(tmp, {"evaluation": evaluation})
@@ -166,5 +216,7 @@ def check_raw_parity(bundle: Path, evaluation: dict[str, Any], data: SeriesData)
     for row in evaluation["rows"]:
         diff = row.get("max_abs_diff_vs_keras")
         if diff is not None and diff * scale > tolerance[row["source"]]:
-            raise ExportError(f"{row['source']} in {row['backend']}: raw-unit answers differ from Keras by {diff:.3g} "
-                              f"({diff * scale:.3g} in model units, tolerance {tolerance[row['source']]:.3g}); not written.")
+            raise ExportError(
+                f"{row['source']} in {row['backend']}: raw-unit answers differ from Keras by {diff:.3g} "
+                f"({diff * scale:.3g} in model units, tolerance {tolerance[row['source']]:.3g}); not written."
+            )

@@ -1,9 +1,11 @@
 """PNG plots for the report. matplotlib is imported here only (the 'cli' extra)."""
+
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -36,7 +38,7 @@ def seed_loss_curves(results: Sequence[Any], path: Path) -> Path:
     fig, axes = plt.subplots(1, len(cells), figsize=(4.5 * len(cells), 3.6), squeeze=False)
     for ax, cell in zip(axes[0], cells):
         for r in (r for r in results if r.cell == cell):
-            line, = ax.plot(r.history["loss"], label=f"{r.recipe} train")
+            (line,) = ax.plot(r.history["loss"], label=f"{r.recipe} train")
             if "val_loss" in r.history:
                 ax.plot(r.history["val_loss"], "--", color=line.get_color(), label=f"{r.recipe} val")
         ax.set(title=cell, xlabel="epoch", ylabel="MSE (model units)", yscale="log")

@@ -11,6 +11,7 @@ Its lesson is the tutorial's: the six windows are too few and too narrow.
 
 Both recipes are measured on the same validation windows (integer starts -5..15) and probes.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -39,7 +40,9 @@ class SeedRecipe:
 
 
 SEED = SeedRecipe("seed", Recipe(epochs=100, learning_rate=1e-3), windows=6)
-IMPROVED = SeedRecipe("improved", Recipe(epochs=60, learning_rate=1e-2), windows=256, start_range=(-10.0, 20.0), patience=20)
+IMPROVED = SeedRecipe(
+    "improved", Recipe(epochs=60, learning_rate=1e-2), windows=256, start_range=(-10.0, 20.0), patience=20
+)
 
 
 @dataclass
@@ -56,8 +59,13 @@ class Result:
     curve: list[float] = field(default_factory=list)  # predictions (raw) for PLOT_STARTS
 
     def row(self) -> dict[str, Any]:
-        out = {"cell": self.cell, "recipe": self.recipe, "windows": self.windows, "epochs": self.epochs_run,
-               "val MAE": self.val_mae}
+        out = {
+            "cell": self.cell,
+            "recipe": self.recipe,
+            "windows": self.windows,
+            "epochs": self.epochs_run,
+            "val MAE": self.val_mae,
+        }
         for probe, (_, ideal) in PROBES.items():
             out[f"pred {probe}"] = self.probes[probe]
             out[f"err {probe}"] = abs(self.probes[probe] - ideal)
@@ -68,8 +76,8 @@ def val_loss_callback(x: np.ndarray, y: np.ndarray):
     """Puts `val_loss` (MSE) into each epoch's logs on the validation windows.
 
     Keras' own `validation_data` costs about twice the CPU of the training step on these tiny sets
-    (it builds an evaluation loop each epoch); one compiled predict_on_batch gives the same number for the curves and for
-    EarlyStopping, which must come after it in the callback list.
+    (it builds an evaluation loop each epoch); one compiled predict_on_batch gives the same number for the curves
+    and for EarlyStopping, which must come after it in the callback list.
     """
     import keras
 
@@ -102,8 +110,14 @@ def run_one(cell: str, spec: SeedRecipe, seed: int = 0, verbose: int = 0) -> Res
 
     x, y = training_windows(spec, seed)
     val = windows_at(VAL_STARTS)
-    recipe = Recipe(cell=cell, units=spec.recipe.units, epochs=spec.recipe.epochs,
-                    learning_rate=spec.recipe.learning_rate, batch_size=spec.recipe.batch_size, seed=seed)
+    recipe = Recipe(
+        cell=cell,
+        units=spec.recipe.units,
+        epochs=spec.recipe.epochs,
+        learning_rate=spec.recipe.learning_rate,
+        batch_size=spec.recipe.batch_size,
+        seed=seed,
+    )
     make_deterministic(seed)
     model = build_model(cell, recipe.units, timesteps=TIMESTEPS, seed=seed)
     callbacks = [val_loss_callback(*val)]
@@ -115,11 +129,14 @@ def run_one(cell: str, spec: SeedRecipe, seed: int = 0, verbose: int = 0) -> Res
     pred = model.predict(xs, verbose=0)[:, 0] / SEED_SCALE
     n_val, n_probe = len(VAL_STARTS), len(PROBES)
     return Result(
-        cell=cell, recipe=spec.name, windows=len(x), epochs_run=len(history.history["loss"]),
+        cell=cell,
+        recipe=spec.name,
+        windows=len(x),
+        epochs_run=len(history.history["loss"]),
         val_mae=float(np.abs(pred[:n_val] - val[1][:, 0] / SEED_SCALE).mean()),
-        probes={name: float(v) for name, v in zip(PROBES, pred[n_val:n_val + n_probe])},
+        probes={name: float(v) for name, v in zip(PROBES, pred[n_val : n_val + n_probe])},
         history={k: [float(v) for v in vals] for k, vals in history.history.items()},
-        curve=pred[n_val + n_probe:].tolist(),
+        curve=pred[n_val + n_probe :].tolist(),
     )
 
 

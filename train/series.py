@@ -10,14 +10,15 @@ Rows are time steps, oldest first. Every column is classified once:
 Missing cells (empty, NA, NaN, null, ?, inf) become NaN; `edgernn.train.windows` decides what to do
 with them. Only numeric columns (and a time index named explicitly) can be selected.
 """
+
 from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -25,8 +26,21 @@ from edgernn.runtime.errors import InputError
 
 MISSING = {"", "na", "n/a", "nan", "null", "none", "?", "-", "--", "inf", "-inf", "+inf", "#n/a"}
 TIME_NAMES = {"date", "time", "timestamp", "datetime", "year", "month", "day", "index", "period", "epoch"}
-DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S",
-                "%Y-%m-%dT%H:%M:%S", "%H:%M:%S", "%H:%M", "%Y-%m", "%b %Y", "%d %b %Y")
+DATE_FORMATS = (
+    "%Y-%m-%d",
+    "%Y/%m/%d",
+    "%d/%m/%Y",
+    "%m/%d/%Y",
+    "%d.%m.%Y",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S",
+    "%H:%M:%S",
+    "%H:%M",
+    "%Y-%m",
+    "%b %Y",
+    "%d %b %Y",
+)
 DATE_SAMPLE = 50  # cells checked when deciding whether a text column holds dates
 
 
@@ -38,7 +52,9 @@ class Table:
     names: tuple[str, ...]
     values: np.ndarray  # (rows, numeric columns) float64
     kinds: dict[str, str] = field(default_factory=dict)  # every column of the file -> its kind
-    clocks: dict[str, np.ndarray] = field(default_factory=dict)  # date / time index columns as numbers (NaN if unreadable)
+    clocks: dict[str, np.ndarray] = field(
+        default_factory=dict
+    )  # date / time index columns as numbers (NaN if unreadable)
 
     @property
     def rows(self) -> int:
@@ -138,8 +154,14 @@ def _classify(name: str, cells: list[str]) -> tuple[str, np.ndarray | None]:
     return ("date" if all(_is_date(c) for c in sample) else "text"), None
 
 
-def _build(path: str, rows: int, names: Sequence[str], columns: Sequence[np.ndarray | None], kinds: dict[str, str],
-           clocks: dict[str, np.ndarray] | None = None) -> Table:
+def _build(
+    path: str,
+    rows: int,
+    names: Sequence[str],
+    columns: Sequence[np.ndarray | None],
+    kinds: dict[str, str],
+    clocks: dict[str, np.ndarray] | None = None,
+) -> Table:
     keep = [(n, c) for n, c in zip(names, columns) if c is not None]
     values = np.stack([c for _, c in keep], axis=1) if keep else np.zeros((rows, 0))
     return Table(path=path, names=tuple(n for n, _ in keep), values=values, kinds=kinds, clocks=clocks or {})
@@ -174,8 +196,10 @@ def read_csv(path: str | Path) -> Table:
     width = len(header)
     for i, row in enumerate(body):
         if len(row) > width:
-            raise InputError(f"{path}: line {i + 1 + has_header} has {len(row)} cells but the header has {width}; "
-                             "fix the line or quote cells that contain the separator.")
+            raise InputError(
+                f"{path}: line {i + 1 + has_header} has {len(row)} cells but the header has {width}; "
+                "fix the line or quote cells that contain the separator."
+            )
     cells = [[(row[j] if j < len(row) else "") for row in body] for j in range(width)]
     kinds, columns, clocks = {}, [], {}
     for name, col in zip(header, cells):
@@ -210,7 +234,10 @@ def read_npy(path: str | Path) -> Table:
     kinds, columns = {}, []
     for name, col in zip(names, cols):
         if col.ndim != 1 or col.dtype.kind not in "biuf":
-            kinds[name], values = ("text" if col.dtype.kind in "USO" else "date" if col.dtype.kind == "M" else "other"), None
+            kinds[name], values = (
+                ("text" if col.dtype.kind in "USO" else "date" if col.dtype.kind == "M" else "other"),
+                None,
+            )
         else:
             values = col.astype(np.float64)
             values[~np.isfinite(values)] = np.nan
@@ -230,8 +257,10 @@ def read_table(path: str | Path) -> Table:
     if not path.is_file():
         from .data import DATASETS
 
-        raise InputError(f"--data {path}: no such file; expected a .csv or .npy file, or a dataset name "
-                         f"({', '.join(sorted(DATASETS))}).")
+        raise InputError(
+            f"--data {path}: no such file; expected a .csv or .npy file, or a dataset name "
+            f"({', '.join(sorted(DATASETS))})."
+        )
     suffix = path.suffix.lower()
     if suffix == ".npy":
         return read_npy(path)
@@ -246,23 +275,29 @@ def select(table: Table, columns: Sequence[str] | None, targets: Sequence[str] |
     Raises:
         InputError: no numeric column, an unknown name, or a named column that is not numeric.
     """
+
     def check(names: Sequence[str], flag: str) -> list[str]:
         out = []
         for name in names:
             if name not in table.kinds:
-                raise InputError(f"{flag} {name!r}: no such column in {table.path}; the columns are "
-                                 f"{list(table.kinds)}.")
+                raise InputError(
+                    f"{flag} {name!r}: no such column in {table.path}; the columns are {list(table.kinds)}."
+                )
             if name not in table.names:
-                raise InputError(f"{flag} {name!r}: that column is {table.kinds[name]}, not numeric; pick numeric "
-                                 f"columns: {table.numeric() or 'none found'}.")
+                raise InputError(
+                    f"{flag} {name!r}: that column is {table.kinds[name]}, not numeric; pick numeric "
+                    f"columns: {table.numeric() or 'none found'}."
+                )
             out.append(name)
         return out
 
     inputs = check(columns, "--columns") if columns else table.numeric()
     if not inputs:
-        raise InputError(f"{table.path}: no numeric column to train on (columns: "
-                         f"{', '.join(f'{n} ({k})' for n, k in table.kinds.items()) or 'none'}). "
-                         "Expected at least one column whose cells are numbers (a time index is used only when "
-                         "named in --columns).")
+        raise InputError(
+            f"{table.path}: no numeric column to train on (columns: "
+            f"{', '.join(f'{n} ({k})' for n, k in table.kinds.items()) or 'none'}). "
+            "Expected at least one column whose cells are numbers (a time index is used only when "
+            "named in --columns)."
+        )
     outs = check(targets, "--target") if targets else inputs[:1]
     return inputs, outs

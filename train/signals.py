@@ -4,6 +4,7 @@ Windows of (timesteps, features) sines with random frequency, phase and amplitud
 noise; the target is channel 0 one step after the window. Outputs span about [-1.5, 1.5], so a
 range-relative error means something, and fresh windows come from the same distribution.
 """
+
 from __future__ import annotations
 
 import numpy as np

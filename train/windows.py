@@ -16,6 +16,7 @@ Normalisation: per column, `model = (raw - mean) * (1 / std)` with mean and std 
 only (std 0 -> scale 1). The same numbers go into the bundle's preprocessing, so the bundle takes and
 returns raw units.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -106,7 +107,9 @@ def _runs(rows: np.ndarray, breaks: np.ndarray | None = None) -> list[np.ndarray
     return np.split(rows, np.nonzero(cut)[0] + 1)
 
 
-def _windows(data: np.ndarray, rows: np.ndarray, n_in: int, timesteps: int, horizon: int, breaks: np.ndarray) -> Windows:
+def _windows(
+    data: np.ndarray, rows: np.ndarray, n_in: int, timesteps: int, horizon: int, breaks: np.ndarray
+) -> Windows:
     span = timesteps + horizon
     xs, ys, where = [], [], []
     for run in _runs(rows, breaks):
@@ -137,8 +140,13 @@ def prepare(table: Table, inputs: list[str], targets: list[str], timesteps: int 
     if timesteps < 1 or horizon < 1:
         raise InputError(f"--timesteps {timesteps} --horizon {horizon}: both must be at least 1.")
     span = timesteps + horizon
-    data = np.concatenate([table.values[:, [table.names.index(n) for n in inputs]],
-                           table.values[:, [table.names.index(n) for n in targets]]], axis=1)
+    data = np.concatenate(
+        [
+            table.values[:, [table.names.index(n) for n in inputs]],
+            table.values[:, [table.names.index(n) for n in targets]],
+        ],
+        axis=1,
+    )
     complete = np.isfinite(data).all(axis=1)
     kept = np.nonzero(complete)[0]
     dropped = int(table.rows - kept.size)
@@ -149,7 +157,8 @@ def prepare(table: Table, inputs: list[str], targets: list[str], timesteps: int 
         raise InputError(
             f"{table.path}: fewer rows than one window: a window needs {span} consecutive complete rows "
             f"(--timesteps {timesteps} + --horizon {horizon}), the file has {table.rows} rows ({dropped} dropped "
-            f"for missing values{gaps}) and the longest complete run is {longest}. Use a smaller --timesteps or more data."
+            f"for missing values{gaps}) and the longest complete run is {longest}. "
+            "Use a smaller --timesteps or more data."
         )
     cut = np.cumsum([int(round(f * kept.size)) for f in SPLIT[:-1]])
     part_rows = dict(zip(PARTS, np.split(kept, cut)))
@@ -159,7 +168,8 @@ def prepare(table: Table, inputs: list[str], targets: list[str], timesteps: int 
             raise InputError(
                 f"{table.path}: the {p} split ({len(part_rows[p])} of {kept.size} complete rows, longest run "
                 f"{_longest_run(part_rows[p], breaks)}) is shorter than one window of {span} rows. The split is "
-                f"{'/'.join(str(int(f * 100)) for f in SPLIT)} % train/val/test; use a smaller --timesteps or more data."
+                f"{'/'.join(str(int(f * 100)) for f in SPLIT)} % train/val/test; "
+                "use a smaller --timesteps or more data."
             )
     train = data[part_rows["train"]]
     norms = fit_norm(train)
@@ -167,16 +177,29 @@ def prepare(table: Table, inputs: list[str], targets: list[str], timesteps: int 
     info = {
         "rows": table.rows,
         "rows_dropped_missing": dropped,
-        "missing_policy": "rows with a missing value in a selected column are dropped; windows never span a dropped row or a gap in a regular clock column",
+        "missing_policy": "rows with a missing value in a selected column are dropped; windows never span a dropped "
+        "row or a gap in a regular clock column",
         "clock": clock,
         "time_gaps": int(len(breaks)),
         "runs": len(_runs(kept, breaks)),
-        "split": {p: {"rows": int(len(part_rows[p])), "windows": len(parts[p]),
-                      "first_row": int(part_rows[p][0]), "last_row": int(part_rows[p][-1])} for p in PARTS},
+        "split": {
+            p: {
+                "rows": int(len(part_rows[p])),
+                "windows": len(parts[p]),
+                "first_row": int(part_rows[p][0]),
+                "last_row": int(part_rows[p][-1]),
+            }
+            for p in PARTS
+        },
         "normalisation": "per column (x - mean) / std, fitted on the train split",
     }
     return SeriesData(
-        inputs=list(inputs), targets=list(targets), timesteps=timesteps, horizon=horizon, parts=parts,
-        x_norm=Norm(norms.offset[:n_in], norms.scale[:n_in]), y_norm=Norm(norms.offset[n_in:], norms.scale[n_in:]),
+        inputs=list(inputs),
+        targets=list(targets),
+        timesteps=timesteps,
+        horizon=horizon,
+        parts=parts,
+        x_norm=Norm(norms.offset[:n_in], norms.scale[:n_in]),
+        y_norm=Norm(norms.offset[n_in:], norms.scale[n_in:]),
         info=info,
     )

@@ -34,5 +34,19 @@ def get_format(name: str) -> Format:
     return FORMATS[name]
 
 
-__all__ = ["FLOAT32", "FORMATS", "FORMAT_NAMES", "QUANTIZED", "STEP_INPUT", "STEP_OUTPUT", "Format", "GraphForm", "StepSource", "VariantJob", "file_entry",
-           "file_fields", "get_format", "try_forms"]
+__all__ = [
+    "FLOAT32",
+    "FORMATS",
+    "FORMAT_NAMES",
+    "QUANTIZED",
+    "STEP_INPUT",
+    "STEP_OUTPUT",
+    "Format",
+    "GraphForm",
+    "StepSource",
+    "VariantJob",
+    "file_entry",
+    "file_fields",
+    "get_format",
+    "try_forms",
+]

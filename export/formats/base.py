@@ -8,14 +8,15 @@ tables (`runtime.manifest.SUFFIXES`, `runtime.backends.REGISTRY`), so the two ha
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable
 
 from edgernn.runtime import backends
 from edgernn.runtime.bundle import sha256_bytes
 from edgernn.runtime.errors import EdgeRNNError, ExportError
-from edgernn.runtime.manifest import SUFFIXES, ArtifactEntry, FileEntry
+from edgernn.runtime.manifest import STEP_ROLE, SUFFIXES, ArtifactEntry, FileEntry
 
 if TYPE_CHECKING:
     import numpy as np
@@ -89,6 +90,14 @@ class Format:
         return f"{stem}{self.suffix}"
 
 
+def step_entry(path: Path, fmt: str, ops: Mapping[str, int], reason: str = "") -> ArtifactEntry:
+    """The entry of a step model a writer just wrote (file fields and proof are added by the caller)."""
+    reason = reason or "one time step, state as explicit inputs/outputs"
+    return ArtifactEntry(
+        file=path.name, format=fmt, role=STEP_ROLE, graph_form=STEP, graph_form_reason=reason, ops=dict(ops)
+    )
+
+
 def file_fields(path: Path) -> dict[str, Any]:
     """The manifest's size and sha256 of a written file."""
     data = Path(path).read_bytes()
@@ -100,8 +109,12 @@ def file_entry(path: Path, **extra: Any) -> FileEntry:
     return FileEntry(Path(path).name, **file_fields(path), extra=extra)
 
 
-def try_forms(path: Path, forms: Sequence[GraphForm], write: Callable[[GraphForm], ArtifactEntry],
-              prove: Callable[[bytes, ArtifactEntry], ArtifactEntry]) -> ArtifactEntry:
+def try_forms(
+    path: Path,
+    forms: Sequence[GraphForm],
+    write: Callable[[GraphForm], ArtifactEntry],
+    prove: Callable[[bytes, ArtifactEntry], ArtifactEntry],
+) -> ArtifactEntry:
     """Write `path` in each form in turn and keep the first that is proven; the others' reasons are kept.
 
     `write(form)` writes the file and returns its entry; `prove(content, entry)` runs it and returns

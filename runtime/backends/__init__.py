@@ -9,9 +9,10 @@ runtime installed never touches the others.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from types import ModuleType
-from typing import TYPE_CHECKING, Protocol, Sequence
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -139,8 +140,9 @@ def open_window(name: str, content: bytes, entry: ArtifactEntry, spec: Spec) -> 
     except EdgeRNNError:
         raise
     except Exception as exc:  # the last net: e.g. a mangled name raising UnicodeDecodeError in introspection
-        raise ModelLoadError(f"{entry.file}: {name} cannot load it ({type(exc).__name__}: {exc}); "
-                             "restore or re-export the bundle.") from None
+        raise ModelLoadError(
+            f"{entry.file}: {name} cannot load it ({type(exc).__name__}: {exc}); restore or re-export the bundle."
+        ) from None
     return runner
 
 
@@ -155,5 +157,7 @@ def open_step(name: str, content: bytes, entry: ArtifactEntry, inputs: list[str]
     except EdgeRNNError:
         raise
     except Exception as exc:  # same last net as open_window
-        raise ModelLoadError(f"{entry.file}: {name} cannot load the step model ({type(exc).__name__}: {exc}); "
-                             "restore or re-export the bundle.") from None
+        raise ModelLoadError(
+            f"{entry.file}: {name} cannot load the step model ({type(exc).__name__}: {exc}); "
+            "restore or re-export the bundle."
+        ) from None

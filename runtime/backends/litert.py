@@ -9,10 +9,12 @@ starts from the zero state as in Keras. Integer input/output tensors (full-int8 
 quantized and dequantized here with each tensor's own scale and zero point, so callers pass and
 get float32 in model units as for float32. Both take the slow path (no bound hot path).
 """
+
 from __future__ import annotations
 
 import threading
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -74,8 +76,10 @@ class LiteRTBackend:
         interp = interpreter(self._content, self._file)
         inputs, outputs = interp.get_input_details(), interp.get_output_details()
         if len(inputs) != 1 or not outputs or inputs[0]["dtype"] not in (np.float32, np.int8, np.uint8):
-            raise ModelLoadError(f"{self._file}: expected 1 float32 (or quantized int8) input and 1 output, the model has "
-                                 f"{[str(i['dtype']) for i in inputs]} in, {len(outputs)} out; re-export the bundle.")
+            raise ModelLoadError(
+                f"{self._file}: expected 1 float32 (or quantized int8) input and 1 output, the model has "
+                f"{[str(i['dtype']) for i in inputs]} in, {len(outputs)} out; re-export the bundle."
+            )
         inp, out = inputs[0], outputs[0]
         signature = inp.get("shape_signature", inp["shape"])
         self._interp = interp
@@ -197,7 +201,9 @@ class LiteRTStepBackend:
         try:
             runner = self._interp.get_signature_runner()
         except Exception as exc:  # no signature: not a step model edgernn wrote
-            raise ModelLoadError(f"{self._file}: the step model has no signature ({exc}); re-export with --streaming.") from None
+            raise ModelLoadError(
+                f"{self._file}: the step model has no signature ({exc}); re-export with --streaming."
+            ) from None
         ins, outs = runner.get_input_details(), runner.get_output_details()
         del runner  # it holds tensor views, which would block resize_tensor_input
         missing = [n for n in self._names[0] if n not in ins] + [n for n in self._names[1] if n not in outs]

@@ -10,11 +10,13 @@ them: kernels (in, gates*units) with Keras gate orders (LSTM i,f,c,o; GRU z,r,h)
 kernels (units, gates*units), biases (GRU with reset_after=True: (2, 3*units), input then
 recurrent bias). Initial states are zeros, as in Keras without `initial_state`.
 """
+
 from __future__ import annotations
 
 import io
 import json
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -117,7 +119,7 @@ class NumpyStepBackend:
         x, states, at, new = arrays[0], list(arrays[1:]), 0, []
         for layer in self.layers:
             n = len(layer.state_widths)
-            x, nxt = layer.step(x, states[at:at + n])
+            x, nxt = layer.step(x, states[at : at + n])
             at += n
             new += nxt
         # A copy: a model ending in a recurrent layer returns its new h as y_t too, and the caller

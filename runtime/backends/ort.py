@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -42,8 +43,10 @@ class OrtBackend:
         self._session = session(content, entry.file)
         inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
         if len(inputs) != 1 or not outputs or inputs[0].type != "tensor(float)":
-            raise ModelLoadError(f"{entry.file}: expected 1 float input and 1 output, the model has "
-                                 f"{[i.type for i in inputs]} in, {len(outputs)} out; re-export the bundle.")
+            raise ModelLoadError(
+                f"{entry.file}: expected 1 float input and 1 output, the model has "
+                f"{[i.type for i in inputs]} in, {len(outputs)} out; re-export the bundle."
+            )
         self.input_shape, self.output_shape = list(inputs[0].shape), list(outputs[0].shape)
         self._input = inputs[0].name
         self._outputs = [outputs[0].name]

@@ -7,6 +7,7 @@ Keras baselines (`predict` and an eager call on model.keras) are measured by a f
 passes (`edgernn.export.reference.keras_baselines`): this module never imports TensorFlow. Output
 (tables, JSON, plots) lives in bench_report.py.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,9 +18,10 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 import numpy as np
 
@@ -31,9 +33,29 @@ from ..stream import Stream
 from .timing import per_call_us
 
 THROUGHPUT_BATCHES = (64, 1024)
-VERSIONED = ("edgernn", "numpy", "ai-edge-litert", "tflite-runtime", "onnxruntime", "tensorflow", "tensorflow-cpu", "keras")
-ROW_FIELDS = ("file", "format", "variant", "graph_form", "backend", "bytes", "load_ms", "cold_start_ms",
-              "p50_us", "p90_us", "p99_us") + tuple(f"throughput_b{b}" for b in THROUGHPUT_BATCHES)
+VERSIONED = (
+    "edgernn",
+    "numpy",
+    "ai-edge-litert",
+    "tflite-runtime",
+    "onnxruntime",
+    "tensorflow",
+    "tensorflow-cpu",
+    "keras",
+)
+ROW_FIELDS = (
+    "file",
+    "format",
+    "variant",
+    "graph_form",
+    "backend",
+    "bytes",
+    "load_ms",
+    "cold_start_ms",
+    "p50_us",
+    "p90_us",
+    "p99_us",
+) + tuple(f"throughput_b{b}" for b in THROUGHPUT_BATCHES)
 
 
 def machine_info() -> dict[str, Any]:
@@ -52,8 +74,13 @@ def machine_info() -> dict[str, Any]:
             versions[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
             continue
-    return {"platform": platform.platform(), "cpu": cpu, "cores": os.cpu_count(),
-            "python": platform.python_version(), "versions": versions}
+    return {
+        "platform": platform.platform(),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "versions": versions,
+    }
 
 
 def windows(spec, batch: int, seed: int = 0) -> np.ndarray:
@@ -91,9 +118,11 @@ def cold_start_ms(bundle: Path, backend: str, variant: str, runs: int = 3) -> fl
             times.append(float(out.stdout.strip().splitlines()[-1]))
         except (IndexError, ValueError):  # the child failed: keep its last words, not a CalledProcessError
             why = (out.stderr.strip().splitlines() or ["no output"])[-1][:300]
-            raise ModelRunError(f"{bundle}: cold start of variant {variant!r} on {backend} failed in a fresh "
-                                f"process (exit {out.returncode}): {why}. Run 'edgernn validate' on the bundle "
-                                "in the same environment.") from None
+            raise ModelRunError(
+                f"{bundle}: cold start of variant {variant!r} on {backend} failed in a fresh "
+                f"process (exit {out.returncode}): {why}. Run 'edgernn validate' on the bundle "
+                "in the same environment."
+            ) from None
     return float(statistics.median(times))
 
 
@@ -107,15 +136,28 @@ def _cold_start(bundle: Path, backend: str, variant: str, runs: int) -> tuple[fl
         return None, str(exc)
 
 
-def _row(art: ArtifactEntry, backend: str, graph_form: str, lat: dict[str, float], load_ms: float,
-         cold_ms: float | None) -> dict[str, Any]:
-    return {"file": art.file, "format": art.format, "variant": art.variant, "graph_form": graph_form,
-            "backend": backend, "bytes": art.bytes, "load_ms": load_ms, "cold_start_ms": cold_ms,
-            "p50_us": lat["p50"], "p90_us": lat["p90"], "p99_us": lat["p99"], "samples": lat["n"]}
+def _row(
+    art: ArtifactEntry, backend: str, graph_form: str, lat: dict[str, float], load_ms: float, cold_ms: float | None
+) -> dict[str, Any]:
+    return {
+        "file": art.file,
+        "format": art.format,
+        "variant": art.variant,
+        "graph_form": graph_form,
+        "backend": backend,
+        "bytes": art.bytes,
+        "load_ms": load_ms,
+        "cold_start_ms": cold_ms,
+        "p50_us": lat["p50"],
+        "p90_us": lat["p90"],
+        "p99_us": lat["p99"],
+        "samples": lat["n"],
+    }
 
 
-def bench_artifact(bundle: Bundle, art: ArtifactEntry, backend: str, cold_runs: int = 3,
-                   max_seconds: float = 1.0) -> dict[str, Any]:
+def bench_artifact(
+    bundle: Bundle, art: ArtifactEntry, backend: str, cold_runs: int = 3, max_seconds: float = 1.0
+) -> dict[str, Any]:
     """One row: the measurements of one window model in one backend (see ROW_FIELDS)."""
     loads = []
     for _ in range(3):
@@ -154,13 +196,24 @@ Baselines = Callable[[Bundle], list[dict[str, Any]]]  # rows in ROW_FIELDS for t
 def plan(manifest: Manifest, backend_names: Sequence[str] | None, variants: Sequence[str] | None) -> list:
     """The (artifact, backend) pairs a bench run measures."""
     names = list(backend_names) if backend_names else backends.installed()
-    return [(art, name) for art in manifest.artifacts(variant=variants) for name in names
-            if art.format in backends.formats_of(name)]
+    return [
+        (art, name)
+        for art in manifest.artifacts(variant=variants)
+        for name in names
+        if art.format in backends.formats_of(name)
+    ]
 
 
-def bench(path: str | Path | Bundle, backend_names: Sequence[str] | None = None, variants: Sequence[str] | None = None,
-          *, baselines: Baselines | None = None, cold_runs: int = 3, max_seconds: float = 1.0,
-          progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+def bench(
+    path: str | Path | Bundle,
+    backend_names: Sequence[str] | None = None,
+    variants: Sequence[str] | None = None,
+    *,
+    baselines: Baselines | None = None,
+    cold_runs: int = 3,
+    max_seconds: float = 1.0,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
     """Benchmark a bundle: {'bundle', 'machine', 'rows', 'baselines'} (rows: see ROW_FIELDS).
 
     Raises:

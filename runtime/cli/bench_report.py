@@ -1,16 +1,26 @@
 """`edgernn bench` output: the table, the JSON form and the PNG chart (matplotlib, imported here only)."""
+
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from .. import optional
 
-HEADERS = ("artifact", "backend", "bytes", "load ms", "cold start ms", "p50 us", "p90 us", "p99 us",
-           "samples/s b64", "samples/s b1024")
+HEADERS = (
+    "artifact",
+    "backend",
+    "bytes",
+    "load ms",
+    "cold start ms",
+    "p50 us",
+    "p90 us",
+    "p99 us",
+    "samples/s b64",
+    "samples/s b1024",
+)
 
 
 def table_rows(result: dict[str, Any]) -> list[list[Any]]:
@@ -19,8 +29,20 @@ def table_rows(result: dict[str, Any]) -> list[list[Any]]:
     for r in result["rows"] + result["baselines"]:
         name = r["file"] if r["variant"] == "float32" else f"{r['file']} ({r['variant']})"
         cold = "failed" if r.get("cold_start_error") else r["cold_start_ms"]  # the reason is printed below
-        out.append([name, r["backend"], r["bytes"], r["load_ms"], cold, r["p50_us"], r["p90_us"],
-                    r["p99_us"], r["throughput_b64"], r["throughput_b1024"]])
+        out.append(
+            [
+                name,
+                r["backend"],
+                r["bytes"],
+                r["load_ms"],
+                cold,
+                r["p50_us"],
+                r["p90_us"],
+                r["p99_us"],
+                r["throughput_b64"],
+                r["throughput_b1024"],
+            ]
+        )
     return out
 
 

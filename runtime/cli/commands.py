@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
@@ -62,9 +62,15 @@ def export(args) -> int:
         scale = args.scale[0] if len(args.scale) == 1 else args.scale
         offset = args.offset[0] if len(args.offset) == 1 else args.offset
         calibration = _load_windows(args.calibration) if args.calibration else None
-        options = ExportOptions(formats=tuple(args.formats.split(",")), scale=scale, offset=offset,
-                                streaming=args.streaming, quantize=args.quantize, calibration=calibration,
-                                max_error=args.max_error)
+        options = ExportOptions(
+            formats=tuple(args.formats.split(",")),
+            scale=scale,
+            offset=offset,
+            streaming=args.streaming,
+            quantize=args.quantize,
+            calibration=calibration,
+            max_error=args.max_error,
+        )
         result = export_bundle(args.model, args.out, options)
     from .info import print_info
 
@@ -79,8 +85,9 @@ def _load_windows(path: Path) -> np.ndarray:
     try:
         return np.load(path, allow_pickle=False)
     except (OSError, ValueError) as exc:
-        raise InputError(f"--calibration {path}: expected a .npy array (n, timesteps, features) in raw units "
-                         f"({exc}).") from None
+        raise InputError(
+            f"--calibration {path}: expected a .npy array (n, timesteps, features) in raw units ({exc})."
+        ) from None
 
 
 def predict(args) -> int:
@@ -91,8 +98,10 @@ def predict(args) -> int:
             print(" ".join(f"{v:.6g}" for v in y))
         return 0
     if len(values) != spec.timesteps * spec.features:
-        raise InputError(f"expected {spec.timesteps * spec.features} values (timesteps {spec.timesteps} x features "
-                         f"{spec.features}, time-major), got {len(values)}.")
+        raise InputError(
+            f"expected {spec.timesteps * spec.features} values (timesteps {spec.timesteps} x features "
+            f"{spec.features}, time-major), got {len(values)}."
+        )
     y = predictor.predict(np.asarray(values, dtype=np.float32).reshape(1, spec.timesteps, spec.features))
     print(" ".join(f"{v:.6g}" for v in y.reshape(-1)))
     return 0
@@ -107,22 +116,41 @@ def validate(args) -> int:
                 from edgernn.export.reference import keras_reference
 
                 reference = keras_reference(Bundle.open(args.bundle))
-        rows = validate_bundle(args.bundle, args.backend or None, args.variant or None, fresh=args.fresh,
-                               reference=reference)
+        rows = validate_bundle(
+            args.bundle, args.backend or None, args.variant or None, fresh=args.fresh, reference=reference
+        )
     except (ManifestError, IntegrityError) as exc:
         if args.json:
-            print(json.dumps({"bundle": str(args.bundle), "passed": False, "error": f"{type(exc).__name__}: {exc}",
-                              "rows": []}, indent=2))
+            print(
+                json.dumps(
+                    {"bundle": str(args.bundle), "passed": False, "error": f"{type(exc).__name__}: {exc}", "rows": []},
+                    indent=2,
+                )
+            )
         print(f"edgernn validate: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
     ok = bool(rows) and all(r.passed for r in rows)
     if args.json:
         print(json.dumps({"bundle": str(args.bundle), "passed": ok, "rows": [r.as_dict() for r in rows]}, indent=2))
         return 0 if ok else 1
-    table = [[r.file, r.variant, r.backend, r.reference, r.max_abs_error, r.max_rel_error, r.tolerance,
-              "PASS" if r.passed else "FAIL"] for r in rows]
-    print_table(["artifact", "variant", "backend", "reference", "max abs err", "max rel err", "tolerance", "result"],
-                table, title=f"validate {args.bundle}")
+    table = [
+        [
+            r.file,
+            r.variant,
+            r.backend,
+            r.reference,
+            r.max_abs_error,
+            r.max_rel_error,
+            r.tolerance,
+            "PASS" if r.passed else "FAIL",
+        ]
+        for r in rows
+    ]
+    print_table(
+        ["artifact", "variant", "backend", "reference", "max abs err", "max rel err", "tolerance", "result"],
+        table,
+        title=f"validate {args.bundle}",
+    )
     for r in rows:
         if r.problem:
             print(f"  {r.file} on {r.backend}: {r.problem}")
@@ -150,8 +178,14 @@ def bench(args) -> int:
     baselines = keras_baselines_or_none(not args.no_baselines)
     pairs = plan(bundle.manifest, args.backend or None, args.variant or None)
     with Progress(len(pairs) + int(baselines is not None), "bench") as step:
-        result = bench_bundle(bundle, args.backend or None, args.variant or None, baselines=baselines,
-                              cold_runs=args.cold_runs, progress=step)
+        result = bench_bundle(
+            bundle,
+            args.backend or None,
+            args.variant or None,
+            baselines=baselines,
+            cold_runs=args.cold_runs,
+            progress=step,
+        )
     if args.plot:
         plot([result], args.plot)
         print(f"plot written to {args.plot}", file=sys.stderr)
@@ -186,8 +220,13 @@ def demo(args) -> int:
         rows = run_demo(args.out, epochs=args.epochs, quantize=quantize)
     headers = sorted({k for r in rows for k in r if k not in ("bundle",)}, key=_demo_order)
     print()
-    print(render(headers, [[r.get(h) for h in headers] for r in rows],
-                 title="seed task: windows [i..i+3] -> i+4 (raw units; ideal 10 and 3)"))
+    print(
+        render(
+            headers,
+            [[r.get(h) for h in headers] for r in rows],
+            title="seed task: windows [i..i+3] -> i+4 (raw units; ideal 10 and 3)",
+        )
+    )
     for r in rows:
         _print_variants(Bundle.open(r["bundle"]))
     print(f"\nbundles written under {args.out}")
@@ -201,13 +240,27 @@ def _print_variants(bundle: Bundle) -> None:
     quant = bundle.manifest.quantization
     if not quant:
         return
-    keys = ["file", "backend", "bytes", "size_ratio", "max_abs_error", "range_relative_error", "p50_us",
-            "latency_ratio"]
+    keys = [
+        "file",
+        "backend",
+        "bytes",
+        "size_ratio",
+        "max_abs_error",
+        "range_relative_error",
+        "p50_us",
+        "latency_ratio",
+    ]
     result = bench_bundle(bundle, variants=["float32", *quant.requested], cold_runs=0, max_seconds=0.3)
     rows = [r for r in result["rows"] if r["variant"] != "float32"]
     print()
-    print(render(keys, [[r[k] for k in keys] for r in rows], title=f"quantized variants of {bundle.path.name} "
-                 "(errors on held-out windows, model units; ratios to float32)"))
+    print(
+        render(
+            keys,
+            [[r[k] for k in keys] for r in rows],
+            title=f"quantized variants of {bundle.path.name} "
+            "(errors on held-out windows, model units; ratios to float32)",
+        )
+    )
     if quant.message:
         print(quant.message)
 
@@ -231,8 +284,11 @@ def _demo_tables(bundles: list[Bundle]) -> bool:
         for r in validate_bundle(b):
             ok = ok and r.passed
             rows.append([b.path.name, r.file, r.backend, r.max_abs_error, r.tolerance, "PASS" if r.passed else "FAIL"])
-    print_table(["bundle", "artifact", "backend", "max abs err", "tolerance", "result"], rows,
-                title="\nvalidate: golden vectors x artifacts x backends")
+    print_table(
+        ["bundle", "artifact", "backend", "max abs err", "tolerance", "result"],
+        rows,
+        title="\nvalidate: golden vectors x artifacts x backends",
+    )
     bench_rows = []
     with Progress(len(bundles), "bench") as step:
         for b in bundles:

@@ -25,18 +25,36 @@ def print_info(bundle: Bundle) -> None:
     if m.extra.get("feature_names"):
         print(f"columns  inputs {m.extra['feature_names']} -> outputs {m.extra.get('output_names')}")
     print(f"preproc  x_model = (x_raw - {spec.x.to_json()['offset']}) * {spec.x.to_json()['scale']}")
-    rows = [[a.file, a.format, a.variant, a.graph_form, "dynamic" if a.batch is None else a.batch, a.bytes,
-             a.max_abs_error, a.tolerance, a.extra.get("range_relative_error")] for a in m.entries]
-    print(render(["artifact", "format", "variant", "graph form", "batch", "bytes", "max abs err", "tolerance",
-                  "err/range"], rows))
+    rows = [
+        [
+            a.file,
+            a.format,
+            a.variant,
+            a.graph_form,
+            "dynamic" if a.batch is None else a.batch,
+            a.bytes,
+            a.max_abs_error,
+            a.tolerance,
+            a.extra.get("range_relative_error"),
+        ]
+        for a in m.entries
+    ]
+    print(
+        render(
+            ["artifact", "format", "variant", "graph form", "batch", "bytes", "max abs err", "tolerance", "err/range"],
+            rows,
+        )
+    )
     if "evaluation" in m.extra:
         _print_evaluation(m.extra["evaluation"])
     quant = m.quantization
     if quant:
         left_out = ", ".join(f"{_field(f, 'variant')} ({_field(f, 'format')})" for f in quant.failed) or "none"
-        print(f"variants calibrated on {quant.calibration.get('windows', '?')} windows "
-              f"({quant.calibration.get('source', '?')}), measured on {quant.holdout.get('windows', '?')} held-out; "
-              f"not written: {left_out} (see --json: quantization)")
+        print(
+            f"variants calibrated on {quant.calibration.get('windows', '?')} windows "
+            f"({quant.calibration.get('source', '?')}), measured on {quant.holdout.get('windows', '?')} held-out; "
+            f"not written: {left_out} (see --json: quantization)"
+        )
 
 
 def _field(entry: Any, key: str) -> Any:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from ..errors import EdgeRNNError, IntegrityError, ManifestError
 from . import commands
@@ -24,7 +24,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cell", choices=commands.CELLS, default="simple_rnn")
     p.add_argument("--units", type=int, default=10)
     p.add_argument("--epochs", type=int, default=100)
-    p.add_argument("--data", default="seed", help="'seed' (the tutorial's six windows), 'seed_sequence' (next value at every step), or FILE.csv|FILE.npy")
+    p.add_argument(
+        "--data",
+        default="seed",
+        help="'seed' (the tutorial's six windows), 'seed_sequence' (next value at every step), or FILE.csv|FILE.npy",
+    )
     p.add_argument("--columns", help="input columns, comma separated (default: every numeric column)")
     p.add_argument("--target", help="target column(s), comma separated (default: the first input column)")
     p.add_argument("--timesteps", type=int, help="window length T (default 12 for a file)")
@@ -34,7 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, type=Path, help="bundle directory to write")
     p.set_defaults(func=commands.train)
 
-    p = sub.add_parser("report", help="seed recipe vs improved recipe per cell, and plots of series bundles (needs edgernn[train,cli])")
+    p = sub.add_parser(
+        "report", help="seed recipe vs improved recipe per cell, and plots of series bundles (needs edgernn[train,cli])"
+    )
     p.add_argument("bundles", type=Path, nargs="*", metavar="DIR", help="bundles trained with --data FILE to plot")
     p.add_argument("--out", type=Path, default=Path("out/report"))
     p.add_argument("--no-seed", action="store_true", help="skip the seed comparison (no training)")
@@ -44,18 +50,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", type=Path, help="MODEL.keras, or a bundle directory holding model.keras")
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--formats", default="tflite,onnx,numpy")
-    p.add_argument("--scale", type=commands.floats, default=[1.0], help="x_model = (x_raw - offset) * scale; comma list per feature")
+    p.add_argument(
+        "--scale",
+        type=commands.floats,
+        default=[1.0],
+        help="x_model = (x_raw - offset) * scale; comma list per feature",
+    )
     p.add_argument("--offset", type=commands.floats, default=[0.0])
     p.add_argument("--streaming", action="store_true", help="also write step models (state in/out) for streaming")
     p.add_argument("--quantize", default="", help="quantized variants to add: comma list of dynamic,float16,int8")
-    p.add_argument("--calibration", type=Path, help="WINDOWS.npy (n, timesteps, features) in raw units for int8 calibration")
-    p.add_argument("--max-error", dest="max_error", help="refuse a variant beyond this max abs error (model units, or N%% of the output range)")
+    p.add_argument(
+        "--calibration", type=Path, help="WINDOWS.npy (n, timesteps, features) in raw units for int8 calibration"
+    )
+    p.add_argument(
+        "--max-error",
+        dest="max_error",
+        help="refuse a variant beyond this max abs error (model units, or N%% of the output range)",
+    )
     p.set_defaults(func=commands.export)
 
     p = sub.add_parser("predict", help="predict one window given in raw units (or, with --stream, one per sample)")
     p.add_argument("bundle", type=Path)
     p.add_argument("values", type=float, nargs="+", metavar="VALUE")
-    p.add_argument("--stream", action="store_true", help="the values are samples fed one at a time; one prediction each")
+    p.add_argument(
+        "--stream", action="store_true", help="the values are samples fed one at a time; one prediction each"
+    )
     p.add_argument("--backend", default="auto")
     p.add_argument("--variant", default="float32")
     p.set_defaults(func=commands.predict)
@@ -65,8 +84,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", action="append", default=[])
     p.add_argument("--variant", action="append", default=[], help="only these variants (repeatable)")
     p.add_argument("--json", action="store_true")
-    p.add_argument("--fresh", type=int, default=0, metavar="N",
-                   help="also compare with model.keras on N new random windows (needs edgernn[train])")
+    p.add_argument(
+        "--fresh",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also compare with model.keras on N new random windows (needs edgernn[train])",
+    )
     p.set_defaults(func=commands.validate)
 
     p = sub.add_parser("bench", help="latency and size per artifact x backend")

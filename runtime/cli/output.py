@@ -2,10 +2,12 @@
 
 Only CLI commands import this module; rich is imported inside it, never on the load/predict path.
 """
+
 from __future__ import annotations
 
 import sys
-from typing import Any, Callable, Sequence
+from collections.abc import Sequence
+from typing import Any, Callable
 
 from .. import optional
 from .table import fmt, render
@@ -33,7 +35,9 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], title: st
 
     table = Table(title=title, title_justify="left")
     for h in headers:
-        table.add_column(h, justify="left" if h in ("artifact", "variant", "backend", "reference", "result") else "right")
+        table.add_column(
+            h, justify="left" if h in ("artifact", "variant", "backend", "reference", "result") else "right"
+        )
     for row in rows:
         cells = [fmt(v) for v in row]
         cells = [f"[green]{c}[/]" if c == "PASS" else f"[bold red]{c}[/]" if c == "FAIL" else c for c in cells]

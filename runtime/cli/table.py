@@ -1,7 +1,9 @@
 """Plain-text tables for the CLI (no dependency, so a runtime-only install can print them)."""
+
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 
 def fmt(value: Any) -> str:

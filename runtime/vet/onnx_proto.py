@@ -8,9 +8,10 @@ other than the default ONNX one (custom ops, contrib kernels; the standard ONNX-
 imported, as tf2onnx always does, but no node may use it), and model-local functions.
 Field numbers follow onnx/onnx.proto (IR version 10).
 """
+
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from ..errors import ModelLoadError, UnsupportedModelError
 
@@ -98,8 +99,10 @@ class _Checker:
         self.wire, self.name = _Wire(data, name), name
 
     def refuse(self, why: str) -> UnsupportedModelError:
-        return UnsupportedModelError(f"{self.name}: {why}; edgernn runs self-contained, standard-op ONNX only. "
-                                     "Re-export the bundle with 'edgernn export'.")
+        return UnsupportedModelError(
+            f"{self.name}: {why}; edgernn runs self-contained, standard-op ONNX only. "
+            "Re-export the bundle with 'edgernn export'."
+        )
 
     def model(self) -> None:
         root = (0, len(self.wire.data))

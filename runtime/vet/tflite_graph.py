@@ -7,6 +7,7 @@ the interpreter parses them: every tensor, buffer, opcode and subgraph index in 
 of count-bearing ops present and consistent, no buffer pointing outside the file, no external
 buffers. Field numbers follow tensorflow/compiler/mlir/lite/schema/schema.fbs.
 """
+
 from __future__ import annotations
 
 import struct
@@ -24,10 +25,10 @@ MAX_DIM = 1 << 24
 
 # builtin op -> (options union type, options field holding a count, which list it must equal).
 COUNTED = {
-    49: (35, 0, OP_OUTPUTS),   # SPLIT: SplitOptions.num_splits == outputs
+    49: (35, 0, OP_OUTPUTS),  # SPLIT: SplitOptions.num_splits == outputs
     102: (79, 0, OP_OUTPUTS),  # SPLIT_V: SplitVOptions.num_splits == outputs
-    83: (59, 0, OP_INPUTS),    # PACK: PackOptions.values_count == inputs
-    88: (64, 0, OP_OUTPUTS),   # UNPACK: UnpackOptions.num == outputs
+    83: (59, 0, OP_INPUTS),  # PACK: PackOptions.values_count == inputs
+    88: (64, 0, OP_OUTPUTS),  # UNPACK: UnpackOptions.num == outputs
 }
 WHILE, WHILE_OPTIONS = 119, 93
 
@@ -48,8 +49,10 @@ class _Graph(_Reader):
     def check(self) -> None:
         root = self.deref(0)
         if self.table_vector(root, M_EXT_BUFFERS) or self.table_vector(root, M_EXT_GROUPS):
-            raise UnsupportedModelError(f"{self.name}: uses external buffers (data outside the file); "
-                                        "re-export the bundle as one self-contained file.")
+            raise UnsupportedModelError(
+                f"{self.name}: uses external buffers (data outside the file); "
+                "re-export the bundle as one self-contained file."
+            )
         codes = [max(self.scalar(c, 0, "<b", 0), self.scalar(c, 3, "<i", 0)) for c in self.table_vector(root, M_CODES)]
         buffers = self.table_vector(root, M_BUFFERS)
         for buf in buffers:
@@ -72,8 +75,9 @@ class _Graph(_Reader):
             if self.scalar(tensor, T_EXT_BUFFER, "<I", 0):  # 0 is the schema's "no external buffer"
                 raise UnsupportedModelError(f"{self.name}: tensor {i} uses an external buffer; re-export the bundle.")
             if self.scalar(tensor, T_BUFFER, "<I", 0) >= max(n_buffers, 1):
-                raise self.bad(f"subgraph {index} tensor {i} names buffer {self.scalar(tensor, T_BUFFER, '<I', 0)} "
-                               f"of {n_buffers}")
+                raise self.bad(
+                    f"subgraph {index} tensor {i} names buffer {self.scalar(tensor, T_BUFFER, '<I', 0)} of {n_buffers}"
+                )
             for field in (T_SHAPE, T_SHAPE_SIGNATURE):
                 if any(d < -1 or d > MAX_DIM for d in self.ints(tensor, field)):
                     raise self.bad(f"subgraph {index} tensor {i} has shape {self.ints(tensor, field)}")
@@ -90,14 +94,19 @@ class _Graph(_Reader):
             raise self.bad(f"{where} uses opcode {opcode} of {len(codes)}")
         lists = {OP_INPUTS: self.ints(op, OP_INPUTS), OP_OUTPUTS: self.ints(op, OP_OUTPUTS)}
         if any(not -1 <= t < n_tensors for t in lists[OP_INPUTS] + lists[OP_OUTPUTS]):
-            raise self.bad(f"{where} names tensors {lists[OP_INPUTS]} -> {lists[OP_OUTPUTS]} outside 0..{n_tensors - 1}")
+            raise self.bad(
+                f"{where} names tensors {lists[OP_INPUTS]} -> {lists[OP_OUTPUTS]} outside 0..{n_tensors - 1}"
+            )
         builtin = codes[opcode]
         options_type = self.scalar(op, OP_OPTIONS_TYPE, "<B", 0)
         options_pos = self.field_pos(op, OP_OPTIONS)
         if builtin in COUNTED:
             union, field, against = COUNTED[builtin]
-            count = None if options_type != union or options_pos is None else self.scalar(
-                self.deref(options_pos), field, "<i", 0)
+            count = (
+                None
+                if options_type != union or options_pos is None
+                else self.scalar(self.deref(options_pos), field, "<i", 0)
+            )
             if count != len(lists[against]) or count == 0:
                 raise self.bad(f"{where} (builtin {builtin}) declares {count} tensors but lists {len(lists[against])}")
         elif builtin == WHILE:
@@ -106,7 +115,9 @@ class _Graph(_Reader):
             table = self.deref(options_pos)
             for field in (0, 1):
                 if not 0 <= self.scalar(table, field, "<i", 0) < n_subgraphs:
-                    raise self.bad(f"{where} (WHILE) names subgraph {self.scalar(table, field, '<i', 0)} of {n_subgraphs}")
+                    raise self.bad(
+                        f"{where} (WHILE) names subgraph {self.scalar(table, field, '<i', 0)} of {n_subgraphs}"
+                    )
 
 
 def check_graph(data: bytes, name: str = "model.tflite") -> None:

@@ -5,6 +5,7 @@ nothing but the standard library. Layout per the TFLite schema: Model.operator_c
 OperatorCode fields are deprecated_builtin_code (0, int8), custom_code (1, string) and
 builtin_code (3, int32); the effective code is the larger of the two codes.
 """
+
 from __future__ import annotations
 
 import struct
@@ -44,7 +45,9 @@ class _Reader:
         vec = self.deref(pos)
         count = self._unpack("<I", vec)
         if vec + 4 + item_size * count > len(self.data):
-            raise ModelLoadError(f"{self.name}: not a valid .tflite file (a vector of {count} items overruns the file).")
+            raise ModelLoadError(
+                f"{self.name}: not a valid .tflite file (a vector of {count} items overruns the file)."
+            )
         return vec + 4, count
 
     def table_vector(self, table: int, field: int) -> list[int]:

@@ -1,12 +1,14 @@
 """The CLI is a thin layer over the library: same numbers, documented exit codes."""
+
 import json
 
 import numpy as np
 import pytest
 
-from conftest import MODELS, installed_backends
 from edgernn.runtime import load
 from edgernn.runtime.cli import main
+
+from conftest import MODELS, installed_backends
 
 
 def test_predict_prints_the_library_prediction_in_raw_units(capsys):
@@ -45,6 +47,7 @@ def test_info_prints_a_question_mark_for_odd_optional_blocks(capsys, tmp_path):
         m["streaming"]["states"] = [{"name": "h"}, {}]
         m["quantization"] = {"failed": [{"variant": "int8"}, "x"], "calibration": 5}
         m["evaluation"] = {"rows": [{"source": "keras"}]}
+
     bundle = copy_bundle(MODELS / "seed-lstm", tmp_path / "b")
     edit_manifest(bundle, oddify)
     assert main(["info", str(bundle)]) == 0
@@ -61,18 +64,29 @@ def test_validate_exit_codes(capsys, tmp_path):
     assert main(["validate", str(tmp_path)]) == 2
 
 
-@pytest.mark.parametrize("argv", [["train", "--cell", "gru", "--units", "3", "--epochs", "1"],
-                                  ["demo", "--epochs", "1", "--quantize", "none"],
-                                  ["export", str(MODELS / "seed-gru" / "model.keras")]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["train", "--cell", "gru", "--units", "3", "--epochs", "1"],
+        ["demo", "--epochs", "1", "--quantize", "none"],
+        ["export", str(MODELS / "seed-gru" / "model.keras")],
+    ],
+)
 def test_tensorflow_commands_without_tensorflow_name_the_train_extra(argv, tmp_path):
     """A child where tensorflow/keras cannot be imported; export is the neighbour that already did this."""
     import subprocess
     import sys
 
-    wrapper = ("import sys; sys.modules['tensorflow'] = sys.modules['keras'] = None\n"
-               "from edgernn.runtime.cli import main; sys.exit(main(sys.argv[1:]))")
-    done = subprocess.run([sys.executable, "-c", wrapper, *argv, "--out", str(tmp_path / "out")],
-                          capture_output=True, text=True, timeout=120)
+    wrapper = (
+        "import sys; sys.modules['tensorflow'] = sys.modules['keras'] = None\n"
+        "from edgernn.runtime.cli import main; sys.exit(main(sys.argv[1:]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", wrapper, *argv, "--out", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 1, done.stderr
     assert f"edgernn {argv[0]}: MissingExtraError: " in done.stderr
     assert "pip install 'edgernn[train]'" in done.stderr and "Traceback" not in done.stderr
@@ -96,6 +110,6 @@ def test_demo_trains_exports_and_reports_all_cells(tmp_path, capsys):
     for name in ("seed-simplernn", "seed-lstm", "seed-gru"):
         assert (tmp_path / "demo" / name / "manifest.json").exists()
     assert "pred 6 7 8 9" in out and "keras predict us" in out
-    tail = out[out.index("validate: golden vectors"):]  # the demo ends with the validate and bench tables
+    tail = out[out.index("validate: golden vectors") :]  # the demo ends with the validate and bench tables
     assert tail.count("PASS") >= 3 * len(installed_backends()) and "FAIL" not in tail  # + step models
     assert "bench: Predictor.predict" in tail and "seed-gru" in tail.split("bench:")[-1]

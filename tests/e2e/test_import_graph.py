@@ -29,8 +29,13 @@ def imports(path: Path, name: str | None = None) -> list[tuple[int, str]]:
     `name` is the file's module name (default: from its place in the tree)."""
     name = name or module_name(path)
     tree = ast.parse(path.read_text())
-    skip = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If) and _is_type_checking(node)
-            for child in node.body for n in ast.walk(child)}
+    skip = {
+        id(n)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and _is_type_checking(node)
+        for child in node.body
+        for n in ast.walk(child)
+    }
     package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
     out = []
     for node in ast.walk(tree):
@@ -64,31 +69,37 @@ def test_the_device_core_imports_no_training_stack_no_cli_and_no_export_or_train
             continue
         for line, name in imports(path):
             top = name.split(".")[0]
-            if top in TRAINING_STACK + CLI_ONLY or name.startswith(("edgernn.train", "edgernn.export",
-                                                                    "edgernn.runtime.cli")):
+            if top in TRAINING_STACK + CLI_ONLY or name.startswith(
+                ("edgernn.train", "edgernn.export", "edgernn.runtime.cli")
+            ):
                 bad.append(f"{path.relative_to(ROOT)}:{line} imports {name}")
     assert not bad, bad
     assert len(sources("runtime")) > 20  # the walk saw the tree
 
 
 def test_export_never_imports_train():
-    bad = [f"{p.relative_to(ROOT)}:{line} {name}" for p in sources("export") for line, name in imports(p)
-           if name.startswith("edgernn.train")]
+    bad = [
+        f"{p.relative_to(ROOT)}:{line} {name}"
+        for p in sources("export")
+        for line, name in imports(p)
+        if name.startswith("edgernn.train")
+    ]
     assert not bad, bad
 
 
 def test_no_import_cycles_at_any_level():
     """Lazy imports inside functions count too: a cycle hidden in a function body is still a cycle."""
     known = known_modules()
-    graph = {module_name(p): {n for _, n in imports(p) if n in known and n != module_name(p)}
-             for p in sources(*PACKAGES)}
+    graph = {
+        module_name(p): {n for _, n in imports(p) if n in known and n != module_name(p)} for p in sources(*PACKAGES)
+    }
     cycles, state = [], {}
 
     def visit(node: str, stack: list[str]) -> None:
         state[node] = "open"
         for nxt in sorted(graph.get(node, ())):
             if state.get(nxt) == "open":
-                cycles.append(stack[stack.index(nxt):] + [nxt])
+                cycles.append(stack[stack.index(nxt) :] + [nxt])
             elif nxt not in state:
                 visit(nxt, stack + [nxt])
         state[node] = "done"

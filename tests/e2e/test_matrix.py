@@ -10,18 +10,23 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import ROOT
 from edgernn.export import FORMATS
 from edgernn.runtime import backends
 from edgernn.train import CELLS
+
+from conftest import ROOT
 from helpers import COVERED
 
-QUANTIZED_STEP = ("no quantized step models are written: --quantize applies to window models, and step "
-                  "models are proven in float32 only (export/streaming.py)")
-UNROLLED_ONNX_INT8 = ("tf2onnx writes SimpleRNN and GRU as an unrolled graph (a Loop is slower), whose bytes are "
-                      "ops more than weights: every int8 candidate is over 60% of the float32 file, so export "
-                      "refuses it and says so (test_gru_and_simple_rnn_variants_match_keras_on_fresh_windows "
-                      "checks the refusal); native ONNX GRU/RNN ops are the open speed issue's")
+QUANTIZED_STEP = (
+    "no quantized step models are written: --quantize applies to window models, and step "
+    "models are proven in float32 only (export/streaming.py)"
+)
+UNROLLED_ONNX_INT8 = (
+    "tf2onnx writes SimpleRNN and GRU as an unrolled graph (a Loop is slower), whose bytes are "
+    "ops more than weights: every int8 candidate is over 60% of the float32 file, so export "
+    "refuses it and says so (test_gru_and_simple_rnn_variants_match_keras_on_fresh_windows "
+    "checks the refusal); native ONNX GRU/RNN ops are the open speed issue's"
+)
 
 
 def combinations() -> set[tuple[str, str, str, str, str]]:
@@ -46,8 +51,13 @@ def _narrowed(config) -> bool:
     """True when this session runs a subset of the suite (then coverage cannot be judged)."""
     opt = config.option
     whole = {str(ROOT / "tests"), "tests", str(ROOT)}
-    return bool(opt.keyword or opt.markexpr or getattr(opt, "deselect", None) or getattr(opt, "lf", False)
-                or not set(map(str, config.args)) <= whole)
+    return bool(
+        opt.keyword
+        or opt.markexpr
+        or getattr(opt, "deselect", None)
+        or getattr(opt, "lf", False)
+        or not set(map(str, config.args)) <= whole
+    )
 
 
 @pytest.mark.matrix_check

@@ -1,11 +1,13 @@
 """Every zoo model x format x installed backend agrees with Keras within the format's tolerance."""
+
 import numpy as np
 import pytest
 
-from conftest import BY_ID, ZOO_IDS, random_windows
 from edgernn.export import FORMAT_NAMES
 from edgernn.runtime import backends, load
 from edgernn.runtime.compare import compare, tolerance
+
+from conftest import BY_ID, ZOO_IDS, random_windows
 from helpers import covered
 
 PAIRS = [(fmt, b) for fmt in FORMAT_NAMES for b in backends.REGISTRY if fmt in backends.formats_of(b)]

@@ -4,6 +4,7 @@ The child process runs with HOME and the XDG folders read-only (root ignores the
 file trees are also compared before and after), ORT_DISABLE_TELEMETRY removed from its environment
 (the runtime must set it itself), and a Python audit hook that records every file it opens.
 """
+
 from __future__ import annotations
 
 import json
@@ -52,8 +53,10 @@ def _tree(root):
 def test_load_and_predict_write_nothing(tmp_path, backend):
     home, work, tmp = tmp_path / "home", tmp_path / "cwd", tmp_path / "tmp"
     bundle = shutil.copytree(MODELS / "seed-lstm", tmp_path / "bundle")
-    xdg = {f"XDG_{k}_HOME": str(home / d) for k, d in
-           (("CACHE", ".cache"), ("CONFIG", ".config"), ("DATA", ".local/share"), ("STATE", ".local/state"))}
+    xdg = {
+        f"XDG_{k}_HOME": str(home / d)
+        for k, d in (("CACHE", ".cache"), ("CONFIG", ".config"), ("DATA", ".local/share"), ("STATE", ".local/state"))
+    }
     for folder in (work, tmp, *map(type(home), xdg.values())):
         folder.mkdir(parents=True)
     for folder in (*map(type(home), xdg.values()), home / ".local", home):
@@ -63,8 +66,14 @@ def test_load_and_predict_write_nothing(tmp_path, backend):
     watched = {"home": home, "cwd": work, "bundle": bundle}
     before = {name: _tree(path) for name, path in watched.items()}
     try:
-        out = subprocess.run([sys.executable, "-c", CHILD, str(bundle), backend], cwd=work, env=env,
-                             capture_output=True, text=True, timeout=120)
+        out = subprocess.run(
+            [sys.executable, "-c", CHILD, str(bundle), backend],
+            cwd=work,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     finally:
         for folder in (home, home / ".local", *map(type(home), xdg.values())):
             folder.chmod(0o755)
@@ -74,6 +83,8 @@ def test_load_and_predict_write_nothing(tmp_path, backend):
     writes = [path for path, wrote in result["opened"] if wrote and not path.startswith(str(tmp))]
     assert writes == []
     in_bundle = sorted({os.path.basename(p) for p, _ in result["opened"] if p.startswith(str(bundle))})
-    assert in_bundle == sorted(["manifest.json", {"litert": "model.tflite", "onnxruntime": "model.onnx", "numpy": "model.npz"}[backend]])
+    assert in_bundle == sorted(
+        ["manifest.json", {"litert": "model.tflite", "onnxruntime": "model.onnx", "numpy": "model.npz"}[backend]]
+    )
     assert result["telemetry"] == ("1" if backend == "onnxruntime" else None)
     assert len(result["y"]) == 3

@@ -1,4 +1,5 @@
 """`edgernn validate` and `edgernn bench`: exit codes, JSON fields, the plot, and the lean hot path."""
+
 import json
 import shutil
 import subprocess
@@ -8,13 +9,14 @@ import textwrap
 import numpy as np
 import pytest
 
-from conftest import MODELS, ROOT
 from edgernn.export.reference import keras_baselines
 from edgernn.runtime import Bundle, backends, load
 from edgernn.runtime.cli import main
 from edgernn.runtime.cli.bench import ROW_FIELDS
 from edgernn.runtime.errors import InputError
 from edgernn.runtime.validate import GOLDEN
+
+from conftest import MODELS, ROOT
 from helpers import manifest_json
 
 SHIPPED = sorted(p for p in MODELS.iterdir() if (p / "manifest.json").exists())
@@ -40,7 +42,9 @@ HIDE = {"litert": "ai_edge_litert,tflite_runtime", "onnxruntime": "onnxruntime"}
 
 
 def run_without_tf(*args: str, hide: str = "") -> tuple[int, str, str]:
-    out = subprocess.run([sys.executable, "-c", NO_TF, hide, *args], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-c", NO_TF, hide, *args], capture_output=True, text=True, cwd=ROOT, timeout=300
+    )
     last = out.stdout.strip().splitlines()[-1]
     assert last.startswith("EXIT"), out.stderr
     _, code, heavy = last.split(" ", 2)
@@ -73,8 +77,11 @@ def test_validate_and_bench_work_with_only_one_runtime(only):
     assert code == 0 and {r["backend"] for r in rows} == present and all(r["passed"] for r in rows)
     code, out, _ = run_without_tf("bench", str(MODELS / "seed-lstm"), "--json", "--cold-runs", "1", hide=hide)
     result = json.loads(out)
-    files = [a["file"] for a in manifest_json(MODELS / "seed-lstm")["artifacts"]
-             if any(a["format"] in backends.formats_of(b) for b in present)]
+    files = [
+        a["file"]
+        for a in manifest_json(MODELS / "seed-lstm")["artifacts"]
+        if any(a["format"] in backends.formats_of(b) for b in present)
+    ]
     assert code == 0 and {r["backend"] for r in result["rows"]} == present and result["baselines"] == []
     assert sorted(r["file"] for r in result["rows"]) == sorted(files)
 
@@ -177,8 +184,7 @@ def test_a_failing_cold_start_child_is_a_row_value_and_the_bench_goes_on(tmp_pat
 
     (tmp_path / "sitecustomize.py").write_text("import sys; sys.modules['onnxruntime'] = None\n")
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))
-    result = bench(MODELS / "seed-gru", ["onnxruntime", "numpy"], ["float32"], cold_runs=1,
-                   max_seconds=0.05)
+    result = bench(MODELS / "seed-gru", ["onnxruntime", "numpy"], ["float32"], cold_runs=1, max_seconds=0.05)
     windows = {r["backend"]: r for r in result["rows"] if r["graph_form"] != "step"}
     assert windows["numpy"]["cold_start_ms"] > 0 and "cold_start_error" not in windows["numpy"]
     failed = windows["onnxruntime"]
@@ -210,15 +216,25 @@ def reference_predict(predictor, raw: np.ndarray) -> np.ndarray:
 def per_channel_bundle(zoo_models, tmp_path_factory):
     from edgernn.export import export_bundle
 
-    return export_bundle(zoo_models["simple_rnn-multi"], tmp_path_factory.mktemp("pc") / "b", formats=("tflite", "onnx", "numpy"),
-                         scale=[0.5, 2.0, 0.25], offset=[1.0, -1.0, 0.0], output_scale=[2.0, 0.5], output_offset=[0.0, 3.0]).path
+    return export_bundle(
+        zoo_models["simple_rnn-multi"],
+        tmp_path_factory.mktemp("pc") / "b",
+        formats=("tflite", "onnx", "numpy"),
+        scale=[0.5, 2.0, 0.25],
+        offset=[1.0, -1.0, 0.0],
+        output_scale=[2.0, 0.5],
+        output_offset=[0.0, 3.0],
+    ).path
 
 
 @pytest.mark.parametrize("backend", list(backends.REGISTRY))
 @pytest.mark.parametrize("which", ["seed-scalar", "per-channel", "identity"])
 def test_predict_is_bit_identical_to_the_unfolded_formula(backend, which, per_channel_bundle, zoo_bundles):
-    path = {"seed-scalar": MODELS / "seed-lstm", "per-channel": per_channel_bundle,
-            "identity": zoo_bundles["gru-single"]}[which]
+    path = {
+        "seed-scalar": MODELS / "seed-lstm",
+        "per-channel": per_channel_bundle,
+        "identity": zoo_bundles["gru-single"],
+    }[which]
     p = load(path, backend=backend)
     raw = np.random.default_rng(3).uniform(-20, 20, (70, p.spec.timesteps, p.spec.features)).astype(np.float32)
     for batch in (1, 2, 70):  # 70 windows exceed the small-array finiteness path
@@ -259,7 +275,7 @@ def test_cli_libraries_stay_off_the_load_predict_path():
         import sys
         from edgernn.runtime import load
         import edgernn.runtime.validate, edgernn.runtime.cli.bench
-        load({str(MODELS / 'seed-gru')!r}).predict([[[1.0], [2.0], [3.0], [4.0]]])
+        load({str(MODELS / "seed-gru")!r}).predict([[[1.0], [2.0], [3.0], [4.0]]])
         print(sorted(m for m in sys.modules if m.split('.')[0] in ('rich', 'matplotlib', 'tensorflow', 'keras')))
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)

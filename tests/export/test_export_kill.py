@@ -1,4 +1,5 @@
 """A SIGKILLed export leaves the earlier bundle complete and valid; its temp folder is swept later."""
+
 from __future__ import annotations
 
 import os
@@ -12,10 +13,11 @@ import time
 import numpy as np
 import pytest
 
-from conftest import MODELS, ROOT
 from edgernn.export.atomic import clean_stale
 from edgernn.runtime import load
 from edgernn.runtime.validate import validate
+
+from conftest import MODELS, ROOT
 
 EXPORT = textwrap.dedent("""
     import sys
@@ -50,9 +52,14 @@ def test_sigkill_mid_export_leaves_the_earlier_bundle_intact(tmp_path, zoo_model
     target = tmp_path / "bundle"
     shutil.copytree(MODELS / "seed-lstm", target)
     before = _snapshot(target)
-    proc = subprocess.Popen([sys.executable, "-c", EXPORT, str(target)], cwd=ROOT, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    proc = subprocess.Popen(
+        [sys.executable, "-c", EXPORT, str(target)],
+        cwd=ROOT,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
     stale = _kill_when_written(proc, target)
     assert proc.returncode == -signal.SIGKILL
     assert stale.exists() and any(stale.iterdir()), "killed mid-write: a partial temp folder is left"

@@ -1,4 +1,5 @@
 """What an export may replace, and per-feature preprocessing checked against Keras."""
+
 import os
 
 import numpy as np
@@ -6,6 +7,7 @@ import pytest
 
 from edgernn.export import export_bundle
 from edgernn.runtime import ExportError, backends, load
+
 from helpers import manifest_json
 
 
@@ -43,8 +45,9 @@ def test_per_feature_preprocessing_matches_keras_on_every_backend(tmp_path, zoo_
     model = zoo_models["simple_rnn-multi"]  # 5 steps, 3 features, 2 outputs
     scale, offset = [0.5, 2.0, 0.01], [1.0, -3.0, 100.0]
     out_scale, out_offset = [4.0, 0.25], [-2.0, 7.0]
-    path = export_bundle(model, tmp_path / "b", scale=scale, offset=offset,
-                         output_scale=out_scale, output_offset=out_offset).path
+    path = export_bundle(
+        model, tmp_path / "b", scale=scale, offset=offset, output_scale=out_scale, output_offset=out_offset
+    ).path
     raw = np.random.default_rng(5).normal([1.0, -3.0, 100.0], [2.0, 0.5, 100.0], (6, 5, 3)).astype(np.float32)
     x_model = (raw.astype(np.float64) - offset) * scale
     expected = np.asarray(model(x_model.astype(np.float32), training=False), dtype=np.float64) / out_scale + out_offset
@@ -56,7 +59,6 @@ def test_per_feature_preprocessing_matches_keras_on_every_backend(tmp_path, zoo_
 
 def test_long_sequences_use_the_loop_forms_and_keep_parity(tmp_path):
     """Over 256 steps: TFLite as a static batch-1 WHILE loop, ONNX in the fused/Loop form."""
-    import json
 
     from edgernn.train import build_model
 
@@ -90,8 +92,9 @@ def test_export_bundle_returns_the_manifest_it_wrote(zoo_models, tmp_path):
     from edgernn.export import ExportOptions
     from edgernn.runtime.manifest import Manifest
 
-    result = export_bundle(zoo_models["gru-single"], tmp_path / "b", ExportOptions(formats=("onnx", "numpy"),
-                                                                                   streaming=True, scale=0.5))
+    result = export_bundle(
+        zoo_models["gru-single"], tmp_path / "b", ExportOptions(formats=("onnx", "numpy"), streaming=True, scale=0.5)
+    )
     assert result.path == tmp_path / "b" and result.refused == ()
     on_disk = manifest_json(result.path)
     assert result.manifest.to_json() == on_disk

@@ -1,4 +1,5 @@
 """Functional models (not only Sequential) with Dropout export and keep parity."""
+
 import numpy as np
 
 from edgernn.export import export_bundle, inspect_model

@@ -5,6 +5,7 @@ task (about 2 s) rather than left at seeded weights: calibration then sees the a
 model that has learned something, and the Keras output range (about 3) is the signal's, not an
 artefact of initialisation, so "error relative to the output range" means what it says.
 """
+
 import json
 
 import numpy as np
@@ -15,14 +16,20 @@ from edgernn.export.variants import VARIANTS
 from edgernn.runtime import ExportError, backends, load
 from edgernn.runtime.cli import main
 from edgernn.runtime.compare import TOLERANCES, Tolerance, compare, output_range, tolerance, tolerance_rule
-from edgernn.runtime.vet.tflite_ops import custom_ops
 from edgernn.runtime.validate import validate
+from edgernn.runtime.vet.tflite_ops import custom_ops
 from edgernn.train.signals import sine_windows
+
 from conftest import QUANT_CELLS
 from helpers import BACKEND_OF, covered, manifest_json
 
-QUANT_PAIRS = [(fmt, v, b) for (fmt, v) in TOLERANCES if v != "float32" and fmt in ("tflite", "onnx")
-               for b in backends.REGISTRY if fmt in backends.formats_of(b)]
+QUANT_PAIRS = [
+    (fmt, v, b)
+    for (fmt, v) in TOLERANCES
+    if v != "float32" and fmt in ("tflite", "onnx")
+    for b in backends.REGISTRY
+    if fmt in backends.formats_of(b)
+]
 SIZE_LIMITS = {"dynamic": 0.45, "float16": 0.60, "int8": 0.40}  # of the float32 .tflite bytes (issue 3)
 
 
@@ -174,8 +181,10 @@ def test_cli_info_json_predict_and_validate_take_variants(quant_bundle, fresh, c
     for art in info["artifacts"]:
         assert {"file", "format", "variant", "bytes", "sha256", "max_abs_error"} <= set(art)
     window = fresh[0][0]
-    assert main(["predict", str(quant_bundle), "--variant", "int8", "--backend", "litert",
-                 *map(str, window.reshape(-1))]) == 0
+    assert (
+        main(["predict", str(quant_bundle), "--variant", "int8", "--backend", "litert", *map(str, window.reshape(-1))])
+        == 0
+    )
     printed = float(capsys.readouterr().out.strip())
     expected = float(load(quant_bundle, backend="litert", variant="int8").predict(window[None])[0, 0])
     assert printed == pytest.approx(expected, rel=1e-5)
@@ -219,8 +228,17 @@ def test_cli_max_error_refuses_a_variant_with_its_measured_error(zoo_models, tmp
     zoo_models["lstm-single"].save(tmp_path / "m.keras")
     raw = np.random.default_rng(0).uniform(0, 10, (20, 4, 1)).astype(np.float32)
     np.save(tmp_path / "cal.npy", raw)
-    common = [str(tmp_path / "m.keras"), "--formats", "tflite", "--scale", "0.1", "--quantize", "float16",
-              "--calibration", str(tmp_path / "cal.npy")]
+    common = [
+        str(tmp_path / "m.keras"),
+        "--formats",
+        "tflite",
+        "--scale",
+        "0.1",
+        "--quantize",
+        "float16",
+        "--calibration",
+        str(tmp_path / "cal.npy"),
+    ]
     assert main(["export", *common, "--out", str(tmp_path / "loose"), "--max-error", "50%"]) == 0
     man = _manifest(tmp_path / "loose")
     assert man["quantization"]["calibration"] == {"source": "calibration (raw units)", "windows": 16}
@@ -300,7 +318,9 @@ def test_stacked_lstm_takes_the_fused_form_or_falls_back_and_says_why(zoo_models
 
     model = zoo_models["lstm-stacked"]
     windows = np.random.default_rng(1).uniform(-1, 1, (40, 4, 1)).astype(np.float32)
-    path = export_bundle(model, tmp_path / "b", formats=("tflite",), quantize="float16,int8", representative=windows).path
+    path = export_bundle(
+        model, tmp_path / "b", formats=("tflite",), quantize="float16,int8", representative=windows
+    ).path
     f16, int8 = _entry(path, "tflite", "float16"), _entry(path, "tflite", "int8")
     assert f16["graph_form"] == "fused_batch1" and f16["ops"]["UNIDIRECTIONAL_SEQUENCE_LSTM"] == 2
     assert int8["graph_form"] == "unrolled"

@@ -1,13 +1,15 @@
 """Features the runtime refuses before a runtime parses the file: ONNX external data, custom domains,
 functions and ORT-format files; TFLite external buffers and op options that crash LiteRT."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from conftest import MODELS
 from edgernn.runtime import ModelLoadError, UnsupportedModelError, load
 from edgernn.runtime.vet.onnx_proto import check_onnx
+
+from conftest import MODELS
 from helpers import copy_bundle, replace_file
 
 SEED = MODELS / "seed-lstm"
@@ -18,7 +20,9 @@ X = np.array([[[6.0], [7.0], [8.0], [9.0]]], dtype=np.float32)
 def bundle(tmp_path):
     return copy_bundle(SEED, tmp_path / "bundle")
 
+
 # ----------------------------------------------------------------------------- ONNX refusals
+
 
 def _onnx_model():
     import onnx
@@ -50,12 +54,17 @@ def _function(model, bundle):
     import onnx
 
     node = onnx.helper.make_node("Identity", ["x"], ["y"])
-    model.functions.append(onnx.helper.make_function("com.example", "Twice", ["x"], ["y"], [node],
-                                                     [onnx.helper.make_opsetid("", 17)]))
+    model.functions.append(
+        onnx.helper.make_function("com.example", "Twice", ["x"], ["y"], [node], [onnx.helper.make_opsetid("", 17)])
+    )
 
 
-REFUSALS = {"external_data": (_external, "external data"), "custom_op": (_custom_node, "com.example.custom"),
-            "contrib_domain": (_contrib_import, "com.microsoft"), "function": (_function, "functions")}
+REFUSALS = {
+    "external_data": (_external, "external data"),
+    "custom_op": (_custom_node, "com.example.custom"),
+    "contrib_domain": (_contrib_import, "com.microsoft"),
+    "function": (_function, "functions"),
+}
 
 
 @pytest.mark.parametrize("case", sorted(REFUSALS))
@@ -125,6 +134,7 @@ def test_ort_format_bytes_are_refused():
 
 # ----------------------------------------------------------------------------- TFLite structure
 
+
 def _rewrite_tflite(edit) -> bytes:
     """The seed .tflite re-serialized through the schema's object API after `edit(model)`."""
     import flatbuffers
@@ -168,9 +178,9 @@ def test_tflite_while_form_passes_the_graph_check_and_a_bad_body_index_does_not(
     import flatbuffers
     from tensorflow.lite.python import schema_py_generated as schema
 
-    from edgernn.export.model_info import inspect_model
     from edgernn.export.formats import GraphForm
     from edgernn.export.formats.tflite.convert import write
+    from edgernn.export.model_info import inspect_model
     from edgernn.runtime.vet.tflite_graph import check_graph
 
     model = zoo_models["gru-single"]

@@ -1,5 +1,5 @@
 """Streaming: step models stepped in the shipped runtimes equal the full Keras model, step by step."""
-import json
+
 import shutil
 import threading
 
@@ -8,20 +8,27 @@ import pytest
 
 from edgernn.export import export_bundle
 from edgernn.runtime import ExportError, InputError, IntegrityError, UnsupportedModelError, backends, load
-from edgernn.runtime.vet.tflite_ops import custom_ops
 from edgernn.runtime.validate import validate
-from conftest import BY_ID, STREAM_IDS
+from edgernn.runtime.vet.tflite_ops import custom_ops
 from edgernn.train import SEED_SEQUENCE_RECIPE, build_model, train_recipe
-from helpers import covered, manifest_json
 
+from conftest import BY_ID, STREAM_IDS
+from helpers import covered, manifest_json
 
 BACKENDS = list(backends.REGISTRY)
 
 
 def _per_step_reference(model, entry):
     """The same weights in a model with return_sequences=True and a free time axis (built here, not by export)."""
-    ref = build_model(entry.cell, entry.units, timesteps=None, features=entry.features, outputs=entry.outputs,
-                      return_sequences=True, **dict(entry.kwargs))
+    ref = build_model(
+        entry.cell,
+        entry.units,
+        timesteps=None,
+        features=entry.features,
+        outputs=entry.outputs,
+        return_sequences=True,
+        **dict(entry.kwargs),
+    )
     ref.set_weights(model.get_weights())
     return ref
 
@@ -46,7 +53,9 @@ def _step_all(stream, xs):
 def test_stepping_equals_the_full_sequence_model(stream_zoo, zoo_id, repeats, backend):
     entry = BY_ID[zoo_id]
     model, bundle = stream_zoo[zoo_id]
-    xs = np.random.default_rng(repeats).uniform(-1, 1, (2, repeats * entry.timesteps, entry.features)).astype(np.float32)
+    xs = (
+        np.random.default_rng(repeats).uniform(-1, 1, (2, repeats * entry.timesteps, entry.features)).astype(np.float32)
+    )
     expected = np.asarray(_per_step_reference(model, entry)(xs), dtype=np.float32)
     got = _step_all(load(bundle, backend=backend).stream(batch=2), xs)
     assert got.shape == expected.shape
@@ -60,7 +69,11 @@ def test_stepping_equals_the_full_sequence_model(stream_zoo, zoo_id, repeats, ba
 def test_window_model_T_steps_from_zero_equal_predict(stream_zoo, zoo_id, backend):
     model, bundle = stream_zoo[zoo_id]
     predictor = load(bundle, backend=backend)
-    window = np.random.default_rng(5).uniform(-1, 1, (1, predictor.spec.timesteps, predictor.spec.features)).astype(np.float32)
+    window = (
+        np.random.default_rng(5)
+        .uniform(-1, 1, (1, predictor.spec.timesteps, predictor.spec.features))
+        .astype(np.float32)
+    )
     stream = predictor.stream()
     last = [stream.step(sample) for sample in window[0]][-1]
     assert last.shape == (predictor.spec.outputs,)
@@ -113,13 +126,16 @@ def test_state_is_a_copy_both_ways(stream_zoo):
     np.testing.assert_array_equal(stream.state["state_0_h"], before)
 
 
-@pytest.mark.parametrize("bad,expected", [
-    (np.zeros(2), r"\(3,\) or \(batch=1, features=3\).*got \(2,\)"),
-    (np.zeros((2, 3)), r"batch=1.*got \(2, 3\)"),
-    (np.zeros((1, 4, 3)), r"got \(1, 4, 3\)"),
-    (["a", "b", "c"], "float32"),
-    ([np.nan, 0, 0], "NaN"),
-])
+@pytest.mark.parametrize(
+    "bad,expected",
+    [
+        (np.zeros(2), r"\(3,\) or \(batch=1, features=3\).*got \(2,\)"),
+        (np.zeros((2, 3)), r"batch=1.*got \(2, 3\)"),
+        (np.zeros((1, 4, 3)), r"got \(1, 4, 3\)"),
+        (["a", "b", "c"], "float32"),
+        ([np.nan, 0, 0], "NaN"),
+    ],
+)
 def test_wrong_sample_is_an_input_error_and_leaves_the_state(stream_zoo, bad, expected):
     stream = load(stream_zoo["lstm-window-multi"][1]).stream()
     assert stream.step([0.1, 0.2, 0.3]).shape == (2,)  # neighbour: (features,)
@@ -130,13 +146,16 @@ def test_wrong_sample_is_an_input_error_and_leaves_the_state(stream_zoo, bad, ex
     assert all(np.array_equal(before[k], v) for k, v in stream.state.items())
 
 
-@pytest.mark.parametrize("bad,expected", [
-    ({"state_0_h": np.zeros((1, 6))}, "keys"),
-    ({"state_0_h": np.zeros((1, 6)), "state_1_h": np.zeros((1, 4))}, r"state_1_h.*\(1, 5\).*got \(1, 4\)"),
-    ({"state_0_h": np.zeros(6), "state_1_h": np.zeros((1, 5))}, r"state_0_h.*\(1, 6\).*got \(6,\)"),
-    ({"state_0_h": np.full((1, 6), np.inf), "state_1_h": np.zeros((1, 5))}, "NaN or inf"),
-    ([np.zeros((1, 6))], "mapping"),
-])
+@pytest.mark.parametrize(
+    "bad,expected",
+    [
+        ({"state_0_h": np.zeros((1, 6))}, "keys"),
+        ({"state_0_h": np.zeros((1, 6)), "state_1_h": np.zeros((1, 4))}, r"state_1_h.*\(1, 5\).*got \(1, 4\)"),
+        ({"state_0_h": np.zeros(6), "state_1_h": np.zeros((1, 5))}, r"state_0_h.*\(1, 6\).*got \(6,\)"),
+        ({"state_0_h": np.full((1, 6), np.inf), "state_1_h": np.zeros((1, 5))}, "NaN or inf"),
+        ([np.zeros((1, 6))], "mapping"),
+    ],
+)
 def test_wrong_state_is_an_input_error(stream_zoo, bad, expected):
     stream = load(stream_zoo["gru-stacked-window"][1]).stream()
     stream.state = {"state_0_h": np.ones((1, 6)), "state_1_h": np.ones((1, 5))}  # neighbour
@@ -190,8 +209,11 @@ def test_manifest_and_files_describe_the_step_models(stream_zoo):
     block = manifest["streaming"]
     assert (block["input"], block["output"], block["initial_state"]) == ("x_t", "y_t", "zeros")
     assert [(s["name"], s["output"], s["shape"]) for s in block["states"]] == [
-        ("state_0_h", "next_state_0_h", [6]), ("state_0_c", "next_state_0_c", [6]),
-        ("state_1_h", "next_state_1_h", [5]), ("state_1_c", "next_state_1_c", [5])]
+        ("state_0_h", "next_state_0_h", [6]),
+        ("state_0_c", "next_state_0_c", [6]),
+        ("state_1_h", "next_state_1_h", [5]),
+        ("state_1_c", "next_state_1_c", [5]),
+    ]
     steps = {a["format"]: a for a in manifest["artifacts"] if a.get("role") == "step"}
     assert set(steps) == {"tflite", "onnx", "numpy"}
     for art in steps.values():
@@ -243,8 +265,19 @@ def test_cli_export_streaming_writes_step_models_with_preprocessing_per_step(tmp
 
     model = build_model("gru", 3, seed=2)
     model.save(tmp_path / "m.keras")
-    args = ["export", str(tmp_path / "m.keras"), "--out", str(tmp_path / "b"), "--formats", "onnx", "--streaming",
-            "--scale", "0.5", "--offset", "1"]
+    args = [
+        "export",
+        str(tmp_path / "m.keras"),
+        "--out",
+        str(tmp_path / "b"),
+        "--formats",
+        "onnx",
+        "--streaming",
+        "--scale",
+        "0.5",
+        "--offset",
+        "1",
+    ]
     assert main(args) == 0
     assert "step.onnx" in capsys.readouterr().out
     raw = np.array([3.0, -1.0, 2.0, 5.0], dtype=np.float32)
@@ -258,8 +291,20 @@ def test_cli_trains_the_sequence_recipe_with_step_models(tmp_path, capsys):
     from edgernn.runtime.cli import main
 
     out = tmp_path / "seq"
-    args = ["train", "--cell", "simple_rnn", "--units", "3", "--epochs", "1", "--data", "seed_sequence", "--streaming",
-            "--out", str(out)]
+    args = [
+        "train",
+        "--cell",
+        "simple_rnn",
+        "--units",
+        "3",
+        "--epochs",
+        "1",
+        "--data",
+        "seed_sequence",
+        "--streaming",
+        "--out",
+        str(out),
+    ]
     assert main(args) == 0
     manifest = manifest_json(out)
     assert manifest["output"]["sequence"] is True and manifest["training"]["data"] == "seed_sequence"

@@ -1,13 +1,14 @@
 """Structure, not only numbers: op sets, names, forms and the manifest's records."""
-import json
+
 from collections import Counter
 
 import onnx
 import pytest
 
-from conftest import ZOO, ZOO_IDS
 from edgernn.runtime.bundle import sha256_bytes
 from edgernn.runtime.vet.tflite_ops import custom_ops
+
+from conftest import ZOO, ZOO_IDS
 from helpers import artifact_json as artifact
 from helpers import manifest_json
 

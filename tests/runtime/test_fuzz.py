@@ -4,6 +4,7 @@ Each mutant is loaded with verify=False (the sha256 would stop every one of them
 subprocess, so a segfault or a hang is observed and attributed instead of killing the test run.
 fuzz/run.py runs the same harness at 1,000 mutants per format and writes fuzz/RESULTS.md.
 """
+
 from __future__ import annotations
 
 import sys

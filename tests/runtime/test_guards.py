@@ -1,4 +1,5 @@
 """Each guard next to its passing neighbour."""
+
 import json
 import shutil
 
@@ -6,9 +7,10 @@ import numpy as np
 import pytest
 
 from edgernn.export import UnsupportedLayerError, export_bundle, inspect_model
-from edgernn.runtime import (ExportError, InputError, IntegrityError, UnsupportedModelError, load)
+from edgernn.runtime import ExportError, InputError, IntegrityError, UnsupportedModelError, load
 from edgernn.runtime.bundle import sha256_bytes
 from edgernn.runtime.vet.tflite_ops import custom_ops
+
 from helpers import manifest_json
 
 
@@ -48,6 +50,7 @@ def test_flex_output_is_refused_by_the_exporter():
     """Let the real converter use TF ops (as model.export does): the exporter refuses the file."""
     import keras
     import tensorflow as tf
+
     from edgernn.export.formats.tflite import convert as tflite_export
 
     model = keras.Sequential([keras.Input((4, 1)), keras.layers.LSTM(3), keras.layers.Dense(1)])
@@ -64,7 +67,9 @@ def test_unsupported_layer_is_named(zoo_models):
     import keras
 
     inspect_model(zoo_models["lstm-single"])  # neighbour
-    model = keras.Sequential([keras.Input((4, 1)), keras.layers.Conv1D(2, 2), keras.layers.LSTM(3), keras.layers.Dense(1)])
+    model = keras.Sequential(
+        [keras.Input((4, 1)), keras.layers.Conv1D(2, 2), keras.layers.LSTM(3), keras.layers.Dense(1)]
+    )
     with pytest.raises(UnsupportedLayerError, match="Conv1D"):
         inspect_model(model)
 
@@ -74,7 +79,9 @@ def test_stateful_is_refused_with_the_fix():
 
     ok = keras.Sequential([keras.Input((4, 1), batch_size=1), keras.layers.GRU(3), keras.layers.Dense(1)])
     inspect_model(ok)
-    bad = keras.Sequential([keras.Input((4, 1), batch_size=1), keras.layers.GRU(3, stateful=True), keras.layers.Dense(1)])
+    bad = keras.Sequential(
+        [keras.Input((4, 1), batch_size=1), keras.layers.GRU(3, stateful=True), keras.layers.Dense(1)]
+    )
     with pytest.raises(ExportError, match="stateful=True.*--streaming"):
         inspect_model(bad)
 
@@ -89,13 +96,16 @@ def test_free_time_dimension_is_refused():
     assert inspect_model(good).timesteps == 4
 
 
-@pytest.mark.parametrize("bad,expected", [
-    (np.zeros((1, 5, 1)), r"\(batch, 4, 1\).*got \(1, 5, 1\)"),
-    (np.zeros((1, 4, 2)), r"got \(1, 4, 2\)"),
-    (np.zeros((4, 1)), r"Add a batch axis"),
-    ([["a", "b", "c", "d"]], "float32"),
-    (np.full((1, 4, 1), np.nan), "NaN"),
-])
+@pytest.mark.parametrize(
+    "bad,expected",
+    [
+        (np.zeros((1, 5, 1)), r"\(batch, 4, 1\).*got \(1, 5, 1\)"),
+        (np.zeros((1, 4, 2)), r"got \(1, 4, 2\)"),
+        (np.zeros((4, 1)), r"Add a batch axis"),
+        ([["a", "b", "c", "d"]], "float32"),
+        (np.full((1, 4, 1), np.nan), "NaN"),
+    ],
+)
 def test_wrong_input_is_an_input_error_and_the_right_one_works(seed_bundle, bad, expected):
     predictor = load(seed_bundle)
     assert predictor.predict(np.zeros((2, 4, 1))).shape == (2, 1)
@@ -124,7 +134,9 @@ def test_flipped_byte_is_an_integrity_error(seed_bundle, tmp_path, fmt):
 def test_lambda_layer_in_a_keras_file_is_refused(tmp_path):
     import keras
 
-    model = keras.Sequential([keras.Input((4, 1)), keras.layers.Lambda(lambda t: t * 2), keras.layers.LSTM(2), keras.layers.Dense(1)])
+    model = keras.Sequential(
+        [keras.Input((4, 1)), keras.layers.Lambda(lambda t: t * 2), keras.layers.LSTM(2), keras.layers.Dense(1)]
+    )
     model.save(tmp_path / "lambda.keras")
     with pytest.raises(ExportError, match="Lambda|safe_mode"):
         export_bundle(tmp_path / "lambda.keras", tmp_path / "out")

@@ -1,12 +1,14 @@
 """Hostile and broken model files: integrity, typed load errors, files that are not plain, never-opened files."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from conftest import MODELS
 from edgernn.runtime import IntegrityError, ManifestError, ModelLoadError, load
 from edgernn.runtime.validate import validate
+
+from conftest import MODELS
 from helpers import BACKEND_OF, copy_bundle, edit_manifest, replace_file
 
 SEED = MODELS / "seed-lstm"
@@ -29,8 +31,11 @@ def _largest_constant(fmt: str, data: bytes) -> int:
         from tensorflow.lite.python import schema_py_generated as schema
 
         model = schema.Model.GetRootAsModel(data, 0)
-        blobs = [model.Buffers(i).DataAsNumpy().tobytes() for i in range(model.BuffersLength())
-                 if model.Buffers(i).DataLength()]
+        blobs = [
+            model.Buffers(i).DataAsNumpy().tobytes()
+            for i in range(model.BuffersLength())
+            if model.Buffers(i).DataLength()
+        ]
     blob = max(blobs, key=len)
     return data.index(blob)
 
@@ -74,10 +79,14 @@ def _broken(fmt: str, kind: str) -> bytes:
 
 
 CAUSES = {
-    ("tflite", "empty"): "no 'TFL3'", ("tflite", "truncated"): "out of range|overruns",
-    ("tflite", "garbage"): "no 'TFL3'", ("tflite", "wrong_format"): "no 'TFL3'",
-    ("onnx", "empty"): "empty", ("onnx", "truncated"): "overruns|out of range",
-    ("onnx", "garbage"): "not a valid ONNX file", ("onnx", "wrong_format"): "not a valid ONNX file",
+    ("tflite", "empty"): "no 'TFL3'",
+    ("tflite", "truncated"): "out of range|overruns",
+    ("tflite", "garbage"): "no 'TFL3'",
+    ("tflite", "wrong_format"): "no 'TFL3'",
+    ("onnx", "empty"): "empty",
+    ("onnx", "truncated"): "overruns|out of range",
+    ("onnx", "garbage"): "not a valid ONNX file",
+    ("onnx", "wrong_format"): "not a valid ONNX file",
 }
 
 
@@ -115,6 +124,7 @@ def test_model_file_that_is_not_a_plain_file_in_the_bundle_is_refused(bundle, tm
 
 # ----------------------------------------------------------------------------- never opened
 
+
 class _Payload:
     """Unpickling this creates a file: proof that a pickle ran."""
 
@@ -134,7 +144,11 @@ def test_keras_h5_and_pickle_files_are_never_opened(bundle, tmp_path):
     for backend in BACKEND_OF.values():
         assert load(bundle, backend=backend).predict(X).shape == (1, 1)
     golden = tmp_path / "golden.npz"
-    np.savez(golden, inputs=np.zeros((1, 4, 1), np.float32), outputs=np.array([_Payload(tmp_path / "pickle-ran")], dtype=object))
+    np.savez(
+        golden,
+        inputs=np.zeros((1, 4, 1), np.float32),
+        outputs=np.array([_Payload(tmp_path / "pickle-ran")], dtype=object),
+    )
     replace_file(bundle, "golden.npz", golden.read_bytes())
     with pytest.raises(ManifestError, match="not a readable .npz"):
         validate(bundle)
@@ -159,9 +173,13 @@ def _width_from_data(model):
     ]
     for node in model.graph.node:
         node.output[:] = [y + "_pre" if o == y else o for o in node.output]
-    model.graph.initializer.extend([helper.make_tensor("w_one", TensorProto.INT64, [], [1]),
-                                    helper.make_tensor("w_one1", TensorProto.INT64, [1], [1]),
-                                    helper.make_tensor("w_axis", TensorProto.INT64, [1], [0])])
+    model.graph.initializer.extend(
+        [
+            helper.make_tensor("w_one", TensorProto.INT64, [], [1]),
+            helper.make_tensor("w_one1", TensorProto.INT64, [1], [1]),
+            helper.make_tensor("w_axis", TensorProto.INT64, [1], [0]),
+        ]
+    )
     model.graph.node.extend(nodes)
     out.type.tensor_type.shape.dim[1].dim_param = "cols"
     return model

@@ -1,12 +1,14 @@
 """Inputs: bad data is an InputError, odd layouts are handled, and a failed call leaves no trace."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from conftest import MODELS
 from edgernn.runtime import InputError, ModelRunError, load
 from edgernn.runtime import predictor as predictor_module
+
+from conftest import MODELS
 
 SEED = MODELS / "seed-lstm"
 BACKENDS = ("litert", "onnxruntime", "numpy")

@@ -1,4 +1,5 @@
 """Every manifest problem is a ManifestError that says what is wrong; the untouched manifest loads."""
+
 from __future__ import annotations
 
 import json
@@ -6,8 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from conftest import MODELS
 from edgernn.runtime import IntegrityError, ManifestError, load
+
+from conftest import MODELS
 from helpers import BACKEND_OF, copy_bundle, edit_manifest, manifest_json
 
 SEED = MODELS / "seed-gru"
@@ -19,11 +21,13 @@ def _art(fmt):
 
 def _set(path, value):
     """A change that sets manifest[path...] = value."""
+
     def change(m):
         *parents, last = path
         for key in parents:
             m = m[key] if not callable(key) else key(m)
         m[last] = value
+
     return change
 
 
@@ -33,6 +37,7 @@ def _drop(path):
         for key in parents:
             m = m[key] if not callable(key) else key(m)
         del m[last]
+
     return change
 
 
@@ -148,8 +153,9 @@ def test_size_or_hash_that_does_not_match_is_an_integrity_error(tmp_path, fmt, f
 
 
 @pytest.mark.parametrize("fmt", ["tflite", "onnx"])
-@pytest.mark.parametrize("block,key,value", [("input", "timesteps", 5), ("input", "features", 2),
-                                             ("output", "outputs", 3)])
+@pytest.mark.parametrize(
+    "block,key,value", [("input", "timesteps", 5), ("input", "features", 2), ("output", "outputs", 3)]
+)
 def test_shapes_that_disagree_with_the_model_file(tmp_path, fmt, block, key, value):
     """The manifest's shapes are checked against the shapes the runtime reports for the model itself."""
     bundle = copy_bundle(SEED, tmp_path / "b")
@@ -165,12 +171,15 @@ def test_shapes_that_disagree_with_the_model_file(tmp_path, fmt, block, key, val
         load(bundle, backend=BACKEND_OF[fmt])
 
 
-@pytest.mark.parametrize("content,expected", [
-    ("[" * 100000 + "]" * 100000, "RecursionError"),
-    ('{"a": 1e999999}', "expected a JSON object|missing keys"),
-    (" " * (17 << 20), "limit"),
-    (b"\xff\xfe{}", "UnicodeDecodeError"),
-])
+@pytest.mark.parametrize(
+    "content,expected",
+    [
+        ("[" * 100000 + "]" * 100000, "RecursionError"),
+        ('{"a": 1e999999}', "expected a JSON object|missing keys"),
+        (" " * (17 << 20), "limit"),
+        (b"\xff\xfe{}", "UnicodeDecodeError"),
+    ],
+)
 def test_hostile_manifest_text_is_a_manifest_error(tmp_path, content, expected):
     bundle = copy_bundle(SEED, tmp_path / "b")
     path = bundle / "manifest.json"

@@ -1,17 +1,19 @@
 """The numpy backend beyond the zoo: merge modes, go_backwards, sequence output, activations, no bias,
 non-zero biases everywhere; and its guards on the .npz it reads, each next to its passing neighbour."""
+
 import io
 import json
 
 import numpy as np
 import pytest
 
-from conftest import MODELS, OPTION_IDS
 from edgernn.export import export_bundle
 from edgernn.runtime import Bundle, ExportError, InputError, ManifestError, ModelLoadError, UnsupportedModelError, load
 from edgernn.runtime.backends import open_window
 from edgernn.runtime.compare import compare
 from edgernn.runtime.manifest import Manifest
+
+from conftest import MODELS, OPTION_IDS
 from helpers import manifest_json
 
 
@@ -67,6 +69,7 @@ def _spec_edit(edit):
         spec = json.loads(str(arrays["spec"]))
         edit(spec)
         arrays["spec"] = np.array(json.dumps(spec))
+
     return change
 
 
@@ -74,17 +77,20 @@ def _first_kernel(arrays):
     return next(k for k in arrays if k.endswith("/kernel"))
 
 
-@pytest.mark.parametrize("change,error,match", [
-    (_spec_edit(lambda s: s.update(version=99)), ModelLoadError, "spec version 99"),
-    (lambda a: a.pop(_first_kernel(a)), ModelLoadError, "lacks"),
-    (lambda a: a.update({_first_kernel(a): a[_first_kernel(a)][:, :-1]}), ModelLoadError, r"expected float \("),
-    (lambda a: a.update(spec=np.array([{"layers": []}], dtype=object)), ModelLoadError, "pickles"),
-    (_spec_edit(lambda s: s["layers"].insert(0, {"kind": "conv1d"})), UnsupportedModelError, "conv1d"),
-    (_spec_edit(lambda s: s["layers"][0].update(activation="gelu")), UnsupportedModelError, "gelu"),
-    (_spec_edit(lambda s: s["layers"].pop()), ManifestError, "output shape"),
-    (lambda a: a.update({_first_kernel(a): np.vstack([a[_first_kernel(a)]] * 2)}), ManifestError, "input shape"),
-    (_spec_edit(lambda s: s.update(timesteps=5)), ManifestError, "input shape"),
-])
+@pytest.mark.parametrize(
+    "change,error,match",
+    [
+        (_spec_edit(lambda s: s.update(version=99)), ModelLoadError, "spec version 99"),
+        (lambda a: a.pop(_first_kernel(a)), ModelLoadError, "lacks"),
+        (lambda a: a.update({_first_kernel(a): a[_first_kernel(a)][:, :-1]}), ModelLoadError, r"expected float \("),
+        (lambda a: a.update(spec=np.array([{"layers": []}], dtype=object)), ModelLoadError, "pickles"),
+        (_spec_edit(lambda s: s["layers"].insert(0, {"kind": "conv1d"})), UnsupportedModelError, "conv1d"),
+        (_spec_edit(lambda s: s["layers"][0].update(activation="gelu")), UnsupportedModelError, "gelu"),
+        (_spec_edit(lambda s: s["layers"].pop()), ManifestError, "output shape"),
+        (lambda a: a.update({_first_kernel(a): np.vstack([a[_first_kernel(a)]] * 2)}), ManifestError, "input shape"),
+        (_spec_edit(lambda s: s.update(timesteps=5)), ManifestError, "input shape"),
+    ],
+)
 def test_damaged_numpy_artifact_is_refused_and_the_intact_one_runs(change, error, match):
     content, entry, spec = _artifact()
     intact = open_window("numpy", content, entry, spec)
@@ -116,11 +122,14 @@ def test_flipped_byte_in_the_npz_is_an_integrity_error(tmp_path):
         load(bundle, backend="numpy")
 
 
-@pytest.mark.parametrize("zoo_id,kinds", [
-    ("simple_rnn-stacked", ["simple_rnn", "simple_rnn", "dense"]),
-    ("gru-reset_before", ["gru", "dense"]),
-    ("gru-bidirectional-multi", ["bidirectional", "dense"]),
-])
+@pytest.mark.parametrize(
+    "zoo_id,kinds",
+    [
+        ("simple_rnn-stacked", ["simple_rnn", "simple_rnn", "dense"]),
+        ("gru-reset_before", ["gru", "dense"]),
+        ("gru-bidirectional-multi", ["bidirectional", "dense"]),
+    ],
+)
 def test_numpy_artifact_records_layers_gates_and_its_proof(zoo_bundles, zoo_id, kinds):
     """Structure: the manifest entry and the npz's own spec say what the backend will run."""
     from edgernn.runtime.backends.numpy_ref import read_npz
@@ -147,8 +156,9 @@ def _step_names(bundle):
     return ["x_t", *states], ["y_t", *(f"next_{s}" for s in states)]
 
 
-@pytest.mark.parametrize("zoo_id", ["simple_rnn-stacked", "lstm-stacked", "gru-single", "gru-reset_before",
-                                    "simple_rnn-multi"])
+@pytest.mark.parametrize(
+    "zoo_id", ["simple_rnn-stacked", "lstm-stacked", "gru-single", "gru-reset_before", "simple_rnn-multi"]
+)
 def test_numpy_step_mode_from_zero_state_ends_where_keras_does(zoo_models, zoo_bundles, zoo_id):
     """Stepping a window one sample at a time, the last output is Keras's output for the window."""
     from edgernn.runtime.backends import numpy_ref

@@ -1,4 +1,5 @@
 """The runtime never imports the training stack, and the shipped bundles work out of the box."""
+
 import json
 import subprocess
 import sys
@@ -7,9 +8,10 @@ import textwrap
 import numpy as np
 import pytest
 
-from conftest import MODELS, ROOT
 from edgernn.runtime import backends, load
 from edgernn.runtime.validate import validate
+
+from conftest import MODELS, ROOT
 
 SHIPPED = sorted(p for p in MODELS.iterdir() if (p / "manifest.json").exists()) if MODELS.exists() else []
 
@@ -23,7 +25,7 @@ def test_runtime_imports_no_tensorflow_keras_or_tf2onnx(backend):
     code = textwrap.dedent(f"""
         import json, sys
         from edgernn.runtime import load
-        p = load({str(MODELS / 'seed-simplernn')!r}, backend={backend!r})
+        p = load({str(MODELS / "seed-simplernn")!r}, backend={backend!r})
         y = p.predict([[[6.0], [7.0], [8.0], [9.0]]])
         heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'tf2onnx', 'tf_keras'))
         print(json.dumps({{"y": float(y[0, 0]), "heavy": heavy}}))
@@ -53,7 +55,9 @@ def test_shipped_bundle_matches_its_keras_model(bundle):
     if spec.timesteps == 4 and spec.features == 1:  # the seed task's probes
         raw = np.array([[[6.0], [7.0], [8.0], [9.0]], [[-1.0], [0.0], [1.0], [2.0]]], dtype=np.float32)
     else:  # two windows spread over the bundle's input range
-        raw = spec.x.to_raw(np.random.default_rng(0).uniform(-1, 1, (2, spec.timesteps, spec.features))).astype(np.float32)
+        raw = spec.x.to_raw(np.random.default_rng(0).uniform(-1, 1, (2, spec.timesteps, spec.features))).astype(
+            np.float32
+        )
     expected = spec.y.to_raw(np.asarray(model(spec.x.to_model(raw))))
     for name in backends.installed():
         np.testing.assert_allclose(load(bundle, backend=name).predict(raw), expected, atol=1e-4)

@@ -1,4 +1,5 @@
 """Streaming hardening: a step model that disagrees with its manifest, runtime failures, aliasing, odd input."""
+
 import hashlib
 import json
 import shutil
@@ -10,6 +11,7 @@ import pytest
 
 from edgernn.export import export_bundle
 from edgernn.runtime import InputError, ManifestError, ModelRunError, backends, load
+
 from helpers import manifest_json
 
 BACKENDS = list(backends.REGISTRY)
@@ -104,14 +106,17 @@ def test_a_failing_thread_does_not_disturb_streams_stepping_beside_it(gru_bundle
         np.testing.assert_array_equal(got, want)
 
 
-@pytest.mark.parametrize("bad,expected", [
-    (["1.5"], "dtype <U3"),
-    (np.array(["2"]), "dtype <U1"),
-    ([1 + 2j], "dtype complex"),
-    ([object()], "dtype object"),
-    ([[1.0], [2.0, 3.0]], "cannot turn into an array"),
-    ([1e39], "NaN or inf"),
-])
+@pytest.mark.parametrize(
+    "bad,expected",
+    [
+        (["1.5"], "dtype <U3"),
+        (np.array(["2"]), "dtype <U1"),
+        ([1 + 2j], "dtype complex"),
+        ([object()], "dtype object"),
+        ([[1.0], [2.0, 3.0]], "cannot turn into an array"),
+        ([1e39], "NaN or inf"),
+    ],
+)
 def test_step_refuses_what_predict_refuses_and_leaves_the_state(gru_bundle, bad, expected):
     predictor = load(gru_bundle, backend="numpy")
     stream = predictor.stream()
@@ -135,18 +140,20 @@ def test_state_keys_of_mixed_types_are_an_input_error(gru_bundle):
 
 
 def test_validate_runs_each_step_model_row_on_the_file_it_names(gru_bundle, tmp_path):
-    from edgernn.train import build_model
     from edgernn.runtime.validate import validate
+    from edgernn.train import build_model
 
-    other = export_bundle(build_model("gru", (6, 5), timesteps=4, seed=12), tmp_path / "other", formats=("onnx",),
-                          streaming=True).path
+    other = export_bundle(
+        build_model("gru", (6, 5), timesteps=4, seed=12), tmp_path / "other", formats=("onnx",), streaming=True
+    ).path
     bundle = shutil.copytree(gru_bundle, tmp_path / "b")
     shutil.copy(other / "step.onnx", bundle / "step2.onnx")  # same shapes, other weights: must fail the golden
     manifest = manifest_json(bundle)
     entry = next(a for a in manifest["artifacts"] if a.get("role") == "step" and a["format"] == "onnx")
     content = (bundle / "step2.onnx").read_bytes()
-    manifest["artifacts"].append({**entry, "file": "step2.onnx", "bytes": len(content),
-                                  "sha256": hashlib.sha256(content).hexdigest()})
+    manifest["artifacts"].append(
+        {**entry, "file": "step2.onnx", "bytes": len(content), "sha256": hashlib.sha256(content).hexdigest()}
+    )
     (bundle / "manifest.json").write_text(json.dumps(manifest))
     rows = {r.file: r for r in validate(bundle, backend_names=["onnxruntime"])}
     assert rows["step.onnx"].passed  # neighbour: the first step model matches its golden vectors

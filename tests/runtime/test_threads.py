@@ -4,6 +4,7 @@ A bare LiteRT interpreter shared by 8 threads raised thousands of errors and onc
 answer (measured); the backend's lock is what this test holds to account. Batch sizes vary between
 calls so the interpreter is also resized under contention.
 """
+
 from __future__ import annotations
 
 import threading
@@ -11,8 +12,9 @@ import threading
 import numpy as np
 import pytest
 
-from conftest import MODELS
 from edgernn.runtime import load
+
+from conftest import MODELS
 
 THREADS, CALLS = 16, 1000
 SEED = MODELS / "seed-gru"

@@ -1,15 +1,16 @@
 """The seed comparison report: the improved recipe beats the seed recipe; the plots are real PNGs."""
+
 import struct
 import zlib
 
 import numpy as np
 import pytest
 
-from conftest import MODELS
 from edgernn.runtime.cli import main
 from edgernn.runtime.errors import InputError
-from edgernn.train import PROBES, CELLS
+from edgernn.train import CELLS, PROBES
 
+from conftest import MODELS
 
 SEED_BUNDLES = {"simple_rnn": "seed-simplernn", "lstm": "seed-lstm", "gru": "seed-gru"}
 
@@ -27,7 +28,10 @@ def shipped_seed_probes(cell: str) -> dict[str, float]:
     from edgernn.runtime import load
 
     p = load(MODELS / SEED_BUNDLES[cell])
-    return {name: float(p.predict(np.asarray(w, dtype=np.float32).reshape(1, -1, 1))[0, 0]) for name, (w, _) in PROBES.items()}
+    return {
+        name: float(p.predict(np.asarray(w, dtype=np.float32).reshape(1, -1, 1))[0, 0])
+        for name, (w, _) in PROBES.items()
+    }
 
 
 @pytest.fixture(scope="session")
@@ -68,7 +72,9 @@ def test_the_comparisons_seed_recipe_reproduces_the_shipped_seed_bundle(seed_res
     assert improved.val_mae < seed.val_mae
 
 
-@pytest.mark.parametrize("name", ["seed_loss.png", "seed_predictions.png", "sunspots-gru_loss.png", "sunspots-gru_test.png"])
+@pytest.mark.parametrize(
+    "name", ["seed_loss.png", "seed_predictions.png", "sunspots-gru_loss.png", "sunspots-gru_test.png"]
+)
 def test_plots_are_valid_non_empty_pngs(report_dir, name):
     import matplotlib.image
 

@@ -1,29 +1,45 @@
 """Real series: CSV/NPY files to bundles that take and return raw units; clear errors for bad files."""
-import json
 
 import numpy as np
 import pytest
 
-from conftest import ROOT, installed_backends
 from edgernn.runtime import load
 from edgernn.runtime.cli import main
 from edgernn.runtime.errors import InputError
 from edgernn.train.series import read_table, select
 from edgernn.train.windows import prepare
+
+from conftest import ROOT, installed_backends
 from helpers import manifest_json
 
 SUNSPOTS = ROOT / "data" / "sunspots.csv"
 T = 6
 
 
-
-
 @pytest.fixture(scope="session")
 def sunspots_bundle(tmp_path_factory):
     """The shipped CSV trained through the CLI: a tiny LSTM, a few epochs."""
     out = tmp_path_factory.mktemp("series") / "sunspots-lstm"
-    assert main(["train", "--data", str(SUNSPOTS), "--cell", "lstm", "--units", "4", "--epochs", "3",
-                 "--timesteps", str(T), "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(SUNSPOTS),
+                "--cell",
+                "lstm",
+                "--units",
+                "4",
+                "--epochs",
+                "3",
+                "--timesteps",
+                str(T),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     return out
 
 
@@ -57,15 +73,23 @@ def test_test_split_metrics_match_an_independent_computation(sunspots_bundle):
     man = manifest_json(sunspots_bundle)
     values = sunspot_values()
     n = len(values)
-    test = values[round(0.7 * n) + round(0.15 * n):]
+    test = values[round(0.7 * n) + round(0.15 * n) :]
     x = np.stack([test[i : i + T] for i in range(len(test) - T)])[:, :, None]
     y = test[T:]
     model = keras.models.load_model(sunspots_bundle / "model.keras", compile=False)
     pre = man["preprocessing"]["input"]
-    pred = np.asarray(model(((x - pre["offset"][0]) * pre["scale"][0]).astype(np.float32)))[:, 0] / pre["scale"][0] + pre["offset"][0]
+    pred = (
+        np.asarray(model(((x - pre["offset"][0]) * pre["scale"][0]).astype(np.float32)))[:, 0] / pre["scale"][0]
+        + pre["offset"][0]
+    )
     rows = {(r["source"], r["backend"]): r for r in man["evaluation"]["rows"]}
-    assert set(rows) == {("keras", "keras"), ("model.tflite", "litert"), ("model.onnx", "onnxruntime"),
-                         ("model.npz", "numpy"), ("baseline: last value", "-")}
+    assert set(rows) == {
+        ("keras", "keras"),
+        ("model.tflite", "litert"),
+        ("model.onnx", "onnxruntime"),
+        ("model.npz", "numpy"),
+        ("baseline: last value", "-"),
+    }
     assert man["evaluation"]["windows"] == len(y)
     for key in list(rows)[:3]:
         assert rows[key]["mae"][0] == pytest.approx(np.abs(pred - y).mean(), rel=1e-4), key
@@ -100,8 +124,25 @@ def messy_csv(path, n=90, missing=(10, 11, 40, 77)):
 
 def test_messy_csv_trains_without_cleaning_and_predicts_raw_units(tmp_path, capsys):
     out = tmp_path / "messy"
-    args = ["train", "--data", str(messy_csv(tmp_path / "m.csv")), "--cell", "gru", "--units", "2",
-            "--epochs", "1", "--timesteps", "4", "--horizon", "2", "--target", "temp,humidity", "--out", str(out)]
+    args = [
+        "train",
+        "--data",
+        str(messy_csv(tmp_path / "m.csv")),
+        "--cell",
+        "gru",
+        "--units",
+        "2",
+        "--epochs",
+        "1",
+        "--timesteps",
+        "4",
+        "--horizon",
+        "2",
+        "--target",
+        "temp,humidity",
+        "--out",
+        str(out),
+    ]
     assert main(args) == 0
     printed = capsys.readouterr().out
     assert "'date' skipped (date)" in printed and "'station' skipped (text)" in printed
@@ -176,14 +217,17 @@ def test_npy_columns_by_index_and_a_structured_array(tmp_path):
     assert select(read_table(tmp_path / "s.npy"), None, None) == (["t", "level"], ["t"])
 
 
-@pytest.mark.parametrize("content,columns,message", [
-    ("when,where\n2024-01-01,a\n2024-01-02,b\n", [], "no numeric column"),
-    ("a,b\n1,2\n3,4\n", ["--columns", "a,nope"], "'nope': no such column"),
-    ("a,b\n1,2\n3,4\n", ["--target", "c"], "'c': no such column"),
-    ("a,when\n1,x\n2,y\n", ["--columns", "when"], "that column is text, not numeric"),
-    ("a\n" + "\n".join(str(i) for i in range(12)) + "\n", ["--timesteps", "12"], "fewer rows than one window"),
-    ("a\n" + "\n".join(str(i) for i in range(20)) + "\n", ["--timesteps", "5"], "the val split"),
-])
+@pytest.mark.parametrize(
+    "content,columns,message",
+    [
+        ("when,where\n2024-01-01,a\n2024-01-02,b\n", [], "no numeric column"),
+        ("a,b\n1,2\n3,4\n", ["--columns", "a,nope"], "'nope': no such column"),
+        ("a,b\n1,2\n3,4\n", ["--target", "c"], "'c': no such column"),
+        ("a,when\n1,x\n2,y\n", ["--columns", "when"], "that column is text, not numeric"),
+        ("a\n" + "\n".join(str(i) for i in range(12)) + "\n", ["--timesteps", "12"], "fewer rows than one window"),
+        ("a\n" + "\n".join(str(i) for i in range(20)) + "\n", ["--timesteps", "5"], "the val split"),
+    ],
+)
 def test_bad_files_give_a_clear_error(tmp_path, capsys, content, columns, message):
     data = tmp_path / "bad.csv"
     data.write_text(content)

@@ -5,6 +5,7 @@ options, naming its arrays) and one float32 array per weight, exactly as Keras s
 gate orders LSTM i,f,c,o and GRU z,r,h; GRU reset_after=True keeps the (2, 3*units) input and
 recurrent biases). No pickles: the runtime reads it with allow_pickle=False.
 """
+
 from __future__ import annotations
 
 import collections
@@ -15,9 +16,8 @@ from typing import Any
 import numpy as np
 
 from edgernn.runtime.backends.numpy_ref import SPEC_KEY, SPEC_VERSION
-from edgernn.runtime.numpy_layers import ACTIVATIONS, MERGE_MODES
-
 from edgernn.runtime.manifest import ArtifactEntry
+from edgernn.runtime.numpy_layers import ACTIVATIONS, MERGE_MODES
 
 from ...model_info import RNN_CLASSES, ModelInfo, UnsupportedLayerError
 from ..base import REFERENCE, GraphForm
@@ -61,8 +61,11 @@ def _recurrent(layer, prefix: str, arrays: dict[str, np.ndarray]) -> dict[str, A
 
 def _dense(layer, prefix: str, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
     cfg = layer.get_config()
-    rec = {"kind": "dense", "units": int(cfg["units"]),
-           "activation": _check_activation(cfg.get("activation", "linear"), f"layer {layer.name!r}")}
+    rec = {
+        "kind": "dense",
+        "units": int(cfg["units"]),
+        "activation": _check_activation(cfg.get("activation", "linear"), f"layer {layer.name!r}"),
+    }
     weights = layer.get_weights()
     names = ["kernel"] + (["bias"] if cfg.get("use_bias", True) else [])
     for key, value in zip(names, weights):
@@ -91,9 +94,14 @@ def describe(model) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
                 raise UnsupportedLayerError(
                     f"layer {layer.name!r}: Bidirectional merge_mode {merge!r}; expected one of {MERGE_MODES}."
                 )
-            layers.append({"kind": "bidirectional", "merge_mode": merge,
-                           "forward": _recurrent(layer.forward_layer, f"{prefix}/forward", arrays),
-                           "backward": _recurrent(layer.backward_layer, f"{prefix}/backward", arrays)})
+            layers.append(
+                {
+                    "kind": "bidirectional",
+                    "merge_mode": merge,
+                    "forward": _recurrent(layer.forward_layer, f"{prefix}/forward", arrays),
+                    "backward": _recurrent(layer.backward_layer, f"{prefix}/backward", arrays),
+                }
+            )
         else:
             raise UnsupportedLayerError(f"layer {layer.name!r} ({cls}) has no numpy implementation.")
     return layers, arrays
@@ -106,8 +114,9 @@ def write(model, path: Path, info: ModelInfo, form: GraphForm) -> ArtifactEntry:
     with open(path, "wb") as fh:  # a file object keeps np.savez from appending '.npz' to the name
         np.savez(fh, **{SPEC_KEY: np.array(json.dumps(spec))}, **arrays)
     kinds = collections.Counter(rec["kind"] for rec in layers)
-    entry = ArtifactEntry(file=Path(path).name, format="numpy", graph_form=form.name, graph_form_reason=form.reason,
-                          ops=dict(kinds))
+    entry = ArtifactEntry(
+        file=Path(path).name, format="numpy", graph_form=form.name, graph_form_reason=form.reason, ops=dict(kinds)
+    )
     return entry.with_(arrays=len(arrays), spec_version=SPEC_VERSION)
 
 

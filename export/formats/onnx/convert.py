@@ -8,6 +8,7 @@ Measured with onnxruntime at batch 1 (README "Graph forms"): for LSTM the fused 
 graph; for SimpleRNN and GRU the unrolled graph beats the Loop by about 2-4x. So the preferred form
 follows the cells, and the other form is the fallback when parity fails.
 """
+
 from __future__ import annotations
 
 import collections
@@ -26,7 +27,9 @@ INPUT_NAME, OUTPUT_NAME, BATCH_DIM = "input", "output", "batch"
 def forms(info: ModelInfo) -> list[GraphForm]:
     """Graph forms to try, best first, each with the reason it is chosen when it passes."""
     if info.timesteps > UNROLL_MAX_TIMESTEPS:
-        return [GraphForm(FUSED, f"timesteps {info.timesteps} > {UNROLL_MAX_TIMESTEPS}: unrolling would bloat the graph")]
+        return [
+            GraphForm(FUSED, f"timesteps {info.timesteps} > {UNROLL_MAX_TIMESTEPS}: unrolling would bloat the graph")
+        ]
     if all(c == "lstm" for c in info.cells):
         return [
             GraphForm(FUSED, "LSTM: tf2onnx's fused ONNX LSTM op runs faster in onnxruntime than an unrolled graph"),
@@ -91,5 +94,6 @@ def write(model, path: Path, info: ModelInfo, form: GraphForm, opset: int = OPSE
     proto = to_onnx(source, info, opset)
     check(proto)
     Path(path).write_bytes(proto.SerializeToString())
-    return ArtifactEntry(file=Path(path).name, format="onnx", graph_form=form.name, graph_form_reason=form.reason,
-                         ops=op_types(proto)).with_(opset=opset)
+    return ArtifactEntry(
+        file=Path(path).name, format="onnx", graph_form=form.name, graph_form_reason=form.reason, ops=op_types(proto)
+    ).with_(opset=opset)

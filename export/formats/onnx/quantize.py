@@ -9,6 +9,7 @@ not quantize the LSTM op, so the file keeps the float weights (104% of float32, 
 MAX_SIZE_RATIO rule); `weight_qdq` (int8 weights per output channel, standard DequantizeLinear,
 float compute) is 34% of float32 at 0.1% of the output range.
 """
+
 from __future__ import annotations
 
 import os
@@ -79,12 +80,21 @@ def _weight_qdq(source: Path, target: Path) -> None:
             shape[axis] = -1
         q = np.clip(np.rint(w / scale.reshape(shape)), -127, 127).astype(np.int8)
         graph.initializer.remove(inits[name])
-        graph.initializer.extend([numpy_helper.from_array(q, f"{name}_int8"), numpy_helper.from_array(scale, f"{name}_scale"),
-                                  numpy_helper.from_array(np.zeros(scale.shape, np.int8), f"{name}_zero")])
+        graph.initializer.extend(
+            [
+                numpy_helper.from_array(q, f"{name}_int8"),
+                numpy_helper.from_array(scale, f"{name}_scale"),
+                numpy_helper.from_array(np.zeros(scale.shape, np.int8), f"{name}_zero"),
+            ]
+        )
         attrs = {"axis": axis} if axis is not None else {}
-        nodes.append(helper.make_node("DequantizeLinear", [f"{name}_int8", f"{name}_scale", f"{name}_zero"], [name], **attrs))
+        nodes.append(
+            helper.make_node("DequantizeLinear", [f"{name}_int8", f"{name}_scale", f"{name}_zero"], [name], **attrs)
+        )
     if not nodes:
-        raise ExportError(f"no weight of at least {MIN_WEIGHT_ELEMENTS} elements feeds an LSTM/GRU/RNN/MatMul/Gemm node")
+        raise ExportError(
+            f"no weight of at least {MIN_WEIGHT_ELEMENTS} elements feeds an LSTM/GRU/RNN/MatMul/Gemm node"
+        )
     for i, node in enumerate(nodes):  # initializer-only inputs: first in topological order
         graph.node.insert(i, node)
     onnx.checker.check_model(model, full_check=True)
@@ -101,13 +111,19 @@ def _build(method: str, source: Path, target: Path, calibration: np.ndarray | No
         return
     if calibration is None or len(calibration) == 0:
         raise ExportError("static QDQ needs calibration windows (pass representative= or --calibration).")
-    q.quantize_static(str(source), str(target), _reader(q, np.asarray(calibration, dtype=np.float32)),
-                      quant_format=q.QuantFormat.QDQ, activation_type=q.QuantType.QInt8,
-                      weight_type=q.QuantType.QInt8)
+    q.quantize_static(
+        str(source),
+        str(target),
+        _reader(q, np.asarray(calibration, dtype=np.float32)),
+        quant_format=q.QuantFormat.QDQ,
+        activation_type=q.QuantType.QInt8,
+        weight_type=q.QuantType.QInt8,
+    )
 
 
-def _candidate(method: str, source: Path, target: Path, calibration,
-               measure: Callable[[bytes, str], ArtifactEntry]) -> dict[str, Any]:
+def _candidate(
+    method: str, source: Path, target: Path, calibration, measure: Callable[[bytes, str], ArtifactEntry]
+) -> dict[str, Any]:
     """Build and measure one candidate; the record says why it was refused, if it was."""
     record: dict[str, Any] = {"method": method}
     try:
@@ -151,8 +167,9 @@ def write_variant(job: VariantJob) -> ArtifactEntry:
         records.append(_candidate(method, source, target, job.calibration, measure))
     good = [r for r in records if "refused" not in r]
     if not good:
-        raise ExportError("no ONNX int8 candidate qualified: "
-                          + " | ".join(f"{r['method']}: {r['refused']}" for r in records))
+        raise ExportError(
+            "no ONNX int8 candidate qualified: " + " | ".join(f"{r['method']}: {r['refused']}" for r in records)
+        )
     best = min(good, key=lambda r: r["max_abs_error"])
     for r in good:
         tmp = path.with_name(f"{path.stem}.{r['method']}.tmp.onnx")
@@ -162,11 +179,16 @@ def write_variant(job: VariantJob) -> ArtifactEntry:
             tmp.unlink(missing_ok=True)
     proto = onnx.load(str(path))
     summary = [{k: r[k] for k in ("method", "bytes", "max_abs_error", "refused") if k in r} for r in records]
-    rule = f"lowest max abs error on the held-out windows among candidates under {MAX_SIZE_RATIO:.0%} of the float32 bytes"
+    rule = (
+        f"lowest max abs error on the held-out windows among candidates under {MAX_SIZE_RATIO:.0%} of the float32 bytes"
+    )
     form = job.float_entry.graph_form
     return best["proof"].with_(
-        file=path.name, graph_form=form, graph_form_reason=f"quantized from the float32 {form} graph",
-        ops=op_types(proto), **file_fields(path),
+        file=path.name,
+        graph_form=form,
+        graph_form_reason=f"quantized from the float32 {form} graph",
+        ops=op_types(proto),
+        **file_fields(path),
         opset=next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), None),
         quantization={"method": best["method"], "rule": rule, "candidates": summary},
     )

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edgernn.runtime.manifest import STEP_ROLE, ArtifactEntry
+from edgernn.runtime.manifest import ArtifactEntry
 
-from ..base import STEP, STEP_INPUT, StepSource
+from ..base import STEP_INPUT, StepSource, step_entry
 from .convert import OPSET, check, convert_function, op_types
 
 
@@ -24,6 +24,4 @@ def write_step(source: StepSource, path: Path) -> ArtifactEntry:
     proto = convert_function(tf.function(serve, input_signature=signature), signature, OPSET, "the step model")
     check(proto)
     path.write_bytes(proto.SerializeToString())
-    return ArtifactEntry(file=path.name, format="onnx", role=STEP_ROLE, graph_form=STEP,
-                         graph_form_reason="one time step, state as explicit inputs/outputs",
-                         ops=op_types(proto)).with_(opset=OPSET)
+    return step_entry(path, "onnx", op_types(proto)).with_(opset=OPSET)

@@ -8,6 +8,7 @@ Forms (see README "Graph forms"):
 `from_keras_model` on the original (free batch) fails with TensorListReserve, and `model.export`
 emits Flex ops: neither is used.
 """
+
 from __future__ import annotations
 
 import collections
@@ -24,9 +25,10 @@ from ...model_info import ModelInfo, clone_with
 from ..base import UNROLL_MAX_TIMESTEPS, UNROLLED, WHILE_BATCH1, GraphForm
 
 
-
 def convert(keras_model, optimize=None, configure=None, converter=None) -> bytes:
-    """Run TFLiteConverter.from_keras_model (or the given `converter`) restricted to builtin ops; refuse Flex/custom ops."""
+    """Run TFLiteConverter.from_keras_model (or the given `converter`) with builtin ops only.
+
+    Flex and custom ops in the result are refused (UnsupportedModelError)."""
     import tensorflow as tf
 
     converter = converter or tf.lite.TFLiteConverter.from_keras_model(keras_model)
@@ -55,12 +57,22 @@ def op_counts(content: bytes) -> dict[str, int]:
 def forms(info: ModelInfo) -> list[GraphForm]:
     """Unrolled (free batch, fastest) when the sequence is short enough, else the WHILE loop."""
     if info.timesteps <= UNROLL_MAX_TIMESTEPS:
-        return [GraphForm(UNROLLED, f"timesteps {info.timesteps} <= {UNROLL_MAX_TIMESTEPS}: an unrolled clone "
-                          "converts to builtin ops with a free batch dimension and runs fastest"),
-                GraphForm(WHILE_BATCH1, "fallback: the unrolled form did not pass parity")]
-    return [GraphForm(WHILE_BATCH1, f"timesteps {info.timesteps} > {UNROLL_MAX_TIMESTEPS}: unrolling would bloat "
-                      "the graph, so a static batch-1 clone converts the recurrence to a builtin WHILE loop "
-                      "(batch fixed at 1)")]
+        return [
+            GraphForm(
+                UNROLLED,
+                f"timesteps {info.timesteps} <= {UNROLL_MAX_TIMESTEPS}: an unrolled clone "
+                "converts to builtin ops with a free batch dimension and runs fastest",
+            ),
+            GraphForm(WHILE_BATCH1, "fallback: the unrolled form did not pass parity"),
+        ]
+    return [
+        GraphForm(
+            WHILE_BATCH1,
+            f"timesteps {info.timesteps} > {UNROLL_MAX_TIMESTEPS}: unrolling would bloat "
+            "the graph, so a static batch-1 clone converts the recurrence to a builtin WHILE loop "
+            "(batch fixed at 1)",
+        )
+    ]
 
 
 def clone_for(model, form: str):
@@ -77,5 +89,11 @@ def write(model, path: Path, info: ModelInfo, form: GraphForm) -> ArtifactEntry:
     clone, batch = clone_for(model, form.name)
     content = convert(clone)
     Path(path).write_bytes(content)
-    return ArtifactEntry(file=Path(path).name, format="tflite", graph_form=form.name, graph_form_reason=form.reason,
-                         batch=batch, ops=op_counts(content))
+    return ArtifactEntry(
+        file=Path(path).name,
+        format="tflite",
+        graph_form=form.name,
+        graph_form_reason=form.reason,
+        batch=batch,
+        ops=op_counts(content),
+    )

@@ -10,12 +10,13 @@ the converter replaces it. The fusion needs a static batch, so the form is batch
 Why bother: one fused op holds the weights once and carries one set of quantization parameters, so
 full int8 is 22 KB for the LSTM(64) on (24, 3) against 130 KB unrolled (README "Quantized variants").
 """
+
 from __future__ import annotations
 
 import contextlib
 import tempfile
 import uuid
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -32,7 +33,9 @@ def ineligible(model) -> str | None:
             continue
         if cls != "LSTM":
             return f"layer {layer.name!r} is {cls}; the fused op covers LSTM, Dense and Dropout only"
-        if (cfg.get("activation"), cfg.get("recurrent_activation")) != ("tanh", "sigmoid") or not cfg.get("use_bias", True):
+        if (cfg.get("activation"), cfg.get("recurrent_activation")) != ("tanh", "sigmoid") or not cfg.get(
+            "use_bias", True
+        ):
             return f"LSTM {layer.name!r} has non-default activations or no bias, which the fused op does not express"
         if cfg.get("go_backwards") or cfg.get("stateful"):
             return f"LSTM {layer.name!r} runs backwards or is stateful"

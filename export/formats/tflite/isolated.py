@@ -6,6 +6,7 @@ and it would take the other variants and the bundle down with it. The child load
 .keras file (safe mode), converts, and writes the bytes; the parent reads them or reports how the
 child ended. Costs one TensorFlow import (a few seconds) per isolated conversion.
 """
+
 from __future__ import annotations
 
 import os
@@ -32,7 +33,15 @@ def convert_isolated(model, variant: str, form: str, calibration: np.ndarray | N
     with tempfile.TemporaryDirectory(prefix="edgernn-convert-") as tmp:
         d = Path(tmp)
         model.save(d / "model.keras")
-        args = [sys.executable, "-m", "edgernn.export.formats.tflite.isolated", str(d / "model.keras"), variant, form, str(d / "out.tflite")]
+        args = [
+            sys.executable,
+            "-m",
+            "edgernn.export.formats.tflite.isolated",
+            str(d / "model.keras"),
+            variant,
+            form,
+            str(d / "out.tflite"),
+        ]
         if calibration is not None:
             np.save(d / "calibration.npy", np.asarray(calibration, dtype=np.float32))
             args.append(str(d / "calibration.npy"))
@@ -40,8 +49,9 @@ def convert_isolated(model, variant: str, form: str, calibration: np.ndarray | N
         try:
             proc = subprocess.run(args, capture_output=True, text=True, timeout=TIMEOUT_S, env=env)
         except subprocess.TimeoutExpired as exc:
-            raise ExportError(f"the TFLite converter took over {TIMEOUT_S} s on the {variant} variant ({form} form); "
-                              "stopped.") from exc
+            raise ExportError(
+                f"the TFLite converter took over {TIMEOUT_S} s on the {variant} variant ({form} form); stopped."
+            ) from exc
         if proc.returncode == 0:
             return (d / "out.tflite").read_bytes()
         if proc.returncode < 0:

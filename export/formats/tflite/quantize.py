@@ -14,6 +14,7 @@ Forms, measured on TF 2.21 with an LSTM(64) on (24, 3) (README "Quantized varian
   loop's tensors), so it is never tried. Its input and output tensors are int8; the runtime
   quantizes and dequantizes with their scale and zero point.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -24,7 +25,16 @@ from edgernn.runtime.errors import ExportError
 from edgernn.runtime.manifest import ArtifactEntry
 
 from ...model_info import ModelInfo
-from ..base import FUSED_BATCH1, QUANTIZED, UNROLL_MAX_TIMESTEPS, UNROLLED, WHILE_BATCH1, GraphForm, VariantJob, try_forms
+from ..base import (
+    FUSED_BATCH1,
+    QUANTIZED,
+    UNROLL_MAX_TIMESTEPS,
+    UNROLLED,
+    WHILE_BATCH1,
+    GraphForm,
+    VariantJob,
+    try_forms,
+)
 from .convert import op_counts
 from .isolated import convert_isolated
 from .quantized import MAX_CALIBRATION, configure, tflite_bytes
@@ -38,8 +48,13 @@ def variant_forms(info: ModelInfo, variant: str) -> list[GraphForm]:
         raise ExportError(f"unknown TFLite variant {variant!r}; expected one of {QUANTIZED}.")
     fused = []
     if variant in ("int8", "float16") and set(info.cells) == {"lstm"} and not info.bidirectional:
-        fused = [GraphForm(FUSED_BATCH1, f"{variant}: TFLite's fused LSTM op holds the step once with one set of "
-                                         "quantization parameters; the smallest file (batch fixed at 1)")]
+        fused = [
+            GraphForm(
+                FUSED_BATCH1,
+                f"{variant}: TFLite's fused LSTM op holds the step once with one set of "
+                "quantization parameters; the smallest file (batch fixed at 1)",
+            )
+        ]
     if variant == "int8":
         if info.timesteps > UNROLL_MAX_TIMESTEPS:
             if fused:
@@ -72,8 +87,9 @@ def weight_types(content: bytes) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
-def quantize_tflite(model, path: Path, info: ModelInfo, variant: str, form: GraphForm,
-                    calibration: np.ndarray | None = None) -> ArtifactEntry:
+def quantize_tflite(
+    model, path: Path, info: ModelInfo, variant: str, form: GraphForm, calibration: np.ndarray | None = None
+) -> ArtifactEntry:
     """Write a quantized builtin-only .tflite of `model` in `form`.
 
     int8 is converted in a child process (isolated.py): calibration is where the converter
@@ -97,11 +113,20 @@ def quantize_tflite(model, path: Path, info: ModelInfo, variant: str, form: Grap
     extra = {"calibration_windows": int(min(len(calibration), MAX_CALIBRATION))} if variant == "int8" else {}
     extra["weights"] = weight_types(content)
     if variant == "dynamic" and not extra["weights"].get("int8"):
-        extra["note"] = ("no weight tensor reached the converter's minimum size for dynamic-range quantization "
-                         "(1024 elements): weights stay float32; only the graph form differs from model.tflite")
-    entry = ArtifactEntry(file=Path(path).name, format="tflite", variant=variant, graph_form=form.name,
-                          graph_form_reason=form.reason, batch=None if form.name == UNROLLED else 1,
-                          ops=op_counts(content), reset_variables=form.name == FUSED_BATCH1)
+        extra["note"] = (
+            "no weight tensor reached the converter's minimum size for dynamic-range quantization "
+            "(1024 elements): weights stay float32; only the graph form differs from model.tflite"
+        )
+    entry = ArtifactEntry(
+        file=Path(path).name,
+        format="tflite",
+        variant=variant,
+        graph_form=form.name,
+        graph_form_reason=form.reason,
+        batch=None if form.name == UNROLLED else 1,
+        ops=op_counts(content),
+        reset_variables=form.name == FUSED_BATCH1,
+    )
     return entry.with_(**extra)
 
 

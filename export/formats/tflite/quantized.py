@@ -24,8 +24,10 @@ def configure(variant: str, calibration: np.ndarray | None) -> Callable | None:
     if variant == "dynamic":
         return None
     if variant == "float16":
+
         def fp16(converter) -> None:
             converter.target_spec.supported_types = [tf.float16]
+
         return fp16
     if calibration is None or len(calibration) == 0:
         raise ExportError(
@@ -43,6 +45,7 @@ def configure(variant: str, calibration: np.ndarray | None) -> Callable | None:
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter.inference_input_type = tf.int8
         converter.inference_output_type = tf.int8
+
     return int8
 
 
@@ -55,8 +58,12 @@ def tflite_bytes(model, variant: str, form: str, calibration: np.ndarray | None 
         from .fused_lstm import FUSED_OP, saved_model
 
         with saved_model(model) as path:
-            content = convert(None, optimize=[tf.lite.Optimize.DEFAULT], configure=settings,
-                              converter=tf.lite.TFLiteConverter.from_saved_model(path))
+            content = convert(
+                None,
+                optimize=[tf.lite.Optimize.DEFAULT],
+                configure=settings,
+                converter=tf.lite.TFLiteConverter.from_saved_model(path),
+            )
         if FUSED_OP not in op_counts(content):
             raise ExportError(f"the converter did not fuse the LSTM (no {FUSED_OP} op in the file).")
         return content
