@@ -104,13 +104,13 @@ def _versions() -> dict[str, Any]:
     return out
 
 
-def _channels(value: float | Sequence[float], size: int, what: str) -> np.ndarray:
+def _channels(value: float | Sequence[float], size: int, what: str) -> list[float]:
     values = [float(value)] if np.isscalar(value) else [float(v) for v in value]
     if len(values) not in (1, size):
         raise ExportError(f"{what} has {len(values)} values; expected 1 or {size}.")
     if not all(np.isfinite(values)) or (what.endswith("scale") and any(v == 0 for v in values)):
         raise ExportError(f"{what} is {values}; expected finite numbers (and a non-zero scale).")
-    return np.asarray(values, dtype=np.float32)
+    return values
 
 
 def model_spec(info: ModelInfo, options: ExportOptions) -> Spec:
@@ -119,8 +119,10 @@ def model_spec(info: ModelInfo, options: ExportOptions) -> Spec:
     out_scale = (options.scale if np.isscalar(options.scale) else 1.0) if out_scale is None else out_scale
     out_offset = options.output_offset
     out_offset = (options.offset if np.isscalar(options.offset) else 0.0) if out_offset is None else out_offset
-    x = Affine(_channels(options.offset, info.features, "offset"), _channels(options.scale, info.features, "scale"))
-    y = Affine(_channels(out_offset, info.outputs, "output offset"), _channels(out_scale, info.outputs, "output scale"))
+    x = Affine.of(_channels(options.offset, info.features, "offset"), _channels(options.scale, info.features, "scale"))
+    y = Affine.of(
+        _channels(out_offset, info.outputs, "output offset"), _channels(out_scale, info.outputs, "output scale")
+    )
     return Spec(info.timesteps, info.features, info.outputs, info.sequence_output, x, y)
 
 

@@ -82,8 +82,8 @@ def file_name(value: Any, where: Where) -> str:
     return value
 
 
-def channels(entry: Any, size_: int, what: str, where: Where) -> tuple[np.ndarray, np.ndarray]:
-    """preprocessing.<what>: (offset, scale) float32 arrays of 1 or `size_` finite values, scale non-zero."""
+def channels(entry: Any, size_: int, what: str, where: Where) -> tuple[list[float], list[float]]:
+    """preprocessing.<what>: (offset, scale), each 1 or `size_` finite numbers, no scale 0 (even as float32)."""
     if not isinstance(entry, dict) or "scale" not in entry or "offset" not in entry:
         raise ManifestError(f"{where}: preprocessing.{what} needs 'scale' and 'offset'.")
     extra = sorted(set(entry) - {"scale", "offset"})
@@ -102,7 +102,7 @@ def channels(entry: Any, size_: int, what: str, where: Where) -> tuple[np.ndarra
             raise ManifestError(f"{where}: preprocessing.{what}.{key} has {len(values)} values; expected 1 or {size_}.")
         if not all(math.isfinite(v) for v in values):
             raise ManifestError(f"{where}: preprocessing.{what}.{key} is {value!r}; values must be finite.")
-        arrays.append(np.asarray(values, dtype=np.float32))
-    if np.any(arrays[1] == 0):
+        arrays.append([float(v) for v in values])
+    if np.any(np.asarray(arrays[1], dtype=np.float32) == 0):
         raise ManifestError(f"{where}: preprocessing.{what}.scale contains 0; a scale must be non-zero.")
     return arrays[0], arrays[1]

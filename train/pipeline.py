@@ -192,6 +192,7 @@ def train_series(
         export_bundle(
             model,
             tmp,
+            name=Path(out).name,
             scale=data.x_norm.scale.tolist(),
             offset=data.x_norm.offset.tolist(),
             output_scale=data.y_norm.scale.tolist(),

@@ -1,0 +1,148 @@
+"""The manifest's optional blocks: streaming (the step models' tensors), quantization, the model."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from . import checks
+from .errors import ManifestError
+
+
+@dataclass(frozen=True)
+class StateSpec:
+    """One state tensor of a step model: its input name, the name of its next value, its width."""
+
+    name: str
+    output: str
+    size: int
+    layer: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "output": self.output, "shape": [self.size], "layer": self.layer, "initial": "zeros"}
+
+
+@dataclass(frozen=True)
+class StreamingBlock:
+    """The manifest's `streaming` block: the step models' tensor names and state shapes (zeros at start)."""
+
+    input: str
+    output: str
+    states: tuple[StateSpec, ...]
+
+    @classmethod
+    def parse(cls, raw: Any, where: checks.Where) -> StreamingBlock:
+        raw = checks.obj(raw, "streaming", where)
+        states = raw.get("states", [])
+        if not (isinstance(states, list) and all(isinstance(s, dict) for s in states)):
+            raise ManifestError(f"{where}: streaming.states is {states!r}; expected a list of state objects.")
+        try:
+            parsed = tuple(
+                StateSpec(str(s["name"]), str(s["output"]), int(s["shape"][-1]), str(s.get("layer", "")))
+                for s in states
+            )
+            block = cls(str(raw["input"]), str(raw["output"]), parsed)
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise ManifestError(
+                f"{where}: the 'streaming' block is malformed ({type(exc).__name__}: {exc}); "
+                "re-export with --streaming."
+            ) from None
+        if not parsed or any(s.size <= 0 for s in parsed):
+            raise ManifestError(f"{where}: the 'streaming' block lists states {states!r}; expected positive widths.")
+        return block
+
+    @property
+    def input_names(self) -> list[str]:
+        return [self.input, *(s.name for s in self.states)]
+
+    @property
+    def output_names(self) -> list[str]:
+        return [self.output, *(s.output for s in self.states)]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "input": self.input,
+            "output": self.output,
+            "states": [s.to_json() for s in self.states],
+            "initial_state": "zeros",
+            "state_units": "model",
+            "convention": "y_t, next states = step(x_t, states); start from zeros",
+        }
+
+
+@dataclass(frozen=True)
+class QuantizationBlock:
+    """The manifest's `quantization` block: what was asked, what it was calibrated and measured on, what failed."""
+
+    requested: tuple[str, ...]
+    calibration: Mapping[str, Any]
+    holdout: Mapping[str, Any]
+    failed: tuple[Mapping[str, str], ...] = ()
+
+    @property
+    def message(self) -> str:
+        """One line per variant left out: which, and why."""
+        return "\n".join(
+            f"variant {f.get('variant', '?')} ({f.get('format', '?')}) not written: {f.get('reason', '?')}"
+            for f in self.failed
+        )
+
+    @classmethod
+    def parse(cls, raw: Any, where: checks.Where) -> QuantizationBlock:
+        raw = checks.obj(raw, "quantization", where)
+        requested = checks.string_list(raw.get("requested", []), "quantization.requested", where, "variant names")
+        failed = raw.get("failed", [])
+        if not isinstance(failed, list):
+            raise ManifestError(f"{where}: quantization.failed is {failed!r}; expected a list of objects.")
+        # A record only reports what export left out: an odd one prints as '?', it changes no answer.
+        calibration, holdout = raw.get("calibration", {}), raw.get("holdout", {})
+        return cls(
+            requested,
+            calibration if isinstance(calibration, dict) else {},
+            holdout if isinstance(holdout, dict) else {},
+            tuple(f if isinstance(f, dict) else {} for f in failed),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "requested": list(self.requested),
+            "calibration": dict(self.calibration),
+            "holdout": dict(self.holdout),
+            "failed": [dict(f) for f in self.failed],
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True)
+class ModelBlock:
+    """What the Keras model was: its cells (one per recurrent layer), layers and parameter count."""
+
+    cell: str = "?"
+    cells: tuple[str, ...] = ()
+    bidirectional: bool = False
+    trainable_params: int | None = None
+    layers: tuple[Mapping[str, Any], ...] = ()
+
+    @classmethod
+    def parse(cls, raw: Any, where: checks.Where) -> ModelBlock:
+        raw = checks.obj(raw, "model", where)
+        cells = checks.string_list(raw.get("cells", []), "model.cells", where, "cell names like ['lstm']")
+        params = raw.get("trainable_params")
+        layers = raw.get("layers", [])
+        return cls(
+            str(raw.get("cell", "?")),
+            cells,
+            bool(raw.get("bidirectional", False)),
+            params if isinstance(params, int) and not isinstance(params, bool) else None,
+            tuple(layers) if isinstance(layers, list) else (),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "cell": self.cell,
+            "cells": list(self.cells),
+            "bidirectional": self.bidirectional,
+            "trainable_params": self.trainable_params,
+            "layers": [dict(layer) for layer in self.layers],
+        }

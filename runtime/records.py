@@ -1,0 +1,252 @@
+"""The records of a manifest's artifacts and files: what a bundle's files are and how they were proven.
+
+Built by export, parsed by runtime/manifest.py (`Manifest.parse`), which every reader goes through.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from . import checks
+from .errors import ManifestError
+
+FORMAT_NAME = "edgernn-bundle"
+SCHEMA_VERSION = 1
+MANIFEST_FILE = "manifest.json"
+MAX_MANIFEST_BYTES = 16 << 20
+# Artifact format -> file suffix: the runtime's half of the format registry (export/formats/ reads it).
+SUFFIXES = {"tflite": ".tflite", "onnx": ".onnx", "numpy": ".npz"}
+MODEL_ROLE, STEP_ROLE = "model", "step"
+ROLES = (MODEL_ROLE, STEP_ROLE)
+DEFAULT_VARIANT = "float32"
+REQUIRED_KEYS = ("format", "schema_version", "input", "output", "preprocessing", "artifacts", "golden")
+ARTIFACT_KEYS = ("file", "format", "variant", "bytes", "sha256")
+CONVENTION = "x_model = (x_raw - offset) * scale; y_raw = y_model / scale + offset"
+
+
+@dataclass(frozen=True, eq=False)
+class Affine:
+    """Per-channel ``model = (raw - offset) * scale``: the one place preprocessing is applied.
+
+    `to_model` and `to_raw` run on every predict and step, so each step is folded once into its
+    cheapest operand (see `operands`); every form computes in float32, bit-identical to the formula.
+    """
+
+    offset: np.ndarray
+    scale: np.ndarray
+    written: tuple[tuple[float, ...], tuple[float, ...]] | None = None  # the values as given, for to_json
+
+    @classmethod
+    def of(cls, offset: Sequence[float], scale: Sequence[float]) -> Affine:
+        """From the manifest's numbers: float32 for the math, the numbers themselves for writing back."""
+        written = tuple(float(v) for v in offset), tuple(float(v) for v in scale)
+        return cls(np.asarray(written[0], np.float32), np.asarray(written[1], np.float32), written)
+
+    @cached_property
+    def operands(self) -> tuple[Any, Any]:
+        """(offset, scale): None where the step is the identity, a numpy float32 scalar when one value
+        serves every channel (numpy's fastest ufunc path), else the float32 array."""
+
+        def simplest(values: np.ndarray, neutral: float) -> Any:
+            if np.all(values == neutral):
+                return None
+            return np.float32(values[0]) if np.all(values == values[0]) else values
+
+        return simplest(self.offset, 0.0), simplest(self.scale, 1.0)
+
+    @cached_property
+    def identity(self) -> bool:
+        return all(o is None for o in self.operands)
+
+    def to_model(self, raw: np.ndarray) -> np.ndarray:
+        offset, scale = self.operands
+        if offset is not None:
+            raw = np.subtract(raw, offset)  # the ufuncs directly: skips the operator's dispatch
+        return raw if scale is None else np.multiply(raw, scale)
+
+    def to_raw(self, model: np.ndarray) -> np.ndarray:
+        offset, scale = self.operands
+        if scale is not None:
+            model = np.true_divide(model, scale)
+        return model if offset is None else np.add(model, offset)
+
+    def to_json(self) -> dict[str, list[float]]:
+        offset, scale = self.written or (self.offset.tolist(), self.scale.tolist())
+        return {"offset": list(offset), "scale": list(scale)}
+
+
+@dataclass(frozen=True, eq=False)
+class Spec:
+    """What the model takes and returns: shapes and the preprocessing of both ends."""
+
+    timesteps: int
+    features: int
+    outputs: int
+    sequence_output: bool
+    x: Affine
+    y: Affine
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """A file of the bundle that is not an artifact (golden.npz, model.keras): name, size, sha256."""
+
+    file: str
+    bytes: int
+    sha256: str
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, raw: Any, what: str, where: checks.Where) -> FileEntry:
+        raw = checks.obj(raw, what, where)
+        return cls(
+            checks.file_name(raw.get("file"), where),
+            checks.size(raw.get("bytes"), what, where),
+            checks.sha256(raw.get("sha256"), what, where),
+            {k: v for k, v in raw.items() if k not in ("file", "bytes", "sha256")},
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {"file": self.file, "bytes": self.bytes, "sha256": self.sha256, **self.extra}
+
+
+# Fields of an artifact entry the code reads, in the order they are written; the rest are `extra`.
+_PROOF = ("max_abs_error", "mean_abs_error", "max_rel_error", "tolerance", "verified_with")
+
+
+@dataclass(frozen=True)
+class ArtifactEntry:
+    """One model file of the bundle: what it is, its bytes, and how well it matched Keras.
+
+    `tolerance` is the bound `validate` holds it to; `checked_on="holdout"` means it was measured
+    (and is re-checked) on the held-out windows in golden.npz, as quantized variants are.
+    """
+
+    file: str
+    format: str
+    variant: str = DEFAULT_VARIANT
+    role: str = MODEL_ROLE
+    bytes: int = 0
+    sha256: str = ""
+    graph_form: str = ""
+    graph_form_reason: str = ""
+    batch: int | None = None  # None: a free batch dimension
+    ops: Mapping[str, int] = field(default_factory=dict)
+    reset_variables: bool = False  # TFLite's fused LSTM keeps h/c in variable tensors between invokes
+    checked_on: str = ""
+    output_range: float | None = None
+    max_abs_error: float | None = None
+    mean_abs_error: float | None = None
+    max_rel_error: float | None = None
+    tolerance: float | None = None
+    verified_with: tuple[str, ...] = ()
+    extra: Mapping[str, Any] = field(default_factory=dict)  # opset, weights, quantization, forms_refused, ...
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return self.format, self.variant, self.role
+
+    def with_(self, **changes: Any) -> ArtifactEntry:
+        """A copy with `changes`; names that are not fields go into `extra`."""
+        names = set(self.__dataclass_fields__)
+        extra = {**self.extra, **{k: v for k, v in changes.items() if k not in names}}
+        return replace(self, **{k: v for k, v in changes.items() if k in names}, extra=extra)
+
+    @classmethod
+    def parse(cls, raw: Any, where: checks.Where) -> ArtifactEntry:
+        if not isinstance(raw, dict):
+            raise ManifestError(f"{where}: each artifact must be an object, got {raw!r}.")
+        missing = [k for k in ARTIFACT_KEYS if k not in raw]
+        if missing:
+            raise ManifestError(f"{where}: artifact {raw.get('file', '?')!r} is missing {missing}.")
+        what = f"artifact {raw['file']!r}"
+        file = FileEntry.parse(raw, what, where)
+        fmt = raw["format"]
+        if not isinstance(fmt, str) or fmt not in SUFFIXES:
+            raise ManifestError(f"{where}: {what} has format {fmt!r}; expected one of {tuple(SUFFIXES)}.")
+        if not file.file.endswith(SUFFIXES[fmt]):
+            raise ManifestError(
+                f"{where}: {what} has format {fmt!r} but not the '{SUFFIXES[fmt]}' suffix; "
+                "the manifest and the file disagree."
+            )
+        variant = checks.name(raw["variant"], f"{what} variant", where)
+        role = checks.name(raw.get("role", MODEL_ROLE), f"{what} role", where)
+        tol = raw.get("tolerance")
+        if "tolerance" in raw:  # validate holds each artifact to it
+            checks.finite(tol, f"{what} has tolerance", where, minimum=0)
+        batch = raw.get("batch", "dynamic")
+        known = {
+            "file",
+            "format",
+            "variant",
+            "role",
+            "bytes",
+            "sha256",
+            "graph_form",
+            "graph_form_reason",
+            "batch",
+            "ops",
+            "reset_variables",
+            "checked_on",
+            "output_range",
+            *_PROOF,
+        }
+        return cls(
+            file=file.file,
+            format=fmt,
+            variant=variant,
+            role=role,
+            bytes=file.bytes,
+            sha256=file.sha256,
+            graph_form=str(raw.get("graph_form", "")),
+            graph_form_reason=str(raw.get("graph_form_reason", "")),
+            batch=batch if isinstance(batch, int) and not isinstance(batch, bool) else None,
+            ops=_mapping(raw.get("ops")),
+            reset_variables=raw.get("reset_variables") is True,
+            checked_on=str(raw.get("checked_on", "")),
+            output_range=_number(raw.get("output_range")),
+            max_abs_error=_number(raw.get("max_abs_error")),
+            mean_abs_error=_number(raw.get("mean_abs_error")),
+            max_rel_error=_number(raw.get("max_rel_error")),
+            tolerance=_number(tol),
+            verified_with=tuple(v for v in raw.get("verified_with") or () if isinstance(v, str))
+            if isinstance(raw.get("verified_with"), list)
+            else (),
+            extra={k: v for k, v in raw.items() if k not in known},
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "file": self.file,
+            "format": self.format,
+            "variant": self.variant,
+            "role": self.role,
+            "graph_form": self.graph_form,
+            "graph_form_reason": self.graph_form_reason,
+            "batch": "dynamic" if self.batch is None else self.batch,
+            "ops": dict(sorted(self.ops.items())),
+            **self.extra,
+            "bytes": self.bytes,
+            "sha256": self.sha256,
+        }
+        if self.reset_variables:
+            out["reset_variables"] = True
+        for key in ("checked_on", "output_range", *_PROOF):
+            value = getattr(self, key)
+            if value not in (None, "", ()):
+                out[key] = list(value) if isinstance(value, tuple) else value
+        return out
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    """An informational object (ops counts): kept when it is one, else empty; no answer depends on it."""
+    return dict(value) if isinstance(value, dict) else {}
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
