@@ -151,7 +151,7 @@ def check_env(env: Env, venv: Path, cwd: Path, pytest_subset: bool, expected: di
     probe = (
         "import json, sys; from edgernn.runtime import backends, load; p = load(sys.argv[1]); "
         "print(json.dumps({'installed': backends.installed(), 'auto': p.backend, "
-        "'module': getattr(p._backend, 'runtime_module', '')}))"
+        "'module': getattr(p.runner, 'runtime_module', '')}))"
     )
     seen = json.loads(must([py, "-c", probe, BUNDLES[0]], cwd=cwd).strip().splitlines()[-1])
     if tuple(seen["installed"]) != env.backends or seen["auto"] != env.auto:

@@ -57,7 +57,7 @@ def litert_hot_path(bundle: Path, rounds: int) -> dict[str, float]:
     from math import isfinite
 
     p = load(bundle, backend="litert")
-    module = backends.backend_module("litert")._interpreter_module()
+    module = backends.backend_module("litert").interpreter_module()
 
     def fresh_interpreter():
         interp = module.Interpreter(model_path=str(bundle / p.artifact.file), num_threads=1)
@@ -92,7 +92,7 @@ def litert_hot_path(bundle: Path, rounds: int) -> dict[str, float]:
         "output affine": lambda: np.true_divide(ym, scale_out[0]),
     }
     out = interleaved_us(fns, rounds)
-    if p._x_scale is None and p._x_off is None:  # identity units: predict skips both maps
+    if p.spec.x.identity and p.spec.y.identity:  # identity units: predict skips both maps
         out["input affine"] = out["output affine"] = None
     return out
 

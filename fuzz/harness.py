@@ -27,8 +27,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-BACKENDS = {"onnx": "onnxruntime", "tflite": "litert", "numpy": "numpy"}
-FILES = {"onnx": "model.onnx", "tflite": "model.tflite", "numpy": "model.npz"}
+from edgernn.runtime.backends import backends_for
+from edgernn.runtime.manifest import SUFFIXES
+
+BACKENDS = {fmt: backends_for(fmt)[0] for fmt in SUFFIXES}  # the format registry's, one backend each
+FILES = {fmt: f"model{suffix}" for fmt, suffix in SUFFIXES.items()}
 KINDS = ("bitflip", "bytes", "truncate", "chunk_swap")
 MEMORY_LIMIT = 4 << 30  # a mutant that asks for absurd tensors gets a failed allocation, not the machine
 SELFTEST = (b"edgernn-fuzz-selftest:segv", b"edgernn-fuzz-selftest:hang")

@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "Found by this harness and fixed before these counts: LiteRT segfaulted on SPLIT/PACK/UNPACK options "
         "whose counts disagree with the op's tensors (1 in 1,000 tflite mutants; now refused by "
-        "`runtime/tflite_graph.py`), and both runtimes raised `UnicodeDecodeError` on mangled tensor or "
+        "`runtime/vet/tflite_graph.py`), and both runtimes raised `UnicodeDecodeError` on mangled tensor or "
         "dimension names during introspection (about 1 in 1,000 of each; now `ModelLoadError`).",
     ]
     failed = 0

@@ -20,7 +20,6 @@ from .errors import (
 )
 from .manifest import ArtifactEntry, Manifest
 from .predictor import Predictor
-from .stream import Stream
 
 __all__ = [
     "load",
@@ -41,3 +40,12 @@ __all__ = [
     "UnsupportedModelError",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    """`Stream` is imported on first use: a predict-only app never loads streaming (cold start)."""
+    if name == "Stream":
+        from .stream import Stream
+
+        return Stream
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import checks
 from .errors import ManifestError
 
 
-@dataclass(frozen=True)
-class StateSpec:
+class StateSpec(NamedTuple):  # a NamedTuple: immutable, and ~5x cheaper to define than a dataclass
     """One state tensor of a step model: its input name, the name of its next value, its width."""
 
     name: str
@@ -23,7 +22,7 @@ class StateSpec:
         return {"name": self.name, "output": self.output, "shape": [self.size], "layer": self.layer, "initial": "zeros"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared by to_json(); eq costs import time on devices
 class StreamingBlock:
     """The manifest's `streaming` block: the step models' tensor names and state shapes (zeros at start)."""
 
@@ -33,6 +32,16 @@ class StreamingBlock:
 
     @classmethod
     def parse(cls, raw: Any, where: checks.Where) -> StreamingBlock:
+        """The block, or ManifestError naming what is wrong with it."""
+        block, problem = cls.parse_deferred(raw, where)
+        if problem:
+            raise ManifestError(problem)
+        return block
+
+    @classmethod
+    def parse_deferred(cls, raw: Any, where: checks.Where) -> tuple[StreamingBlock | None, str]:
+        """(block, "") or (None, why a state is malformed): a bundle's window models still run then, and the
+        reason is raised when a step model is asked for. A block that is not an object of states is refused."""
         raw = checks.obj(raw, "streaming", where)
         states = raw.get("states", [])
         if not (isinstance(states, list) and all(isinstance(s, dict) for s in states)):
@@ -44,13 +53,13 @@ class StreamingBlock:
             )
             block = cls(str(raw["input"]), str(raw["output"]), parsed)
         except (KeyError, TypeError, ValueError, IndexError) as exc:
-            raise ManifestError(
+            return None, (
                 f"{where}: the 'streaming' block is malformed ({type(exc).__name__}: {exc}); "
                 "re-export with --streaming."
-            ) from None
+            )
         if not parsed or any(s.size <= 0 for s in parsed):
-            raise ManifestError(f"{where}: the 'streaming' block lists states {states!r}; expected positive widths.")
-        return block
+            return None, f"{where}: the 'streaming' block lists states {states!r}; expected positive widths."
+        return block, ""
 
     @property
     def input_names(self) -> list[str]:
@@ -71,7 +80,7 @@ class StreamingBlock:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared by to_json(); eq costs import time on devices
 class QuantizationBlock:
     """The manifest's `quantization` block: what was asked, what it was calibrated and measured on, what failed."""
 
@@ -114,7 +123,7 @@ class QuantizationBlock:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared by to_json(); eq costs import time on devices
 class ModelBlock:
     """What the Keras model was: its cells (one per recurrent layer), layers and parameter count."""
 
@@ -135,7 +144,7 @@ class ModelBlock:
             cells,
             bool(raw.get("bidirectional", False)),
             params if isinstance(params, int) and not isinstance(params, bool) else None,
-            tuple(layers) if isinstance(layers, list) else (),
+            tuple(layer for layer in layers if isinstance(layer, dict)) if isinstance(layers, list) else (),
         )
 
     def to_json(self) -> dict[str, Any]:

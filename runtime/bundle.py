@@ -15,6 +15,7 @@ import io
 import os
 import stat
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -22,7 +23,9 @@ from . import backends, checks
 from .errors import BackendUnavailableError, InputError, IntegrityError, ManifestError, UnsupportedModelError
 from .manifest import DEFAULT_VARIANT, MODEL_ROLE, STEP_ROLE, ArtifactEntry, FileEntry, Manifest
 from .predictor import Predictor
-from .stream import StepModel
+
+if TYPE_CHECKING:
+    from .stream import StepModel
 
 GOLDEN_KEYS = ("inputs", "outputs")
 
@@ -99,11 +102,11 @@ class Bundle:
         Raises:
             IntegrityError, ManifestError: the first file that is missing or differs.
         """
-        for entry in self.manifest.entries:
-            self.read(entry)
+        for entry in self.manifest.entries:  # hashed even in a Bundle opened with verify=False
+            read_checked(self.path, entry)
         source = self.manifest.source
         if source is not None and (self.path / source.file).is_file():
-            self.read(source)
+            read_checked(self.path, source)
 
     def golden(self) -> dict[str, np.ndarray]:
         """The golden vectors: 'inputs' in model units, the Keras 'outputs' for them (and the held-out pair)."""
@@ -165,8 +168,10 @@ class Bundle:
             UnsupportedModelError.
         """
         if artifact is None:
-            self.check_variant(variant)
-            backend = self.choose_backend(variant) if backend == "auto" else backend
+            if backend == "auto":
+                backend = self.choose_backend(variant)  # checks the variant first
+            else:
+                self.check_variant(variant)
             artifact = self.artifact_for(backend, variant)
         runner = backends.open_window(backend, self.read(artifact), artifact, self.manifest.spec)
         return Predictor(self, runner, artifact)
@@ -196,6 +201,8 @@ class Bundle:
                     "with --streaming."
                 )
             artifact = found[0]
+        from .stream import StepModel  # imported on first use: a predict-only app never loads streaming
+
         return StepModel.load(backend, self.read(artifact), artifact, self.manifest.spec, streaming)
 
 

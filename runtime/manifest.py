@@ -83,6 +83,7 @@ class Manifest:
     quantization: QuantizationBlock | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)  # created, producer, training, evaluation, ...
     streaming_error: str = ""  # a malformed streaming block: raised by require_streaming, never by predict
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False)  # the JSON parsed (info --json prints it)
 
     def artifacts(
         self,
@@ -92,7 +93,8 @@ class Manifest:
     ) -> list[ArtifactEntry]:
         """The artifacts matching every filter given; `formats` also sets the order (first format first).
 
-        Each filter is a name or a collection of names; None (or an empty collection) matches all.
+        Each filter is a name or a collection of names; None matches all (so does an empty role or variant
+        collection; an empty `formats` matches none).
         """
 
         def allowed(value: str | Iterable[str] | None) -> set[str] | None:
@@ -186,7 +188,9 @@ class Manifest:
         golden = FileEntry.parse(raw["golden"], "golden", where)
         source = FileEntry.parse(raw["source"], "source", where) if "source" in raw else None
         model = ModelBlock.parse(raw["model"], where) if "model" in raw else ModelBlock()
-        streaming, streaming_error = _streaming(raw, where)
+        streaming, streaming_error = (
+            StreamingBlock.parse_deferred(raw["streaming"], where) if "streaming" in raw else (None, "")
+        )
         quant = QuantizationBlock.parse(raw["quantization"], where) if "quantization" in raw else None
         known = {*REQUIRED_KEYS, "name", "source", "model", "streaming", "quantization"}
         return cls(
@@ -200,10 +204,11 @@ class Manifest:
             quant,
             {k: v for k, v in raw.items() if k not in known},
             streaming_error,
+            raw,
         )
 
     def to_json(self) -> dict[str, Any]:
-        """The manifest.json object (what `parse` reads back to an equal Manifest)."""
+        """The manifest.json object; `Manifest.parse(m.to_json()).to_json() == m.to_json()`."""
         spec = self.spec
         out: dict[str, Any] = {
             "format": FORMAT_NAME,
@@ -236,21 +241,6 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         return value.tolist()
     raise TypeError(f"cannot write {type(value).__name__} to the manifest")
-
-
-def _streaming(raw: Mapping[str, Any], where: checks.Where) -> tuple[StreamingBlock | None, str]:
-    """The streaming block, or the reason it is malformed (kept for require_streaming: the window models
-    of a bundle with a damaged streaming block still load and predict)."""
-    if "streaming" not in raw:
-        return None, ""
-    block = checks.obj(raw["streaming"], "streaming", where)
-    states = block.get("states", [])
-    if not (isinstance(states, list) and all(isinstance(s, dict) for s in states)):
-        raise ManifestError(f"{where}: streaming.states is {states!r}; expected a list of state objects.")
-    try:
-        return StreamingBlock.parse(block, where), ""
-    except ManifestError as exc:
-        return None, str(exc)
 
 
 def _spec(raw: Mapping[str, Any], where: checks.Where) -> Spec:

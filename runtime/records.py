@@ -92,7 +92,7 @@ class Spec:
     y: Affine
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared by to_json(); eq costs import time on devices
 class FileEntry:
     """A file of the bundle that is not an artifact (golden.npz, model.keras): name, size, sha256."""
 
@@ -119,7 +119,7 @@ class FileEntry:
 _PROOF = ("max_abs_error", "mean_abs_error", "max_rel_error", "tolerance", "verified_with")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared by to_json(); eq costs import time on devices
 class ArtifactEntry:
     """One model file of the bundle: what it is, its bytes, and how well it matched Keras.
 
@@ -180,22 +180,7 @@ class ArtifactEntry:
         if "tolerance" in raw:  # validate holds each artifact to it
             checks.finite(tol, f"{what} has tolerance", where, minimum=0)
         batch = raw.get("batch", "dynamic")
-        known = {
-            "file",
-            "format",
-            "variant",
-            "role",
-            "bytes",
-            "sha256",
-            "graph_form",
-            "graph_form_reason",
-            "batch",
-            "ops",
-            "reset_variables",
-            "checked_on",
-            "output_range",
-            *_PROOF,
-        }
+        known = set(cls.__dataclass_fields__) - {"extra"}
         return cls(
             file=file.file,
             format=fmt,

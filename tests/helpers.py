@@ -8,9 +8,11 @@ import shutil
 from pathlib import Path
 from typing import Any, Callable
 
+from edgernn.runtime.backends import backends_for
 from edgernn.runtime.bundle import sha256_bytes
+from edgernn.runtime.manifest import SUFFIXES
 
-BACKEND_OF = {"tflite": "litert", "onnx": "onnxruntime", "numpy": "numpy"}
+BACKEND_OF = {fmt: backends_for(fmt)[0] for fmt in SUFFIXES}  # the registry's one backend per format
 
 # (cell, format, variant, role, backend) combinations a test ran and checked against Keras;
 # tests/e2e/test_matrix.py compares them with every combination the registries allow.

@@ -126,8 +126,9 @@ def try_forms(
     refused: list[str] = []
     for form in forms:
         try:
-            entry = write(form).with_(**file_fields(path))
-            entry = prove(path.read_bytes(), entry)
+            entry = write(form)
+            content = path.read_bytes()  # hashed and proven: the same bytes
+            entry = prove(content, entry.with_(bytes=len(content), sha256=sha256_bytes(content)))
             return entry.with_(forms_refused=refused) if refused else entry
         except EdgeRNNError as exc:
             refused.append(f"{form.name}: {exc}")

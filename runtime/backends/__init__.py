@@ -1,8 +1,9 @@
 """Runtime backends: one module per runtime, one registry line each.
 
-A backend module exposes `NAME`, `available()`, `open(content, entry, spec) -> WindowRunner` and, for
-streaming, `open_step(content, entry, inputs, outputs) -> StepRunner`. The registry below says which
-artifact formats each one runs; modules are imported only when asked for, so a device with one
+A backend module exposes `NAME`, `open(content, entry, spec) -> WindowRunner` and, for streaming,
+`open_step(content, entry, inputs, outputs) -> StepRunner`. The registry below says which artifact
+formats each one runs and which optional modules make it available (`available(name)` asks
+`optional`, importing nothing); modules are imported only when asked for, so a device with one
 runtime installed never touches the others.
 """
 
@@ -10,9 +11,8 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Sequence
-from dataclasses import dataclass
 from types import ModuleType
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 import numpy as np
 
@@ -44,8 +44,9 @@ class StepRunner(Protocol):
     def run_step(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]: ...
 
 
-@dataclass(frozen=True)
-class Registered:
+class Registered(NamedTuple):
+    """A registry row (a NamedTuple: defining one costs a fifth of a dataclass at import)."""
+
     module: str
     formats: tuple[str, ...]  # artifact formats it runs
     requires: tuple[str, ...]  # optional modules, any one of which makes it available

@@ -23,9 +23,10 @@ from ..errors import ModelLoadError, UnsupportedModelError
 from ..manifest import ArtifactEntry, Spec
 from ..vet.tflite_graph import check_graph
 from ..vet.tflite_ops import custom_ops
+from . import REGISTRY
 
 NAME = "litert"
-_MODULES = ("ai_edge_litert.interpreter", "tflite_runtime.interpreter")  # the maintained one first
+_MODULES = tuple(f"{m}.interpreter" for m in REGISTRY[NAME].requires)  # the maintained one first
 
 
 def interpreter_module():

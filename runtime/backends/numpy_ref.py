@@ -3,7 +3,7 @@
 No native runtime: numpy only. It is also a fourth, independent implementation of the Keras
 equations that `validate` checks against the golden vectors next to LiteRT and onnxruntime.
 
-The artifact (format "numpy", written by edgernn.export.numpy_weights) is an .npz read with
+The artifact (format "numpy", written by export/formats/numpy/convert.py) is an .npz read with
 allow_pickle=False: a `spec` string (JSON: format version, timesteps, and the layer list, each layer
 with its kind, activations and options, naming its arrays) and one float32 array per weight, as Keras stores
 them: kernels (in, gates*units) with Keras gate orders (LSTM i,f,c,o; GRU z,r,h), recurrent

@@ -28,7 +28,7 @@ import numpy as np
 from .. import backends
 from ..bundle import Bundle
 from ..errors import ModelRunError
-from ..manifest import STEP_ROLE, ArtifactEntry, Manifest
+from ..manifest import ROLES, STEP_ROLE, ArtifactEntry, Manifest
 from ..stream import Stream
 from .timing import per_call_us
 
@@ -86,7 +86,7 @@ def machine_info() -> dict[str, Any]:
 def windows(spec, batch: int, seed: int = 0) -> np.ndarray:
     """Random raw-unit windows that map to model units in [-1, 1]."""
     xm = np.random.default_rng(seed).uniform(-1, 1, (batch, spec.timesteps, spec.features))
-    return (xm / spec.x.scale + spec.x.offset).astype(np.float32)
+    return spec.x.to_raw(xm.astype(np.float32))
 
 
 def throughput(fn: Callable[[np.ndarray], Any], x: np.ndarray, max_seconds: float = 0.5) -> float:
@@ -198,7 +198,7 @@ def plan(manifest: Manifest, backend_names: Sequence[str] | None, variants: Sequ
     names = list(backend_names) if backend_names else backends.installed()
     return [
         (art, name)
-        for art in manifest.artifacts(variant=variants)
+        for art in manifest.artifacts(role=ROLES, variant=variants)
         for name in names
         if art.format in backends.formats_of(name)
     ]

@@ -110,14 +110,14 @@ def predict(args) -> int:
 def validate(args) -> int:
     """Exit 0 when every row passes, 1 when one fails, 2 when the bundle is unreadable."""
     try:
-        reference = None
+        bundle, reference = Bundle.open(args.bundle), None
         if args.fresh:
             with needs_tensorflow("validate --fresh (running model.keras)"):
                 from edgernn.export.reference import keras_reference
 
-                reference = keras_reference(Bundle.open(args.bundle))
+                reference = keras_reference(bundle)
         rows = validate_bundle(
-            args.bundle, args.backend or None, args.variant or None, fresh=args.fresh, reference=reference
+            bundle, args.backend or None, args.variant or None, fresh=args.fresh, reference=reference
         )
     except (ManifestError, IntegrityError) as exc:
         if args.json:
@@ -206,7 +206,7 @@ def info(args) -> int:
 
     bundle = Bundle.open(args.bundle)
     if args.json:
-        print(bundle.manifest.dumps(), end="")
+        print(json.dumps(bundle.manifest.raw or bundle.manifest.to_json(), indent=2))
         return 0
     print_info(bundle)
     return 0

@@ -1,7 +1,7 @@
 """The `edgernn` command line: the parser and the exit codes; each command is in commands.py.
 
-Commands that need TensorFlow (train, export, demo) import it lazily and name the extra to
-install when it is missing.
+Commands that need TensorFlow (train, report, export, demo, validate --fresh, the bench baselines)
+import it lazily and name the extra to install when it is missing.
 """
 
 from __future__ import annotations
