@@ -189,7 +189,7 @@ def check_env(env: Env, venv: Path, cwd: Path, pytest_subset: bool, expected: di
                 "-q",
                 "-p",
                 "no:cacheprovider",
-                ROOT / "tests" / "test_runtime_only.py",
+                ROOT / "tests" / "runtime" / "test_runtime_only.py",
                 "-k",
                 PYTEST_SUBSET.format(names=names),
             ],

@@ -11,7 +11,6 @@ kept, because other jobs share the two cores: read the ratios, not the microseco
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 from datetime import datetime, timezone
@@ -41,16 +40,17 @@ def build_bundle(out: Path) -> tuple[Path, np.ndarray, np.ndarray]:
 
 
 def measure(path: Path, fresh: np.ndarray, ref: np.ndarray) -> list[dict]:
-    from edgernn.runtime import backends, load
+    from edgernn.runtime import Bundle, backends
     from edgernn.runtime.cli.timing import per_call_us
     from edgernn.runtime.compare import output_range
 
-    manifest = json.loads((path / "manifest.json").read_text())
+    bundle = Bundle.open(path)
     cells = []
-    for art in manifest["artifacts"]:
+    for entry in bundle.manifest.artifacts(role="model"):
+        art = entry.to_json()
         for name in backends.installed():
-            if art["format"] in backends.formats_of(name):
-                p = load(path, backend=name, variant=art["variant"])
+            if entry.format in backends.formats_of(name):
+                p = bundle.predictor(name, artifact=entry)
                 err = np.abs(p.predict(fresh) - ref)
                 cells.append(
                     {

@@ -209,7 +209,7 @@ def export_bundle(
             )
         np.savez(tmp / GOLDEN_FILE, **golden)
         model.save(tmp / KERAS_FILE)
-        manifest = Manifest(
+        draft = Manifest(
             name=options.name or out.name,
             spec=spec,
             entries=tuple(entries),
@@ -218,16 +218,23 @@ def export_bundle(
             model=_model_block(info),
             streaming=streaming,
             quantization=quant,
-            extra={
-                "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                "producer": _versions(),
-                **options.extra,
-            },
+            extra=_extra(options),
         )
-        text = manifest.dumps()
-        manifest = Manifest.parse(json.loads(text), MANIFEST_FILE)  # the runtime must read back what is written
-        (tmp / MANIFEST_FILE).write_text(text, encoding="utf-8")
+        manifest = _write_manifest(draft, tmp)
     return ExportResult(out, manifest, quant.failed if quant else ())
+
+
+def _extra(options: ExportOptions) -> dict[str, Any]:
+    created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return {"created": created, "producer": _versions(), **options.extra}
+
+
+def _write_manifest(manifest: Manifest, folder: Path) -> Manifest:
+    """Write manifest.json; returns the Manifest parsed back from that text (the runtime must read what is written)."""
+    text = manifest.dumps()
+    parsed = Manifest.parse(json.loads(text), MANIFEST_FILE)
+    (folder / MANIFEST_FILE).write_text(text, encoding="utf-8")
+    return parsed
 
 
 def _model_block(info: ModelInfo) -> ModelBlock:

@@ -136,11 +136,13 @@ def write_step_models(model, folder: Path, info: ModelInfo, spec: Spec, formats,
                 "export that format without --streaming."
             )
         path = folder / fmt.file("step")
-        entry = fmt.step_writer(source, path).with_(**file_fields(path))
+        entry = fmt.step_writer(source, path)
+        content = path.read_bytes()  # hashed and proven: the same bytes
+        entry = entry.with_(**file_fields(content))
 
-        def stepper(name: str, content: bytes, entry=entry):
-            return StepModel.load(name, content, entry, spec, block).run_model_units
+        def stepper(name: str, data: bytes, entry=entry):
+            return StepModel.load(name, data, entry, spec, block).run_model_units
 
-        entry = verify(path.read_bytes(), entry, spec, cases, opener=stepper)
+        entry = verify(content, entry, spec, cases, opener=stepper)
         entries.append(entry.with_(verified_steps=max(case.inputs.shape[1] for case in cases)))
     return block, entries

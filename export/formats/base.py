@@ -98,15 +98,14 @@ def step_entry(path: Path, fmt: str, ops: Mapping[str, int], reason: str = "") -
     )
 
 
-def file_fields(path: Path) -> dict[str, Any]:
-    """The manifest's size and sha256 of a written file."""
-    data = Path(path).read_bytes()
+def file_fields(data: bytes) -> dict[str, Any]:
+    """The manifest's size and sha256 of a file's bytes (the bytes that are then proven)."""
     return {"bytes": len(data), "sha256": sha256_bytes(data)}
 
 
 def file_entry(path: Path, **extra: Any) -> FileEntry:
     """A FileEntry (golden.npz, model.keras) for a written file."""
-    return FileEntry(Path(path).name, **file_fields(path), extra=extra)
+    return FileEntry(Path(path).name, **file_fields(Path(path).read_bytes()), extra=extra)
 
 
 def try_forms(
@@ -128,7 +127,7 @@ def try_forms(
         try:
             entry = write(form)
             content = path.read_bytes()  # hashed and proven: the same bytes
-            entry = prove(content, entry.with_(bytes=len(content), sha256=sha256_bytes(content)))
+            entry = prove(content, entry.with_(**file_fields(content)))
             return entry.with_(forms_refused=refused) if refused else entry
         except EdgeRNNError as exc:
             refused.append(f"{form.name}: {exc}")

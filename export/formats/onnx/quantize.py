@@ -188,7 +188,7 @@ def write_variant(job: VariantJob) -> ArtifactEntry:
         graph_form=form,
         graph_form_reason=f"quantized from the float32 {form} graph",
         ops=op_types(proto),
-        **file_fields(path),
+        **file_fields(path.read_bytes()),
         opset=next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), None),
         quantization={"method": best["method"], "rule": rule, "candidates": summary},
     )
