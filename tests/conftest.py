@@ -159,13 +159,19 @@ class Lazy(Mapping):
     """A read-only mapping whose values are computed on first access, once."""
 
     def __init__(self, keys, make: Callable[[str], Any]) -> None:
-        self._keys, self._make, self._done = tuple(keys), make, {}
+        self._keys, self._make, self._done, self._failed = tuple(keys), make, {}, {}
 
     def __getitem__(self, key: str) -> Any:
         if key not in self._keys:
             raise KeyError(key)
+        if key in self._failed:  # a build that failed once fails again at once, not after another export
+            raise self._failed[key]
         if key not in self._done:
-            self._done[key] = self._make(key)
+            try:
+                self._done[key] = self._make(key)
+            except Exception as exc:
+                self._failed[key] = exc
+                raise
         return self._done[key]
 
     def __iter__(self) -> Iterator[str]:

@@ -236,6 +236,10 @@ def test_predict_is_bit_identical_to_the_unfolded_formula(backend, which, per_ch
         "identity": zoo_bundles["gru-single"],
     }[which]
     p = load(path, backend=backend)
+    if which == "per-channel":  # the reference reads p.spec: check the parse against what export was given
+        assert p.spec.x.to_json() == {"offset": [1.0, -1.0, 0.0], "scale": [0.5, 2.0, 0.25]}
+        assert p.spec.y.to_json() == {"offset": [0.0, 3.0], "scale": [2.0, 0.5]}
+        np.testing.assert_array_equal(p.spec.x.scale, np.float32([0.5, 2.0, 0.25]))
     raw = np.random.default_rng(3).uniform(-20, 20, (70, p.spec.timesteps, p.spec.features)).astype(np.float32)
     for batch in (1, 2, 70):  # 70 windows exceed the small-array finiteness path
         np.testing.assert_array_equal(p.predict(raw[:batch]), reference_predict(p, raw[:batch]))

@@ -28,11 +28,8 @@ def rnn_last(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def gru_bundle(tmp_path_factory):
-    from edgernn.train import build_model
-
-    model = build_model("gru", (6, 5), timesteps=4, seed=11)
-    return export_bundle(model, tmp_path_factory.mktemp("gru") / "b", streaming=True).path
+def gru_bundle(stream_zoo):
+    return stream_zoo["gru-stacked-window"][1]  # a stacked GRU (6, 5) with step models, from the one zoo
 
 
 def _with_state_width(bundle, tmp_path, width):
