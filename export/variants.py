@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgernn.runtime.compare import output_range, tolerance, tolerance_rule
+from edgernn.runtime.compare import output_range, tolerance_rule
 from edgernn.runtime.errors import EdgeRNNError, ExportError
 from edgernn.runtime.manifest import MODEL_ROLE, ArtifactEntry, QuantizationBlock, Spec
 
@@ -84,7 +84,7 @@ def measure(
     """verify() on the held-out case with the (format, variant) rule resolved; then --max-error."""
     holdout, span = windows.holdout, windows.output_range
     rule = tolerance_rule(entry.format, entry.variant)
-    proof = verify(content, entry, spec, [holdout], tol=tolerance(entry.format, entry.variant, span))
+    proof = verify(content, entry, spec, [holdout], tol=rule.bound(span))
     limit = max_error_limit(max_error, span)
     err = proof.max_abs_error
     if limit is not None and err > limit:

@@ -14,34 +14,15 @@ with them. Only numeric columns (and a time index named explicitly) can be selec
 from __future__ import annotations
 
 import csv
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
 from edgernn.runtime.errors import InputError
 
-MISSING = {"", "na", "n/a", "nan", "null", "none", "?", "-", "--", "inf", "-inf", "+inf", "#n/a"}
-TIME_NAMES = {"date", "time", "timestamp", "datetime", "year", "month", "day", "index", "period", "epoch"}
-DATE_FORMATS = (
-    "%Y-%m-%d",
-    "%Y/%m/%d",
-    "%d/%m/%Y",
-    "%m/%d/%Y",
-    "%d.%m.%Y",
-    "%Y-%m-%d %H:%M",
-    "%Y-%m-%d %H:%M:%S",
-    "%Y-%m-%dT%H:%M:%S",
-    "%H:%M:%S",
-    "%H:%M",
-    "%Y-%m",
-    "%b %Y",
-    "%d %b %Y",
-)
-DATE_SAMPLE = 50  # cells checked when deciding whether a text column holds dates
+from .cells import classify, date_seconds, looks_like_time_index, number
 
 
 @dataclass(frozen=True)
@@ -52,9 +33,8 @@ class Table:
     names: tuple[str, ...]
     values: np.ndarray  # (rows, numeric columns) float64
     kinds: dict[str, str] = field(default_factory=dict)  # every column of the file -> its kind
-    clocks: dict[str, np.ndarray] = field(
-        default_factory=dict
-    )  # date / time index columns as numbers (NaN if unreadable)
+    # date / time index columns as numbers (NaN if unreadable)
+    clocks: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def rows(self) -> int:
@@ -78,80 +58,6 @@ class Table:
             if finite.size > 2 and np.all(np.diff(finite) > 0):
                 return name, t
         return None
-
-
-def _number(cell: str) -> float | None:
-    """The cell as a float, NaN when missing, None when it is not a number."""
-    text = cell.strip()
-    if text.lower() in MISSING:
-        return float("nan")
-    if "_" in text:  # float() accepts '1_000'; in a CSV that is text
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        return None
-    return value if np.isfinite(value) else float("nan")
-
-
-def _is_date(cell: str) -> bool:
-    text = cell.strip()
-    if not re.search(r"\d", text):
-        return False
-    try:
-        datetime.fromisoformat(text.replace("Z", "+00:00"))
-        return True
-    except ValueError:
-        pass
-    for fmt in DATE_FORMATS:
-        try:
-            datetime.strptime(text, fmt)
-            return True
-        except ValueError:
-            continue
-    return False
-
-
-def _date_seconds(cells: list[str]) -> np.ndarray:
-    """Dates/times as seconds (naive ones read as UTC); NaN where missing or unreadable."""
-    out = np.full(len(cells), np.nan)
-    fmt = None  # the first format that works is tried first on the next cell
-    for i, cell in enumerate(cells):
-        text = cell.strip()
-        if text.lower() in MISSING:
-            continue
-        stamp = None
-        try:
-            stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            for f in ((fmt,) if fmt else ()) + DATE_FORMATS:
-                try:
-                    stamp, fmt = datetime.strptime(text, f), f
-                    break
-                except ValueError:
-                    continue
-        if stamp is not None:
-            out[i] = (stamp if stamp.tzinfo else stamp.replace(tzinfo=timezone.utc)).timestamp()
-    return out
-
-
-def _looks_like_time_index(name: str, values: np.ndarray) -> bool:
-    words = set(re.split(r"[^a-z]+", name.lower()))
-    finite = values[np.isfinite(values)]
-    return bool(words & TIME_NAMES) and finite.size > 1 and bool(np.all(np.diff(finite) > 0))
-
-
-def _classify(name: str, cells: list[str]) -> tuple[str, np.ndarray | None]:
-    """(kind, float values or None) for one CSV column."""
-    numbers = [_number(c) for c in cells]
-    present = [c for c in cells if c.strip().lower() not in MISSING]
-    if not present:
-        return "empty", None
-    if all(v is not None for v in numbers):
-        values = np.asarray(numbers, dtype=np.float64)
-        return ("time index" if _looks_like_time_index(name, values) else "numeric"), values
-    sample = present[:DATE_SAMPLE]
-    return ("date" if all(_is_date(c) for c in sample) else "text"), None
 
 
 def _build(
@@ -190,7 +96,7 @@ def read_csv(path: str | Path) -> Table:
     rows = [r for r in csv.reader(text.splitlines(), dialect) if any(c.strip() for c in r)]
     if not rows:
         raise InputError(f"{path}: the file has no rows; expected a header line and one row per time step.")
-    has_header = any(_number(c) is None for c in rows[0])
+    has_header = any(number(c) is None for c in rows[0])
     header = _unique_names(rows[0]) if has_header else [str(i) for i in range(len(rows[0]))]
     body = rows[1:] if has_header else rows
     width = len(header)
@@ -203,11 +109,11 @@ def read_csv(path: str | Path) -> Table:
     cells = [[(row[j] if j < len(row) else "") for row in body] for j in range(width)]
     kinds, columns, clocks = {}, [], {}
     for name, col in zip(header, cells):
-        kind, values = _classify(name, col)
+        kind, values = classify(name, col)
         kinds[name] = kind
         columns.append(values if kind in ("numeric", "time index") else None)
         if kind in ("date", "time index"):
-            clocks[name] = values if values is not None else _date_seconds(col)
+            clocks[name] = values if values is not None else date_seconds(col)
     return _build(str(path), len(body), header, columns, kinds, clocks)
 
 
@@ -241,7 +147,7 @@ def read_npy(path: str | Path) -> Table:
         else:
             values = col.astype(np.float64)
             values[~np.isfinite(values)] = np.nan
-            kinds[name] = "time index" if _looks_like_time_index(name, values) else "numeric"
+            kinds[name] = "time index" if looks_like_time_index(name, values) else "numeric"
         columns.append(values)
     clocks = {n: c for n, c in zip(names, columns) if kinds[n] == "time index"}
     return _build(str(path), len(arr), names, columns, kinds, clocks)

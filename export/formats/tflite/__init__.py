@@ -1,13 +1,13 @@
 """TFLite: builtin ops only (convert.py), quantized variants (quantize.py, fused_lstm.py, isolated.py),
 and the step model (step.py)."""
 
-from ..base import Format
+from ..base import QUANTIZED, Format
 from . import convert, quantize, step
 
 FORMAT = Format(
     name="tflite",
     forms=convert.forms,
     write=convert.write,
-    variants={variant: quantize.write_variant for variant in ("dynamic", "float16", "int8")},
+    variants={variant: quantize.write_variant for variant in QUANTIZED},
     step_writer=step.write_step,
 )
