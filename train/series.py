@@ -22,7 +22,7 @@ import numpy as np
 
 from edgernn.runtime.errors import InputError
 
-from .cells import classify, date_seconds, looks_like_time_index, number
+from edgernn.runtime.data.cells import classify, date_seconds, looks_like_time_index, number
 
 
 @dataclass(frozen=True)
