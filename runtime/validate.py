@@ -91,7 +91,7 @@ def validate(
     names = list(backend_names) if backend_names else backends.installed()
     rows = []
     for art in bundle.manifest.artifacts(role=ROLES, variant=variants):  # a role this edgernn does not know: not run
-        tol = _tolerance_of(art)
+        tol = tolerance_of(art)
         for name in names:
             if art.format in backends.formats_of(name):
                 rows += _rows_for(bundle, art, name, tol, _references_for(art, golden, references))
@@ -106,7 +106,7 @@ def _references_for(art: ArtifactEntry, golden: dict[str, np.ndarray], reference
     return references
 
 
-def _tolerance_of(art: ArtifactEntry) -> float:
+def tolerance_of(art: ArtifactEntry) -> float:
     """The manifest's bound; else the table's, which for range-relative rows needs the export's range."""
     if art.tolerance is not None:
         return art.tolerance

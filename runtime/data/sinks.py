@@ -101,7 +101,8 @@ class ParquetSink(Sink):
 
     def _finish(self) -> None:
         if self.writer is None:  # no rows: still a valid file with the columns
-            self.writer = self.pq.ParquetWriter(self.tmp, self.pa.schema([(c, self.pa.float64()) for c in self.columns]))
+            schema = self.pa.schema([(c, self.pa.float64()) for c in self.columns])
+            self.writer = self.pq.ParquetWriter(self.tmp, schema)
         self.writer.close()
 
 
