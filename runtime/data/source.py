@@ -240,3 +240,16 @@ class ParquetSource:
             raise InputError(f"{self.path}: column {name!r} has type {kind}, not numbers; expected a numeric column.")
         values = np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.float64)
         return np.where(np.isfinite(values), values, np.nan)
+
+
+class ArraySource:
+    """An in-memory (rows, columns) array as a Source: stdin series and tests."""
+
+    def __init__(self, values: np.ndarray, columns: Sequence[str], path: str = "<stdin>") -> None:
+        self.path, self.columns = Path(path), list(columns)
+        self.values = np.asarray(values, dtype=np.float64).reshape(len(values), len(self.columns))
+        self.rows = int(len(self.values))
+
+    def read(self, start: int, stop: int, names: Sequence[str]) -> dict[str, np.ndarray]:
+        part = self.values[max(start, 0) : min(stop, self.rows)]
+        return {n: np.where(np.isfinite(c := part[:, self.columns.index(n)]), c, np.nan) for n in names}
