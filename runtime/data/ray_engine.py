@@ -40,7 +40,9 @@ def _ray():
     if not ray.is_initialized():  # RAY_ADDRESS (or a running cluster) is used when set; else a local Ray
         ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
     logging.getLogger("ray.data").setLevel(logging.WARNING)  # its per-operator INFO lines would bury the table
-    ray.data.DataContext.get_current().enable_progress_bars = False
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False
+    context.raise_original_map_exception = True  # an actor's InputError reaches the driver as itself
     return ray
 
 
@@ -108,10 +110,18 @@ def _ranges_dataset(ray, rows: int, chunk_rows: int):
     return ray.data.from_items(items, override_num_blocks=len(items))
 
 
-def _unwrap(ray, exc: Exception) -> Exception:
-    """The edgernn error an actor raised, instead of Ray's wrapper around it."""
-    cause = getattr(exc, "cause", None)
-    return cause if isinstance(cause, EdgeRNNError) else exc
+def _unwrap(exc: BaseException) -> BaseException:
+    """The edgernn error an actor raised, found inside Ray's wrappers (RayTaskError, UserCodeException)."""
+    seen, todo = set(), [exc]
+    while todo:
+        e = todo.pop()
+        if isinstance(e, EdgeRNNError):
+            return e
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        todo += [getattr(e, "cause", None), e.__cause__, e.__context__]
+    return exc
 
 
 def score_ray(job: Job, out: Path, actors: int = 2) -> Summary:
@@ -130,8 +140,8 @@ def score_ray(job: Job, out: Path, actors: int = 2) -> Summary:
             counts: Any = done.sum(["_dropped", "_gaps"]) if done.count() else {}
             written = done.map_batches(_windows_only, batch_format="numpy")
             windows = written.count()
-        except ray.exceptions.RayError as exc:
-            raise _unwrap(ray, exc) from None
+        except Exception as exc:  # Ray wraps what an actor raised; the edgernn error inside is the answer
+            raise _unwrap(exc) from None
         dropped, gaps = int(counts.get("sum(_dropped)", 0)), int(counts.get("sum(_gaps)", 0))
         if not windows:
             raise no_window(job, plan, dropped, gaps)
@@ -161,7 +171,7 @@ def validate_ray(
     )
     try:
         parts = list(ds.iter_batches(batch_size=None, batch_format="numpy"))
-    except ray.exceptions.RayError as exc:
-        raise _unwrap(ray, exc) from None
+    except Exception as exc:
+        raise _unwrap(exc) from None
     ref: Reference | None = reference
     return summarise(b, Path(data), pairs, parts, reference_name if ref else "model.npz (numpy float32)")
