@@ -4,10 +4,11 @@
     .venv/bin/python benchmarks/score.py --rows 100000 --big-rows 0
 
 A synthetic series with the columns models/sunspots-gru reads (YEAR, SUNACTIVITY), written as NPY and
-CSV. Each configuration runs in a fresh child process, so its peak RSS (getrusage ru_maxrss) is its
-own; for Ray the actors are separate processes, sampled from /proc every 50 ms (their peak summed
-RSS, reported beside the driver's). Output to Parquet (what the Ray engine writes). Rows/s counts
-windows scored per second of the scoring call (Ray's start-up is timed separately).
+CSV. Each configuration runs in a fresh child process, so its peak RSS (/proc/self/status VmHWM) is
+its own (a memory-mapped NPY's pages count in it as they are read); for Ray the actors are separate
+processes, sampled from /proc every 50 ms (their peak summed RSS, reported beside the driver's).
+Output to Parquet (what the Ray engine writes). Rows/s counts windows scored per second of the
+scoring call (Ray's start-up is timed separately).
 Results go to benchmarks/RESULTS-score.md.
 """
 
@@ -17,7 +18,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -99,8 +99,15 @@ def child(config: str, data: Path, out: Path) -> dict:
         result["threads"] = threads
     result.update(windows=summary.windows, backend=summary.backend, rows=summary.rows)
     result["rows_per_s"] = summary.windows / result["seconds"]
-    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["peak_rss_mb"] = _hwm_kb() / 1024
     return result
+
+
+def _hwm_kb() -> int:
+    """This process's peak RSS (VmHWM): unlike ru_maxrss it starts afresh at exec, so the parent's
+    memory (the 10M-row series it just wrote) is not counted."""
+    status = Path("/proc/self/status").read_text()
+    return next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM"))
 
 
 def run(config: str, data: Path, folder: Path) -> dict:
@@ -133,8 +140,9 @@ def report(rows: list[dict], big: list[dict], args) -> str:
         "## Throughput and peak memory",
         "",
         "rows/s = windows scored per second of the scoring call (file read, windowing, predict, write). "
-        "Peak RSS: the process's maximum resident set; for Ray, the driver's, and the peak of the summed "
-        "RSS of the Ray worker processes (the 2 actors and Ray's idle workers) sampled every 50 ms.",
+        "Peak RSS: the process's maximum resident set (VmHWM; for NPY input it includes the file's pages, "
+        "memory-mapped, as they are read: the page cache can drop them); for Ray, the driver's, and the peak "
+        "of the summed RSS of the Ray worker processes (the 2 actors and Ray's idle workers) sampled every 50 ms.",
         "",
         md_table(
             ["engine", "input", "backend", "windows", "seconds", "rows/s", "peak RSS (MB)", "Ray workers peak (MB)"],
