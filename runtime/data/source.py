@@ -108,33 +108,30 @@ class CsvSource:
         self.columns = names or [str(i) for i in range(len(first))]
         self._offsets, self.rows = self._index()
 
-    def _index(self) -> tuple[list[int], int]:
-        """Byte offsets of rows 0, INDEX_EVERY, 2 x INDEX_EVERY, ...; and the number of data rows."""
-        offsets, line, pos, last = [], 0, 0, b"\n"
+    def _index(self) -> tuple[list[tuple[int, int]], int]:
+        """(offset, lines to skip from it) for rows 0, INDEX_EVERY, 2 x INDEX_EVERY, ...; and the data rows.
+
+        One pass over the bytes counting newlines with numpy; only every INDEX_EVERY-th line start is kept.
+        """
+        starts, line, last = [], 0, b"\n"  # offsets of lines 0, INDEX_EVERY, ... (line 0: header or row 0)
         with open(self.path, "rb") as fh:
             if fh.read(3) != b"\xef\xbb\xbf":
                 fh.seek(0)
             pos = fh.tell()
-            starts = [pos]  # offsets of line starts, every INDEX_EVERY lines, from the header on
+            starts.append(pos)
             while block := fh.read(SCAN_BYTES):
                 nl = np.flatnonzero(np.frombuffer(block, np.uint8) == 10)
-                # line numbers of the lines starting after each newline: line + 1 + k
-                want = np.flatnonzero((line + 1 + np.arange(nl.size)) % INDEX_EVERY == 0)
-                starts += (pos + nl[want] + 1).tolist()
-                line += nl.size
-                pos += len(block)
-                last = block[-1:]
-        lines = line + (last != b"\n")
+                kept = np.flatnonzero((line + 1 + np.arange(nl.size)) % INDEX_EVERY == 0)  # the next line's number
+                starts += (pos + nl[kept] + 1).tolist()
+                line, pos, last = line + nl.size, pos + len(block), block[-1:]
+        lines = line + (last != b"\n")  # a last line without its newline still counts
         skip = int(self.header)
         rows = max(lines - skip, 0)
-        # row r starts at line r + skip: keep the offset of every INDEX_EVERY-th row
-        offsets = [self._line_offset(starts, r + skip) for r in range(0, rows, INDEX_EVERY)] if rows else []
+        offsets = []
+        for r in range(0, rows, INDEX_EVERY):  # row r is line r + skip
+            k = (r + skip) // INDEX_EVERY
+            offsets.append((starts[k], r + skip - k * INDEX_EVERY))
         return offsets, rows
-
-    def _line_offset(self, starts: list[int], line: int) -> tuple[int, int]:
-        """(offset of an indexed line at or before `line`, lines to skip from there)."""
-        k = line // INDEX_EVERY
-        return starts[k], line - k * INDEX_EVERY
 
     def read(self, start: int, stop: int, names: Sequence[str]) -> dict[str, np.ndarray]:
         start, stop = max(start, 0), min(stop, self.rows)
