@@ -177,7 +177,22 @@ def report(rows: list[dict], big: list[dict], args) -> str:
                 ],
             ),  # fmt: skip
         ]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + ["", NOTES]) + "\n"
+
+
+NOTES = """## Reading the figures
+
+- Local, 1 thread vs all cores: on these 2 cores, shared with other jobs, the second thread has no
+  free core to run on, and the windowing and Parquet writing between backend calls hold the GIL; the
+  `--threads` gain needs cores to spare.
+- Ray with 2 actors is slower than the local engine on one machine: each actor starts a process that
+  imports edgernn and the runtime and loads the bundle, and the results pass through Ray's object
+  store (materialised, then written as Parquet). It pays when there are more cores (nodes) than one
+  machine has; the code is the same for a cluster (docs/data.md, "Ray when one machine is not enough").
+  The Ray workers' RSS includes Ray's own idle workers besides the 2 actors.
+- Flat memory: 10x the rows leaves the CSV run's peak RSS where it was (ranges of 65,536 rows are
+  read, cut, predicted and written one at a time). The NPY run's extra RSS is the memory-mapped file's
+  pages (16 bytes a row), counted as resident while cached; they are the page cache, not the heap."""
 
 
 def main() -> None:
