@@ -183,7 +183,8 @@ def report(rows: list[dict], big: list[dict], args) -> str:
 NOTES = """## Reading the figures
 
 - Local, 1 thread vs all cores: on these 2 cores, shared with other jobs, the second thread has no
-  free core to run on, and the windowing and Parquet writing between backend calls hold the GIL; the
+  free core to run on (the Python parts between backend calls, windowing and writing, also share one
+  GIL; not measured apart); the
   `--threads` gain needs cores to spare.
 - Ray with 2 actors is slower than the local engine on one machine: each actor starts a process that
   imports edgernn and the runtime and loads the bundle, and the results pass through Ray's object
