@@ -184,8 +184,7 @@ NOTES = """## Reading the figures
 
 - Local, 1 thread vs all cores: on these 2 cores, shared with other jobs, the second thread has no
   free core to run on (the Python parts between backend calls, windowing and writing, also share one
-  GIL; not measured apart); the
-  `--threads` gain needs cores to spare.
+  GIL; not measured apart): the `--threads` gain needs cores to spare.
 - Ray with 2 actors is slower than the local engine on one machine: each actor starts a process that
   imports edgernn and the runtime and loads the bundle, and the results pass through Ray's object
   store (materialised, then written as Parquet). It pays when there are more cores (nodes) than one
