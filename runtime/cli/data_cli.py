@@ -43,6 +43,10 @@ def _engine_options(p: argparse.ArgumentParser) -> None:
 
 
 def predict_options(p: argparse.ArgumentParser) -> None:
+    # VALUE stays nargs="+" (so `B --stream 1 2` still finds its values after the flag) but may be
+    # left out when --input gives the windows; argparse marks a "+" positional required, so unmark it.
+    values = next(a for a in p._actions if a.dest == "values")
+    values.required, values.default = False, []
     p.add_argument("--input", metavar="FILE|-", help="windows from FILE.npy, FILE.csv or stdin ('-'), one per row")
     p.add_argument("--series", action="store_true", help="--input is a series: cut it into every window")
     p.add_argument("--output", type=Path, metavar="FILE", help="write the outputs to FILE.npy, .csv or .json")

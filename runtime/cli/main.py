@@ -71,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("predict", help="predict one window given in raw units (or, with --stream, one per sample)")
     p.add_argument("bundle", type=Path)
-    p.add_argument("values", type=data_cli.value, nargs="*", metavar="VALUE", help="one window, or '-' for stdin")
+    p.add_argument("values", type=data_cli.value, nargs="+", metavar="VALUE", help="one window, or '-' for stdin")
     p.add_argument(
         "--stream", action="store_true", help="the values are samples fed one at a time; one prediction each"
     )
