@@ -122,7 +122,7 @@ def cut(source: Source, plan: Plan, start: int, stop: int, *, strict: bool = Fal
         name = plan.inputs[int(np.flatnonzero(~np.isfinite(xs[r]))[0])]
         raise InputError(
             f"{source.path}: row {lo + r}, column {name!r} is missing (empty, NA or NaN); expected a number. "
-            "Fill it, or drop --missing error to skip the windows that would read it."
+            "Fill it, or use --missing drop (the default) to skip the windows that would read it."
         )
     tclock = cols[plan.clock] if plan.clock else None
     breaks = gap_rows(tclock, plan.step) if tclock is not None else np.zeros(0, dtype=int)
