@@ -28,6 +28,7 @@ from .atomic import staging_dir
 from .formats import FORMAT_NAMES, file_entry, get_format, try_forms
 from .keras_io import load_keras
 from .model_info import ModelInfo, inspect_model
+from .source import bundle_name, raw_golden, resolve
 from .streaming import check_streamable, write_step_models
 from .variants import GOLDEN_HOLDOUT, Windows, parse_variants, quantization_block, split_windows, write_variants
 from .verify import Case, keras_cases, verify
@@ -46,7 +47,7 @@ class ExportOptions:
         scale, offset: input preprocessing, x_model = (x_raw - offset) * scale (scalar or per feature).
         output_scale, output_offset: output mapping (default: the input's, when scalar).
         representative: windows in model units (e.g. the training windows) used in the golden vectors.
-        name: the bundle's name (default: the folder name).
+        name: the bundle's name; it is always the output folder's name (a different one is refused).
         extra: more top-level manifest keys (e.g. training metrics).
         streaming: also write step models (state as explicit input/output) per format.
         quantize: quantized variants to add ('dynamic', 'float16', 'int8', or a comma list); a variant
@@ -54,6 +55,9 @@ class ExportOptions:
         calibration: windows (n, timesteps, features) in RAW units for calibration; default `representative`.
         max_error: refuse a variant whose max abs error (model units) is beyond this; 'N%' means N% of
             the Keras output range.
+        override_preprocessing: re-exporting a bundle, accept a mapping that differs from its source's.
+        raw_golden: raw-unit golden pair ('raw_inputs', 'raw_outputs') to keep (a re-export carries its
+            source's); default: the model-unit golden pair through this export's mapping.
     """
 
     formats: Sequence[str] = FORMAT_NAMES
@@ -69,6 +73,8 @@ class ExportOptions:
     quantize: str | Sequence[str] = ()
     calibration: np.ndarray | None = None
     max_error: float | str | None = None
+    override_preprocessing: bool = False
+    raw_golden: Mapping[str, np.ndarray] | None = None
 
 
 @dataclass(frozen=True)
@@ -180,7 +186,12 @@ def export_bundle(
     """
     if options is not None and keywords:
         raise ExportError(f"pass either options or keywords, not both (got options and {sorted(keywords)}).")
-    options = options or ExportOptions(**keywords)
+    options = resolve(model, options or ExportOptions(**keywords))  # a bundle's model: keep what it knew
+    name = bundle_name(out)
+    if options.name not in (None, name):
+        raise ExportError(
+            f"name={options.name!r}: a bundle is named after its folder; write it to --out .../{options.name}."
+        )
     model = load_keras(model) if isinstance(model, (str, os.PathLike)) else model
     info = inspect_model(model)
     if options.streaming:
@@ -198,6 +209,7 @@ def export_bundle(
             streaming, steps = write_step_models(model, tmp, info, spec, options.formats, options.seed)
             entries += steps
         golden = {"inputs": cases[0].inputs, "outputs": cases[0].outputs}
+        golden.update(options.raw_golden or raw_golden(spec, cases[0].inputs, cases[0].outputs))
         quant = None
         if variants:
             report = write_variants(model, tmp, info, spec, variants, entries, windows, options.max_error)
@@ -210,7 +222,7 @@ def export_bundle(
         np.savez(tmp / GOLDEN_FILE, **golden)
         model.save(tmp / KERAS_FILE)
         draft = Manifest(
-            name=options.name or out.name,
+            name=name,
             spec=spec,
             entries=tuple(entries),
             golden=file_entry(tmp / GOLDEN_FILE, count=int(len(inputs)), units="model"),

@@ -25,10 +25,6 @@ from .table import render
 CELLS = ("simple_rnn", "lstm", "gru")
 
 
-def floats(text: str) -> list[float]:
-    return [float(v) for v in text.split(",")]
-
-
 @contextmanager
 def needs_tensorflow(purpose: str) -> Iterator[None]:
     """TensorFlow/Keras missing (at import or at first use deep inside training) -> MissingExtraError."""
@@ -59,18 +55,10 @@ def export(args) -> int:
     with needs_tensorflow("edgernn export"):
         from edgernn.export import ExportOptions, export_bundle
 
-        scale = args.scale[0] if len(args.scale) == 1 else args.scale
-        offset = args.offset[0] if len(args.offset) == 1 else args.offset
+        from .export_args import export_keywords
+
         calibration = _load_windows(args.calibration) if args.calibration else None
-        options = ExportOptions(
-            formats=tuple(args.formats.split(",")),
-            scale=scale,
-            offset=offset,
-            streaming=args.streaming,
-            quantize=args.quantize,
-            calibration=calibration,
-            max_error=args.max_error,
-        )
+        options = ExportOptions(**export_keywords(args, calibration))
         result = export_bundle(args.model, args.out, options)
     from .info import print_info
 
@@ -91,26 +79,35 @@ def _load_windows(path: Path) -> np.ndarray:
 
 
 def predict(args) -> int:
+    from .predict_args import cli_nonfinite_hint, plot_stream
+
     predictor = load(args.bundle, backend=args.backend, variant=args.variant)
-    spec, values = predictor.spec, args.values
-    if args.stream:
-        for y in stream_values(predictor, values):
-            print(" ".join(f"{v:.6g}" for v in y))
-        return 0
-    if len(values) != spec.timesteps * spec.features:
-        raise InputError(
-            f"expected {spec.timesteps * spec.features} values (timesteps {spec.timesteps} x features "
-            f"{spec.features}, time-major), got {len(values)}."
-        )
-    y = predictor.predict(np.asarray(values, dtype=np.float32).reshape(1, spec.timesteps, spec.features))
+    spec, values, nonfinite = predictor.spec, args.values, getattr(args, "allow_nonfinite", False)
+    with cli_nonfinite_hint():
+        if args.stream:
+            outputs = stream_values(predictor, values, allow_nonfinite=nonfinite)
+            for y in outputs:
+                print(" ".join(f"{v:.6g}" for v in y))
+            if getattr(args, "plot", None):
+                print(f"plot written to {plot_stream(predictor, values, outputs, args.plot)}", file=sys.stderr)
+            return 0
+        if len(values) != spec.timesteps * spec.features:
+            raise InputError(
+                f"expected {spec.timesteps * spec.features} values (timesteps {spec.timesteps} x features "
+                f"{spec.features}, time-major), got {len(values)}."
+            )
+        x = np.asarray(values, dtype=np.float32).reshape(1, spec.timesteps, spec.features)
+        y = predictor.predict(x, allow_nonfinite=nonfinite)
     print(" ".join(f"{v:.6g}" for v in y.reshape(-1)))
     return 0
 
 
 def validate(args) -> int:
-    """Exit 0 when every row passes, 1 when one fails, 2 when the bundle is unreadable."""
+    """Exit 0 when every row passes, 1 when one fails, 3 when the bundle is unreadable."""
     try:
         bundle, reference = Bundle.open(args.bundle), None
+        for variant in args.variant:
+            bundle.check_variant(variant)  # InputError listing the bundle's variants (exit 2)
         if args.fresh:
             with needs_tensorflow("validate --fresh (running model.keras)"):
                 from edgernn.export.reference import keras_reference
@@ -128,7 +125,7 @@ def validate(args) -> int:
                 )
             )
         print(f"edgernn validate: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 2
+        return 3
     ok = bool(rows) and all(r.passed for r in rows)
     if args.json:
         print(json.dumps({"bundle": str(args.bundle), "passed": ok, "rows": [r.as_dict() for r in rows]}, indent=2))
