@@ -61,8 +61,8 @@ class ExportOptions:
     """
 
     formats: Sequence[str] = FORMAT_NAMES
-    scale: float | Sequence[float] = 1.0
-    offset: float | Sequence[float] = 0.0
+    scale: float | Sequence[float] | None = None  # None: 1.0, or a re-exported bundle's own mapping
+    offset: float | Sequence[float] | None = None  # None: 0.0, or a re-exported bundle's own mapping
     output_scale: float | Sequence[float] | None = None
     output_offset: float | Sequence[float] | None = None
     representative: np.ndarray | None = None
@@ -121,11 +121,13 @@ def _channels(value: float | Sequence[float], size: int, what: str) -> list[floa
 
 def model_spec(info: ModelInfo, options: ExportOptions) -> Spec:
     """Shapes and preprocessing; outputs map back with the input's scale/offset when those are scalars."""
+    scale = 1.0 if options.scale is None else options.scale
+    offset = 0.0 if options.offset is None else options.offset
     out_scale = options.output_scale
-    out_scale = (options.scale if np.isscalar(options.scale) else 1.0) if out_scale is None else out_scale
+    out_scale = (scale if np.isscalar(scale) else 1.0) if out_scale is None else out_scale
     out_offset = options.output_offset
-    out_offset = (options.offset if np.isscalar(options.offset) else 0.0) if out_offset is None else out_offset
-    x = Affine.of(_channels(options.offset, info.features, "offset"), _channels(options.scale, info.features, "scale"))
+    out_offset = (offset if np.isscalar(offset) else 0.0) if out_offset is None else out_offset
+    x = Affine.of(_channels(offset, info.features, "offset"), _channels(scale, info.features, "scale"))
     y = Affine.of(
         _channels(out_offset, info.outputs, "output offset"), _channels(out_scale, info.outputs, "output scale")
     )

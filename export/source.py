@@ -94,14 +94,8 @@ def read_preprocessing(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def mapping_given(options) -> bool:
-    """Whether the caller set any preprocessing field away from ExportOptions' defaults."""
-    defaults = type(options)()
-    fields = ("scale", "offset", "output_scale", "output_offset")
-    return any(
-        np.any(np.asarray(getattr(options, f)) != np.asarray(getattr(defaults, f)))
-        for f in fields
-        if getattr(options, f) is not None or getattr(defaults, f) is not None
-    )
+    """Whether the caller gave any preprocessing field (None means: not given)."""
+    return any(getattr(options, f) is not None for f in ("scale", "offset", "output_scale", "output_offset"))
 
 
 def _same(a: Spec, b: Spec) -> bool:

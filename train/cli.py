@@ -29,6 +29,7 @@ def train_command(args) -> int:
         horizon=args.horizon,
         recipe=recipe,
         streaming=getattr(args, "streaming", False),
+        date_format=getattr(args, "date_format", None),
     )
     path, evaluation = train_series(job, args.out)
     print(f"wrote {path}")
