@@ -20,7 +20,6 @@ from ..errors import InputError, IntegrityError, ManifestError
 from ..stream import stream_values
 from ..validate import validate as validate_bundle
 from .output import Progress, print_table
-from .table import render
 
 CELLS = ("simple_rnn", "lstm", "gru")
 
@@ -63,6 +62,10 @@ def export(args) -> int:
     from .info import print_info
 
     print_info(Bundle(result.path, result.manifest))
+    if result.manifest.quantization:
+        from .figures import sibling_png, try_figure, variants_figure
+
+        print(try_figure(variants_figure, result.manifest, sibling_png(result.path, "quantize")), file=sys.stderr)
     message = result.manifest.quantization.message if result.manifest.quantization else ""
     if message:  # exit 1 (bundle still written) when a requested variant was left out
         print(f"edgernn export: wrote {result.path} without some variants:\n{message}", file=sys.stderr)
@@ -210,87 +213,6 @@ def info(args) -> int:
 
 
 def demo(args) -> int:
-    quantize = () if args.quantize in ("", "none") else args.quantize.split(",")
-    with needs_tensorflow("edgernn demo"):
-        from edgernn.train.demo import run_demo
+    from .demo_report import demo as run
 
-        rows = run_demo(args.out, epochs=args.epochs, quantize=quantize)
-    headers = sorted({k for r in rows for k in r if k not in ("bundle",)}, key=_demo_order)
-    print()
-    print(
-        render(
-            headers,
-            [[r.get(h) for h in headers] for r in rows],
-            title="seed task: windows [i..i+3] -> i+4 (raw units; ideal 10 and 3)",
-        )
-    )
-    for r in rows:
-        _print_variants(Bundle.open(r["bundle"]))
-    print(f"\nbundles written under {args.out}")
-    return 0 if _demo_tables([Bundle.open(r["bundle"]) for r in rows]) else 1
-
-
-def _print_variants(bundle: Bundle) -> None:
-    """The quantized variants of a demo bundle: size, error and latency relative to float32."""
-    from .bench import bench as bench_bundle
-
-    quant = bundle.manifest.quantization
-    if not quant:
-        return
-    keys = [
-        "file",
-        "backend",
-        "bytes",
-        "size_ratio",
-        "max_abs_error",
-        "range_relative_error",
-        "p50_us",
-        "latency_ratio",
-    ]
-    result = bench_bundle(bundle, variants=["float32", *quant.requested], cold_runs=0, max_seconds=0.3)
-    rows = [r for r in result["rows"] if r["variant"] != "float32"]
-    print()
-    print(
-        render(
-            keys,
-            [[r[k] for k in keys] for r in rows],
-            title=f"quantized variants of {bundle.path.name} "
-            "(errors on held-out windows, model units; ratios to float32)",
-        )
-    )
-    if quant.message:
-        print(quant.message)
-
-
-def _demo_order(key: str) -> tuple[int, str]:
-    order = ("cell", "params", "pred", "err", "litert", "onnxruntime", "numpy", "keras")
-    return next((i for i, p in enumerate(order) if key.startswith(p)), len(order)), key
-
-
-def _demo_tables(bundles: list[Bundle]) -> bool:
-    """The end of `edgernn demo`: one validate table and one bench table over the given bundles.
-
-    Returns True when every validation row passed. Bench here skips the Keras baselines (the demo
-    table above already times Keras) and takes one cold start per pair, to keep the demo short.
-    """
-    from .bench import bench as bench_bundle
-    from .bench_report import HEADERS, table_rows
-
-    rows, ok = [], True
-    for b in bundles:
-        for r in validate_bundle(b):
-            ok = ok and r.passed
-            rows.append([b.path.name, r.file, r.backend, r.max_abs_error, r.tolerance, "PASS" if r.passed else "FAIL"])
-    print_table(
-        ["bundle", "artifact", "backend", "max abs err", "tolerance", "result"],
-        rows,
-        title="\nvalidate: golden vectors x artifacts x backends",
-    )
-    bench_rows = []
-    with Progress(len(bundles), "bench") as step:
-        for b in bundles:
-            step(b.path.name)
-            result = bench_bundle(b, cold_runs=1, max_seconds=0.3)
-            bench_rows += [[b.path.name, *row] for row in table_rows(result)]
-    print_table(["bundle", *HEADERS], bench_rows, title="\nbench: Predictor.predict, batch 1 latency and throughput")
-    return ok
+    return run(args)

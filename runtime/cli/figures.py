@@ -109,3 +109,51 @@ def bench_figure(results: list[dict[str, Any]], path) -> Path:
         ax.grid(axis="x", which="both", alpha=0.3)
     fig.suptitle("edgernn bench " + ", ".join(Path(r["bundle"]).name for r in results))
     return save(fig, path)
+
+
+FORMAT_COLOURS = {"tflite": "tab:blue", "onnx": "tab:orange", "numpy": "tab:green"}
+FLOOR = 1e-9  # an error of exactly 0 drawn on the log axis
+
+
+def variants_figure(manifest, path) -> Path:
+    """Every window model of a bundle: file size against max abs error vs Keras, with its tolerance."""
+    plt = pyplot("export --quantize plot")
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    for art in manifest.artifacts(role="model"):
+        if art.max_abs_error is None:
+            continue
+        c = FORMAT_COLOURS.get(art.format, "tab:purple")
+        err = max(float(art.max_abs_error), FLOOR)
+        marker = "o" if art.variant == "float32" else "s"
+        ax.scatter([art.bytes], [err], color=c, marker=marker, s=60, zorder=3)
+        ax.annotate(f"{art.file}", (art.bytes, err), textcoords="offset points", xytext=(6, 4), fontsize=8)
+        if art.tolerance:
+            ax.plot([art.bytes], [art.tolerance], marker="_", color=c, ms=18, mew=2)
+            ax.plot([art.bytes, art.bytes], [err, art.tolerance], color=c, lw=0.6, ls=":")
+    handles = [plt.Line2D([], [], color=c, marker="o", ls="") for c in FORMAT_COLOURS.values()]
+    handles += [
+        plt.Line2D([], [], color="k", marker="o", ls=""),
+        plt.Line2D([], [], color="k", marker="s", ls=""),
+        plt.Line2D([], [], color="k", marker="_", ms=14, mew=2, ls=""),
+    ]
+    names = [*FORMAT_COLOURS, "float32 (golden windows)", "quantized (held-out windows)", "tolerance"]
+    ax.legend(handles, names, fontsize=8, loc="best")
+    ax.set(xscale="log", yscale="log", xlabel="file size (bytes, log)")
+    ax.set(ylabel=f"max abs error vs Keras (model units, log; 0 drawn at {FLOOR:g})")
+    ax.set_title(f"{manifest.name}: size against error of every variant")
+    ax.grid(which="both", alpha=0.3)
+    return save(fig, path)
+
+
+def sibling_png(out: str | os.PathLike[str], kind: str) -> Path:
+    """Where a command puts a figure of the bundle it wrote: beside it, `DIR.<kind>.png` (a bundle
+    folder holds only the files its manifest lists)."""
+    out = Path(out)
+    return out.with_name(f"{out.name}.{kind}.png")
+
+
+def try_figure(draw, *args) -> str:
+    """Draw a figure if matplotlib is installed: 'written to PATH', else a note naming the extra."""
+    if not optional.available("matplotlib"):
+        return f"no plot: {optional.hint('matplotlib')}"
+    return f"plot written to {draw(*args)}"
