@@ -90,3 +90,11 @@ def test_the_name_is_the_folder_name_also_when_written_through_a_staging_folder(
     staged = tmp_path / ".my-gru.tmp-123-abcdef"
     result = export_bundle(MODELS / "seed-gru" / "model.keras", staged, formats=("numpy",), scale=0.1)
     assert result.manifest.name == "my-gru"
+
+
+def test_export_quantize_draws_size_against_error(tmp_path):
+    out = tmp_path / "sun-q"
+    assert main(["export", str(SUNSPOTS), "--out", str(out), "--formats", "tflite", "--quantize", "dynamic"]) == 0
+    png = tmp_path / "sun-q.quantize.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and not (out / png.name).exists()
+    assert all(r.passed for r in validate(out))

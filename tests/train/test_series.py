@@ -253,3 +253,9 @@ def test_missing_file_and_unknown_suffix(tmp_path):
     (tmp_path / "x.parquet").write_bytes(b"PAR1")
     with pytest.raises(InputError, match="unknown file type"):
         read_table(tmp_path / "x.parquet")
+
+
+def test_train_writes_its_loss_curve_beside_the_bundle(sunspots_bundle):
+    png = sunspots_bundle.with_name(f"{sunspots_bundle.name}.loss.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    assert manifest_json(sunspots_bundle)["name"] == sunspots_bundle.name  # not the staging folder's
