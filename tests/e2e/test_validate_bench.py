@@ -98,7 +98,7 @@ def test_validate_exits_2_on_one_flipped_byte(bundle_copy, victim, capsys):
     data[len(data) // 2] ^= 0x01
     (bundle_copy / victim).write_bytes(bytes(data))
     capsys.readouterr()
-    assert main(["validate", str(bundle_copy), "--json"]) == 2
+    assert main(["validate", str(bundle_copy), "--json"]) == 3
     captured = capsys.readouterr()
     assert "IntegrityError" in captured.err and victim in captured.err
     assert json.loads(captured.out)["passed"] is False
@@ -122,7 +122,7 @@ def test_validate_exits_1_when_a_tolerance_is_tightened_below_the_error(bundle_c
 def test_a_bundle_shipped_without_model_keras_validates_but_cannot_do_fresh(bundle_copy, capsys):
     (bundle_copy / "model.keras").unlink()  # a device bundle may drop the source; its hash is then skipped
     assert main(["validate", str(bundle_copy)]) == 0
-    assert main(["validate", str(bundle_copy), "--fresh", "2"]) == 2
+    assert main(["validate", str(bundle_copy), "--fresh", "2"]) == 3
     assert "model.keras" in capsys.readouterr().err
 
 
