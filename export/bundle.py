@@ -188,7 +188,7 @@ def export_bundle(
     """
     if options is not None and keywords:
         raise ExportError(f"pass either options or keywords, not both (got options and {sorted(keywords)}).")
-    options = resolve(model, options or ExportOptions(**keywords))  # a bundle's model: keep what it knew
+    options = resolve(model, options or ExportOptions(**keywords), model_spec)  # a bundle's model: keep what it knew
     name = bundle_name(out)
     if options.name not in (None, name):
         raise ExportError(

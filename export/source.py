@@ -106,15 +106,15 @@ def _same(a: Spec, b: Spec) -> bool:
     )
 
 
-def inherit(options, source: Bundle):
+def inherit(options, source: Bundle, model_spec):
     """`options` with everything the source bundle knew filled in (see the module docstring).
+
+    `model_spec` turns the options into a Spec the way export does, to compare it with the source's.
 
     Raises:
         ExportError: the options give a mapping that differs from the source's, without
             override_preprocessing.
     """
-    from .bundle import model_spec  # bundle.py imports this module
-
     manifest: Manifest = source.manifest
     src = manifest.spec
     if mapping_given(options):
@@ -160,7 +160,10 @@ def raw_golden(spec: Spec, inputs: np.ndarray, outputs: np.ndarray) -> dict[str,
     }
 
 
-def resolve(model: Any, options):
-    """The options an export of `model` uses: `inherit`ed from its source bundle when it has one."""
+def resolve(model: Any, options, model_spec):
+    """The options an export of `model` uses: `inherit`ed from its source bundle when it has one.
+
+    `model_spec(shape, options) -> Spec` is export.bundle's (passed in: bundle.py imports this module).
+    """
     source = source_bundle(model)
-    return options if source is None else inherit(options, source)
+    return options if source is None else inherit(options, source, model_spec)

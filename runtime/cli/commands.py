@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -19,21 +17,10 @@ from ..bundle import Bundle, load
 from ..errors import InputError, IntegrityError, ManifestError
 from ..stream import stream_values
 from ..validate import validate as validate_bundle
+from .conventions import needs_tensorflow
 from .output import Progress, print_table
 
 CELLS = ("simple_rnn", "lstm", "gru")
-
-
-@contextmanager
-def needs_tensorflow(purpose: str) -> Iterator[None]:
-    """TensorFlow/Keras missing (at import or at first use deep inside training) -> MissingExtraError."""
-    try:
-        yield
-    except ModuleNotFoundError as exc:
-        top = optional.is_missing(exc)
-        if top is None:
-            raise
-        raise optional.missing(top, purpose) from None
 
 
 def train(args) -> int:

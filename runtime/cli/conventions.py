@@ -16,6 +16,7 @@ import tempfile
 import warnings
 from collections.abc import Iterator
 
+from .. import optional
 from ..errors import (
     BackendUnavailableError,
     EdgeRNNError,
@@ -139,6 +140,18 @@ def filtered_native_stderr(enabled: bool) -> Iterator[None]:
         kept = [line for line in lines if line.strip() and not any(p.search(line) for p in NOISE)]
         if kept:
             print("\n".join(kept), file=sys.stderr)
+
+
+@contextlib.contextmanager
+def needs_tensorflow(purpose: str) -> Iterator[None]:
+    """TensorFlow/Keras missing (at import or at first use deep inside training) -> MissingExtraError."""
+    try:
+        yield
+    except ModuleNotFoundError as exc:
+        top = optional.is_missing(exc)
+        if top is None:
+            raise
+        raise optional.missing(top, purpose) from None
 
 
 def closed_pipe() -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..bundle import Bundle
 from ..validate import validate as validate_bundle
+from .conventions import needs_tensorflow
 from .output import Progress, print_table
 from .table import render
 
@@ -15,8 +16,6 @@ probes, lr 1e-2, early stopping: every cell answers near 10 and 3 (the tutorial'
 
 
 def demo(args) -> int:
-    from .commands import needs_tensorflow  # commands.py re-exports this function
-
     quantize = tuple(v for v in args.quantize.split(",") if v and v != "none")
     with needs_tensorflow("edgernn demo"):
         from edgernn.train.demo import run_demo
