@@ -26,7 +26,7 @@ from edgernn.runtime.manifest import MANIFEST_FILE, Affine, ArtifactEntry, Manif
 
 from .atomic import staging_dir
 from .formats import FORMAT_NAMES, file_entry, get_format, try_forms
-from .keras_io import load_keras
+from .keras_io import load_keras, save_keras
 from .model_info import ModelInfo, inspect_model
 from .source import bundle_name, raw_golden, resolve
 from .streaming import check_streamable, write_step_models
@@ -222,7 +222,7 @@ def export_bundle(
                 holdout_outputs=windows.holdout.outputs[:GOLDEN_HOLDOUT],
             )
         np.savez(tmp / GOLDEN_FILE, **golden)
-        model.save(tmp / KERAS_FILE)
+        save_keras(model, tmp / KERAS_FILE)  # the same bytes for the same model
         draft = Manifest(
             name=name,
             spec=spec,

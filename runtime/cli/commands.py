@@ -17,7 +17,7 @@ from ..bundle import Bundle, load
 from ..errors import InputError, IntegrityError, ManifestError
 from ..stream import stream_values
 from ..validate import validate as validate_bundle
-from .conventions import needs_tensorflow
+from .conventions import exit_code, needs_tensorflow
 from .output import Progress, print_table
 
 CELLS = ("simple_rnn", "lstm", "gru")
@@ -106,7 +106,7 @@ def validate(args) -> int:
         rows = validate_bundle(
             bundle, args.backend or None, args.variant or None, fresh=args.fresh, reference=reference
         )
-    except (ManifestError, IntegrityError) as exc:
+    except (ManifestError, IntegrityError, InputError) as exc:  # exit 3 unreadable, 2 a variant it lacks
         if args.json:
             print(
                 json.dumps(
@@ -115,7 +115,7 @@ def validate(args) -> int:
                 )
             )
         print(f"edgernn validate: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 3
+        return exit_code(exc)
     ok = bool(rows) and all(r.passed for r in rows)
     if args.json:
         print(json.dumps({"bundle": str(args.bundle), "passed": ok, "rows": [r.as_dict() for r in rows]}, indent=2))

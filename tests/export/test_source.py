@@ -98,3 +98,22 @@ def test_export_quantize_draws_size_against_error(tmp_path):
     png = tmp_path / "sun-q.quantize.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and not (out / png.name).exists()
     assert all(r.passed for r in validate(out))
+
+
+def test_the_same_export_twice_writes_the_same_bytes(tmp_path):
+    """`make models` on a clone leaves git status clean but for 'created' (and model.onnx: see docs/bundle.md)."""
+    import hashlib
+
+    from edgernn.export import export_bundle
+
+    keras_file = MODELS / "seed-gru" / "model.keras"
+    a = export_bundle(keras_file, tmp_path / "a" / "b", formats=("tflite", "numpy"), streaming=True)
+    b = export_bundle(keras_file, tmp_path / "c" / "b", formats=("tflite", "numpy"), streaming=True)
+    files = sorted(p.name for p in a.path.iterdir())
+    assert files == sorted(p.name for p in b.path.iterdir()) and "model.keras" in files
+    for name in files:
+        if name != "manifest.json":
+            digest = [hashlib.sha256((r.path / name).read_bytes()).hexdigest() for r in (a, b)]
+            assert digest[0] == digest[1], name
+    ma, mb = manifest_json(a.path), manifest_json(b.path)
+    assert {k for k in ma if ma[k] != mb[k]} <= {"created"}

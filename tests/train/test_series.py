@@ -231,7 +231,7 @@ def test_npy_columns_by_index_and_a_structured_array(tmp_path):
 def test_bad_files_give_a_clear_error(tmp_path, capsys, content, columns, message):
     data = tmp_path / "bad.csv"
     data.write_text(content)
-    assert main(["train", "--data", str(data), *columns, "--out", str(tmp_path / "out")]) == 1
+    assert main(["train", "--data", str(data), *columns, "--out", str(tmp_path / "out")]) == 2  # usage
     err = capsys.readouterr().err
     assert "InputError" in err and message in err
     assert not (tmp_path / "out").exists()
