@@ -34,7 +34,8 @@ def train_command(args) -> int:
         streaming=getattr(args, "streaming", False),
         date_format=getattr(args, "date_format", None),
     )
-    path, evaluation = train_series(job, args.out)
+    quiet = getattr(args, "verbosity", 0) < 0  # -q: the result only, no notes, no epoch lines
+    path, evaluation = train_series(job, args.out, **({"note": lambda _: None, "verbose": 0} if quiet else {}))
     print(f"wrote {path}")
     print(metrics_table(evaluation))
     training = Bundle.open(path).manifest.extra["training"]
@@ -63,7 +64,7 @@ def _train_seed(args, recipe) -> int:
             "the seed task is fixed at 4 steps predicting the next."
         )
     x, y = DATASETS[args.data]()
-    model, history = train_recipe(recipe, x, y, verbose=2)
+    model, history = train_recipe(recipe, x, y, verbose=0 if getattr(args, "verbosity", 0) < 0 else 2)
     extra = {
         "training": {
             "recipe": "cli",

@@ -20,7 +20,8 @@ def demo(args) -> int:
     with needs_tensorflow("edgernn demo"):
         from edgernn.train.demo import run_demo
 
-        rows = run_demo(args.out, epochs=args.epochs, quantize=quantize)
+        quiet = getattr(args, "verbosity", 0) < 0
+        rows = run_demo(args.out, epochs=args.epochs, quantize=quantize, progress=(lambda _: None) if quiet else print)
     headers = sorted({k for r in rows for k in r if k not in ("bundle", "plots")}, key=_demo_order)
     print()
     print(STORY)

@@ -15,6 +15,7 @@ from pathlib import Path
 from ..errors import EdgeRNNError
 from . import commands, conventions
 from .examples import comma_list, epilog, floats
+from .output import Progress
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -177,9 +178,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     level = conventions.verbosity(args)
     conventions.quiet_python_logs(level)
     args.verbosity = level
+    Progress.quiet = level < 0
     try:
         with conventions.filtered_native_stderr(level <= 0):
-            return args.func(args)
+            code = args.func(args)
+        sys.stdout.flush()  # a closed pipe raises here, not in the interpreter's exit (a traceback there)
+        return code
     except EdgeRNNError as exc:
         print(f"edgernn {args.command}: {type(exc).__name__}: {exc}", file=sys.stderr)
         return conventions.exit_code(exc)
