@@ -9,6 +9,7 @@ the source manifest fills in every option the caller left at its default:
   refused unless `override_preprocessing=True` (`--override-preprocessing`);
 - the `training` and `evaluation` blocks, `feature_names` and `output_names`, and `derived_from`
   (the source's name, creation time and sha256 of its model.keras);
+- the windows it kept (golden and held-out inputs) as `representative`, so int8 can calibrate;
 - the raw-unit golden pairs (`raw_inputs`, `raw_outputs` in golden.npz): the answers the source
   gave in raw units. `validate` runs them through the new manifest's mapping, so a bundle whose
   mapping was lost fails validation instead of passing with wrong answers.
@@ -141,7 +142,16 @@ def inherit(options, source: Bundle, model_spec):
         derived["model_keras_sha256"] = manifest.source.sha256
     raw = source_raw_golden(source) if not mapping_given(options) else None
     extra = {**carried, "derived_from": derived, **options.extra}
-    return replace(options, **mapping, extra=extra, raw_golden=raw)
+    windows = {} if options.representative is not None else {"representative": source_windows(source)}
+    return replace(options, **mapping, **windows, extra=extra, raw_golden=raw)
+
+
+def source_windows(source: Bundle) -> np.ndarray:
+    """The windows the source kept (model units): its golden inputs, the first of them its training
+    windows, and the held-out ones. They calibrate a re-export's int8 variants and seed its golden."""
+    golden = source.golden()
+    parts = [golden["inputs"], *([golden["holdout_inputs"]] if "holdout_inputs" in golden else [])]
+    return np.concatenate(parts).astype(np.float32)
 
 
 def source_raw_golden(source: Bundle) -> dict[str, np.ndarray]:
