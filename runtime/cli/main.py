@@ -18,6 +18,14 @@ from .examples import comma_list, epilog, floats
 from .output import Progress
 
 
+def bundle_filters(p: argparse.ArgumentParser) -> None:
+    """validate's and bench's shared arguments: the bundle, and which artifacts x backends to run."""
+    p.add_argument("bundle", type=Path, help="bundle directory")
+    p.add_argument("--backend", action="append", default=[], help="only this backend (repeatable; default: all)")
+    p.add_argument("--variant", action="append", default=[], help="only these variants (repeatable; default: all)")
+    p.add_argument("--json", action="store_true", help="print JSON on stdout")
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = conventions.verbosity_options()
     parser = argparse.ArgumentParser(
@@ -125,11 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=commands.predict)
 
-    p = add("validate", help="golden vectors x artifacts x backends; exit 1 on failure, 2 if unreadable")
-    p.add_argument("bundle", type=Path, help="bundle directory")
-    p.add_argument("--backend", action="append", default=[], help="only this backend (repeatable; default: all)")
-    p.add_argument("--variant", action="append", default=[], help="only these variants (repeatable; default: all)")
-    p.add_argument("--json", action="store_true", help="print JSON on stdout")
+    p = add("validate", help="golden vectors x artifacts x backends; exit 1 on failure, 3 if unreadable")
+    bundle_filters(p)
     p.add_argument(
         "--fresh",
         type=int,
@@ -139,11 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=commands.validate)
 
-    p = add("bench", help="latency and size per artifact x backend")
-    p.add_argument("bundle", type=Path, help="bundle directory")
-    p.add_argument("--backend", action="append", default=[], help="only this backend (repeatable; default: all)")
-    p.add_argument("--variant", action="append", default=[], help="only these variants (repeatable; default: all)")
-    p.add_argument("--json", action="store_true", help="print JSON on stdout")
+    p = add("bench", help="size, load time, cold start, latency and throughput per artifact x backend")
+    bundle_filters(p)
     p.add_argument(
         "--plot", type=Path, metavar="FILE.png", help="latency p50/p90/p99 and throughput chart (needs edgernn[cli])"
     )
