@@ -130,13 +130,14 @@ def variants_figure(manifest, path) -> Path:
         if art.tolerance:
             ax.plot([art.bytes], [art.tolerance], marker="_", color=c, ms=18, mew=2)
             ax.plot([art.bytes, art.bytes], [err, art.tolerance], color=c, lw=0.6, ls=":")
-    handles = [plt.Line2D([], [], color=c, marker="o", ls="") for c in FORMAT_COLOURS.values()]
+    present = [f for f in FORMAT_COLOURS if manifest.artifacts(role="model", formats=[f])]
+    handles = [plt.Line2D([], [], color=FORMAT_COLOURS[f], marker="o", ls="") for f in present]
     handles += [
         plt.Line2D([], [], color="k", marker="o", ls=""),
         plt.Line2D([], [], color="k", marker="s", ls=""),
         plt.Line2D([], [], color="k", marker="_", ms=14, mew=2, ls=""),
     ]
-    names = [*FORMAT_COLOURS, "float32 (golden windows)", "quantized (held-out windows)", "tolerance"]
+    names = [*present, "float32 (golden windows)", "quantized (held-out windows)", "tolerance"]
     ax.legend(handles, names, fontsize=8, loc="best")
     ax.set(xscale="log", yscale="log", xlabel="file size (bytes, log)")
     ax.set(ylabel=f"max abs error vs Keras (model units, log; 0 drawn at {FLOOR:g})")
