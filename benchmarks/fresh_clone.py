@@ -44,6 +44,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repo", type=Path, default=Path(__file__).resolve().parent.parent)
     parser.add_argument("--keep", action="store_true", help="keep the clone")
+    parser.add_argument("--skip", action="append", default=[], metavar="CMD", help="a front-page command not to run")
     args = parser.parse_args()
     if not online():
         print("SKIP: PyPI is not reachable; a fresh clone cannot install its .venv")
@@ -55,7 +56,7 @@ def main() -> int:
         subprocess.run(["git", "clone", "-q", str(args.repo), str(clone)], check=True)
         readme = (clone / "README.md").read_text()
         sh = [line.split("#")[0].strip() for b in blocks(readme, "sh") for line in b.splitlines()]
-        for cmd in [c for c in sh if c]:
+        for cmd in [c for c in sh if c and c not in args.skip]:
             done = run(cmd, clone)
             if done.returncode != 0:
                 failures.append(f"{cmd}: exit {done.returncode}")
