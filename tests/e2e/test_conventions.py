@@ -10,7 +10,7 @@ from edgernn.runtime.cli import main
 from conftest import MODELS, ROOT
 from helpers import copy_bundle
 
-EDGERNN = [sys.executable, "-m", "edgernn.runtime.cli.main"]
+EDGERNN = [sys.executable, "-m", "edgernn.runtime.cli"]
 
 
 def run(*argv, **kw):
@@ -114,3 +114,15 @@ def test_litert_delegate_noise_is_silenced_by_default_and_shown_with_v():
 def test_quiet_and_verbose_are_accepted_after_the_command(capsys):
     assert main(["info", str(MODELS / "seed-gru"), "-q"]) == 0
     assert main(["info", str(MODELS / "seed-gru"), "-v"]) == 0
+
+
+def test_ctrl_c_ends_with_130_and_no_traceback():
+    import signal
+
+    cmd = [*EDGERNN, "bench", str(MODELS / "seed-lstm"), "--no-baselines", "--cold-runs", "3"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    first = proc.stderr.readline()  # the first progress line: the command is running
+    proc.send_signal(signal.SIGINT)
+    err = first + proc.stderr.read()
+    assert proc.wait(timeout=60) == 130, err
+    assert "edgernn bench: interrupted" in err and "Traceback" not in err

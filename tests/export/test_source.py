@@ -110,7 +110,7 @@ def test_the_same_export_twice_writes_the_same_bytes(tmp_path):
 
     outs = [tmp_path / run / "b" for run in ("one", "two")]
     for out in outs:
-        cmd = [sys.executable, "-m", "edgernn.runtime.cli.main", "-q", "export", str(MODELS / "seed-simplernn")]
+        cmd = [sys.executable, "-m", "edgernn.runtime.cli", "-q", "export", str(MODELS / "seed-simplernn")]
         done = subprocess.run([*cmd, "--out", str(out), "--streaming"], capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr
     files = sorted(p.name for p in outs[0].iterdir())
