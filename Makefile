@@ -10,7 +10,7 @@ export TF_CPP_MIN_LOG_LEVEL := 3
 export ORT_DISABLE_TELEMETRY := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test lint models fuzz report install clean check-install test-tflite-runtime test-ray
+.PHONY: demo test lint models fuzz report install clean check-install test-tflite-runtime test-ray fresh-clone
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,10 @@ check-install: $(STAMP)
 ## The tflite-runtime backend alone, in its own venv (Python < 3.12, numpy < 2, no TF).
 test-tflite-runtime: $(STAMP)
 	$(BIN)/python benchmarks/clean_install.py --envs tflite-runtime --pytest --python $(TFLITE_PYTHON)
+
+## The README's front-page commands, literally, on a fresh clone of the committed state (slow; skips offline).
+fresh-clone:
+	$(PYTHON) benchmarks/fresh_clone.py
 
 clean:
 	rm -rf $(VENV) out build *.egg-info

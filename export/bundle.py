@@ -26,8 +26,9 @@ from edgernn.runtime.manifest import MANIFEST_FILE, Affine, ArtifactEntry, Manif
 
 from .atomic import staging_dir
 from .formats import FORMAT_NAMES, file_entry, get_format, try_forms
-from .keras_io import load_keras
+from .keras_io import load_keras, save_keras
 from .model_info import ModelInfo, inspect_model
+from .source import bundle_name, raw_golden, resolve
 from .streaming import check_streamable, write_step_models
 from .variants import GOLDEN_HOLDOUT, Windows, parse_variants, quantization_block, split_windows, write_variants
 from .verify import Case, keras_cases, verify
@@ -46,7 +47,7 @@ class ExportOptions:
         scale, offset: input preprocessing, x_model = (x_raw - offset) * scale (scalar or per feature).
         output_scale, output_offset: output mapping (default: the input's, when scalar).
         representative: windows in model units (e.g. the training windows) used in the golden vectors.
-        name: the bundle's name (default: the folder name).
+        name: the bundle's name; it is always the output folder's name (a different one is refused).
         extra: more top-level manifest keys (e.g. training metrics).
         streaming: also write step models (state as explicit input/output) per format.
         quantize: quantized variants to add ('dynamic', 'float16', 'int8', or a comma list); a variant
@@ -54,11 +55,14 @@ class ExportOptions:
         calibration: windows (n, timesteps, features) in RAW units for calibration; default `representative`.
         max_error: refuse a variant whose max abs error (model units) is beyond this; 'N%' means N% of
             the Keras output range.
+        override_preprocessing: re-exporting a bundle, accept a mapping that differs from its source's.
+        raw_golden: raw-unit golden pair ('raw_inputs', 'raw_outputs') to keep (a re-export carries its
+            source's); default: the model-unit golden pair through this export's mapping.
     """
 
     formats: Sequence[str] = FORMAT_NAMES
-    scale: float | Sequence[float] = 1.0
-    offset: float | Sequence[float] = 0.0
+    scale: float | Sequence[float] | None = None  # None: 1.0, or a re-exported bundle's own mapping
+    offset: float | Sequence[float] | None = None  # None: 0.0, or a re-exported bundle's own mapping
     output_scale: float | Sequence[float] | None = None
     output_offset: float | Sequence[float] | None = None
     representative: np.ndarray | None = None
@@ -69,6 +73,8 @@ class ExportOptions:
     quantize: str | Sequence[str] = ()
     calibration: np.ndarray | None = None
     max_error: float | str | None = None
+    override_preprocessing: bool = False
+    raw_golden: Mapping[str, np.ndarray] | None = None
 
 
 @dataclass(frozen=True)
@@ -115,11 +121,13 @@ def _channels(value: float | Sequence[float], size: int, what: str) -> list[floa
 
 def model_spec(info: ModelInfo, options: ExportOptions) -> Spec:
     """Shapes and preprocessing; outputs map back with the input's scale/offset when those are scalars."""
+    scale = 1.0 if options.scale is None else options.scale
+    offset = 0.0 if options.offset is None else options.offset
     out_scale = options.output_scale
-    out_scale = (options.scale if np.isscalar(options.scale) else 1.0) if out_scale is None else out_scale
+    out_scale = (scale if np.isscalar(scale) else 1.0) if out_scale is None else out_scale
     out_offset = options.output_offset
-    out_offset = (options.offset if np.isscalar(options.offset) else 0.0) if out_offset is None else out_offset
-    x = Affine.of(_channels(options.offset, info.features, "offset"), _channels(options.scale, info.features, "scale"))
+    out_offset = (offset if np.isscalar(offset) else 0.0) if out_offset is None else out_offset
+    x = Affine.of(_channels(offset, info.features, "offset"), _channels(scale, info.features, "scale"))
     y = Affine.of(
         _channels(out_offset, info.outputs, "output offset"), _channels(out_scale, info.outputs, "output scale")
     )
@@ -180,7 +188,12 @@ def export_bundle(
     """
     if options is not None and keywords:
         raise ExportError(f"pass either options or keywords, not both (got options and {sorted(keywords)}).")
-    options = options or ExportOptions(**keywords)
+    options = resolve(model, options or ExportOptions(**keywords), model_spec)  # a bundle's model: keep what it knew
+    name = bundle_name(out)
+    if options.name not in (None, name):
+        raise ExportError(
+            f"name={options.name!r}: a bundle is named after its folder; write it to --out .../{options.name}."
+        )
     model = load_keras(model) if isinstance(model, (str, os.PathLike)) else model
     info = inspect_model(model)
     if options.streaming:
@@ -198,6 +211,7 @@ def export_bundle(
             streaming, steps = write_step_models(model, tmp, info, spec, options.formats, options.seed)
             entries += steps
         golden = {"inputs": cases[0].inputs, "outputs": cases[0].outputs}
+        golden.update(options.raw_golden or raw_golden(spec, cases[0].inputs, cases[0].outputs))
         quant = None
         if variants:
             report = write_variants(model, tmp, info, spec, variants, entries, windows, options.max_error)
@@ -208,9 +222,9 @@ def export_bundle(
                 holdout_outputs=windows.holdout.outputs[:GOLDEN_HOLDOUT],
             )
         np.savez(tmp / GOLDEN_FILE, **golden)
-        model.save(tmp / KERAS_FILE)
+        save_keras(model, tmp / KERAS_FILE)  # the same bytes for the same model
         draft = Manifest(
-            name=options.name or out.name,
+            name=name,
             spec=spec,
             entries=tuple(entries),
             golden=file_entry(tmp / GOLDEN_FILE, count=int(len(inputs)), units="model"),

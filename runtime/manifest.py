@@ -124,7 +124,8 @@ class Manifest:
         if self.streaming is None:
             raise UnsupportedModelError(
                 "this bundle has no step models, so it cannot stream; re-export it with "
-                "'edgernn export MODEL --out DIR --streaming' (or export_bundle(..., streaming=True))."
+                "'edgernn export BUNDLE --out NEW --streaming' (it keeps the bundle's preprocessing), or "
+                "export_bundle(..., streaming=True)."
             )
         return self.streaming
 

@@ -43,7 +43,7 @@ def available(module: str) -> bool:
 def hint(module: str) -> str:
     """The pip command that installs `module` with edgernn."""
     _, extra = EXTRAS[module.split(".")[0]]
-    return f"pip install 'edgernn[{extra}]'"
+    return f"pip install 'edgernn[{extra}]' (from a checkout: pip install -e '.[{extra}]')"
 
 
 def missing(module: str, purpose: str) -> MissingExtraError:

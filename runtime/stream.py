@@ -170,13 +170,14 @@ def window_outputs(model: StepModel) -> Callable[[np.ndarray], np.ndarray]:
     return lambda xm: model.run_model_units(xm)[:, -1]
 
 
-def stream_values(predictor, values) -> list[np.ndarray]:
+def stream_values(predictor, values, allow_nonfinite: bool = False) -> list[np.ndarray]:
     """Feed a flat list of raw values (features per sample, time-major) to a new stream; one output per sample."""
     features = predictor.spec.features
     if not len(values) or len(values) % features:
         raise InputError(f"expected a multiple of {features} values (features per sample), got {len(values)}.")
     stream = predictor.stream()
-    return [stream.step(values[i : i + features]) for i in range(0, len(values), features)]
+    step = stream.step
+    return [step(values[i : i + features], allow_nonfinite=allow_nonfinite) for i in range(0, len(values), features)]
 
 
 __all__ = ["Stream", "StepModel", "stream_values", "window_outputs"]

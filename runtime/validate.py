@@ -25,6 +25,8 @@ from .stream import window_outputs
 
 Reference = Callable[[np.ndarray], np.ndarray]  # model-unit windows -> the Keras outputs for them
 GOLDEN = "golden"
+RAW = "golden-raw"  # the raw-unit golden pair through the manifest's mapping
+RAW_INPUTS, RAW_OUTPUTS = "raw_inputs", "raw_outputs"
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,7 @@ def validate(
     bundle = path if isinstance(path, Bundle) else Bundle.open(path)
     bundle.check_integrity()
     golden = bundle.golden()
-    references = [(GOLDEN, golden["inputs"], golden["outputs"])]
+    references = [(GOLDEN, golden["inputs"], golden["outputs"]), *raw_reference(bundle, golden)]
     if fresh > 0:
         if reference is None:
             raise InputError(
@@ -96,6 +98,19 @@ def validate(
             if art.format in backends.formats_of(name):
                 rows += _rows_for(bundle, art, name, tol, _references_for(art, golden, references))
     return rows
+
+
+def raw_reference(bundle: Bundle, golden: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """The raw-unit golden pair through this manifest's mapping, when golden.npz holds one.
+
+    The model-unit pair never touches the mapping, so a manifest whose preprocessing was lost or edited
+    would pass on it alone; this pair (what the source answered in raw units) then fails.
+    """
+    if RAW_INPUTS not in golden or RAW_OUTPUTS not in golden:
+        return []
+    spec = bundle.manifest.spec
+    x = np.asarray(spec.x.to_model(golden[RAW_INPUTS]), dtype=np.float32)
+    return [(RAW, x, np.asarray(spec.y.to_model(golden[RAW_OUTPUTS]), dtype=np.float32))]
 
 
 def _references_for(art: ArtifactEntry, golden: dict[str, np.ndarray], references: list) -> list:

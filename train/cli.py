@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+
+from edgernn.runtime import Bundle
 from edgernn.runtime.errors import InputError
 
 
@@ -29,11 +32,24 @@ def train_command(args) -> int:
         horizon=args.horizon,
         recipe=recipe,
         streaming=getattr(args, "streaming", False),
+        date_format=getattr(args, "date_format", None),
     )
-    path, evaluation = train_series(job, args.out)
+    quiet = getattr(args, "verbosity", 0) < 0  # -q: the result only, no notes, no epoch lines
+    path, evaluation = train_series(job, args.out, **({"note": lambda _: None, "verbose": 0} if quiet else {}))
     print(f"wrote {path}")
     print(metrics_table(evaluation))
+    training = Bundle.open(path).manifest.extra["training"]
+    _loss_curve(path, training["history"], training["best_epoch"])
     return 0
+
+
+def _loss_curve(path, history: dict, best_epoch: int | None) -> None:
+    """`train` draws its own loss curve beside the bundle (DIR.loss.png), when matplotlib is installed."""
+    from edgernn.runtime.cli.figures import sibling_png, try_figure
+
+    from .plots import bundle_loss_curve
+
+    print(try_figure(bundle_loss_curve, path.name, history, best_epoch, sibling_png(path, "loss")), file=sys.stderr)
 
 
 def _train_seed(args, recipe) -> int:
@@ -48,7 +64,7 @@ def _train_seed(args, recipe) -> int:
             "the seed task is fixed at 4 steps predicting the next."
         )
     x, y = DATASETS[args.data]()
-    model, history = train_recipe(recipe, x, y, verbose=2)
+    model, history = train_recipe(recipe, x, y, verbose=0 if getattr(args, "verbosity", 0) < 0 else 2)
     extra = {
         "training": {
             "recipe": "cli",
@@ -60,6 +76,7 @@ def _train_seed(args, recipe) -> int:
     streaming = getattr(args, "streaming", False)
     result = export_bundle(model, args.out, scale=SEED_SCALE, representative=x, extra=extra, streaming=streaming)
     print(f"wrote {result.path}")
+    _loss_curve(result.path, {k: [float(v) for v in vals] for k, vals in history.history.items()}, None)
     return 0
 
 

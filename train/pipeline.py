@@ -35,11 +35,12 @@ class SeriesJob:
     recipe: Recipe = Recipe(epochs=200)
     patience: int = PATIENCE
     streaming: bool = False  # also write step models (export/streaming.py)
+    date_format: str | None = None  # strptime format of the date column; None: inferred per column
 
 
 def load_series(job: SeriesJob, note=print) -> SeriesData:
     """Read and window the job's file; notes say which columns were skipped and how many rows dropped."""
-    table = read_table(job.data)
+    table = read_table(job.data, job.date_format)
     inputs, targets = select(table, job.columns, job.targets)
     skipped = {n: k for n, k in table.skipped().items() if n not in inputs and n not in targets}
     for name, kind in skipped.items():
@@ -66,6 +67,7 @@ def load_series(job: SeriesJob, note=print) -> SeriesData:
         + f"  (inputs {inputs}, target {targets}, T={job.timesteps}, H={job.horizon})"
     )
     data.info["skipped_columns"] = skipped
+    data.info["date_formats"] = table.date_formats
     return data
 
 

@@ -2,33 +2,21 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from edgernn.runtime import optional
+from edgernn.runtime.cli.figures import pyplot, save
 
 
 def _pyplot():
-    optional.require("matplotlib", "report plots").use("Agg")  # files only; never open a window
-    return optional.require("matplotlib.pyplot", "report plots")
+    return pyplot("report plots")
 
 
 def _save(fig, path: Path) -> Path:
-    """Write the figure atomically: a temp file beside `path`, then a rename."""
-    plt = _pyplot()
-    buffer = io.BytesIO()
-    try:
-        fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
-    finally:
-        plt.close(fig)
-    from edgernn.export.atomic import write_file
-
-    write_file(path, buffer.getvalue())
-    return path
+    return save(fig, path)
 
 
 def seed_loss_curves(results: Sequence[Any], path: Path) -> Path:

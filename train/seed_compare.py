@@ -106,6 +106,11 @@ def training_windows(spec: SeedRecipe, seed: int) -> tuple[np.ndarray, np.ndarra
 
 def run_one(cell: str, spec: SeedRecipe, seed: int = 0, verbose: int = 0) -> Result:
     """Train `cell` with `spec` and measure validation MAE and the probes, in raw units."""
+    return train_one(cell, spec, seed, verbose)[1]
+
+
+def train_one(cell: str, spec: SeedRecipe, seed: int = 0, verbose: int = 0, epochs: int | None = None):
+    """(model, Result): `cell` trained with `spec` (at most `epochs` epochs when given), measured in raw units."""
     import keras
 
     x, y = training_windows(spec, seed)
@@ -113,7 +118,7 @@ def run_one(cell: str, spec: SeedRecipe, seed: int = 0, verbose: int = 0) -> Res
     recipe = Recipe(
         cell=cell,
         units=spec.recipe.units,
-        epochs=spec.recipe.epochs,
+        epochs=min(spec.recipe.epochs, epochs or spec.recipe.epochs),
         learning_rate=spec.recipe.learning_rate,
         batch_size=spec.recipe.batch_size,
         seed=seed,
@@ -128,7 +133,7 @@ def run_one(cell: str, spec: SeedRecipe, seed: int = 0, verbose: int = 0) -> Res
     xs = np.concatenate([val[0], probe_x, windows_at(PLOT_STARTS)[0]])
     pred = model.predict(xs, verbose=0)[:, 0] / SEED_SCALE
     n_val, n_probe = len(VAL_STARTS), len(PROBES)
-    return Result(
+    return model, Result(
         cell=cell,
         recipe=spec.name,
         windows=len(x),

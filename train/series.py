@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgernn.runtime.data.cells import classify, date_seconds, looks_like_time_index, number
+from edgernn.runtime.data.cells import classify, looks_like_time_index, number
 from edgernn.runtime.errors import InputError
 
 
@@ -34,6 +34,7 @@ class Table:
     kinds: dict[str, str] = field(default_factory=dict)  # every column of the file -> its kind
     # date / time index columns as numbers (NaN if unreadable)
     clocks: dict[str, np.ndarray] = field(default_factory=dict)
+    date_formats: dict[str, str] = field(default_factory=dict)  # date column -> the format it was read with
 
     @property
     def rows(self) -> int:
@@ -66,10 +67,12 @@ def _build(
     columns: Sequence[np.ndarray | None],
     kinds: dict[str, str],
     clocks: dict[str, np.ndarray] | None = None,
+    date_formats: dict[str, str] | None = None,
 ) -> Table:
     keep = [(n, c) for n, c in zip(names, columns) if c is not None]
     values = np.stack([c for _, c in keep], axis=1) if keep else np.zeros((rows, 0))
-    return Table(path=path, names=tuple(n for n, _ in keep), values=values, kinds=kinds, clocks=clocks or {})
+    names_kept = tuple(n for n, _ in keep)
+    return Table(path, names_kept, values, kinds, clocks or {}, date_formats or {})
 
 
 def _unique_names(header: Sequence[str]) -> list[str]:
@@ -80,11 +83,15 @@ def _unique_names(header: Sequence[str]) -> list[str]:
     return names
 
 
-def read_csv(path: str | Path) -> Table:
+def read_csv(path: str | Path, date_format: str | None = None) -> Table:
     """Read a CSV (comma, semicolon or tab separated). The first row is a header unless it is all numbers.
+
+    Args:
+        date_format: strptime format of the date columns (default: inferred once per column).
 
     Raises:
         InputError: empty file, or a row with more cells than the header.
+        DateFormatError: a date column with mixed or ambiguous formats.
     """
     path = Path(path)
     text = path.read_text(encoding="utf-8-sig")
@@ -106,14 +113,16 @@ def read_csv(path: str | Path) -> Table:
                 "fix the line or quote cells that contain the separator."
             )
     cells = [[(row[j] if j < len(row) else "") for row in body] for j in range(width)]
-    kinds, columns, clocks = {}, [], {}
+    kinds, columns, clocks, formats = {}, [], {}, {}
     for name, col in zip(header, cells):
-        kind, values = classify(name, col)
+        kind, values, fmt = classify(name, col, date_format)
         kinds[name] = kind
         columns.append(values if kind in ("numeric", "time index") else None)
         if kind in ("date", "time index"):
-            clocks[name] = values if values is not None else date_seconds(col)
-    return _build(str(path), len(body), header, columns, kinds, clocks)
+            clocks[name] = values
+        if fmt:
+            formats[name] = fmt
+    return _build(str(path), len(body), header, columns, kinds, clocks, formats)
 
 
 def read_npy(path: str | Path) -> Table:
@@ -152,8 +161,8 @@ def read_npy(path: str | Path) -> Table:
     return _build(str(path), len(arr), names, columns, kinds, clocks)
 
 
-def read_table(path: str | Path) -> Table:
-    """Read a series file by suffix: .csv/.tsv/.txt or .npy.
+def read_table(path: str | Path, date_format: str | None = None) -> Table:
+    """Read a series file by suffix: .csv/.tsv/.txt or .npy (`date_format`: see read_csv).
 
     Raises:
         InputError: missing file or unknown suffix.
@@ -170,7 +179,7 @@ def read_table(path: str | Path) -> Table:
     if suffix == ".npy":
         return read_npy(path)
     if suffix in (".csv", ".tsv", ".txt"):
-        return read_csv(path)
+        return read_csv(path, date_format)
     raise InputError(f"--data {path}: unknown file type {suffix!r}; expected .csv (or .tsv/.txt) or .npy.")
 
 

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
-
-from .. import optional
 
 HEADERS = (
     "artifact",
@@ -47,42 +43,11 @@ def table_rows(result: dict[str, Any]) -> list[list[Any]]:
 
 
 def plot(results: list[dict[str, Any]], path: str | Path) -> Path:
-    """Write a PNG: batch-1 p50 latency and file size per artifact x backend, log scale.
+    """Write a PNG: p50 latency with p90/p99 whiskers and throughput per artifact x backend, by backend colour.
 
     Raises:
         MissingExtraError: matplotlib is not installed.
     """
-    matplotlib = optional.require("matplotlib", "bench --plot")
-    matplotlib.use("Agg")  # no display needed; must precede pyplot
-    plt = optional.require("matplotlib.pyplot", "bench --plot")
-    labels, latency, size = [], [], []
-    for result in results:
-        tag = Path(result["bundle"]).name
-        for r in result["rows"] + result["baselines"]:
-            labels.append(f"{tag}\n{r['file']}\n{r['backend']}")
-            latency.append(r["p50_us"])
-            size.append(r["bytes"])
-    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(max(6.0, 1.1 * len(labels)), 8), constrained_layout=True)
-    ax1.bar(range(len(labels)), latency, color="tab:blue")
-    ax1.set_yscale("log")
-    ax1.set_ylabel("batch-1 latency p50 (us, log)")
-    ax2.bar(range(len(labels)), size, color="tab:orange")
-    ax2.set_yscale("log")
-    ax2.set_ylabel("file size (bytes, log)")
-    for ax in (ax1, ax2):
-        ax.set_xticks(range(len(labels)))
-        ax.set_xticklabels(labels, fontsize=7)
-        ax.grid(axis="y", which="both", alpha=0.3)
-    ax1.set_title("edgernn bench: per artifact x backend")
-    path = Path(path)
-    # Write beside the target and rename, so a failed plot never leaves a half-written PNG.
-    fd, tmp = tempfile.mkstemp(prefix=".plot-", suffix=".png", dir=path.parent if str(path.parent) else ".")
-    os.close(fd)
-    try:
-        fig.savefig(tmp, format="png", dpi=100)
-        os.replace(tmp, path)
-    finally:
-        plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    from .figures import bench_figure
+
+    return bench_figure(results, path)

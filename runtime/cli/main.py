@@ -1,29 +1,57 @@
 """The `edgernn` command line: the parser and the exit codes; each command is in commands.py.
 
 Commands that need TensorFlow (train, report, export, demo, validate --fresh, the bench baselines)
-import it lazily and name the extra to install when it is missing.
+import it lazily and name the extra to install when it is missing. Arguments are checked before any
+heavy import; exit codes, -q/-v and the quiet third-party logs are in conventions.py (docs/cli.md).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..errors import EdgeRNNError, IntegrityError, ManifestError
-from . import commands, data_cli
+from ..errors import EdgeRNNError
+from . import commands, conventions, data_cli
+from .examples import comma_list, epilog, floats
+from .output import Progress
+
+
+def bundle_filters(p: argparse.ArgumentParser) -> None:
+    """validate's and bench's shared arguments: the bundle, and which artifacts x backends to run."""
+    p.add_argument("bundle", type=Path, help="bundle directory")
+    p.add_argument("--backend", action="append", default=[], help="only this backend (repeatable; default: all)")
+    p.add_argument("--variant", action="append", default=[], help="only these variants (repeatable; default: all)")
+    p.add_argument("--json", action="store_true", help="print JSON on stdout")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="edgernn", description="Keras RNNs to TFLite/ONNX bundles, run without TF.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    common = conventions.verbosity_options()
+    parser = argparse.ArgumentParser(
+        prog="edgernn",
+        description="Keras RNNs to TFLite/ONNX/numpy bundles, proven against Keras, run without TF.",
+        epilog="run 'edgernn COMMAND --help' for a command's options and examples; docs/cli.md for all",
+        parents=[common],
+        formatter_class=conventions.HelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"edgernn {conventions.version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("train", help="train a model (needs edgernn[train])")
-    p.add_argument("--cell", choices=commands.CELLS, default="simple_rnn")
-    p.add_argument("--units", type=int, default=10)
-    p.add_argument("--epochs", type=int, default=100)
+    def add(name: str, help: str) -> argparse.ArgumentParser:
+        return sub.add_parser(
+            name,
+            help=help,
+            description=help,
+            epilog=epilog(name),
+            parents=[common],
+            formatter_class=conventions.HelpFormatter,
+        )
+
+    p = add("train", help="train a model (needs edgernn[train])")
+    p.add_argument("--cell", choices=commands.CELLS, default="simple_rnn", help="recurrent cell")
+    p.add_argument("--units", type=int, default=10, help="units of the recurrent layer")
+    p.add_argument("--epochs", type=int, default=100, help="most epochs (a file stops early on validation loss)")
     p.add_argument(
         "--data",
         default="seed",
@@ -32,33 +60,55 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--columns", help="input columns, comma separated (default: every numeric column)")
     p.add_argument("--target", help="target column(s), comma separated (default: the first input column)")
     p.add_argument("--timesteps", type=int, help="window length T (default 12 for a file)")
-    p.add_argument("--horizon", type=int, default=1, help="predict the value H steps after the window (default 1)")
+    p.add_argument("--horizon", type=int, default=1, help="predict the value H steps after the window")
     p.add_argument("--streaming", action="store_true", help="also write step models for Predictor.stream()")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--date-format",
+        dest="date_format",
+        help="strptime format of the date column (e.g. %%m/%%d/%%Y); default: inferred once per column",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of weights, shuffling and splits")
     p.add_argument("--out", required=True, type=Path, help="bundle directory to write")
     p.set_defaults(func=commands.train)
 
-    p = sub.add_parser(
+    p = add(
         "report", help="seed recipe vs improved recipe per cell, and plots of series bundles (needs edgernn[train,cli])"
     )
     p.add_argument("bundles", type=Path, nargs="*", metavar="DIR", help="bundles trained with --data FILE to plot")
-    p.add_argument("--out", type=Path, default=Path("out/report"))
+    p.add_argument("--out", type=Path, default=Path("out/report"), help="folder for the tables and PNGs")
     p.add_argument("--no-seed", action="store_true", help="skip the seed comparison (no training)")
     p.set_defaults(func=commands.report)
 
-    p = sub.add_parser("export", help="export a .keras model to a bundle (needs edgernn[train])")
+    p = add("export", help="export a .keras model to a bundle (needs edgernn[train])")
     p.add_argument("model", type=Path, help="MODEL.keras, or a bundle directory holding model.keras")
-    p.add_argument("--out", required=True, type=Path)
-    p.add_argument("--formats", default="tflite,onnx,numpy")
+    p.add_argument("--out", required=True, type=Path, help="bundle directory to write (replaced atomically)")
+    p.add_argument("--formats", default="tflite,onnx,numpy", type=comma_list(None, "format"), help="artifact formats")
     p.add_argument(
         "--scale",
-        type=commands.floats,
-        default=[1.0],
-        help="x_model = (x_raw - offset) * scale; comma list per feature",
+        type=floats,
+        help="x_model = (x_raw - offset) * scale; comma list per feature (default 1, or the source bundle's)",
     )
-    p.add_argument("--offset", type=commands.floats, default=[0.0])
+    p.add_argument("--offset", type=floats, help="input offset (default 0, or the source bundle's)")
+    p.add_argument(
+        "--output-scale", dest="output_scale", type=floats, help="y_raw = y_model / scale + offset (default: --scale)"
+    )
+    p.add_argument("--output-offset", dest="output_offset", type=floats, help="output offset (default: --offset)")
+    p.add_argument(
+        "--preprocessing", type=Path, metavar="FILE.json", help="both mappings from a manifest's preprocessing block"
+    )
+    p.add_argument(
+        "--override-preprocessing",
+        dest="override_preprocessing",
+        action="store_true",
+        help="re-exporting a bundle: accept a mapping that differs from the source bundle's",
+    )
     p.add_argument("--streaming", action="store_true", help="also write step models (state in/out) for streaming")
-    p.add_argument("--quantize", default="", help="quantized variants to add: comma list of dynamic,float16,int8")
+    p.add_argument(
+        "--quantize",
+        default="",
+        type=comma_list(None, "variant", allow_empty=True),
+        help="quantized variants to add: comma list of dynamic,float16,int8",
+    )
     p.add_argument(
         "--calibration", type=Path, help="WINDOWS.npy (n, timesteps, features) in raw units for int8 calibration"
     )
@@ -69,22 +119,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=commands.export)
 
-    p = sub.add_parser("predict", help="predict one window given in raw units (or, with --stream, one per sample)")
-    p.add_argument("bundle", type=Path)
-    p.add_argument("values", type=data_cli.value, nargs="+", metavar="VALUE", help="one window, or '-' for stdin")
+    p = add("predict", help="predict one window given in raw units (or, with --stream, one per sample)")
+    p.add_argument("bundle", type=Path, help="bundle directory")
+    p.add_argument(
+        "values",
+        type=data_cli.value,
+        nargs="+",
+        metavar="VALUE",
+        help="raw values, time-major (features per step), or '-' for stdin",
+    )
     p.add_argument(
         "--stream", action="store_true", help="the values are samples fed one at a time; one prediction each"
     )
-    p.add_argument("--backend", default="auto")
-    p.add_argument("--variant", default="float32")
+    p.add_argument("--backend", default="auto", help="onnxruntime, litert, numpy, or auto (the fastest installed)")
+    p.add_argument("--variant", default="float32", help="float32 or a quantized variant the bundle holds")
+    p.add_argument("--allow-nonfinite", dest="allow_nonfinite", action="store_true", help="run NaN/inf values too")
+    p.add_argument(
+        "--plot", type=Path, metavar="FILE.png", help="with --stream: the stream against full-window answers"
+    )
     p.set_defaults(func=commands.predict)
     data_cli.predict_options(p)
 
-    p = sub.add_parser("validate", help="golden vectors x artifacts x backends; exit 1 on failure, 2 if unreadable")
-    p.add_argument("bundle", type=Path)
-    p.add_argument("--backend", action="append", default=[])
-    p.add_argument("--variant", action="append", default=[], help="only these variants (repeatable)")
-    p.add_argument("--json", action="store_true")
+    p = add("validate", help="golden vectors x artifacts x backends; exit 1 on failure, 3 if unreadable")
+    bundle_filters(p)
     p.add_argument(
         "--fresh",
         type=int,
@@ -96,37 +153,56 @@ def build_parser() -> argparse.ArgumentParser:
     data_cli.validate_options(p)
     data_cli.add_score(sub)
 
-    p = sub.add_parser("bench", help="latency and size per artifact x backend")
-    p.add_argument("bundle", type=Path)
-    p.add_argument("--backend", action="append", default=[])
-    p.add_argument("--variant", action="append", default=[])
-    p.add_argument("--json", action="store_true")
-    p.add_argument("--plot", type=Path, metavar="FILE.png", help="chart latency and size (needs edgernn[cli])")
+    p = add("bench", help="size, load time, cold start, latency and throughput per artifact x backend")
+    bundle_filters(p)
+    p.add_argument(
+        "--plot", type=Path, metavar="FILE.png", help="latency p50/p90/p99 and throughput chart (needs edgernn[cli])"
+    )
     p.add_argument("--cold-runs", type=int, default=3, help="fresh processes per cold-start figure (0: skip)")
     p.add_argument("--no-baselines", action="store_true", help="skip the Keras predict/eager baselines")
     p.set_defaults(func=commands.bench)
 
-    p = sub.add_parser("info", help="what a bundle holds")
-    p.add_argument("bundle", type=Path)
-    p.add_argument("--json", action="store_true")
+    p = add("info", help="what a bundle holds")
+    p.add_argument("bundle", type=Path, help="bundle directory")
+    p.add_argument("--json", action="store_true", help="print the manifest as JSON")
     p.set_defaults(func=commands.info)
 
-    p = sub.add_parser("demo", help="the main job: train, export, check and time the seed models")
-    p.add_argument("--out", type=Path, default=Path("out/demo"))
-    p.add_argument("--epochs", type=int, default=100)
-    p.add_argument("--quantize", default="dynamic,float16,int8", help="variants for the LSTM bundle ('none' to skip)")
+    p = add("demo", help="the main job: train, export, check and time the seed models")
+    p.add_argument("--out", type=Path, default=Path("out/demo"), help="folder for the bundles and plots")
+    p.add_argument("--epochs", type=int, default=100, help="epochs of the seed (tutorial) recipe")
+    p.add_argument(
+        "--quantize",
+        default="dynamic,float16,int8",
+        type=comma_list(None, "variant", allow_empty=True),
+        help="variants for the LSTM bundles ('none' to skip)",
+    )
     p.set_defaults(func=commands.demo)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # only matters for the commands that import TF
+    """Run one command; returns its exit code (0 ok, 1 check failed, 2 usage, 3 unreadable, 4 missing extra)."""
     try:
-        return args.func(args)
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # argparse: --help/--version exit 0, usage errors exit 2
+        return int(exc.code or 0)
+    level = conventions.verbosity(args)
+    conventions.quiet_python_logs(level)
+    args.verbosity = level
+    Progress.quiet = level < 0
+    try:
+        with conventions.filtered_native_stderr(level <= 0):
+            code = args.func(args)
+        sys.stdout.flush()  # a closed pipe raises here, not in the interpreter's exit (a traceback there)
+        return code
     except EdgeRNNError as exc:
         print(f"edgernn {args.command}: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 2 if isinstance(exc, (ManifestError, IntegrityError)) else 1
+        return conventions.exit_code(exc)
+    except BrokenPipeError:
+        return conventions.closed_pipe()
+    except KeyboardInterrupt:
+        print(f"edgernn {args.command}: interrupted", file=sys.stderr)
+        return conventions.INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -46,13 +46,20 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], title: st
 
 
 class Progress:
-    """A progress bar on a terminal (rich), else one line per step on stderr. Use as a context manager."""
+    """A progress bar on a terminal (rich), else one line per step on stderr. Use as a context manager.
+
+    `Progress.quiet = True` (edgernn -q) shows neither.
+    """
+
+    quiet = False
 
     def __init__(self, total: int, label: str) -> None:
         self.total, self.label = total, label
         self._bar = None
 
     def __enter__(self) -> Callable[[str], None]:
+        if self.quiet:
+            return lambda what: None
         if sys.stderr.isatty() and optional.available("rich"):
             from rich.progress import Progress as RichProgress
 

@@ -41,6 +41,7 @@ class Plan:
     horizon: int
     clock: str | None
     step: float | None  # the clock's regular step; None: no gap rule
+    date_formats: tuple[tuple[str, str], ...] = ()  # (column, strptime format) as training read them
 
     @property
     def names(self) -> list[str]:
@@ -100,9 +101,18 @@ def plan_for(manifest: Manifest, source: Source, columns: Sequence[str] | None =
         clock = next((c for c in source.columns if _time_like(c) and c not in inputs), None)
     if clock not in source.columns:
         clock = None
+    formats = tuple(sorted((data.get("date_formats") or {}).items()))
+    _use_formats(source, formats)
     step = clock_step(source.read(0, CLOCK_SAMPLE, [clock])[clock]) if clock else None
     horizon = int(training.get("horizon") or 1)
-    return Plan(tuple(inputs), tuple(targets), tuple(outputs), spec.timesteps, horizon, clock, step)
+    return Plan(tuple(inputs), tuple(targets), tuple(outputs), spec.timesteps, horizon, clock, step, formats)
+
+
+def _use_formats(source: Source, formats: tuple[tuple[str, str], ...]) -> None:
+    """Read date columns in the formats training recorded (a CSV source keeps them; others need none)."""
+    known = getattr(source, "date_formats", None)
+    if known is not None:
+        known.update(formats)
 
 
 def cut(source: Source, plan: Plan, start: int, stop: int, *, strict: bool = False) -> Cut:
@@ -112,6 +122,7 @@ def cut(source: Source, plan: Plan, start: int, stop: int, *, strict: bool = Fal
         InputError: a non-number in a cell (from the reader); with `strict`, a missing input value.
     """
     t, h = plan.timesteps, plan.horizon
+    _use_formats(source, plan.date_formats)  # a Ray actor's own source too
     lo, hi = max(start - t + 1, 0), min(stop + h, source.rows)
     cols = source.read(lo, hi, plan.names)
     xs = np.stack([cols[n] for n in plan.inputs], axis=1)

@@ -24,7 +24,7 @@ import numpy as np
 
 from .. import optional
 from ..errors import InputError
-from .cells import MISSING, date_seconds, is_date, number
+from .cells import MISSING, date_format, date_seconds, is_date, number
 
 INDEX_EVERY = 4096  # CSV: the byte offset of every 4096th row is kept, so a range read skips < 4096 lines
 SCAN_BYTES = 8 << 20
@@ -107,6 +107,9 @@ class CsvSource:
         names = [c.strip() or f"column{i}" for i, c in enumerate(first)] if self.header else None
         self.columns = names or [str(i) for i in range(len(first))]
         self._offsets, self.rows = self._index()
+        # date column -> its one format: the bundle's (Plan.date_formats), else inferred on the first
+        # range read and kept, so every range of the file is read the same way (as training read it)
+        self.date_formats: dict[str, str] = {}
 
     def _index(self) -> tuple[list[tuple[int, int]], int]:
         """(offset, lines to skip from it) for rows 0, INDEX_EVERY, 2 x INDEX_EVERY, ...; and the data rows.
@@ -155,8 +158,9 @@ class CsvSource:
 
     def _column(self, name: str, cells: list[str], start: int) -> np.ndarray:
         present = next((c for c in cells if c.strip().lower() not in MISSING), None)
-        if present is not None and number(present) is None and is_date(present):
-            return date_seconds(cells)  # a date column (the clock)
+        if present is not None and number(present) is None and is_date(present):  # a date column (the clock)
+            fmt = self.date_formats.get(name) or self.date_formats.setdefault(name, date_format(name, cells))
+            return date_seconds(cells, fmt)
         return to_numbers(self.path, name, cells, start, self.header)
 
 

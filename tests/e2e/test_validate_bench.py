@@ -88,17 +88,17 @@ def test_validate_and_bench_work_with_only_one_runtime(only):
 
 def test_validate_fresh_without_tensorflow_names_the_extra():
     code, _, err = run_without_tf("validate", str(MODELS / "seed-gru"), "--fresh", "3")
-    assert code == 1 and "edgernn[train]" in err
+    assert code == 4 and "edgernn[train]" in err  # 4: a missing extra
 
 
 @pytest.mark.parametrize("victim", ["model.tflite", "model.onnx", "golden.npz", "model.keras"])
-def test_validate_exits_2_on_one_flipped_byte(bundle_copy, victim, capsys):
+def test_validate_exits_3_on_one_flipped_byte(bundle_copy, victim, capsys):
     assert main(["validate", str(bundle_copy)]) == 0  # the untouched copy passes
     data = bytearray((bundle_copy / victim).read_bytes())
     data[len(data) // 2] ^= 0x01
     (bundle_copy / victim).write_bytes(bytes(data))
     capsys.readouterr()
-    assert main(["validate", str(bundle_copy), "--json"]) == 2
+    assert main(["validate", str(bundle_copy), "--json"]) == 3
     captured = capsys.readouterr()
     assert "IntegrityError" in captured.err and victim in captured.err
     assert json.loads(captured.out)["passed"] is False
@@ -122,7 +122,7 @@ def test_validate_exits_1_when_a_tolerance_is_tightened_below_the_error(bundle_c
 def test_a_bundle_shipped_without_model_keras_validates_but_cannot_do_fresh(bundle_copy, capsys):
     (bundle_copy / "model.keras").unlink()  # a device bundle may drop the source; its hash is then skipped
     assert main(["validate", str(bundle_copy)]) == 0
-    assert main(["validate", str(bundle_copy), "--fresh", "2"]) == 2
+    assert main(["validate", str(bundle_copy), "--fresh", "2"]) == 3
     assert "model.keras" in capsys.readouterr().err
 
 
@@ -130,7 +130,7 @@ def test_validate_backend_and_variant_filters(capsys):
     name = backends.installed()[0]
     assert main(["validate", str(MODELS / "seed-lstm"), "--backend", name, "--json"]) == 0
     assert {r["backend"] for r in json.loads(capsys.readouterr().out)["rows"]} == {name}
-    assert main(["validate", str(MODELS / "seed-gru"), "--variant", "int8", "--json"]) == 1  # nothing ran
+    assert main(["validate", str(MODELS / "seed-gru"), "--variant", "int8", "--json"]) == 2  # it has none
     assert json.loads(capsys.readouterr().out)["rows"] == []
     assert main(["validate", str(MODELS / "seed-lstm"), "--variant", "int8", "--json"]) == 0  # seed-lstm ships int8
     assert {r["variant"] for r in json.loads(capsys.readouterr().out)["rows"]} == {"int8"}

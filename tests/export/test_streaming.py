@@ -256,7 +256,7 @@ def test_cli_predict_stream_prints_one_prediction_per_value(stream_zoo, capsys):
     multi = stream_zoo["lstm-window-multi"][1]
     assert main(["predict", str(multi), "--stream", "1", "2", "3", "4", "5", "6"]) == 0  # neighbour: 2 samples
     assert len(capsys.readouterr().out.strip().splitlines()) == 2
-    assert main(["predict", str(multi), "--stream", "1", "2"]) == 1
+    assert main(["predict", str(multi), "--stream", "1", "2"]) == 2  # usage
     assert "multiple of 3" in capsys.readouterr().err
 
 
@@ -312,7 +312,7 @@ def test_cli_trains_the_sequence_recipe_with_step_models(tmp_path, capsys):
     stream = predictor.stream()
     per_step = np.stack([stream.step([v]) for v in (1.0, 2.0, 3.0, 4.0)])
     np.testing.assert_allclose(per_step, predictor.predict([[[1.0], [2.0], [3.0], [4.0]]])[0], atol=1e-4)
-    assert main(["train", "--data", "nope", "--out", str(tmp_path / "x")]) == 1
+    assert main(["train", "--data", "nope", "--out", str(tmp_path / "x")]) == 2  # usage
     assert "seed_sequence" in capsys.readouterr().err
 
 

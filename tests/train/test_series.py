@@ -231,7 +231,7 @@ def test_npy_columns_by_index_and_a_structured_array(tmp_path):
 def test_bad_files_give_a_clear_error(tmp_path, capsys, content, columns, message):
     data = tmp_path / "bad.csv"
     data.write_text(content)
-    assert main(["train", "--data", str(data), *columns, "--out", str(tmp_path / "out")]) == 1
+    assert main(["train", "--data", str(data), *columns, "--out", str(tmp_path / "out")]) == 2  # usage
     err = capsys.readouterr().err
     assert "InputError" in err and message in err
     assert not (tmp_path / "out").exists()
@@ -253,3 +253,9 @@ def test_missing_file_and_unknown_suffix(tmp_path):
     (tmp_path / "x.parquet").write_bytes(b"PAR1")
     with pytest.raises(InputError, match="unknown file type"):
         read_table(tmp_path / "x.parquet")
+
+
+def test_train_writes_its_loss_curve_beside_the_bundle(sunspots_bundle):
+    png = sunspots_bundle.with_name(f"{sunspots_bundle.name}.loss.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    assert manifest_json(sunspots_bundle)["name"] == sunspots_bundle.name  # not the staging folder's
