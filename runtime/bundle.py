@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import stat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,52 +20,53 @@ import numpy as np
 
 from . import backends, checks
 from .errors import BackendUnavailableError, InputError, IntegrityError, ManifestError, UnsupportedModelError
-from .manifest import DEFAULT_VARIANT, MODEL_ROLE, STEP_ROLE, ArtifactEntry, FileEntry, Manifest
+from .files import BundleDir
+from .manifest import DEFAULT_VARIANT, MANIFEST_FILE, MODEL_ROLE, STEP_ROLE, ArtifactEntry, FileEntry, Manifest
 from .predictor import Predictor
 
 if TYPE_CHECKING:
     from .stream import StepModel
 
 GOLDEN_KEYS = ("inputs", "outputs")
+EXTRA_ALLOWED = ()  # files a bundle may hold beside the ones its manifest lists
+MAX_UNVERIFIED_BYTES = 1 << 30  # verify=False reads no more than this of one file
 
 
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _read_regular(bundle: Path, name: str) -> bytes:
-    """The bytes of a regular file inside `bundle`: never a FIFO or device (a read that never ends),
-    never a symlink out of the bundle (the manifest's plain names would mean nothing)."""
-    path = bundle / name
-    if path.is_symlink() and bundle.resolve() not in path.resolve().parents:
-        raise ManifestError(f"{path} is a symlink to {path.resolve()}, outside the bundle; copy the file in instead.")
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a FIFO must not block the open
-    with os.fdopen(fd, "rb") as fh:
-        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
-            raise ManifestError(f"{path} is not a regular file; a bundle holds plain files only.")
-        return fh.read()
+def read_checked(
+    bundle: Path, entry: ArtifactEntry | FileEntry, verify: bool = True, *, folder: BundleDir | None = None
+) -> bytes:
+    """Read the file an entry names (through `folder`, the bundle by handle, when given) and check it.
 
-
-def read_checked(bundle: Path, entry: ArtifactEntry | FileEntry, verify: bool = True) -> bytes:
-    """Read the file an entry names and check its size and sha256.
+    The size on disk is compared with the manifest before anything is read, and no more than the
+    manifest's size is ever read (with verify False: no more than MAX_UNVERIFIED_BYTES).
 
     Raises:
-        ManifestError: the file is missing or its name is not a plain file name.
+        ManifestError: the file is missing, not a plain file, or its name is not a plain file name.
         IntegrityError: the size or the sha256 differs from the manifest (skipped when verify is False).
     """
     name = checks.file_name(entry.file, bundle)
     path = bundle / name
+    own = folder is None
+    folder = BundleDir(bundle) if folder is None else folder
     try:
-        data = _read_regular(bundle, name)
+        if verify:
+            data = folder.read(name, entry.bytes, exact=entry.bytes)
+        else:
+            data = folder.read(name, MAX_UNVERIFIED_BYTES)
     except FileNotFoundError:
         raise ManifestError(f"{bundle}: the manifest lists {name!r} but the file is missing.") from None
-    except OSError as exc:
-        raise ManifestError(f"{bundle}: cannot read {name!r} ({exc}).") from None
+    finally:
+        if own:
+            folder.close()
     if not verify:
         return data
-    if len(data) != entry.bytes:
+    if len(data) != entry.bytes:  # the file changed between fstat and read
         raise IntegrityError(
-            f"{path}: {len(data)} bytes on disk, the manifest says {entry.bytes}; the file was changed "
+            f"{path}: {len(data)} bytes read, the manifest says {entry.bytes}; the file was changed "
             "or truncated. Restore the bundle or export it again."
         )
     digest = sha256_bytes(data)
@@ -81,20 +81,50 @@ def read_checked(bundle: Path, entry: ArtifactEntry | FileEntry, verify: bool = 
 class Bundle:
     """A bundle directory with its parsed manifest. Cheap to open: model files are read on demand."""
 
-    def __init__(self, path: Path, manifest: Manifest, verify: bool = True) -> None:
+    def __init__(self, path: Path, manifest: Manifest, verify: bool = True, folder: BundleDir | None = None) -> None:
         self.path, self.manifest, self.verify = Path(path), manifest, verify
+        self.folder = folder  # the folder by handle (Bundle.open); None: files opened by path
+        self._read: dict[str, bytes] = {}  # files read by `preload`
 
     def __repr__(self) -> str:
         return f"Bundle({str(self.path)!r})"
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], *, verify: bool = True) -> Bundle:
-        """Parse `path/manifest.json` (ManifestError on anything wrong with it)."""
-        return cls(Path(path), Manifest.read(Path(path)), verify)
+    def open(cls, path: str | os.PathLike[str], *, verify: bool = True, allow_extra: bool = False) -> Bundle:
+        """Open the folder once, parse its manifest.json through that handle, and list what is there.
+
+        Raises:
+            ManifestError: anything wrong with the manifest, or files in the bundle that it does not
+                list (unless `allow_extra`: a file nobody hashed is a file nobody can vouch for).
+        """
+        if not isinstance(path, (str, os.PathLike)):
+            raise InputError(f"a bundle path must be a str or os.PathLike, got {type(path).__name__}.")
+        folder = BundleDir(path)
+        manifest = Manifest.read(Path(path), folder)
+        if not allow_extra:
+            listed = {MANIFEST_FILE, *manifest.files, *EXTRA_ALLOWED}
+            unlisted = [n for n in folder.names() if n not in listed]
+            if unlisted:
+                raise ManifestError(
+                    f"{path}: files the manifest does not list: {[checks.printable(n) for n in unlisted[:5]]}; "
+                    "a bundle holds only the files its manifest hashes. Remove them, or pass "
+                    "allow_extra=True (--allow-extra) to ignore them."
+                )
+        return cls(Path(path), manifest, verify, folder)
 
     def read(self, entry: ArtifactEntry | FileEntry) -> bytes:
         """The checked bytes of a file the manifest lists (see `read_checked`)."""
-        return read_checked(self.path, entry, self.verify)
+        if entry.file in self._read:
+            return self._read[entry.file]
+        return read_checked(self.path, entry, self.verify, folder=self.folder)
+
+    def preload(self, entries: list[ArtifactEntry]) -> None:
+        """Read `entries` now (checked), so later use never goes back to the folder, which an export
+        may have replaced by then. A listed file that is absent is skipped: asking for it says so."""
+        names = set(self.folder.names()) if self.folder else None
+        for entry in entries:
+            if names is None or entry.file in names:
+                self._read[entry.file] = self.read(entry)
 
     def check_integrity(self) -> None:
         """Hash every file the manifest lists before anything runs; model.keras only if it was shipped.
@@ -103,10 +133,10 @@ class Bundle:
             IntegrityError, ManifestError: the first file that is missing or differs.
         """
         for entry in self.manifest.entries:  # hashed even in a Bundle opened with verify=False
-            read_checked(self.path, entry)
+            read_checked(self.path, entry, folder=self.folder)
         source = self.manifest.source
-        if source is not None and (self.path / source.file).is_file():
-            read_checked(self.path, source)
+        if source is not None and source.file in (self.folder.names() if self.folder else []):
+            read_checked(self.path, source, folder=self.folder)
 
     def golden(self) -> dict[str, np.ndarray]:
         """The golden vectors: 'inputs' in model units, the Keras 'outputs' for them (and the held-out pair)."""
@@ -207,7 +237,12 @@ class Bundle:
 
 
 def load(
-    path: str | os.PathLike[str], backend: str = "auto", variant: str = DEFAULT_VARIANT, *, verify: bool = True
+    path: str | os.PathLike[str],
+    backend: str = "auto",
+    variant: str = DEFAULT_VARIANT,
+    *,
+    verify: bool = True,
+    allow_extra: bool = False,
 ) -> Predictor:
     """Load a bundle directory and bind it to a backend.
 
@@ -216,6 +251,7 @@ def load(
         backend: 'auto', or a name from `edgernn.runtime.backends.REGISTRY`.
         variant: which artifact variant to run ('float32', or a quantized one).
         verify: check each file's size and sha256 against the manifest (False only for debugging).
+        allow_extra: ignore files in the bundle that the manifest does not list (refused by default).
 
     Raises:
         ManifestError, IntegrityError, ModelLoadError, UnsupportedModelError, InputError,
@@ -226,7 +262,14 @@ def load(
         >>> p.predict([[[6.0], [7.0], [8.0], [9.0]]]).shape
         (1, 1)
     """
-    return Bundle.open(path, verify=verify).predictor(backend, variant)
+    for what, value in (("backend", backend), ("variant", variant)):
+        if not isinstance(value, str):
+            raise InputError(f"{what} must be a name (str), got {type(value).__name__}.")
+    bundle = Bundle.open(path, verify=verify, allow_extra=allow_extra)
+    predictor = bundle.predictor(backend, variant)
+    # Step models are read now, with the rest: a later p.stream() never reads a re-exported bundle.
+    bundle.preload(bundle.manifest.artifacts(role=STEP_ROLE, variant=variant, formats=[predictor.artifact.format]))
+    return predictor
 
 
 __all__ = ["Bundle", "load", "read_checked", "sha256_bytes"]

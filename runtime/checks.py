@@ -106,3 +106,9 @@ def channels(entry: Any, size_: int, what: str, where: Where) -> tuple[list[floa
     if np.any(np.asarray(arrays[1], dtype=np.float32) == 0):
         raise ManifestError(f"{where}: preprocessing.{what}.scale contains 0; a scale must be non-zero.")
     return arrays[0], arrays[1]
+
+
+def printable(text: object) -> str:
+    """`text` safe for a terminal and any encoding: control characters (ANSI escapes) and lone
+    surrogates (undecodable file names) shown escaped, never interpreted or raising."""
+    return "".join(c if c.isprintable() and not 0xD800 <= ord(c) <= 0xDFFF else repr(c)[1:-1] for c in str(text))
