@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from edgernn.runtime import checks
 from edgernn.runtime.errors import ExportError
 from edgernn.runtime.manifest import MANIFEST_FILE, Affine, ArtifactEntry, Manifest, ModelBlock, Spec
 
@@ -108,8 +109,9 @@ def _channels(value: float | Sequence[float], size: int, what: str) -> list[floa
     values = [float(value)] if np.isscalar(value) else [float(v) for v in value]
     if len(values) not in (1, size):
         raise ExportError(f"{what} has {len(values)} values; expected 1 or {size}.")
-    if not all(np.isfinite(values)) or (what.endswith("scale") and any(v == 0 for v in values)):
-        raise ExportError(f"{what} is {values}; expected finite numbers (and a non-zero scale).")
+    problem = checks.affine_problem(values, "scale" if what.endswith("scale") else "offset")
+    if problem:
+        raise ExportError(f"{what} is {values}; {problem}.")
     return values
 
 

@@ -11,7 +11,6 @@ swapped between the check and the parse cannot slip through, and every opener ch
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,11 +22,13 @@ from .errors import BackendUnavailableError, InputError, IntegrityError, Manifes
 from .files import BundleDir
 from .manifest import DEFAULT_VARIANT, MANIFEST_FILE, MODEL_ROLE, STEP_ROLE, ArtifactEntry, FileEntry, Manifest
 from .predictor import Predictor
+from .vet.npz import read_npz
 
 if TYPE_CHECKING:
     from .stream import StepModel
 
 GOLDEN_KEYS = ("inputs", "outputs")
+GOLDEN_MEMBERS = frozenset({*GOLDEN_KEYS, "holdout_inputs", "holdout_outputs"})
 EXTRA_ALLOWED = ()  # files a bundle may hold beside the ones its manifest lists
 MAX_UNVERIFIED_BYTES = 1 << 30  # verify=False reads no more than this of one file
 
@@ -141,14 +142,18 @@ class Bundle:
     def golden(self) -> dict[str, np.ndarray]:
         """The golden vectors: 'inputs' in model units, the Keras 'outputs' for them (and the held-out pair)."""
         data = self.read(self.manifest.golden)
-        try:
-            with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-                golden = {k: np.asarray(npz[k]) for k in npz.files}
-        except Exception as exc:  # np.load raises many types on a damaged file
-            raise ManifestError(f"{self.path}: golden file is not a readable .npz ({exc}).") from None
+        golden = read_npz(
+            data, f"{self.path}: golden file {self.manifest.golden.file}", GOLDEN_MEMBERS.__contains__, ManifestError
+        )
         missing = [k for k in GOLDEN_KEYS if k not in golden]
         if missing:
             raise ManifestError(f"{self.path}: golden file lacks arrays {missing}.")
+        count = [len(golden[k]) if golden[k].ndim else 0 for k in GOLDEN_KEYS]
+        if min(count) == 0 or count[0] != count[1]:
+            raise ManifestError(
+                f"{self.path}: golden file holds {count[0]} inputs and {count[1]} outputs; a bundle proves "
+                "itself on at least one window (and an output per input). Re-export the bundle."
+            )
         return golden
 
     def check_variant(self, variant: str) -> None:
