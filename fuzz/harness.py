@@ -169,6 +169,7 @@ def _run_shard(mutants: list[Mutant], timeout: float) -> dict[int, str]:
         first = pending[0]
         cmd = [
             sys.executable,
+            "-I",  # a mutant's folder or the working directory never reaches the worker's sys.path
             __file__,
             "worker",
             str(first.bundle),
