@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from edgernn.runtime import checks
+from edgernn.runtime import checks, signing
 from edgernn.runtime.errors import ExportError
 from edgernn.runtime.manifest import MANIFEST_FILE, Affine, ArtifactEntry, Manifest, ModelBlock, Spec
 
@@ -55,6 +55,7 @@ class ExportOptions:
         calibration: windows (n, timesteps, features) in RAW units for calibration; default `representative`.
         max_error: refuse a variant whose max abs error (model units) is beyond this; 'N%' means N% of
             the Keras output range.
+        sign_key: a PEM private key: sign the bundle (edgernn.runtime.signing) before it is swapped in.
     """
 
     formats: Sequence[str] = FORMAT_NAMES
@@ -70,6 +71,7 @@ class ExportOptions:
     quantize: str | Sequence[str] = ()
     calibration: np.ndarray | None = None
     max_error: float | str | None = None
+    sign_key: str | os.PathLike[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -223,6 +225,8 @@ def export_bundle(
             extra=_extra(options),
         )
         manifest = _write_manifest(draft, tmp)
+        if options.sign_key is not None:  # in the staging folder: the bundle never appears unsigned
+            signing.sign(tmp, options.sign_key)
     return ExportResult(out, manifest, quant.failed if quant else ())
 
 

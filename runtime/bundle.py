@@ -10,16 +10,22 @@ swapped between the check and the parse cannot slip through, and every opener ch
 
 from __future__ import annotations
 
-import hashlib
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import backends, checks
-from .errors import BackendUnavailableError, InputError, IntegrityError, ManifestError, UnsupportedModelError
-from .files import BundleDir
+from . import backends, checks, signing
+from .errors import (
+    BackendUnavailableError,
+    InputError,
+    ManifestError,
+    SignatureError,
+    UnsupportedModelError,
+)
+from .files import BundleDir, read_checked, sha256_bytes
 from .manifest import DEFAULT_VARIANT, MANIFEST_FILE, MODEL_ROLE, STEP_ROLE, ArtifactEntry, FileEntry, Manifest
 from .predictor import Predictor
 from .vet.npz import read_npz
@@ -29,54 +35,7 @@ if TYPE_CHECKING:
 
 GOLDEN_KEYS = ("inputs", "outputs")
 GOLDEN_MEMBERS = frozenset({*GOLDEN_KEYS, "holdout_inputs", "holdout_outputs"})
-EXTRA_ALLOWED = ()  # files a bundle may hold beside the ones its manifest lists
-MAX_UNVERIFIED_BYTES = 1 << 30  # verify=False reads no more than this of one file
-
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def read_checked(
-    bundle: Path, entry: ArtifactEntry | FileEntry, verify: bool = True, *, folder: BundleDir | None = None
-) -> bytes:
-    """Read the file an entry names (through `folder`, the bundle by handle, when given) and check it.
-
-    The size on disk is compared with the manifest before anything is read, and no more than the
-    manifest's size is ever read (with verify False: no more than MAX_UNVERIFIED_BYTES).
-
-    Raises:
-        ManifestError: the file is missing, not a plain file, or its name is not a plain file name.
-        IntegrityError: the size or the sha256 differs from the manifest (skipped when verify is False).
-    """
-    name = checks.file_name(entry.file, bundle)
-    path = bundle / name
-    own = folder is None
-    folder = BundleDir(bundle) if folder is None else folder
-    try:
-        if verify:
-            data = folder.read(name, entry.bytes, exact=entry.bytes)
-        else:
-            data = folder.read(name, MAX_UNVERIFIED_BYTES)
-    except FileNotFoundError:
-        raise ManifestError(f"{bundle}: the manifest lists {name!r} but the file is missing.") from None
-    finally:
-        if own:
-            folder.close()
-    if not verify:
-        return data
-    if len(data) != entry.bytes:  # the file changed between fstat and read
-        raise IntegrityError(
-            f"{path}: {len(data)} bytes read, the manifest says {entry.bytes}; the file was changed "
-            "or truncated. Restore the bundle or export it again."
-        )
-    digest = sha256_bytes(data)
-    if digest != entry.sha256:
-        raise IntegrityError(
-            f"{path}: sha256 {digest} does not match the manifest ({entry.sha256}); the file was "
-            "changed or corrupted. Restore the bundle or export it again."
-        )
-    return data
+EXTRA_ALLOWED = (signing.SIGNATURE_FILE,)  # files a bundle may hold beside the ones its manifest lists
 
 
 class Bundle:
@@ -91,17 +50,36 @@ class Bundle:
         return f"Bundle({str(self.path)!r})"
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], *, verify: bool = True, allow_extra: bool = False) -> Bundle:
-        """Open the folder once, parse its manifest.json through that handle, and list what is there.
+    def open(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        verify: bool = True,
+        allow_extra: bool = False,
+        trusted_keys: Sequence[str | os.PathLike[str]] | None = None,
+    ) -> Bundle:
+        """Open the folder once, check its signature when keys are trusted, parse its manifest.json
+        through that handle, and list what is there.
+
+        `trusted_keys` (default: the files in EDGERNN_TRUSTED_KEYS) are PEM public keys: when there are
+        any, the bundle must carry a signature one of them verifies, checked before any file is parsed.
 
         Raises:
+            SignatureError: unsigned, tampered or signed with another key (with trusted keys).
             ManifestError: anything wrong with the manifest, or files in the bundle that it does not
                 list (unless `allow_extra`: a file nobody hashed is a file nobody can vouch for).
         """
         if not isinstance(path, (str, os.PathLike)):
             raise InputError(f"a bundle path must be a str or os.PathLike, got {type(path).__name__}.")
         folder = BundleDir(path)
+        keys = signing.trusted_keys_from_env() if trusted_keys is None else list(trusted_keys)
+        signed = signing.verify(path, keys) if keys else None
         manifest = Manifest.read(Path(path), folder)
+        if signed is not None and signed.get(MANIFEST_FILE) != manifest.text_sha256:
+            raise SignatureError(
+                f"{path}: {MANIFEST_FILE} changed after its signature was checked (sha256 "
+                f"{manifest.text_sha256}, signed {signed.get(MANIFEST_FILE)}); do not run it."
+            )
         if not allow_extra:
             listed = {MANIFEST_FILE, *manifest.files, *EXTRA_ALLOWED}
             unlisted = [n for n in folder.names() if n not in listed]
@@ -248,6 +226,7 @@ def load(
     *,
     verify: bool = True,
     allow_extra: bool = False,
+    trusted_keys: Sequence[str | os.PathLike[str]] | None = None,
 ) -> Predictor:
     """Load a bundle directory and bind it to a backend.
 
@@ -257,10 +236,12 @@ def load(
         variant: which artifact variant to run ('float32', or a quantized one).
         verify: check each file's size and sha256 against the manifest (False only for debugging).
         allow_extra: ignore files in the bundle that the manifest does not list (refused by default).
+        trusted_keys: PEM public keys; when given (or set in EDGERNN_TRUSTED_KEYS), the bundle must be
+            signed by one of them (see edgernn.runtime.signing), checked before anything is parsed.
 
     Raises:
-        ManifestError, IntegrityError, ModelLoadError, UnsupportedModelError, InputError,
-        BackendUnavailableError.
+        ManifestError, IntegrityError, SignatureError, ModelLoadError, UnsupportedModelError, InputError,
+        BackendUnavailableError, MissingExtraError.
 
     Example:
         >>> p = load("models/seed-lstm")
@@ -270,7 +251,7 @@ def load(
     for what, value in (("backend", backend), ("variant", variant)):
         if not isinstance(value, str):
             raise InputError(f"{what} must be a name (str), got {type(value).__name__}.")
-    bundle = Bundle.open(path, verify=verify, allow_extra=allow_extra)
+    bundle = Bundle.open(path, verify=verify, allow_extra=allow_extra, trusted_keys=trusted_keys)
     predictor = bundle.predictor(backend, variant)
     # Step models are read now, with the rest: a later p.stream() never reads a re-exported bundle.
     bundle.preload(bundle.manifest.artifacts(role=STEP_ROLE, variant=variant, formats=[predictor.artifact.format]))

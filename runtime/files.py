@@ -15,11 +15,19 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import os
 import stat
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from . import checks
 from .errors import IntegrityError, ManifestError
+
+if TYPE_CHECKING:
+    from .records import ArtifactEntry, FileEntry
+
+MAX_UNVERIFIED_BYTES = 1 << 30  # verify=False reads no more than this of one file
 
 _DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
 # O_NONBLOCK: opening a FIFO planted in the bundle must not block (it is refused after fstat).
@@ -104,3 +112,49 @@ class BundleDir:
                 return fh.read(limit + 1)
             except OSError as exc:
                 raise ManifestError(f"{where}: cannot read ({exc.strerror}).") from None
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def read_checked(
+    bundle: Path, entry: ArtifactEntry | FileEntry, verify: bool = True, *, folder: BundleDir | None = None
+) -> bytes:
+    """Read the file an entry names (through `folder`, the bundle by handle, when given) and check it.
+
+    The size on disk is compared with the manifest before anything is read, and no more than the
+    manifest's size is ever read (with verify False: no more than MAX_UNVERIFIED_BYTES).
+
+    Raises:
+        ManifestError: the file is missing, not a plain file, or its name is not a plain file name.
+        IntegrityError: the size or the sha256 differs from the manifest (skipped when verify is False).
+    """
+    name = checks.file_name(entry.file, bundle)
+    path = bundle / name
+    own = folder is None
+    folder = BundleDir(bundle) if folder is None else folder
+    try:
+        if verify:
+            data = folder.read(name, entry.bytes, exact=entry.bytes)
+        else:
+            data = folder.read(name, MAX_UNVERIFIED_BYTES)
+    except FileNotFoundError:
+        raise ManifestError(f"{bundle}: the manifest lists {name!r} but the file is missing.") from None
+    finally:
+        if own:
+            folder.close()
+    if not verify:
+        return data
+    if len(data) != entry.bytes:  # the file changed between fstat and read
+        raise IntegrityError(
+            f"{path}: {len(data)} bytes read, the manifest says {entry.bytes}; the file was changed "
+            "or truncated. Restore the bundle or export it again."
+        )
+    digest = sha256_bytes(data)
+    if digest != entry.sha256:
+        raise IntegrityError(
+            f"{path}: sha256 {digest} does not match the manifest ({entry.sha256}); the file was "
+            "changed or corrupted. Restore the bundle or export it again."
+        )
+    return data

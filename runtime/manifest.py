@@ -14,9 +14,10 @@ metrics, producer versions, exporter details of an artifact) ride along in `extr
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +86,7 @@ class Manifest:
     extra: Mapping[str, Any] = field(default_factory=dict)  # created, producer, training, evaluation, ...
     streaming_error: str = ""  # a malformed streaming block: raised by require_streaming, never by predict
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False)  # the JSON parsed (info --json prints it)
+    text_sha256: str = field(default="", repr=False)  # sha256 of the manifest.json bytes read (Manifest.read)
 
     def artifacts(
         self,
@@ -154,7 +156,7 @@ class Manifest:
         finally:
             if own:
                 folder.close()
-        return cls.parse(_json(data, path), path)
+        return replace(cls.parse(_json(data, path), path), text_sha256=hashlib.sha256(data).hexdigest())
 
     @classmethod
     def parse(cls, raw: Any, where: checks.Where = MANIFEST_FILE) -> Manifest:

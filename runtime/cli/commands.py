@@ -70,6 +70,7 @@ def export(args) -> int:
             quantize=args.quantize,
             calibration=calibration,
             max_error=args.max_error,
+            sign_key=args.sign,
         )
         result = export_bundle(args.model, args.out, options)
     from .info import print_info

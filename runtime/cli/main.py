@@ -12,8 +12,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..errors import EdgeRNNError, IntegrityError, ManifestError
-from . import commands
+from ..errors import EdgeRNNError, IntegrityError, ManifestError, SignatureError
+from . import commands, trust
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
         dest="max_error",
         help="refuse a variant beyond this max abs error (model units, or N%% of the output range)",
     )
+    p.add_argument("--sign", metavar="KEY", help="sign the bundle with this PEM private key (needs edgernn[sign])")
     p.set_defaults(func=commands.export)
 
     p = sub.add_parser("predict", help="predict one window given in raw units (or, with --stream, one per sample)")
@@ -113,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=100)
     p.add_argument("--quantize", default="dynamic,float16,int8", help="variants for the LSTM bundle ('none' to skip)")
     p.set_defaults(func=commands.demo)
+    trust.add_commands(sub)
     return parser
 
 
@@ -123,7 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.func(args)
     except EdgeRNNError as exc:
         print(f"edgernn {args.command}: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 2 if isinstance(exc, (ManifestError, IntegrityError)) else 1
+        return 3 if isinstance(exc, SignatureError) else 2 if isinstance(exc, (ManifestError, IntegrityError)) else 1
 
 
 if __name__ == "__main__":
