@@ -1,9 +1,9 @@
 """`edgernn sign` and `edgernn verify`: a bundle's signature (OpenSSF model-signing, a PEM key pair).
 
-    openssl ecparam -name prime256v1 -genkey -noout -out my.pem   # once: the private key
-    openssl ec -in my.pem -pubout -out my.pub                     # and its public half
-    edgernn sign BUNDLE --key my.pem
-    edgernn verify BUNDLE --key my.pub                            # exit 0, or 3 and why
+openssl ecparam -name prime256v1 -genkey -noout -out my.pem   # once: the private key
+openssl ec -in my.pem -pubout -out my.pub                     # and its public half
+edgernn sign BUNDLE --key my.pem
+edgernn verify BUNDLE --key my.pub                            # exit 0, or 3 and why
 """
 
 from __future__ import annotations

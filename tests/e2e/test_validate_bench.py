@@ -189,7 +189,7 @@ def test_a_failing_cold_start_child_is_a_row_value_and_the_bench_goes_on(tmp_pat
     wrapper = tmp_path / "python"
     wrapper.write_text(
         "#!/bin/sh\n# called as: python -I -c CODE\n"
-        f"exec {shlex.quote(sys.executable)} \"$1\" -c \"import sys; sys.modules['onnxruntime'] = None\n$3\"\n"
+        f'exec {shlex.quote(sys.executable)} "$1" -c "import sys; sys.modules[\'onnxruntime\'] = None\n$3"\n'
     )
     wrapper.chmod(0o755)
     monkeypatch.setattr(sys, "executable", str(wrapper))

@@ -103,7 +103,8 @@ def test_cli_sign_and_verify_exit_codes(tmp_path, other_keys):
     bundle = copy_bundle(SEED, tmp_path / "b")
 
     def cli(*args):
-        return subprocess.run([sys.executable, "-m", "edgernn.runtime", *map(str, args)], capture_output=True, text=True)
+        command = [sys.executable, "-m", "edgernn.runtime", *map(str, args)]
+        return subprocess.run(command, capture_output=True, text=True)
 
     assert cli("verify", bundle, "--key", SHIPPED_KEY).returncode == 0
     out = cli("sign", bundle, "--key", private)
