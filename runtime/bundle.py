@@ -31,6 +31,7 @@ from .predictor import Predictor
 from .vet.npz import read_npz
 
 if TYPE_CHECKING:
+    from .isolate import Limits
     from .stream import StepModel
 
 GOLDEN_KEYS = ("inputs", "outputs")
@@ -227,6 +228,7 @@ def load(
     verify: bool = True,
     allow_extra: bool = False,
     trusted_keys: Sequence[str | os.PathLike[str]] | None = None,
+    isolate: bool | Limits = False,
 ) -> Predictor:
     """Load a bundle directory and bind it to a backend.
 
@@ -238,6 +240,10 @@ def load(
         allow_extra: ignore files in the bundle that the manifest does not list (refused by default).
         trusted_keys: PEM public keys; when given (or set in EDGERNN_TRUSTED_KEYS), the bundle must be
             signed by one of them (see edgernn.runtime.signing), checked before anything is parsed.
+        isolate: first open the artifact (and its step model) and run the golden vectors in a child
+            process under memory, CPU and time limits (edgernn.runtime.isolate): a crash or hang there
+            is a ModelLoadError here, and this process never parses a file that killed the child. An
+            `isolate.Limits` sets the child's memory, CPU and wall-clock limits.
 
     Raises:
         ManifestError, IntegrityError, SignatureError, ModelLoadError, UnsupportedModelError, InputError,
@@ -252,6 +258,14 @@ def load(
         if not isinstance(value, str):
             raise InputError(f"{what} must be a name (str), got {type(value).__name__}.")
     bundle = Bundle.open(path, verify=verify, allow_extra=allow_extra, trusted_keys=trusted_keys)
+    if isolate:
+        from .isolate import probe
+
+        backend = bundle.choose_backend(variant) if backend == "auto" else backend
+        bundle.check_variant(variant)
+        window = bundle.artifact_for(backend, variant)
+        steps = bundle.manifest.artifacts(role=STEP_ROLE, variant=variant, formats=[window.format])
+        probe(bundle, [(backend, a.file) for a in (window, *steps[:1])], isolate)
     predictor = bundle.predictor(backend, variant)
     # Step models are read now, with the rest: a later p.stream() never reads a re-exported bundle.
     bundle.preload(bundle.manifest.artifacts(role=STEP_ROLE, variant=variant, formats=[predictor.artifact.format]))

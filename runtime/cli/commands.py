@@ -16,7 +16,8 @@ import numpy as np
 
 from .. import optional
 from ..bundle import Bundle, load
-from ..errors import InputError, IntegrityError, ManifestError
+from ..errors import EdgeRNNError, InputError
+from ..signing import trusted_keys_from_env
 from ..stream import stream_values
 from ..validate import validate as validate_bundle
 from .output import Progress, print_table
@@ -109,7 +110,7 @@ def predict(args) -> int:
 
 
 def validate(args) -> int:
-    """Exit 0 when every row passes, 1 when one fails, 2 when the bundle is unreadable."""
+    """Exit 0 when every row passes, 1 when one fails; a bundle that cannot be read raises (main's exit code)."""
     try:
         bundle, reference = Bundle.open(args.bundle), None
         if args.fresh:
@@ -117,19 +118,13 @@ def validate(args) -> int:
                 from edgernn.export.reference import keras_reference
 
                 reference = keras_reference(bundle)
-        rows = validate_bundle(
-            bundle, args.backend or None, args.variant or None, fresh=args.fresh, reference=reference
-        )
-    except (ManifestError, IntegrityError) as exc:
+        isolate = not trusted_keys_from_env() if args.isolate is None else args.isolate  # unsigned: isolated
+        rows = validate_bundle(bundle, args.backend or None, args.variant or None, args.fresh, 0, reference, isolate)
+    except EdgeRNNError as exc:  # --json prints JSON on every failure; main prints the message and exits
         if args.json:
-            print(
-                json.dumps(
-                    {"bundle": str(args.bundle), "passed": False, "error": f"{type(exc).__name__}: {exc}", "rows": []},
-                    indent=2,
-                )
-            )
-        print(f"edgernn validate: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 2
+            error = {"bundle": str(args.bundle), "passed": False, "error": f"{type(exc).__name__}: {exc}", "rows": []}
+            print(json.dumps(error, indent=2))
+        raise
     ok = bool(rows) and all(r.passed for r in rows)
     if args.json:
         print(json.dumps({"bundle": str(args.bundle), "passed": ok, "rows": [r.as_dict() for r in rows]}, indent=2))

@@ -92,6 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="also compare with model.keras on N new random windows (needs edgernn[train])",
     )
+    p.add_argument(
+        "--isolate",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="first run every artifact in a child process under limits (default: unless EDGERNN_TRUSTED_KEYS is set)",
+    )
     p.set_defaults(func=commands.validate)
 
     p = sub.add_parser("bench", help="latency and size per artifact x backend")
