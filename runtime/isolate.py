@@ -31,8 +31,8 @@ class Limits:
     """What the child may use: address space (bytes), CPU seconds, wall-clock seconds."""
 
     memory: int = 4 << 30
-    cpu: int = 120
-    timeout: float = 120.0
+    cpu: int = 60
+    timeout: float = 60.0
 
 
 CHILD = "from edgernn.runtime.isolate import child; child()"

@@ -17,6 +17,7 @@ import numpy as np
 from .. import optional
 from ..bundle import Bundle, load
 from ..errors import EdgeRNNError, InputError
+from ..isolate import Limits
 from ..signing import trusted_keys_from_env
 from ..stream import stream_values
 from ..validate import validate as validate_bundle
@@ -119,6 +120,7 @@ def validate(args) -> int:
 
                 reference = keras_reference(bundle)
         isolate = not trusted_keys_from_env() if args.isolate is None else args.isolate  # unsigned: isolated
+        isolate = Limits(cpu=max(1, int(args.timeout)), timeout=args.timeout) if isolate else False
         rows = validate_bundle(bundle, args.backend or None, args.variant or None, args.fresh, 0, reference, isolate)
     except EdgeRNNError as exc:  # --json prints JSON on every failure; main prints the message and exits
         if args.json:

@@ -98,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="first run every artifact in a child process under limits (default: unless EDGERNN_TRUSTED_KEYS is set)",
     )
+    p.add_argument("--timeout", type=float, default=60.0, metavar="S", help="wall-clock and CPU limit of --isolate")
     p.set_defaults(func=commands.validate)
 
     p = sub.add_parser("bench", help="latency and size per artifact x backend")
