@@ -9,6 +9,7 @@ or killed export leaves any earlier bundle at that path untouched.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -195,7 +196,7 @@ def export_bundle(
     cases = keras_cases(model, inputs, seed=options.seed + 1)
     variants = parse_variants(options.quantize)
     windows = _calibration_windows(model, info, spec, options) if variants else None
-    with staging_dir(out) as tmp:
+    with writing(out), staging_dir(out) as tmp:
         entries = [write_window_model(model, tmp, fmt, info, spec, cases) for fmt in options.formats]
         streaming = None
         if options.streaming:
@@ -228,6 +229,18 @@ def export_bundle(
         if options.sign_key is not None:  # in the staging folder: the bundle never appears unsigned
             signing.sign(tmp, options.sign_key)
     return ExportResult(out, manifest, quant.failed if quant else ())
+
+
+@contextlib.contextmanager
+def writing(out: Path):
+    """OSError while the bundle is written (a read-only or full disk, --out under a file) -> ExportError."""
+    try:
+        yield
+    except OSError as exc:
+        raise ExportError(
+            f"cannot write the bundle to {out}: {exc.strerror or exc} ({type(exc).__name__}); nothing was written "
+            "and a bundle already there is unchanged. Choose a writable --out with free space."
+        ) from None
 
 
 def _extra(options: ExportOptions) -> dict[str, Any]:

@@ -86,7 +86,10 @@ def export(args) -> int:
 
 def _load_windows(path: Path) -> np.ndarray:
     try:
-        return np.load(path, allow_pickle=False)
+        windows = np.load(path, allow_pickle=False)
+        if isinstance(windows, np.ndarray) and windows.ndim == 3:
+            return windows
+        raise ValueError(f"got {'an .npz archive' if not isinstance(windows, np.ndarray) else windows.shape}")
     except (OSError, ValueError) as exc:
         raise InputError(
             f"--calibration {path}: expected a .npy array (n, timesteps, features) in raw units ({exc})."
