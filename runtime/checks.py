@@ -130,3 +130,8 @@ def printable(text: object) -> str:
     """`text` safe for a terminal and any encoding: control characters (ANSI escapes) and lone
     surrogates (undecodable file names) shown escaped, never interpreted or raising."""
     return "".join(c if c.isprintable() and not 0xD800 <= ord(c) <= 0xDFFF else repr(c)[1:-1] for c in str(text))
+
+
+def printable_text(text: object) -> str:
+    """`printable` line by line: the newlines of a table stay, every other control character is escaped."""
+    return "\n".join(printable(line) for line in str(text).split("\n"))

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..checks import printable_text
 from ..errors import EdgeRNNError, IntegrityError, ManifestError, SignatureError
 from . import commands, trust
 
@@ -126,12 +127,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):  # an undecodable file name must not end in UnicodeEncodeError
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     args = build_parser().parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # only matters for the commands that import TF
     try:
         return args.func(args)
     except EdgeRNNError as exc:
-        print(f"edgernn {args.command}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"edgernn {args.command}: {type(exc).__name__}: {printable_text(exc)}", file=sys.stderr)
         return 3 if isinstance(exc, SignatureError) else 2 if isinstance(exc, (ManifestError, IntegrityError)) else 1
 
 

@@ -20,13 +20,14 @@ def test_out_under_a_file_is_an_export_error(tmp_path, capsys):
     (tmp_path / "afile").write_text("x")
     assert main(["export", str(SEED / "model.keras"), "--out", str(tmp_path / "ok"), "--formats", "numpy"]) == 0
     capsys.readouterr()
-    assert main(["export", str(SEED / "model.keras"), "--out", str(tmp_path / "afile" / "b"), "--formats", "numpy"]) == 1
+    under_a_file = str(tmp_path / "afile" / "b")
+    assert main(["export", str(SEED / "model.keras"), "--out", under_a_file, "--formats", "numpy"]) == 1
     err = capsys.readouterr().err
     assert "ExportError: cannot write the bundle to" in err and "Traceback" not in err
 
 
 def test_a_full_disk_mid_export_is_an_export_error_and_nothing_is_left(tmp_path):
-    """RLIMIT_FSIZE in a child stands in for a full disk: the first write past 8 KB (model.keras is larger) fails with EFBIG."""
+    """RLIMIT_FSIZE in a child stands in for a full disk: a write past 8 KB (model.keras) fails with EFBIG."""
     pytest.importorskip("tensorflow")
     out = tmp_path / "b"
     code = (

@@ -166,3 +166,25 @@ def test_manifest_json_that_is_a_symlink_is_refused(bundle, tmp_path):
     with pytest.raises(ManifestError, match=r"manifest\.json is a symlink"):
         load(bundle)
     json.loads(outside.read_text())  # the same text as a plain file is the passing neighbour (the fixture)
+
+
+def test_names_from_a_manifest_reach_the_terminal_escaped(bundle, capsys):
+    from edgernn.runtime.cli import main
+
+    assert main(["info", str(bundle)]) == 0
+    assert "seed-lstm" in capsys.readouterr().out  # the neighbour: a plain name prints as it is
+    edit_manifest(bundle, lambda m: m.update(name="evil\x1b]0;pwned\x07\x1b[2J"))
+    assert main(["info", str(bundle)]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out and "evil\\x1b]0;pwned\\x07" in out
+
+
+def test_an_undecodable_folder_name_is_a_message_not_a_unicode_error(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    name = os.fsencode(tmp_path) + b"/bundle-\xff"
+    os.mkdir(name)
+    proc = subprocess.run([sys.executable, "-m", "edgernn.runtime", "info", name], capture_output=True)
+    assert proc.returncode == 2 and b"ManifestError" in proc.stderr and b"Traceback" not in proc.stderr
