@@ -109,10 +109,27 @@ class _Graph(_Reader):
         for what, field in (("inputs", SG_INPUTS), ("outputs", SG_OUTPUTS)):
             if any(not 0 <= t < n for t in self.ints(sub, field)):
                 raise self.bad(f"subgraph {index} {what} {self.ints(sub, field)} outside its {n} tensors")
+        # An op writing into a constant (its data is the file's own, read-only bytes: SIGSEGV, found by the
+        # structure-aware fuzzer), into a subgraph input, or into a tensor another op writes.
+        constant = {i for i, t in enumerate(tensors) if self.has_data(buffers, self.scalar(t, T_BUFFER, "<I", 0))}
+        written = set(self.ints(sub, SG_INPUTS)) | constant
         for k, op in enumerate(self.table_vector(sub, SG_OPERATORS)):
             where = f"subgraph {index} op {k}"
             self.operator(where, op, codes, n, n_subgraphs)
             self.shaped_output(where, op, codes, tensors, buffers)
+            outputs = self.ints(op, OP_OUTPUTS)
+            clash = [t for t in outputs if t in written]
+            if clash or len(set(outputs)) != len(outputs):
+                raise self.bad(f"{where} writes tensors {clash or outputs} that are constants, inputs or written twice")
+            written.update(outputs)
+
+    def has_data(self, buffers: list[int], index: int) -> bool:
+        buf = buffers[index] if 0 <= index < len(buffers) else None
+        if buf is None:
+            return False
+        return self.byte_vector_size(buf, B_DATA) > 0 or (
+            self.scalar(buf, B_OFFSET, "<Q", 0) > 1 and self.scalar(buf, B_SIZE, "<Q", 0) > 0
+        )
 
     @staticmethod
     def elements(shape: list[int]) -> int:

@@ -161,3 +161,27 @@ def test_initializers_declaring_gigabytes_are_refused():
     check_onnx(model([2, 2]))  # the neighbour: 16 bytes declared, 16 held
     with pytest.raises(ModelLoadError, match="initializers declare over"):
         check_onnx(model([1 << 20, 1 << 20]))
+
+
+def test_an_op_writing_into_a_constant_is_refused_not_a_segfault(tmp_path):
+    """Found by fuzz/structure.py (1 in 3,000 tflite_index mutants of seed-gru): ADD's output set to the
+    head's bias, a constant whose bytes are the file's own; LiteRT wrote into them and died (SIGSEGV)."""
+    source = MODELS / "seed-gru"
+    bundle = copy_bundle(source, tmp_path / "gru")
+    data = (source / "model.tflite").read_bytes()
+    finder = _Find(data, "model.tflite")
+    codes, sub = finder.first()
+    tensors = finder.table_vector(sub, graph.SG_TENSORS)
+    buffers = finder.table_vector(finder.deref(0), graph.M_BUFFERS)
+    constant = next(
+        i for i, t in enumerate(tensors) if finder.has_data(buffers, finder.scalar(t, graph.T_BUFFER, "<I", 0))
+    )
+    ops = finder.table_vector(sub, graph.SG_OPERATORS)
+    add = next(op for op in ops if codes[finder.scalar(op, graph.OP_OPCODE, "<I", 0)] == 0)
+    out = finder.vector(add, graph.OP_OUTPUTS, 4)[0]
+    edited = bytearray(data)
+    struct.pack_into("<i", edited, out, constant)
+    assert load(bundle, backend="litert").predict(np.zeros((1, 4, 1), np.float32)).shape == (1, 1)  # neighbour
+    replace_file(bundle, "model.tflite", bytes(edited))
+    with pytest.raises(ModelLoadError, match=rf"writes tensors \[{constant}\] that are constants"):
+        load(bundle, backend="litert")
