@@ -13,6 +13,7 @@ from __future__ import annotations
 import struct
 
 from ..errors import ModelLoadError, UnsupportedModelError
+from .tflite_arity import arity_problem
 from .tflite_ops import _Reader
 
 # Model / SubGraph / Tensor / Operator / Buffer fields.
@@ -163,6 +164,11 @@ class _Graph(_Reader):
                 f"{where} names tensors {lists[OP_INPUTS]} -> {lists[OP_OUTPUTS]} outside 0..{n_tensors - 1}"
             )
         builtin = codes[opcode]
+        problem = arity_problem(builtin, len(lists[OP_INPUTS]), len(lists[OP_OUTPUTS]))
+        if problem.startswith("builtin op"):
+            raise UnsupportedModelError(f"{self.name}: {where}: {problem}; re-export the bundle with 'edgernn export'.")
+        if problem:
+            raise self.bad(f"{where}: {problem}")
         optional = OPTIONAL_INPUTS.get(builtin, set())
         absent = [k for k, t in enumerate(lists[OP_INPUTS]) if t == -1 and k not in optional]
         if absent:

@@ -185,3 +185,21 @@ def test_an_op_writing_into_a_constant_is_refused_not_a_segfault(tmp_path):
     replace_file(bundle, "model.tflite", bytes(edited))
     with pytest.raises(ModelLoadError, match=rf"writes tensors \[{constant}\] that are constants"):
         load(bundle, backend="litert")
+
+
+def test_an_op_switched_to_a_builtin_of_another_arity_is_refused(tmp_path):
+    """Found by fuzz/structure.py on sunspots-gru: LOGISTIC's opcode index edited to STRIDED_SLICE's, a
+    four-input op given one input; LiteRT indexed past the list and died (SIGSEGV)."""
+    source = MODELS / "sunspots-gru"
+    bundle = copy_bundle(source, tmp_path / "sun")
+    data = (source / "model.tflite").read_bytes()
+    finder = _Find(data, "model.tflite")
+    codes, sub = finder.first()
+    ops = finder.table_vector(sub, graph.SG_OPERATORS)
+    logistic = next(op for op in ops if codes[finder.scalar(op, graph.OP_OPCODE, "<I", 0)] == 14)
+    edited = bytearray(data)
+    struct.pack_into("<I", edited, finder.field_pos(logistic, graph.OP_OPCODE), codes.index(45))
+    graph.check_graph(data)  # the neighbour
+    replace_file(bundle, "model.tflite", bytes(edited))
+    with pytest.raises(ModelLoadError, match=r"builtin 45 takes 4..4 inputs, got 1"):
+        load(bundle, backend="litert")
