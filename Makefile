@@ -10,7 +10,7 @@ export TF_CPP_MIN_LOG_LEVEL := 3
 export ORT_DISABLE_TELEMETRY := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test lint models fuzz report install clean check-install test-tflite-runtime
+.PHONY: demo test lint models fuzz report install clean check-install test-tflite-runtime test-ray
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,9 +24,15 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/edgernn demo --out out/demo
 
-## The test suite (real converters and runtimes, tiny models).
+## The test suite (real converters and runtimes, tiny models). The Ray engine's tests are `make test-ray`.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider --ignore=tests/data/test_ray_engine.py
+
+## --engine ray on a local Ray (num_cpus=2): installs the [ray] extra, then checks Ray == local row for row.
+## Without ray (the install failed, or an unsupported Python) the tests skip and say why (-rs).
+test-ray: $(STAMP)
+	-$(BIN)/python -m pip install -q -e '.[ray]'
+	$(BIN)/python -m pytest -q -rs -p no:cacheprovider tests/data/test_ray_engine.py
 
 ## Formatter and linter (ruff, configured in pyproject.toml): line length, import order, pyflakes.
 lint: $(STAMP)

@@ -27,6 +27,8 @@ EXTRAS: dict[str, tuple[str, str]] = {
     "onnx": ("onnx", "train"),
     "rich": ("rich", "cli"),
     "matplotlib": ("matplotlib", "cli"),
+    "ray": ("ray[data]", "ray"),
+    "pyarrow": ("pyarrow", "ray"),  # Parquet in and out; ray[data] brings it
 }
 
 

@@ -107,7 +107,7 @@ def validate(
         probe(bundle, [(name, art.file) for art, name in plan], isolate)
     rows = []
     for art, name in plan:
-        rows += _rows_for(bundle, art, name, _tolerance_of(art), _references_for(art, golden, references))
+        rows += _rows_for(bundle, art, name, tolerance_of(art), _references_for(art, golden, references))
     return rows
 
 
@@ -119,7 +119,7 @@ def _references_for(art: ArtifactEntry, golden: dict[str, np.ndarray], reference
     return references
 
 
-def _tolerance_of(art: ArtifactEntry) -> float:
+def tolerance_of(art: ArtifactEntry) -> float:
     """The manifest's bound; else the table's, which for range-relative rows needs the export's range."""
     if art.tolerance is not None:
         return art.tolerance

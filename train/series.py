@@ -20,9 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from edgernn.runtime.data.cells import classify, date_seconds, looks_like_time_index, number
 from edgernn.runtime.errors import InputError
-
-from .cells import classify, date_seconds, looks_like_time_index, number
 
 
 @dataclass(frozen=True)

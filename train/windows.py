@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from edgernn.runtime.data.windows import clock_step, gap_rows, runs
 from edgernn.runtime.errors import InputError
 
 from .series import Table
@@ -89,22 +90,10 @@ def time_gaps(table: Table) -> tuple[str | None, np.ndarray]:
     if clock is None:
         return None, np.zeros(0, dtype=int)
     name, t = clock
-    idx = np.nonzero(np.isfinite(t))[0]
-    steps = np.diff(t[idx])
-    step = float(np.median(steps))
-    if np.mean(np.isclose(steps, step, rtol=0.01)) < 0.9:
+    step = clock_step(t)
+    if step is None:
         return None, np.zeros(0, dtype=int)
-    return name, idx[1:][steps > 1.5 * step]
-
-
-def _runs(rows: np.ndarray, breaks: np.ndarray | None = None) -> list[np.ndarray]:
-    """Split sorted row indices into runs of consecutive indices, also starting a run at each `breaks` row."""
-    if rows.size == 0:
-        return []
-    cut = np.diff(rows) != 1
-    if breaks is not None and breaks.size:
-        cut |= np.isin(rows[1:], breaks)
-    return np.split(rows, np.nonzero(cut)[0] + 1)
+    return name, gap_rows(t, step)
 
 
 def _windows(
@@ -112,7 +101,7 @@ def _windows(
 ) -> Windows:
     span = timesteps + horizon
     xs, ys, where = [], [], []
-    for run in _runs(rows, breaks):
+    for run in runs(rows, breaks):
         if len(run) < span:
             continue
         block = data[run]
@@ -127,7 +116,7 @@ def _windows(
 
 
 def _longest_run(rows: np.ndarray, breaks: np.ndarray) -> int:
-    return max((len(r) for r in _runs(rows, breaks)), default=0)
+    return max((len(r) for r in runs(rows, breaks)), default=0)
 
 
 def prepare(table: Table, inputs: list[str], targets: list[str], timesteps: int = 12, horizon: int = 1) -> SeriesData:
@@ -181,7 +170,7 @@ def prepare(table: Table, inputs: list[str], targets: list[str], timesteps: int 
         "row or a gap in a regular clock column",
         "clock": clock,
         "time_gaps": int(len(breaks)),
-        "runs": len(_runs(kept, breaks)),
+        "runs": len(runs(kept, breaks)),
         "split": {
             p: {
                 "rows": int(len(part_rows[p])),

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..checks import printable_text
 from ..errors import EdgeRNNError, IntegrityError, ManifestError, SignatureError
-from . import commands, trust
+from . import commands, data_cli, trust
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,13 +73,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("predict", help="predict one window given in raw units (or, with --stream, one per sample)")
     p.add_argument("bundle", type=Path)
-    p.add_argument("values", type=float, nargs="+", metavar="VALUE")
+    p.add_argument("values", type=data_cli.value, nargs="+", metavar="VALUE", help="one window, or '-' for stdin")
     p.add_argument(
         "--stream", action="store_true", help="the values are samples fed one at a time; one prediction each"
     )
     p.add_argument("--backend", default="auto")
     p.add_argument("--variant", default="float32")
     p.set_defaults(func=commands.predict)
+    data_cli.predict_options(p)
 
     p = sub.add_parser("validate", help="golden vectors x artifacts x backends; exit 1 on failure, 2 if unreadable")
     p.add_argument("bundle", type=Path)
@@ -101,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--timeout", type=float, default=60.0, metavar="S", help="wall-clock and CPU limit of --isolate")
     p.set_defaults(func=commands.validate)
+    data_cli.validate_options(p)
+    data_cli.add_score(sub)
 
     p = sub.add_parser("bench", help="latency and size per artifact x backend")
     p.add_argument("bundle", type=Path)

@@ -1,7 +1,8 @@
 """What a cell and a column of a series file hold: missing, a number, a date, a clock.
 
 `classify(name, cells)` decides a CSV column's kind once (numeric, time index, date, text, empty);
-series.py builds the Table from those kinds.
+train/series.py builds the training Table from those kinds and runtime/data/source.py reads the
+columns a bundle needs from them (scoring, validate --data, predict --series).
 """
 
 from __future__ import annotations
