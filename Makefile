@@ -39,14 +39,17 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-## Mutation fuzzing: 1,000 mutants per format of the shipped artifacts; counts to fuzz/RESULTS.md.
+## Mutation fuzzing: per format, 1,000 byte-level and 3,000 structure-aware mutants of the shipped artifacts; counts to fuzz/RESULTS.md.
 fuzz: $(STAMP)
 	$(BIN)/python fuzz/run.py
 
-## Regenerate the shipped bundles in models/ (after training or bundle-format changes).
+## Regenerate the shipped bundles in models/ (after training or bundle-format changes) and sign them
+## with the project's demo key (keys/; see docs/security.md).
 models: $(STAMP)
 	$(BIN)/edgernn demo --out models
 	$(BIN)/edgernn train --data data/sunspots.csv --cell gru --units 16 --timesteps 12 --epochs 200 --out models/sunspots-gru
+	for b in models/*/; do $(BIN)/edgernn verify $$b --key keys/edgernn-models.pub >/dev/null 2>&1 || \
+		$(BIN)/edgernn sign $$b --key keys/edgernn-models.pem; done  # re-sign only what changed (ECDSA is randomised)
 
 ## The seed comparison (seed vs improved recipe per cell) and the sunspots bundle's plots, in out/report.
 report: $(STAMP)

@@ -139,7 +139,7 @@ def timed_process(code: str) -> tuple[float, float]:
     script = f"import time, numpy\nt0 = time.perf_counter()\n{code}\nprint((time.perf_counter() - t0) * 1e3)"
     t0 = time.perf_counter()
     out = subprocess.run(
-        [sys.executable, "-c", script], check=True, capture_output=True, text=True, env=os.environ.copy()
+        [sys.executable, "-I", "-c", script], check=True, capture_output=True, text=True, env=os.environ.copy()
     )
     return (time.perf_counter() - t0) * 1e3, float(out.stdout.strip().splitlines()[-1])
 

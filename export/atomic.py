@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import fcntl
 import glob
 import json
 import os
@@ -117,32 +118,58 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _held(lock: Path) -> bool:
+    """True while another process holds `lock` (an export's flock: released by the kernel when it dies)."""
+    try:
+        fd = os.open(lock, os.O_RDWR | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return False
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+
+
 def clean_stale(target: Path) -> list[Path]:
     """Remove `.NAME.tmp-PID-*` folders beside `target` whose exporting process is gone.
 
-    A SIGKILLed export cannot remove its own temp folder. Only folders of our naming whose PID is no
-    longer running are removed (a live export's folder is never touched); `.old-` folders of the
-    non-Linux fallback may hold the only copy of a bundle and are left alone.
+    A SIGKILLed export cannot remove its own temp folder. Liveness is the export's lock file beside its
+    folder (`FOLDER.lock`, flocked for the whole export): a PID says nothing across PID namespaces (two
+    containers sharing a volume), a lock does. Folders without a lock (older edgernn) fall back to the
+    PID. `.old-` folders of the non-Linux fallback may hold the only copy of a bundle and are left alone.
     """
     removed = []
     prefix = f".{target.name}.tmp-"
     for path in target.parent.glob(f"{glob.escape(prefix)}*"):
+        if path.suffix == ".lock" or path.is_symlink() or not path.is_dir():
+            continue
+        lock = path.with_name(path.name + ".lock")
         pid_text = path.name[len(prefix) :].split("-", 1)[0]
-        if not pid_text.isdigit() or path.is_symlink() or not path.is_dir() or _pid_alive(int(pid_text)):
+        if lock.exists():
+            if _held(lock):
+                continue
+        elif not pid_text.isdigit() or _pid_alive(int(pid_text)):
             continue
         shutil.rmtree(path, ignore_errors=True)
+        lock.unlink(missing_ok=True)
         removed.append(path)
     return removed
 
 
 @contextlib.contextmanager
 def staging_dir(target: Path) -> Iterator[Path]:
-    """A temp folder beside `target`; removed if the block raises, swapped into `target` if not."""
+    """A temp folder beside `target`, locked while it lives; removed if the block raises, swapped in if not."""
     target = Path(target).absolute()
     check_replaceable(target)  # before any work: refuse early, and again just before the swap
     target.parent.mkdir(parents=True, exist_ok=True)
     clean_stale(target)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-{os.getpid()}-", dir=target.parent))
+    lock = tmp.with_name(tmp.name + ".lock")
+    lock_fd = os.open(lock, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+    fcntl.flock(lock_fd, fcntl.LOCK_EX)  # held until the swap is done; the kernel drops it if we die
     os.chmod(tmp, 0o755)  # mkdtemp makes 0700; a bundle is an ordinary folder (no umask dance: it races threads)
     try:
         yield tmp
@@ -151,3 +178,6 @@ def staging_dir(target: Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    finally:
+        lock.unlink(missing_ok=True)
+        os.close(lock_fd)

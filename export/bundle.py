@@ -9,6 +9,7 @@ or killed export leaves any earlier bundle at that path untouched.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -21,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from edgernn.runtime import checks, signing
 from edgernn.runtime.errors import ExportError
 from edgernn.runtime.manifest import MANIFEST_FILE, Affine, ArtifactEntry, Manifest, ModelBlock, Spec
 
@@ -58,6 +60,7 @@ class ExportOptions:
         override_preprocessing: re-exporting a bundle, accept a mapping that differs from its source's.
         raw_golden: raw-unit golden pair ('raw_inputs', 'raw_outputs') to keep (a re-export carries its
             source's); default: the model-unit golden pair through this export's mapping.
+        sign_key: a PEM private key: sign the bundle (edgernn.runtime.signing) before it is swapped in.
     """
 
     formats: Sequence[str] = FORMAT_NAMES
@@ -75,6 +78,7 @@ class ExportOptions:
     max_error: float | str | None = None
     override_preprocessing: bool = False
     raw_golden: Mapping[str, np.ndarray] | None = None
+    sign_key: str | os.PathLike[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -114,8 +118,9 @@ def _channels(value: float | Sequence[float], size: int, what: str) -> list[floa
     values = [float(value)] if np.isscalar(value) else [float(v) for v in value]
     if len(values) not in (1, size):
         raise ExportError(f"{what} has {len(values)} values; expected 1 or {size}.")
-    if not all(np.isfinite(values)) or (what.endswith("scale") and any(v == 0 for v in values)):
-        raise ExportError(f"{what} is {values}; expected finite numbers (and a non-zero scale).")
+    problem = checks.affine_problem(values, "scale" if what.endswith("scale") else "offset")
+    if problem:
+        raise ExportError(f"{what} is {values}; {problem}.")
     return values
 
 
@@ -204,7 +209,7 @@ def export_bundle(
     cases = keras_cases(model, inputs, seed=options.seed + 1)
     variants = parse_variants(options.quantize)
     windows = _calibration_windows(model, info, spec, options) if variants else None
-    with staging_dir(out) as tmp:
+    with writing(out), staging_dir(out) as tmp:
         entries = [write_window_model(model, tmp, fmt, info, spec, cases) for fmt in options.formats]
         streaming = None
         if options.streaming:
@@ -235,7 +240,21 @@ def export_bundle(
             extra=_extra(options),
         )
         manifest = _write_manifest(draft, tmp)
+        if options.sign_key is not None:  # in the staging folder: the bundle never appears unsigned
+            signing.sign(tmp, options.sign_key)
     return ExportResult(out, manifest, quant.failed if quant else ())
+
+
+@contextlib.contextmanager
+def writing(out: Path):
+    """OSError while the bundle is written (a read-only or full disk, --out under a file) -> ExportError."""
+    try:
+        yield
+    except OSError as exc:
+        raise ExportError(
+            f"cannot write the bundle to {out}: {exc.strerror or exc} ({type(exc).__name__}); nothing was written "
+            "and a bundle already there is unchanged. Choose a writable --out with free space."
+        ) from None
 
 
 def _extra(options: ExportOptions) -> dict[str, Any]:

@@ -7,6 +7,8 @@ The runtime never imports TensorFlow; the CLI passes these functions in when TF 
 from __future__ import annotations
 
 import os
+import tempfile
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -25,15 +27,22 @@ def keras_model(bundle: Bundle):
         ManifestError: the bundle ships no model.keras; IntegrityError: it differs from the manifest.
     """
     source = bundle.manifest.source
-    if source is None or not (bundle.path / source.file).is_file():
-        raise ManifestError(
-            f"{bundle.path}: the Keras reference needs the bundle's model.keras, which is not there; "
-            "validate with the golden vectors only (drop --fresh)."
-        )
-    bundle.read(source)
+    missing = ManifestError(
+        f"{bundle.path}: the Keras reference needs the bundle's model.keras, which is not there; "
+        "validate with the golden vectors only (drop --fresh)."
+    )
+    if source is None:
+        raise missing
+    try:
+        data = bundle.read(source)  # hashed: Keras gets exactly these bytes, never the path (a swap after the hash)
+    except ManifestError as exc:
+        raise missing if "is missing" in str(exc) else exc from None
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TF's start-up chatter would bury the table
     keras = optional.require("keras", "the Keras reference (model.keras)")
-    return keras.models.load_model(bundle.path / source.file, safe_mode=True, compile=False)
+    with tempfile.TemporaryDirectory(prefix="edgernn-keras-") as private:  # mode 0700: ours alone
+        copy = Path(private) / "model.keras"
+        copy.write_bytes(data)
+        return keras.models.load_model(copy, safe_mode=True, compile=False)
 
 
 def keras_reference(bundle: Bundle) -> Callable[[np.ndarray], np.ndarray]:

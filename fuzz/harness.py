@@ -35,7 +35,9 @@ FILES = {fmt: f"model{suffix}" for fmt, suffix in SUFFIXES.items()}
 KINDS = ("bitflip", "bytes", "truncate", "chunk_swap")
 MEMORY_LIMIT = 4 << 30  # a mutant that asks for absurd tensors gets a failed allocation, not the machine
 SELFTEST = (b"edgernn-fuzz-selftest:segv", b"edgernn-fuzz-selftest:hang")
-FAILURES = ("signal:", "timeout", "untyped:", "reference_changed")
+FAILURES = ("signal:", "timeout", "untyped:", "reference_changed", "rss:")
+MAX_RSS_KB = 1 << 20  # a mutant that takes the worker past 1 GB resident is a failure (then a fresh worker)
+RESTART = 75  # the worker's exit code after it reported such a mutant: start a new one, blame nobody
 
 
 def mutate(data: bytes, kind: str, rng: random.Random) -> bytes:
@@ -69,16 +71,22 @@ class Mutant:
     path: Path
 
 
-def write_mutants(bundles: list[Path], fmt: str, count: int, seed: int, folder: Path) -> list[Mutant]:
-    """`count` mutants of the `fmt` artifact, spread round-robin over `bundles` and the kinds."""
-    rng = random.Random(f"{seed}-{fmt}")
+def write_mutants(
+    bundles: list[Path], fmt: str, count: int, seed: int, folder: Path, kinds: tuple[str, ...] = KINDS
+) -> list[Mutant]:
+    """`count` mutants of the `fmt` artifact, spread round-robin over `bundles` and `kinds` (the byte
+    kinds, or structure.FORMAT_KINDS[fmt])."""
+    import structure  # the parent's side only (the worker runs -I, without this folder on sys.path)
+
+    rng = random.Random(f"{seed}-{fmt}-{kinds[0]}")
     folder.mkdir(parents=True, exist_ok=True)
     originals = {b: (b / FILES[fmt]).read_bytes() for b in bundles}
     out = []
     for i in range(count):
-        bundle, kind = bundles[i % len(bundles)], KINDS[(i // len(bundles)) % len(KINDS)]
+        bundle, kind = bundles[i % len(bundles)], kinds[(i // len(bundles)) % len(kinds)]
         path = folder / f"{fmt}-{i:05d}.bin"
-        path.write_bytes(mutate(originals[bundle], kind, rng))
+        data = originals[bundle]
+        path.write_bytes(mutate(data, kind, rng) if kind in KINDS else structure.mutate(data, fmt, kind, rng))
         out.append(Mutant(i, bundle, fmt, kind, path))
     return out
 
@@ -130,7 +138,11 @@ def worker(source: Path, fmt: str, backend: str, paths: list[str]) -> None:
             outcome, detail = _outcome(work, backend, x)
             if not np.array_equal(reference.predict(x[0]), expected):
                 outcome = "reference_changed"
+            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            outcome = f"rss:{rss >> 10}MB" if rss > MAX_RSS_KB else outcome
             print(json.dumps({"path": path, "outcome": outcome, "detail": detail}), file=report, flush=True)
+            if rss > MAX_RSS_KB:  # the peak never goes down: the next mutants need a fresh worker
+                sys.exit(RESTART)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -169,6 +181,7 @@ def _run_shard(mutants: list[Mutant], timeout: float) -> dict[int, str]:
         first = pending[0]
         cmd = [
             sys.executable,
+            "-I",  # a mutant's folder or the working directory never reaches the worker's sys.path
             __file__,
             "worker",
             str(first.bundle),
@@ -192,6 +205,8 @@ def _run_shard(mutants: list[Mutant], timeout: float) -> dict[int, str]:
                 break
         proc.wait()
         proc.stdout.close()
+        if pending and culprit is None and proc.returncode == RESTART:
+            continue  # it reported its last mutant (over the RSS bound) and left for a fresh worker
         if pending:  # the worker stopped on the first mutant it did not report
             if culprit is None:
                 culprit = f"signal:{-proc.returncode}" if proc.returncode < 0 else f"exit:{proc.returncode}"
@@ -205,12 +220,24 @@ def is_failure(outcome: str) -> bool:
 
 
 def fuzz(
-    bundles: list[Path], fmt: str, count: int, *, seed: int = 0, jobs: int = 2, timeout: float = 20.0, batch: int = 50
+    bundles: list[Path],
+    fmt: str,
+    count: int,
+    *,
+    seed: int = 0,
+    jobs: int = 2,
+    timeout: float = 20.0,
+    batch: int = 50,
+    structured: bool = False,
 ) -> list[tuple[Mutant, str]]:
-    """Run `count` mutants of `fmt` over `bundles`; return each mutant with its outcome."""
+    """Run `count` mutants of `fmt` over `bundles` (byte-level, or structure-aware when `structured`);
+    return each mutant with its outcome."""
+    import structure
+
     folder = Path(tempfile.mkdtemp(prefix=f"edgernn-mutants-{fmt}-"))
+    kinds = structure.FORMAT_KINDS[fmt] if structured else KINDS
     try:
-        mutants = write_mutants([Path(b) for b in bundles], fmt, count, seed, folder)
+        mutants = write_mutants([Path(b) for b in bundles], fmt, count, seed, folder, kinds)
         shards = []
         for bundle in bundles:
             mine = [m for m in mutants if m.bundle == Path(bundle)]

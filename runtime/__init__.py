@@ -16,6 +16,7 @@ from .errors import (
     MissingExtraError,
     ModelLoadError,
     ModelRunError,
+    SignatureError,
     UnsupportedModelError,
 )
 from .manifest import ArtifactEntry, Manifest
@@ -35,6 +36,7 @@ __all__ = [
     "IntegrityError",
     "ManifestError",
     "MissingExtraError",
+    "SignatureError",
     "ModelLoadError",
     "ModelRunError",
     "UnsupportedModelError",

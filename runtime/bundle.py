@@ -10,91 +10,101 @@ swapped between the check and the parse cannot slip through, and every opener ch
 
 from __future__ import annotations
 
-import hashlib
-import io
 import os
-import stat
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import backends, checks
-from .errors import BackendUnavailableError, InputError, IntegrityError, ManifestError, UnsupportedModelError
-from .manifest import DEFAULT_VARIANT, MODEL_ROLE, STEP_ROLE, ArtifactEntry, FileEntry, Manifest
+from . import backends, checks, signing
+from .errors import (
+    BackendUnavailableError,
+    InputError,
+    ManifestError,
+    SignatureError,
+    UnsupportedModelError,
+)
+from .files import BundleDir, read_checked, sha256_bytes
+from .manifest import DEFAULT_VARIANT, MANIFEST_FILE, MODEL_ROLE, STEP_ROLE, ArtifactEntry, FileEntry, Manifest
 from .predictor import Predictor
+from .vet.npz import read_npz
 
 if TYPE_CHECKING:
+    from .isolate import Limits
     from .stream import StepModel
 
 GOLDEN_KEYS = ("inputs", "outputs")
-
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def _read_regular(bundle: Path, name: str) -> bytes:
-    """The bytes of a regular file inside `bundle`: never a FIFO or device (a read that never ends),
-    never a symlink out of the bundle (the manifest's plain names would mean nothing)."""
-    path = bundle / name
-    if path.is_symlink() and bundle.resolve() not in path.resolve().parents:
-        raise ManifestError(f"{path} is a symlink to {path.resolve()}, outside the bundle; copy the file in instead.")
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a FIFO must not block the open
-    with os.fdopen(fd, "rb") as fh:
-        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
-            raise ManifestError(f"{path} is not a regular file; a bundle holds plain files only.")
-        return fh.read()
-
-
-def read_checked(bundle: Path, entry: ArtifactEntry | FileEntry, verify: bool = True) -> bytes:
-    """Read the file an entry names and check its size and sha256.
-
-    Raises:
-        ManifestError: the file is missing or its name is not a plain file name.
-        IntegrityError: the size or the sha256 differs from the manifest (skipped when verify is False).
-    """
-    name = checks.file_name(entry.file, bundle)
-    path = bundle / name
-    try:
-        data = _read_regular(bundle, name)
-    except FileNotFoundError:
-        raise ManifestError(f"{bundle}: the manifest lists {name!r} but the file is missing.") from None
-    except OSError as exc:
-        raise ManifestError(f"{bundle}: cannot read {name!r} ({exc}).") from None
-    if not verify:
-        return data
-    if len(data) != entry.bytes:
-        raise IntegrityError(
-            f"{path}: {len(data)} bytes on disk, the manifest says {entry.bytes}; the file was changed "
-            "or truncated. Restore the bundle or export it again."
-        )
-    digest = sha256_bytes(data)
-    if digest != entry.sha256:
-        raise IntegrityError(
-            f"{path}: sha256 {digest} does not match the manifest ({entry.sha256}); the file was "
-            "changed or corrupted. Restore the bundle or export it again."
-        )
-    return data
+GOLDEN_MEMBERS = frozenset({*GOLDEN_KEYS, "holdout_inputs", "holdout_outputs", "raw_inputs", "raw_outputs"})
+EXTRA_ALLOWED = (signing.SIGNATURE_FILE,)  # files a bundle may hold beside the ones its manifest lists
 
 
 class Bundle:
     """A bundle directory with its parsed manifest. Cheap to open: model files are read on demand."""
 
-    def __init__(self, path: Path, manifest: Manifest, verify: bool = True) -> None:
+    def __init__(self, path: Path, manifest: Manifest, verify: bool = True, folder: BundleDir | None = None) -> None:
         self.path, self.manifest, self.verify = Path(path), manifest, verify
+        self.folder = folder  # the folder by handle (Bundle.open); None: files opened by path
+        self._read: dict[str, bytes] = {}  # files read by `preload`
 
     def __repr__(self) -> str:
         return f"Bundle({str(self.path)!r})"
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], *, verify: bool = True) -> Bundle:
-        """Parse `path/manifest.json` (ManifestError on anything wrong with it)."""
-        return cls(Path(path), Manifest.read(Path(path)), verify)
+    def open(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        verify: bool = True,
+        allow_extra: bool = False,
+        trusted_keys: Sequence[str | os.PathLike[str]] | None = None,
+    ) -> Bundle:
+        """Open the folder once, check its signature when keys are trusted, parse its manifest.json
+        through that handle, and list what is there.
+
+        `trusted_keys` (default: the files in EDGERNN_TRUSTED_KEYS) are PEM public keys: when there are
+        any, the bundle must carry a signature one of them verifies, checked before any file is parsed.
+
+        Raises:
+            SignatureError: unsigned, tampered or signed with another key (with trusted keys).
+            ManifestError: anything wrong with the manifest, or files in the bundle that it does not
+                list (unless `allow_extra`: a file nobody hashed is a file nobody can vouch for).
+        """
+        if not isinstance(path, (str, os.PathLike)):
+            raise InputError(f"a bundle path must be a str or os.PathLike, got {type(path).__name__}.")
+        folder = BundleDir(path)
+        keys = signing.trusted_keys_from_env() if trusted_keys is None else list(trusted_keys)
+        signed = signing.verify(path, keys) if keys else None
+        manifest = Manifest.read(Path(path), folder)
+        if signed is not None and signed.get(MANIFEST_FILE) != manifest.text_sha256:
+            raise SignatureError(
+                f"{path}: {MANIFEST_FILE} changed after its signature was checked (sha256 "
+                f"{manifest.text_sha256}, signed {signed.get(MANIFEST_FILE)}); do not run it."
+            )
+        if not allow_extra:
+            listed = {MANIFEST_FILE, *manifest.files, *EXTRA_ALLOWED}
+            unlisted = [n for n in folder.names() if n not in listed]
+            if unlisted:
+                raise ManifestError(
+                    f"{path}: files the manifest does not list: {[checks.printable(n) for n in unlisted[:5]]}; "
+                    "a bundle holds only the files its manifest hashes. Remove them, or pass "
+                    "allow_extra=True (--allow-extra) to ignore them."
+                )
+        return cls(Path(path), manifest, verify, folder)
 
     def read(self, entry: ArtifactEntry | FileEntry) -> bytes:
         """The checked bytes of a file the manifest lists (see `read_checked`)."""
-        return read_checked(self.path, entry, self.verify)
+        if entry.file in self._read:
+            return self._read[entry.file]
+        return read_checked(self.path, entry, self.verify, folder=self.folder)
+
+    def preload(self, entries: list[ArtifactEntry]) -> None:
+        """Read `entries` now (checked), so later use never goes back to the folder, which an export
+        may have replaced by then. A listed file that is absent is skipped: asking for it says so."""
+        names = set(self.folder.names()) if self.folder else None
+        for entry in entries:
+            if names is None or entry.file in names:
+                self._read[entry.file] = self.read(entry)
 
     def check_integrity(self) -> None:
         """Hash every file the manifest lists before anything runs; model.keras only if it was shipped.
@@ -103,22 +113,26 @@ class Bundle:
             IntegrityError, ManifestError: the first file that is missing or differs.
         """
         for entry in self.manifest.entries:  # hashed even in a Bundle opened with verify=False
-            read_checked(self.path, entry)
+            read_checked(self.path, entry, folder=self.folder)
         source = self.manifest.source
-        if source is not None and (self.path / source.file).is_file():
-            read_checked(self.path, source)
+        if source is not None and source.file in (self.folder.names() if self.folder else []):
+            read_checked(self.path, source, folder=self.folder)
 
     def golden(self) -> dict[str, np.ndarray]:
         """The golden vectors: 'inputs' in model units, the Keras 'outputs' for them (and the held-out pair)."""
         data = self.read(self.manifest.golden)
-        try:
-            with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-                golden = {k: np.asarray(npz[k]) for k in npz.files}
-        except Exception as exc:  # np.load raises many types on a damaged file
-            raise ManifestError(f"{self.path}: golden file is not a readable .npz ({exc}).") from None
+        golden = read_npz(
+            data, f"{self.path}: golden file {self.manifest.golden.file}", GOLDEN_MEMBERS.__contains__, ManifestError
+        )
         missing = [k for k in GOLDEN_KEYS if k not in golden]
         if missing:
             raise ManifestError(f"{self.path}: golden file lacks arrays {missing}.")
+        count = [len(golden[k]) if golden[k].ndim else 0 for k in GOLDEN_KEYS]
+        if min(count) == 0 or count[0] != count[1]:
+            raise ManifestError(
+                f"{self.path}: golden file holds {count[0]} inputs and {count[1]} outputs; a bundle proves "
+                "itself on at least one window (and an output per input). Re-export the bundle."
+            )
         return golden
 
     def check_variant(self, variant: str) -> None:
@@ -207,7 +221,14 @@ class Bundle:
 
 
 def load(
-    path: str | os.PathLike[str], backend: str = "auto", variant: str = DEFAULT_VARIANT, *, verify: bool = True
+    path: str | os.PathLike[str],
+    backend: str = "auto",
+    variant: str = DEFAULT_VARIANT,
+    *,
+    verify: bool = True,
+    allow_extra: bool = False,
+    trusted_keys: Sequence[str | os.PathLike[str]] | None = None,
+    isolate: bool | Limits = False,
 ) -> Predictor:
     """Load a bundle directory and bind it to a backend.
 
@@ -216,17 +237,39 @@ def load(
         backend: 'auto', or a name from `edgernn.runtime.backends.REGISTRY`.
         variant: which artifact variant to run ('float32', or a quantized one).
         verify: check each file's size and sha256 against the manifest (False only for debugging).
+        allow_extra: ignore files in the bundle that the manifest does not list (refused by default).
+        trusted_keys: PEM public keys; when given (or set in EDGERNN_TRUSTED_KEYS), the bundle must be
+            signed by one of them (see edgernn.runtime.signing), checked before anything is parsed.
+        isolate: first open the artifact (and its step model) and run the golden vectors in a child
+            process under memory, CPU and time limits (edgernn.runtime.isolate): a crash or hang there
+            is a ModelLoadError here, and this process never parses a file that killed the child. An
+            `isolate.Limits` sets the child's memory, CPU and wall-clock limits.
 
     Raises:
-        ManifestError, IntegrityError, ModelLoadError, UnsupportedModelError, InputError,
-        BackendUnavailableError.
+        ManifestError, IntegrityError, SignatureError, ModelLoadError, UnsupportedModelError, InputError,
+        BackendUnavailableError, MissingExtraError.
 
     Example:
         >>> p = load("models/seed-lstm")
         >>> p.predict([[[6.0], [7.0], [8.0], [9.0]]]).shape
         (1, 1)
     """
-    return Bundle.open(path, verify=verify).predictor(backend, variant)
+    for what, value in (("backend", backend), ("variant", variant)):
+        if not isinstance(value, str):
+            raise InputError(f"{what} must be a name (str), got {type(value).__name__}.")
+    bundle = Bundle.open(path, verify=verify, allow_extra=allow_extra, trusted_keys=trusted_keys)
+    if isolate:
+        from .isolate import probe
+
+        backend = bundle.choose_backend(variant) if backend == "auto" else backend
+        bundle.check_variant(variant)
+        window = bundle.artifact_for(backend, variant)
+        steps = bundle.manifest.artifacts(role=STEP_ROLE, variant=variant, formats=[window.format])
+        probe(bundle, [(backend, a.file) for a in (window, *steps[:1])], isolate)
+    predictor = bundle.predictor(backend, variant)
+    # Step models are read now, with the rest: a later p.stream() never reads a re-exported bundle.
+    bundle.preload(bundle.manifest.artifacts(role=STEP_ROLE, variant=variant, formats=[predictor.artifact.format]))
+    return predictor
 
 
 __all__ = ["Bundle", "load", "read_checked", "sha256_bytes"]

@@ -11,8 +11,6 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
-
 from .errors import ManifestError
 
 Where = object  # a path or a label: only printed
@@ -100,9 +98,40 @@ def channels(entry: Any, size_: int, what: str, where: Where) -> tuple[list[floa
             raise ManifestError(f"{where}: preprocessing.{what}.{key} is {value!r}; expected numbers.")
         if len(values) not in (1, size_):
             raise ManifestError(f"{where}: preprocessing.{what}.{key} has {len(values)} values; expected 1 or {size_}.")
-        if not all(math.isfinite(v) for v in values):
-            raise ManifestError(f"{where}: preprocessing.{what}.{key} is {value!r}; values must be finite.")
+        problem = affine_problem(values, key)
+        if problem:
+            raise ManifestError(f"{where}: preprocessing.{what}.{key} is {value!r}; {problem}.")
         arrays.append([float(v) for v in values])
-    if np.any(np.asarray(arrays[1], dtype=np.float32) == 0):
-        raise ManifestError(f"{where}: preprocessing.{what}.scale contains 0; a scale must be non-zero.")
     return arrays[0], arrays[1]
+
+
+SCALE_BOUNDS = (1e-12, 1e12)  # |scale|: every real normalisation; outside it float32 math overflows or flushes
+OFFSET_BOUND = 1e30
+
+
+def affine_problem(values: list[float], key: str) -> str:
+    """Why preprocessing numbers cannot be used in float32 math ('' when they can): the float64 check
+    alone let `scale: 1e39` through, which is inf as float32."""
+    if not all(math.isfinite(v) for v in values):
+        return "values must be finite"
+    if key == "scale":
+        low, high = SCALE_BOUNDS
+        bad = [v for v in values if not low <= abs(v) <= high]
+        if bad:
+            return (
+                f"each |scale| must lie in [{low:g}, {high:g}] (0 and values outside overflow float32), got {bad[:3]}"
+            )
+    elif any(abs(v) > OFFSET_BOUND for v in values):
+        return f"each |offset| must be at most {OFFSET_BOUND:g}"
+    return ""
+
+
+def printable(text: object) -> str:
+    """`text` safe for a terminal and any encoding: control characters (ANSI escapes) and lone
+    surrogates (undecodable file names) shown escaped, never interpreted or raising."""
+    return "".join(c if c.isprintable() and not 0xD800 <= ord(c) <= 0xDFFF else repr(c)[1:-1] for c in str(text))
+
+
+def printable_text(text: object) -> str:
+    """`printable` line by line: the newlines of a table stay, every other control character is escaped."""
+    return "\n".join(printable(line) for line in str(text).split("\n"))

@@ -27,6 +27,10 @@ class IntegrityError(EdgeRNNError):
     """A file's bytes do not match the sha256 or size recorded in the manifest."""
 
 
+class SignatureError(EdgeRNNError):
+    """A bundle that must be signed is unsigned, or its signature does not verify with a trusted key."""
+
+
 class ManifestError(EdgeRNNError):
     """manifest.json is missing, malformed, or disagrees with the files."""
 

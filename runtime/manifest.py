@@ -14,9 +14,10 @@ metrics, producer versions, exporter details of an artifact) ride along in `extr
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ import numpy as np
 from . import checks
 from .blocks import ModelBlock, QuantizationBlock, StateSpec, StreamingBlock
 from .errors import ManifestError, UnsupportedModelError
+from .files import BundleDir
 from .records import (
     ARTIFACT_KEYS,
     CONVENTION,
@@ -84,6 +86,7 @@ class Manifest:
     extra: Mapping[str, Any] = field(default_factory=dict)  # created, producer, training, evaluation, ...
     streaming_error: str = ""  # a malformed streaming block: raised by require_streaming, never by predict
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False)  # the JSON parsed (info --json prints it)
+    text_sha256: str = field(default="", repr=False)  # sha256 of the manifest.json bytes read (Manifest.read)
 
     def artifacts(
         self,
@@ -135,33 +138,26 @@ class Manifest:
         return [a.file for a in self.entries] + [self.golden.file] + ([self.source.file] if self.source else [])
 
     @classmethod
-    def read(cls, bundle: Path) -> Manifest:
-        """Read and parse `bundle/manifest.json`.
+    def read(cls, bundle: Path, folder: BundleDir | None = None) -> Manifest:
+        """Read and parse `bundle/manifest.json` (through `folder`, the bundle opened by handle, when given).
 
         Raises:
-            ManifestError: missing file, bad JSON, unknown format or schema, or bad values.
+            ManifestError: missing file, a symlink, bad JSON (duplicate keys too), unknown format or
+                schema, or bad values.
         """
-        bundle = Path(bundle)
-        path = bundle / MANIFEST_FILE
-        if not bundle.is_dir():
-            raise ManifestError(f"{bundle} is not a bundle directory (expected a folder with {MANIFEST_FILE}).")
-        if path.exists() and not path.is_file():
-            raise ManifestError(f"{path} is not a regular file; a bundle holds plain files only.")
-        if path.is_file() and path.stat().st_size > MAX_MANIFEST_BYTES:
-            raise ManifestError(
-                f"{path} is {path.stat().st_size} bytes; a manifest is a few KB (limit {MAX_MANIFEST_BYTES})."
-            )
+        own = folder is None
+        folder = BundleDir(bundle) if folder is None else folder
+        path = folder.path / MANIFEST_FILE
         try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
+            data = folder.read(MANIFEST_FILE, MAX_MANIFEST_BYTES)
         except FileNotFoundError:
             raise ManifestError(
-                f"{bundle} has no {MANIFEST_FILE}; export the model again with 'edgernn export'."
+                f"{folder.path} has no {MANIFEST_FILE}; export the model again with 'edgernn export'."
             ) from None
-        except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # RecursionError: hostile nesting
-            raise ManifestError(
-                f"{path} is not valid JSON ({type(exc).__name__}: {str(exc)[:200]}); re-export the bundle."
-            ) from None
-        return cls.parse(raw, path)
+        finally:
+            if own:
+                folder.close()
+        return replace(cls.parse(_json(data, path), path), text_sha256=hashlib.sha256(data).hexdigest())
 
     @classmethod
     def parse(cls, raw: Any, where: checks.Where = MANIFEST_FILE) -> Manifest:
@@ -234,6 +230,24 @@ class Manifest:
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), indent=2, default=_json_default) + "\n"
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [k for k, _ in pairs]
+    if len(set(keys)) != len(keys):
+        repeated = sorted({k for k in keys if keys.count(k) > 1})
+        raise ValueError(f"key {repeated[0]!r} appears more than once (JSON parsers disagree on which wins)")
+    return dict(pairs)
+
+
+def _json(data: bytes, path: Path) -> Any:
+    """manifest.json's object; duplicate keys are refused, not silently last-wins."""
+    try:
+        return json.loads(data.decode("utf-8"), object_pairs_hook=_unique_keys)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # RecursionError: hostile nesting
+        raise ManifestError(
+            f"{path} is not valid JSON ({type(exc).__name__}: {str(exc)[:200]}); re-export the bundle."
+        ) from None
 
 
 def _json_default(value: Any) -> Any:

@@ -24,6 +24,8 @@ SUFFIXES = {"tflite": ".tflite", "onnx": ".onnx", "numpy": ".npz"}
 MODEL_ROLE, STEP_ROLE = "model", "step"
 ROLES = (MODEL_ROLE, STEP_ROLE)
 DEFAULT_VARIANT = "float32"
+MAX_FLOAT_TOLERANCE = 1e-3  # float32 artifacts are held to 1e-5; a manifest may relax that 100x, no more
+MAX_RANGE_TOLERANCE = 0.5  # a quantized variant's bound: at most half the Keras output range (or 0.5)
 REQUIRED_KEYS = ("format", "schema_version", "input", "output", "preprocessing", "artifacts", "golden")
 ARTIFACT_KEYS = ("file", "format", "variant", "bytes", "sha256")
 CONVENTION = "x_model = (x_raw - offset) * scale; y_raw = y_model / scale + offset"
@@ -177,8 +179,16 @@ class ArtifactEntry:
         variant = checks.name(raw["variant"], f"{what} variant", where)
         role = checks.name(raw.get("role", MODEL_ROLE), f"{what} role", where)
         tol = raw.get("tolerance")
-        if "tolerance" in raw:  # validate holds each artifact to it
+        if "tolerance" in raw:  # validate holds each artifact to it: a huge one would pass anything
             checks.finite(tol, f"{what} has tolerance", where, minimum=0)
+            span = raw.get("output_range")
+            span = float(span) if isinstance(span, (int, float)) and not isinstance(span, bool) else None
+            limit = MAX_FLOAT_TOLERANCE if variant == DEFAULT_VARIANT else MAX_RANGE_TOLERANCE * (span or 1.0)
+            if tol > limit:
+                raise ManifestError(
+                    f"{where}: {what} has tolerance {tol!r}; at most {limit:g} makes sense for variant {variant!r} "
+                    "(a bound that passes anything proves nothing). Re-export the bundle."
+                )
         batch = raw.get("batch", "dynamic")
         known = set(cls.__dataclass_fields__) - {"extra"}
         return cls(

@@ -78,6 +78,9 @@ def _check_widths(file: str, names: list[str], want: list[int], got: list[int | 
             )
 
 
+MAX_STREAM_BATCH = 1 << 20  # a million concurrent streams; 10**12 used to be a MemoryError (or the machine)
+
+
 class Stream:
     """One stream of samples: `step(x_t) -> y_t` in raw units, carrying the recurrent state.
 
@@ -85,8 +88,10 @@ class Stream:
     """
 
     def __init__(self, model: StepModel, batch: int = 1):
-        if not (isinstance(batch, int) and not isinstance(batch, bool) and batch > 0):
-            raise InputError(f"batch must be a positive integer, got {batch!r}.")
+        if not (isinstance(batch, int) and not isinstance(batch, bool) and 0 < batch <= MAX_STREAM_BATCH):
+            raise InputError(
+                f"batch must be an integer from 1 to {MAX_STREAM_BATCH} (the streams carried at once), got {batch!r}."
+            )
         self.model, self.batch = model, batch
         self._x, self._y = model.spec.x, model.spec.y
         self._features = model.spec.features

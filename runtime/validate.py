@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
@@ -22,6 +22,9 @@ from .compare import compare, tolerance
 from .errors import EdgeRNNError, InputError, IntegrityError, ManifestError
 from .manifest import ROLES, STEP_ROLE, ArtifactEntry
 from .stream import window_outputs
+
+if TYPE_CHECKING:
+    from .isolate import Limits
 
 Reference = Callable[[np.ndarray], np.ndarray]  # model-unit windows -> the Keras outputs for them
 GOLDEN = "golden"
@@ -56,6 +59,7 @@ def validate(
     fresh: int = 0,
     seed: int = 0,
     reference: Reference | None = None,
+    isolate: bool | Limits = False,
 ) -> list[Row]:
     """Validate a bundle. Returns one Row per (reference, artifact, backend).
 
@@ -66,6 +70,8 @@ def validate(
         fresh: also compare on this many new random windows, against `reference`.
         seed: seed of the fresh windows.
         reference: model-unit windows -> Keras outputs (e.g. `edgernn.export.reference.keras_reference`).
+        isolate: first run every artifact x backend on the golden vectors in a child process under
+            limits (edgernn.runtime.isolate): a crash or hang is a ModelLoadError naming the artifact.
 
     The tolerance of each row is the one recorded in the manifest for that artifact (falling back to
     the project table), so a bundle can be held to a tighter bound by editing its manifest.
@@ -91,12 +97,19 @@ def validate(
         windows = fresh_windows(golden["inputs"], fresh, seed)
         references.append((f"fresh:{fresh}", windows, np.asarray(reference(windows), dtype=np.float32)))
     names = list(backend_names) if backend_names else backends.installed()
+    plan = [
+        (art, name)
+        for art in bundle.manifest.artifacts(role=ROLES, variant=variants)  # a role this edgernn does not know: not run
+        for name in names
+        if art.format in backends.formats_of(name)
+    ]
+    if isolate:
+        from .isolate import probe
+
+        probe(bundle, [(name, art.file) for art, name in plan], isolate)
     rows = []
-    for art in bundle.manifest.artifacts(role=ROLES, variant=variants):  # a role this edgernn does not know: not run
-        tol = tolerance_of(art)
-        for name in names:
-            if art.format in backends.formats_of(name):
-                rows += _rows_for(bundle, art, name, tol, _references_for(art, golden, references))
+    for art, name in plan:
+        rows += _rows_for(bundle, art, name, tolerance_of(art), _references_for(art, golden, references))
     return rows
 
 

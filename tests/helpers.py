@@ -43,12 +43,19 @@ def copy_bundle(bundle: Path, dst: Path) -> Path:
     return dst
 
 
-def edit_manifest(bundle: Path, change: Callable[[dict[str, Any]], Any]) -> dict[str, Any]:
-    """Apply `change(manifest)` to bundle/manifest.json and write it back."""
+def edit_manifest(bundle: Path, change: Callable[[dict[str, Any]], Any], *, prune: bool = False) -> dict[str, Any]:
+    """Apply `change(manifest)` to bundle/manifest.json and write it back; with `prune`, delete the files
+    the edited manifest no longer lists (a bundle holds only listed files)."""
     path = Path(bundle) / "manifest.json"
     data = json.loads(path.read_text())
     change(data)
     path.write_text(json.dumps(data))
+    if prune:
+        listed = {a["file"] for a in data["artifacts"]} | {data["golden"]["file"], "manifest.json"}
+        listed |= {data["source"]["file"]} if "source" in data else set()
+        for child in Path(bundle).iterdir():
+            if child.name not in listed:
+                child.unlink()
     return data
 
 

@@ -13,8 +13,8 @@ recurrent bias). Initial states are zeros, as in Keras without `initial_state`.
 
 from __future__ import annotations
 
-import io
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,19 +23,17 @@ import numpy as np
 from ..errors import InputError, ModelLoadError, UnsupportedModelError
 from ..manifest import ArtifactEntry, Spec
 from ..numpy_layers import Weights, build_layers, input_width
+from ..vet.npz import read_npz as read_members
 
 NAME = "numpy"
 SPEC_KEY = "spec"
 SPEC_VERSION = 1
+WEIGHT_NAME = re.compile(r"^\d+_[\w.-]+(/[\w.-]+)+$")  # '<layer index>_<layer name>/<weight>', as export writes
 
 
 def read_npz(content: bytes, file: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Parse the artifact: (spec dict, arrays). ModelLoadError on anything but a well-formed file."""
-    try:
-        with np.load(io.BytesIO(content), allow_pickle=False) as npz:
-            arrays = {k: np.asarray(npz[k]) for k in npz.files}
-    except Exception as exc:  # np.load raises many types on a damaged file; pickles are refused too
-        raise ModelLoadError(f"{file}: not a readable .npz without pickles ({type(exc).__name__}: {exc}).") from None
+    arrays = read_members(content, file, lambda key: key == SPEC_KEY or WEIGHT_NAME.match(key), ModelLoadError)
     raw = arrays.pop(SPEC_KEY, None)
     try:
         spec = json.loads(str(raw.item())) if raw is not None and raw.dtype.kind == "U" else None

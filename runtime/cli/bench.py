@@ -113,7 +113,7 @@ def cold_start_ms(bundle: Path, backend: str, variant: str, runs: int = 3) -> fl
     env = {**os.environ, "ORT_DISABLE_TELEMETRY": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
     times = []
     for _ in range(max(1, runs)):
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+        out = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, env=env)
         try:
             times.append(float(out.stdout.strip().splitlines()[-1]))
         except (IndexError, ValueError):  # the child failed: keep its last words, not a CalledProcessError

@@ -14,10 +14,12 @@ import numpy as np
 
 from .. import optional
 from ..bundle import Bundle, load
-from ..errors import InputError, IntegrityError, ManifestError
+from ..errors import EdgeRNNError, InputError
+from ..isolate import Limits
+from ..signing import trusted_keys_from_env
 from ..stream import stream_values
 from ..validate import validate as validate_bundle
-from .conventions import exit_code, needs_tensorflow
+from .conventions import needs_tensorflow
 from .output import Progress, print_table
 
 CELLS = ("simple_rnn", "lstm", "gru")
@@ -44,7 +46,7 @@ def export(args) -> int:
         from .export_args import export_keywords
 
         calibration = _load_windows(args.calibration) if args.calibration else None
-        options = ExportOptions(**export_keywords(args, calibration))
+        options = ExportOptions(**export_keywords(args, calibration), sign_key=args.sign)
         result = export_bundle(args.model, args.out, options)
     from .info import print_info
 
@@ -61,7 +63,10 @@ def export(args) -> int:
 
 def _load_windows(path: Path) -> np.ndarray:
     try:
-        return np.load(path, allow_pickle=False)
+        windows = np.load(path, allow_pickle=False)
+        if isinstance(windows, np.ndarray) and windows.ndim == 3:
+            return windows
+        raise ValueError(f"got {'an .npz archive' if not isinstance(windows, np.ndarray) else windows.shape}")
     except (OSError, ValueError) as exc:
         raise InputError(
             f"--calibration {path}: expected a .npy array (n, timesteps, features) in raw units ({exc})."
@@ -93,7 +98,7 @@ def predict(args) -> int:
 
 
 def validate(args) -> int:
-    """Exit 0 when every row passes, 1 when one fails, 3 when the bundle is unreadable."""
+    """Exit 0 when every row passes, 1 when one fails; an error raises, for main's exit code (3 unreadable)."""
     try:
         bundle, reference = Bundle.open(args.bundle), None
         for variant in args.variant:
@@ -103,19 +108,14 @@ def validate(args) -> int:
                 from edgernn.export.reference import keras_reference
 
                 reference = keras_reference(bundle)
-        rows = validate_bundle(
-            bundle, args.backend or None, args.variant or None, fresh=args.fresh, reference=reference
-        )
-    except (ManifestError, IntegrityError, InputError) as exc:  # exit 3 unreadable, 2 a variant it lacks
+        isolate = not trusted_keys_from_env() if args.isolate is None else args.isolate  # unsigned: isolated
+        isolate = Limits(cpu=max(1, int(args.timeout)), timeout=args.timeout) if isolate else False
+        rows = validate_bundle(bundle, args.backend or None, args.variant or None, args.fresh, 0, reference, isolate)
+    except EdgeRNNError as exc:  # --json prints JSON on every failure; main prints the message and exits
         if args.json:
-            print(
-                json.dumps(
-                    {"bundle": str(args.bundle), "passed": False, "error": f"{type(exc).__name__}: {exc}", "rows": []},
-                    indent=2,
-                )
-            )
-        print(f"edgernn validate: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return exit_code(exc)
+            error = {"bundle": str(args.bundle), "passed": False, "error": f"{type(exc).__name__}: {exc}", "rows": []}
+            print(json.dumps(error, indent=2))
+        raise
     ok = bool(rows) and all(r.passed for r in rows)
     if args.json:
         print(json.dumps({"bundle": str(args.bundle), "passed": ok, "rows": [r.as_dict() for r in rows]}, indent=2))

@@ -25,6 +25,7 @@ from ..errors import (
     ManifestError,
     MissingExtraError,
     ModelLoadError,
+    SignatureError,
 )
 
 OK, CHECK_FAILED, USAGE, UNREADABLE, MISSING_EXTRA = 0, 1, 2, 3, 4
@@ -44,7 +45,7 @@ def exit_code(exc: EdgeRNNError) -> int:
     """The documented exit code of an error class."""
     if isinstance(exc, (MissingExtraError, BackendUnavailableError)):
         return MISSING_EXTRA
-    if isinstance(exc, (ManifestError, IntegrityError, ModelLoadError)) or type(exc).__name__ == "SignatureError":
+    if isinstance(exc, (ManifestError, IntegrityError, ModelLoadError, SignatureError)):
         return UNREADABLE
     if isinstance(exc, InputError):
         return USAGE

@@ -5,7 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from ..bundle import Bundle
+from ..checks import printable_text
 from .table import render
+
+
+def print(*values: Any) -> None:  # noqa: A001 - every line of `info` comes from a manifest: escape it
+    import builtins
+
+    builtins.print(*(printable_text(v) for v in values))
 
 
 def print_info(bundle: Bundle) -> None:

@@ -12,8 +12,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..checks import printable_text
 from ..errors import EdgeRNNError
-from . import commands, conventions, data_cli
+from . import commands, conventions, data_cli, trust
 from .examples import comma_list, epilog, floats
 from .output import Progress
 
@@ -117,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
         dest="max_error",
         help="refuse a variant beyond this max abs error (model units, or N%% of the output range)",
     )
+    p.add_argument("--sign", metavar="KEY", help="sign the bundle with this PEM private key (needs edgernn[sign])")
     p.set_defaults(func=commands.export)
 
     p = add("predict", help="predict one window given in raw units (or, with --stream, one per sample)")
@@ -149,6 +151,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="also compare with model.keras on N new random windows (needs edgernn[train])",
     )
+    p.add_argument(
+        "--isolate",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="first run every artifact in a child process under limits (default: unless EDGERNN_TRUSTED_KEYS is set)",
+    )
+    p.add_argument("--timeout", type=float, default=60.0, metavar="S", help="wall-clock and CPU limit of --isolate")
     p.set_defaults(func=commands.validate)
     data_cli.validate_options(p)
     data_cli.add_score(sub)
@@ -177,11 +186,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="variants for the LSTM bundles ('none' to skip)",
     )
     p.set_defaults(func=commands.demo)
+    trust.add_commands(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns its exit code (0 ok, 1 check failed, 2 usage, 3 unreadable, 4 missing extra)."""
+    for stream in (sys.stdout, sys.stderr):  # an undecodable file name must not end in UnicodeEncodeError
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # argparse: --help/--version exit 0, usage errors exit 2
@@ -196,7 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()  # a closed pipe raises here, not in the interpreter's exit (a traceback there)
         return code
     except EdgeRNNError as exc:
-        print(f"edgernn {args.command}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"edgernn {args.command}: {type(exc).__name__}: {printable_text(exc)}", file=sys.stderr)
         return conventions.exit_code(exc)
     except BrokenPipeError:
         return conventions.closed_pipe()

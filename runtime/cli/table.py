@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from ..checks import printable
+
 
 def fmt(value: Any) -> str:
     if isinstance(value, float):
@@ -13,7 +15,7 @@ def fmt(value: Any) -> str:
         if abs(value) < 1e-3 or abs(value) >= 1e5:
             return f"{value:.2e}"
         return f"{value:.4g}"
-    return "-" if value is None else str(value)
+    return "-" if value is None else printable(value)  # names from a manifest may hold ANSI escapes
 
 
 def render(headers: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..errors import ModelLoadError, UnsupportedModelError
+from .onnx_bounds import Constants
 
 DEFAULT_DOMAINS = ("", "ai.onnx")
 # tf2onnx always imports the official ONNX-ML domain; importing it is harmless, using it is refused.
@@ -26,7 +27,7 @@ _FIXED = {_I64: 8, _I32: 4}
 # (message, field) numbers used below.
 MODEL_OPSET, MODEL_GRAPH, MODEL_TRAINING, MODEL_FUNCTIONS = 8, 7, 20, 25
 GRAPH_NODE, GRAPH_INIT, GRAPH_SPARSE_INIT = 1, 5, 15
-NODE_OP_TYPE, NODE_ATTR, NODE_DOMAIN = 4, 5, 7
+NODE_INPUT, NODE_OUTPUT, NODE_OP_TYPE, NODE_ATTR, NODE_DOMAIN = 1, 2, 4, 5, 7
 ATTR_T, ATTR_G, ATTR_TENSORS, ATTR_GRAPHS, ATTR_SPARSE, ATTR_SPARSES = 5, 6, 10, 11, 22, 23
 TENSOR_NAME, TENSOR_EXTERNAL, TENSOR_LOCATION = 8, 13, 14
 SPARSE_VALUES, SPARSE_INDICES = 1, 2
@@ -133,40 +134,52 @@ class _Checker:
     def graph(self, span: tuple[int, int], depth: int) -> None:
         if depth > MAX_DEPTH:
             raise self.wire.bad(f"subgraphs nested deeper than {MAX_DEPTH}")
+        constants = Constants(self.wire)
         for field, wire, start, stop in self.wire.fields(*span):
             if field in (GRAPH_NODE, GRAPH_INIT, GRAPH_SPARSE_INIT) and wire != _LEN:
                 raise self.wire.bad(f"GraphProto field {field} has wire type {wire}")
             if field == GRAPH_NODE:
-                self.node((start, stop), depth)
+                self.node((start, stop), depth, constants)
             elif field == GRAPH_INIT:
                 self.tensor((start, stop))
+                constants.add(*constants.tensor((start, stop), initializer=True))
             elif field == GRAPH_SPARSE_INIT:
                 self.sparse((start, stop))
+        constants.check(f"the graph at byte {span[0]}")
 
-    def node(self, span: tuple[int, int], depth: int) -> None:
-        op_type, domain = "?", ""
+    def node(self, span: tuple[int, int], depth: int, constants: Constants) -> None:
+        op_type, domain, names, values = "?", "", {NODE_INPUT: [], NODE_OUTPUT: []}, []
         for field, wire, start, stop in self.wire.fields(*span):
-            if field in (NODE_OP_TYPE, NODE_DOMAIN, NODE_ATTR) and wire != _LEN:
+            if field in (NODE_INPUT, NODE_OUTPUT, NODE_OP_TYPE, NODE_DOMAIN, NODE_ATTR) and wire != _LEN:
                 raise self.wire.bad(f"NodeProto field {field} has wire type {wire}")
-            if field == NODE_OP_TYPE:
+            if field in names:
+                names[field].append(self.wire.string(start, stop))
+            elif field == NODE_OP_TYPE:
                 op_type = self.wire.string(start, stop)
             elif field == NODE_DOMAIN:
                 domain = self.wire.string(start, stop)
             elif field == NODE_ATTR:
-                self.attribute((start, stop), depth)
+                values += self.attribute((start, stop), depth)
         if domain not in DEFAULT_DOMAINS:
             raise self.refuse(f"node {op_type!r} is in operator domain {domain!r} (a custom or contrib op)")
+        constants.uses.append((op_type, names[NODE_INPUT]))
+        if op_type == "Constant" and values and names[NODE_OUTPUT]:
+            constants.add(names[NODE_OUTPUT][0], constants.tensor(values[0], initializer=False)[1])
 
-    def attribute(self, span: tuple[int, int], depth: int) -> None:
+    def attribute(self, span: tuple[int, int], depth: int) -> list[tuple[int, int]]:
+        """Check an AttributeProto; return the spans of its single-tensor values (a Constant's value)."""
+        tensors = []
         for field, wire, start, stop in self.wire.fields(*span):
             if field in (ATTR_T, ATTR_G, ATTR_TENSORS, ATTR_GRAPHS, ATTR_SPARSE, ATTR_SPARSES) and wire != _LEN:
                 raise self.wire.bad(f"AttributeProto field {field} has wire type {wire}")
             if field in (ATTR_T, ATTR_TENSORS):
                 self.tensor((start, stop))
+                tensors += [(start, stop)] if field == ATTR_T else []
             elif field in (ATTR_G, ATTR_GRAPHS):
                 self.graph((start, stop), depth + 1)
             elif field in (ATTR_SPARSE, ATTR_SPARSES):
                 self.sparse((start, stop))
+        return tensors
 
     def sparse(self, span: tuple[int, int]) -> None:
         for number in (SPARSE_VALUES, SPARSE_INDICES):

@@ -13,12 +13,13 @@ from __future__ import annotations
 import struct
 
 from ..errors import ModelLoadError, UnsupportedModelError
+from .tflite_arity import arity_problem
 from .tflite_ops import _Reader
 
 # Model / SubGraph / Tensor / Operator / Buffer fields.
 M_CODES, M_SUBGRAPHS, M_BUFFERS, M_EXT_GROUPS, M_EXT_BUFFERS = 1, 2, 4, 8, 9
 SG_TENSORS, SG_INPUTS, SG_OUTPUTS, SG_OPERATORS = 0, 1, 2, 3
-T_SHAPE, T_BUFFER, T_SHAPE_SIGNATURE, T_EXT_BUFFER = 0, 2, 7, 10
+T_SHAPE, T_TYPE, T_BUFFER, T_SHAPE_SIGNATURE, T_EXT_BUFFER = 0, 1, 2, 7, 10
 OP_OPCODE, OP_INPUTS, OP_OUTPUTS, OP_OPTIONS_TYPE, OP_OPTIONS = 0, 1, 2, 3, 4
 B_DATA, B_OFFSET, B_SIZE = 0, 1, 2
 MAX_DIM = 1 << 24
@@ -31,6 +32,25 @@ COUNTED = {
     88: (64, 0, OP_OUTPUTS),  # UNPACK: UnpackOptions.num == outputs
 }
 WHILE, WHILE_OPTIONS = 119, 93
+
+# Operator inputs that may be -1 (the schema's "optional tensor absent"); anywhere else the kernels
+# index with it and crash (a 4-byte edit making FULLY_CONNECTED's weights -1 segfaulted allocate_tensors).
+_LSTM_OPTIONAL = {1, 5, 9, 10, 11, 12, 16, 17, 20, 21, 22, 23}
+OPTIONAL_INPUTS = {
+    3: {2},  # CONV_2D: bias
+    4: {2},  # DEPTHWISE_CONV_2D: bias
+    9: {2},  # FULLY_CONNECTED: bias
+    16: _LSTM_OPTIONAL,  # LSTM: CIFG input gate, peepholes, projection, layer norm
+    27: {3},  # SVDF: bias
+    44: _LSTM_OPTIONAL,  # UNIDIRECTIONAL_SEQUENCE_LSTM
+    52: {1, 5, 9, 10, 11, 12, 16, 17, 18, 22, 26, 27, 28, 29, 33, 34, *range(35, 48)},  # BIDIRECTIONAL_SEQUENCE_LSTM
+    67: {3},  # TRANSPOSE_CONV: bias
+}
+# Bytes per element by TensorType (schema.fbs); an unknown type counts as 8.
+ITEM_BYTES = {0: 4, 1: 2, 2: 4, 3: 1, 4: 8, 6: 1, 7: 2, 8: 8, 9: 1, 10: 8, 11: 16, 12: 8, 15: 4, 16: 2, 17: 1, 18: 2}
+MAX_TENSOR_BYTES = 256 << 20  # every declared tensor of a subgraph together (a small RNN's are KBs)
+# Ops whose output size comes from a constant input: (input index holding the shape or multiples).
+SHAPED_BY = {94: 0, 130: 1, 22: 1}  # FILL dims, BROADCAST_TO shape, RESHAPE new shape
 
 
 class _Graph(_Reader):
@@ -61,7 +81,7 @@ class _Graph(_Reader):
         if not subgraphs:
             raise self.bad("no subgraph")
         for index, sub in enumerate(subgraphs):
-            self.subgraph(index, sub, codes, len(buffers), len(subgraphs))
+            self.subgraph(index, sub, codes, buffers, len(subgraphs))
 
     def buffer(self, buf: int) -> None:
         self.byte_vector_size(buf, B_DATA)
@@ -69,8 +89,10 @@ class _Graph(_Reader):
         if offset > 1 and offset + size > len(self.data):  # offset 1 marks "no data" in the schema
             raise self.bad(f"a buffer at offset {offset} of {size} bytes lies outside the file")
 
-    def subgraph(self, index: int, sub: int, codes: list[int], n_buffers: int, n_subgraphs: int) -> None:
+    def subgraph(self, index: int, sub: int, codes: list[int], buffers: list[int], n_subgraphs: int) -> None:
+        n_buffers = len(buffers)
         tensors = self.table_vector(sub, SG_TENSORS)
+        total = 0
         for i, tensor in enumerate(tensors):
             if self.scalar(tensor, T_EXT_BUFFER, "<I", 0):  # 0 is the schema's "no external buffer"
                 raise UnsupportedModelError(f"{self.name}: tensor {i} uses an external buffer; re-export the bundle.")
@@ -81,12 +103,56 @@ class _Graph(_Reader):
             for field in (T_SHAPE, T_SHAPE_SIGNATURE):
                 if any(d < -1 or d > MAX_DIM for d in self.ints(tensor, field)):
                     raise self.bad(f"subgraph {index} tensor {i} has shape {self.ints(tensor, field)}")
+            total += self.elements(self.ints(tensor, T_SHAPE)) * ITEM_BYTES.get(self.scalar(tensor, T_TYPE, "<b", 0), 8)
+        if total > MAX_TENSOR_BYTES:
+            raise self.bad(f"subgraph {index} declares {total} bytes of tensors; the limit is {MAX_TENSOR_BYTES}")
         n = len(tensors)
         for what, field in (("inputs", SG_INPUTS), ("outputs", SG_OUTPUTS)):
             if any(not 0 <= t < n for t in self.ints(sub, field)):
                 raise self.bad(f"subgraph {index} {what} {self.ints(sub, field)} outside its {n} tensors")
+        # An op writing into a constant (its data is the file's own, read-only bytes: SIGSEGV, found by the
+        # structure-aware fuzzer), into a subgraph input, or into a tensor another op writes.
+        constant = {i for i, t in enumerate(tensors) if self.has_data(buffers, self.scalar(t, T_BUFFER, "<I", 0))}
+        written = set(self.ints(sub, SG_INPUTS)) | constant
         for k, op in enumerate(self.table_vector(sub, SG_OPERATORS)):
-            self.operator(f"subgraph {index} op {k}", op, codes, n, n_subgraphs)
+            where = f"subgraph {index} op {k}"
+            self.operator(where, op, codes, n, n_subgraphs)
+            self.shaped_output(where, op, codes, tensors, buffers)
+            outputs = self.ints(op, OP_OUTPUTS)
+            clash = [t for t in outputs if t in written]
+            if clash or len(set(outputs)) != len(outputs):
+                raise self.bad(f"{where} writes tensors {clash or outputs} that are constants, inputs or written twice")
+            written.update(outputs)
+
+    def has_data(self, buffers: list[int], index: int) -> bool:
+        buf = buffers[index] if 0 <= index < len(buffers) else None
+        if buf is None:
+            return False
+        return self.byte_vector_size(buf, B_DATA) > 0 or (
+            self.scalar(buf, B_OFFSET, "<Q", 0) > 1 and self.scalar(buf, B_SIZE, "<Q", 0) > 0
+        )
+
+    @staticmethod
+    def elements(shape: list[int]) -> int:
+        count = 1
+        for d in shape:
+            count *= max(d, 1)
+        return count
+
+    def shaped_output(self, where: str, op: int, codes: list[int], tensors: list[int], buffers: list[int]) -> None:
+        """An op that builds a tensor of a constant shape (FILL, BROADCAST_TO, RESHAPE): the shape's bytes."""
+        at = SHAPED_BY.get(codes[self.scalar(op, OP_OPCODE, "<I", 0)])
+        inputs = self.ints(op, OP_INPUTS)
+        if at is None or at >= len(inputs) or inputs[at] < 0:
+            return
+        tensor = tensors[inputs[at]]
+        found = self.vector(buffers[self.scalar(tensor, T_BUFFER, "<I", 0)], B_DATA, 1)
+        width = {2: 4, 4: 8}.get(self.scalar(tensor, T_TYPE, "<b", 0))
+        if found is None or width is None or found[1] % width:
+            return  # computed at run time: bounded by the interpreter's own allocation (and isolate=True)
+        dims = struct.unpack_from(f"<{found[1] // width}{'i' if width == 4 else 'q'}", self.data, found[0])
+        if any(d < -1 for d in dims) or self.elements(list(dims)) * 4 > MAX_TENSOR_BYTES:
+            raise self.bad(f"{where} builds a tensor of shape {list(dims)}; the limit is {MAX_TENSOR_BYTES} bytes")
 
     def operator(self, where: str, op: int, codes: list[int], n_tensors: int, n_subgraphs: int) -> None:
         opcode = self.scalar(op, OP_OPCODE, "<I", 0)
@@ -98,6 +164,17 @@ class _Graph(_Reader):
                 f"{where} names tensors {lists[OP_INPUTS]} -> {lists[OP_OUTPUTS]} outside 0..{n_tensors - 1}"
             )
         builtin = codes[opcode]
+        problem = arity_problem(builtin, len(lists[OP_INPUTS]), len(lists[OP_OUTPUTS]))
+        if problem.startswith("builtin op"):
+            raise UnsupportedModelError(f"{self.name}: {where}: {problem}; re-export the bundle with 'edgernn export'.")
+        if problem:
+            raise self.bad(f"{where}: {problem}")
+        optional = OPTIONAL_INPUTS.get(builtin, set())
+        absent = [k for k, t in enumerate(lists[OP_INPUTS]) if t == -1 and k not in optional]
+        if absent:
+            raise self.bad(f"{where} (builtin {builtin}) marks inputs {absent} absent (-1); the op requires them")
+        if -1 in lists[OP_OUTPUTS]:
+            raise self.bad(f"{where} (builtin {builtin}) marks an output absent (-1)")
         options_type = self.scalar(op, OP_OPTIONS_TYPE, "<B", 0)
         options_pos = self.field_pos(op, OP_OPTIONS)
         if builtin in COUNTED:

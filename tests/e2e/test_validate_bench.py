@@ -177,13 +177,22 @@ def test_bench_plain_table_lists_every_pair(capsys):
 
 
 def test_a_failing_cold_start_child_is_a_row_value_and_the_bench_goes_on(tmp_path, monkeypatch):
-    """The cold-start child gets a sitecustomize that hides onnxruntime, so it fails while this process
-    runs it: the onnxruntime rows say why, and the numpy row beside them still has its figure."""
+    """The cold-start child (python -I: no PYTHONPATH or sitecustomize reaches it) is started through a
+    wrapper that hides onnxruntime from it, so it fails while this process runs it: the onnxruntime rows
+    say why, and the numpy row beside them still has its figure."""
+    import shlex
+    import sys
+
     from edgernn.runtime.cli.bench import bench
     from edgernn.runtime.cli.bench_report import table_rows
 
-    (tmp_path / "sitecustomize.py").write_text("import sys; sys.modules['onnxruntime'] = None\n")
-    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    wrapper = tmp_path / "python"
+    wrapper.write_text(
+        "#!/bin/sh\n# called as: python -I -c CODE\n"
+        f'exec {shlex.quote(sys.executable)} "$1" -c "import sys; sys.modules[\'onnxruntime\'] = None\n$3"\n'
+    )
+    wrapper.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(wrapper))
     result = bench(MODELS / "seed-gru", ["onnxruntime", "numpy"], ["float32"], cold_runs=1, max_seconds=0.05)
     windows = {r["backend"]: r for r in result["rows"] if r["graph_form"] != "step"}
     assert windows["numpy"]["cold_start_ms"] > 0 and "cold_start_error" not in windows["numpy"]

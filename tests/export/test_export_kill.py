@@ -38,7 +38,7 @@ def _kill_when_written(proc, target, timeout=180.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and proc.poll() is None:
         for tmp in target.parent.glob(f".{target.name}.tmp-*"):
-            if any(tmp.iterdir()):
+            if tmp.is_dir() and any(tmp.iterdir()):
                 proc.send_signal(signal.SIGKILL)
                 proc.wait()
                 return tmp
@@ -67,7 +67,8 @@ def test_sigkill_mid_export_leaves_the_earlier_bundle_intact(tmp_path, zoo_model
     assert _snapshot(target) == before
     rows = validate(target)
     assert rows and all(r.passed for r in rows)
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([stale.name, "bundle"])
+    # beside it, its lock file: no process holds it any more, which is what marks the folder stale
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([stale.name, f"{stale.name}.lock", "bundle"])
 
     # The next export to that path sweeps the dead export's folder and swaps in a complete bundle.
     export_bundle_path = _export(zoo_models["simple_rnn-single"], target)
@@ -96,3 +97,32 @@ def test_stale_sweep_spares_live_exports_and_foreign_names(tmp_path):
         (folder / "model.tflite").write_bytes(b"partial")
     assert clean_stale(target) == [doomed]
     assert not doomed.exists() and live.exists() and legacy.exists() and other.exists()
+
+
+def test_a_live_export_in_another_pid_namespace_is_known_by_its_lock_not_its_pid(tmp_path):
+    """Two containers sharing a volume: the folder's PID is dead here, but its lock is held elsewhere."""
+    target = tmp_path / "bundle"
+    target.mkdir()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    folder = tmp_path / f".bundle.tmp-{dead.pid}-ns"
+    folder.mkdir()
+    lock = tmp_path / f"{folder.name}.lock"
+    lock.touch()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import fcntl, sys, time; f = open({str(lock)!r}, 'r+'); "
+            "fcntl.flock(f, fcntl.LOCK_EX); print('held', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert clean_stale(target) == [] and folder.exists()  # the dead PID alone would have removed it
+    finally:
+        holder.kill()
+        holder.wait()
+    assert clean_stale(target) == [folder] and not folder.exists() and not lock.exists()

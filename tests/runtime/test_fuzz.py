@@ -20,6 +20,26 @@ BUNDLES = sorted(p for p in MODELS.iterdir() if (p / "manifest.json").exists())
 PER_FORMAT = 300
 
 
+def test_every_structure_aware_kind_changes_the_file_and_keeps_it_a_file_of_its_format():
+    import random
+
+    from structure import FORMAT_KINDS
+    from structure import mutate as mutate_structure
+
+    for fmt, suffix in (("tflite", ".tflite"), ("onnx", ".onnx"), ("numpy", ".npz")):
+        data = (MODELS / "seed-gru" / f"model{suffix}").read_bytes()
+        rng = random.Random(0)
+        for kind in FORMAT_KINDS[fmt]:
+            mutants = [mutate_structure(data, fmt, kind, rng) for _ in range(5)]
+            assert all(m != data for m in mutants), kind
+            magic = {
+                "tflite": lambda m: m[4:8] == b"TFL3",
+                "onnx": lambda m: m[:1] == data[:1],
+                "numpy": lambda m: m[:2] == b"PK",
+            }
+            assert all(magic[fmt](m) for m in mutants), kind  # still the format: aimed at fields, not headers
+
+
 def test_every_mutation_kind_changes_the_file():
     import random
 
@@ -32,9 +52,10 @@ def test_every_mutation_kind_changes_the_file():
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("structured", [False, True], ids=["bytes", "structure"])
 @pytest.mark.parametrize("fmt", ["onnx", "tflite", "numpy"])
-def test_mutants_end_in_a_result_or_a_typed_error(fmt):
-    outcomes = fuzz(BUNDLES, fmt, PER_FORMAT, seed=1)
+def test_mutants_end_in_a_result_or_a_typed_error(fmt, structured):
+    outcomes = fuzz(BUNDLES, fmt, PER_FORMAT, seed=1, structured=structured)
     tally = counts(outcomes)
     print(f"{fmt}: {dict(tally)}")
     assert sum(tally.values()) == PER_FORMAT

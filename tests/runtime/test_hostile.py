@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from edgernn.runtime import IntegrityError, ManifestError, ModelLoadError, load
+from edgernn.runtime.bundle import Bundle
 from edgernn.runtime.validate import validate
 
 from conftest import MODELS
@@ -107,7 +108,7 @@ def test_model_file_that_is_not_a_plain_file_in_the_bundle_is_refused(bundle, tm
     import os
 
     path = bundle / "model.onnx"
-    os.symlink("golden.npz", bundle / "alias.npz")  # neighbour: a link inside the bundle is still a file
+    os.rename(bundle / "golden.npz", bundle / "alias.npz")  # neighbour: any plain file name the manifest lists
     edit_manifest(bundle, lambda m: m["golden"].update(file="alias.npz"))
     assert validate(bundle)
     path.unlink()
@@ -118,8 +119,28 @@ def test_model_file_that_is_not_a_plain_file_in_the_bundle_is_refused(bundle, tm
         os.symlink(tmp_path / "outside.onnx", path)
     else:
         path.mkdir()
-    with pytest.raises(ManifestError, match="not a regular file|outside the bundle|cannot read"):
+    with pytest.raises(ManifestError, match="not a regular file|is a symlink"):
         load(bundle, backend="onnxruntime")
+
+
+def test_a_symlink_is_refused_even_inside_the_bundle(bundle):
+    """Files are opened with O_NOFOLLOW relative to the folder's handle: the kernel refuses a link, so a
+    link swapped in after any check cannot be followed either."""
+    import os
+
+    assert validate(bundle)  # the neighbour: the plain file
+    os.symlink("golden.npz", bundle / "link.npz")
+    edit_manifest(bundle, lambda m: m["golden"].update(file="link.npz"))
+    with pytest.raises(ManifestError, match=r"link\.npz is a symlink"):
+        Bundle.open(bundle, allow_extra=True).golden()  # golden.npz is now a file the manifest does not list
+
+
+def test_files_the_manifest_does_not_list_are_refused_unless_allowed(bundle):
+    assert load(bundle).predict(X).shape == (1, 1)  # the neighbour
+    (bundle / "numpy.py").write_text("raise SystemExit('ran')\n")  # the classic sys.path plant
+    with pytest.raises(ManifestError, match=r"does not list: \['numpy.py'\].*allow_extra"):
+        load(bundle)
+    assert load(bundle, allow_extra=True).predict(X).shape == (1, 1)
 
 
 # ----------------------------------------------------------------------------- never opened
@@ -141,14 +162,18 @@ def test_keras_h5_and_pickle_files_are_never_opened(bundle, tmp_path):
         path = bundle / name
         path.unlink(missing_ok=True)
         path.mkdir()
+    with pytest.raises(ManifestError, match=r"does not list: \['model.h5', 'model.pkl'\]"):
+        load(bundle)
     for backend in BACKEND_OF.values():
-        assert load(bundle, backend=backend).predict(X).shape == (1, 1)
+        assert load(bundle, backend=backend, allow_extra=True).predict(X).shape == (1, 1)
     golden = tmp_path / "golden.npz"
     np.savez(
         golden,
         inputs=np.zeros((1, 4, 1), np.float32),
         outputs=np.array([_Payload(tmp_path / "pickle-ran")], dtype=object),
     )
+    for name in ("model.keras", "model.h5", "model.pkl"):
+        (bundle / name).rmdir()
     replace_file(bundle, "golden.npz", golden.read_bytes())
     with pytest.raises(ManifestError, match="not a readable .npz"):
         validate(bundle)

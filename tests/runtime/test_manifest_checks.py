@@ -59,7 +59,10 @@ CASES = {
     "extra_preprocessing_step": (_set(["preprocessing", "input", "clip"], [0, 1]), r"keys \['clip'\]"),
     "int8_input": (_set(["input", "dtype"], "int8"), "float32 only"),
     "sequence_not_bool": (_set(["output", "sequence"], "yes"), "true or false"),
-    "scale_zero": (_set(["preprocessing", "input", "scale"], [0.0]), "non-zero"),
+    "scale_zero": (_set(["preprocessing", "input", "scale"], [0.0]), r"\|scale\| must lie"),
+    "scale_inf_as_float32": (_set(["preprocessing", "input", "scale"], [1e39]), r"\|scale\| must lie"),
+    "scale_flushes_float32": (_set(["preprocessing", "output", "scale"], [1e-39]), r"\|scale\| must lie"),
+    "offset_inf_as_float32": (_set(["preprocessing", "input", "offset"], [1e39]), r"\|offset\| must be at most"),
     "scale_nan": (_set(["preprocessing", "input", "scale"], [float("nan")]), "must be finite"),
     "scale_inf": (_set(["preprocessing", "output", "scale"], [float("inf")]), "must be finite"),
     "offset_inf": (_set(["preprocessing", "input", "offset"], [float("-inf")]), "must be finite"),
@@ -96,7 +99,7 @@ def test_optional_blocks_may_be_absent_or_plain(tmp_path):
     """The neighbours of the source/model/streaming/tolerance cases: absent blocks, a zero tolerance and a
     SimpleRNN-only cells list still load with the auto rule."""
     bundle = copy_bundle(SEED, tmp_path / "b")
-    edit_manifest(bundle, lambda m: [m.pop(k) for k in ("source", "model", "streaming")])
+    edit_manifest(bundle, lambda m: [m.pop(k) for k in ("source", "model", "streaming")], prune=True)
     assert load(bundle).predict(np.zeros((1, 4, 1), np.float32)).shape == (1, 1)
     edit_manifest(bundle, lambda m: (m.update(model={"cells": ["simple_rnn"]}), _art("onnx")(m).update(tolerance=0)))
     assert load(bundle).predict(np.zeros((1, 4, 1), np.float32)).shape == (1, 1)
@@ -234,7 +237,8 @@ def test_an_artifact_no_installed_backend_runs_is_backend_unavailable_and_a_miss
     import sys
 
     bundle = copy_bundle(SEED, tmp_path / "b")
-    edit_manifest(bundle, lambda m: m.update(artifacts=[a for a in m["artifacts"] if a["format"] == "onnx"]))
+    onnx_only = lambda m: m.update(artifacts=[a for a in m["artifacts"] if a["format"] == "onnx"])  # noqa: E731
+    edit_manifest(bundle, onnx_only, prune=True)
     code = (
         "import sys; sys.modules['onnxruntime'] = None\n"
         "from edgernn.runtime import BackendUnavailableError, InputError, load\n"

@@ -35,6 +35,7 @@ def convert_isolated(model, variant: str, form: str, calibration: np.ndarray | N
         model.save(d / "model.keras")
         args = [
             sys.executable,
+            "-I",  # isolated: neither the working directory nor PYTHON* variables reach the child's imports
             "-m",
             "edgernn.export.formats.tflite.isolated",
             str(d / "model.keras"),

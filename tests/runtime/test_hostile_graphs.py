@@ -1,0 +1,205 @@
+"""Structure-aware edits of a .tflite that crashed or blew up LiteRT before the graph walk refused them.
+
+Each edit is a few bytes at an offset found with the runtime's own flatbuffer reader, the sha256 is
+recomputed (so only the graph walk stands between the file and the interpreter), and the unedited file
+is the passing neighbour.
+"""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+import pytest
+
+from edgernn.runtime import ModelLoadError, load
+from edgernn.runtime.vet import tflite_graph as graph
+
+from conftest import MODELS
+from helpers import copy_bundle, replace_file
+
+SEED = MODELS / "seed-lstm"
+X = np.array([[[6.0], [7.0], [8.0], [9.0]]], dtype=np.float32)
+
+
+class _Find(graph._Graph):
+    """Offsets in the first subgraph: an operator's input list, a tensor's shape vector."""
+
+    def first(self):
+        root = self.deref(0)
+        codes = [max(self.scalar(c, 0, "<b", 0), self.scalar(c, 3, "<i", 0)) for c in self.table_vector(root, 1)]
+        return codes, self.table_vector(root, graph.M_SUBGRAPHS)[0]
+
+    def op_inputs(self, builtin: int) -> int:
+        codes, sub = self.first()
+        for op in self.table_vector(sub, graph.SG_OPERATORS):
+            if codes[self.scalar(op, graph.OP_OPCODE, "<I", 0)] == builtin:
+                return self.vector(op, graph.OP_INPUTS, 4)[0]
+        raise AssertionError(f"no builtin {builtin}")
+
+    def shape_of_rank(self, rank: int) -> int:
+        _, sub = self.first()
+        for tensor in self.table_vector(sub, graph.SG_TENSORS):
+            found = self.vector(tensor, graph.T_SHAPE, 4)
+            if found and found[1] == rank:
+                return found[0]
+        raise AssertionError(f"no tensor of rank {rank}")
+
+
+@pytest.fixture
+def bundle(tmp_path):
+    return copy_bundle(SEED, tmp_path / "bundle")
+
+
+def _edited(at: int, values: tuple[int, ...]) -> bytes:
+    data = bytearray((SEED / "model.tflite").read_bytes())
+    struct.pack_into(f"<{len(values)}i", data, at, *values)
+    return bytes(data)
+
+
+def test_a_required_input_marked_absent_is_refused_not_a_segfault(bundle):
+    assert load(bundle, backend="litert").predict(X).shape == (1, 1)  # the neighbour
+    finder = _Find((SEED / "model.tflite").read_bytes(), "model.tflite")
+    weights = finder.op_inputs(9) + 4  # FULLY_CONNECTED's input 1: the weights
+    replace_file(bundle, "model.tflite", _edited(weights, (-1,)))
+    with pytest.raises(ModelLoadError, match=r"builtin 9\) marks inputs \[1\] absent"):
+        load(bundle, backend="litert")
+
+
+def test_an_absent_bias_of_fully_connected_is_still_allowed():
+    """The schema's optional marker where the op allows it: FULLY_CONNECTED's bias (input 2)."""
+    finder = _Find((SEED / "model.tflite").read_bytes(), "model.tflite")
+    bias = finder.op_inputs(9) + 8
+    graph.check_graph(_edited(bias, (-1,)))  # passes the walk (LiteRT then runs it without a bias)
+
+
+def test_a_tensor_declaring_gigabytes_is_refused(bundle):
+    finder = _Find((SEED / "model.tflite").read_bytes(), "model.tflite")
+    at = finder.shape_of_rank(2)
+    graph.check_graph(_edited(at, (1, 10)))  # the neighbour: a small shape
+    replace_file(bundle, "model.tflite", _edited(at, (1 << 20, 1 << 12)))  # 2^32 floats: 16 GiB
+    with pytest.raises(ModelLoadError, match=r"declares \d+ bytes of tensors; the limit is"):
+        load(bundle, backend="litert")
+
+
+# ----------------------------------------------------------------------------- ONNX
+
+
+def _onnx(nodes, initializers, inputs=(), output="y") -> bytes:
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, [1]) for n in inputs],
+        [helper.make_tensor_value_info(output, TensorProto.FLOAT, None)],
+        initializer=initializers,
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+
+
+def _ints(name, values):
+    from onnx import TensorProto, helper
+
+    return helper.make_tensor(name, TensorProto.INT64, [len(values)], values)
+
+
+@pytest.mark.parametrize("how", ["initializer", "constant_node"])
+def test_constant_of_shape_asking_for_gigabytes_is_refused(bundle, how):
+    from onnx import helper
+
+    from edgernn.runtime.vet.onnx_proto import check_onnx
+
+    def model(shape):
+        node = helper.make_node("ConstantOfShape", ["shape"], ["y"])
+        if how == "initializer":
+            return _onnx([node], [_ints("shape", shape)])
+        const = helper.make_node("Constant", [], ["shape"], value=_ints("v", shape))
+        return _onnx([const, node], [])
+
+    check_onnx(model([2, 3]))  # the neighbour
+    hostile = model([1 << 20, 1 << 12, 10])
+    assert len(hostile) < 400
+    replace_file(bundle, "model.onnx", hostile)
+    with pytest.raises(ModelLoadError, match=r"ConstantOfShape with constant shape \[1048576, 4096, 10\]"):
+        load(bundle, backend="onnxruntime")
+
+
+def test_a_loop_with_a_constant_trip_count_of_2_62_is_refused():
+    from onnx import TensorProto, helper
+
+    from edgernn.runtime.vet.onnx_proto import check_onnx
+
+    def model(trips):
+        body = helper.make_graph(
+            [helper.make_node("Identity", ["cond"], ["cond_out"])],
+            "body",
+            [
+                helper.make_tensor_value_info("i", TensorProto.INT64, []),
+                helper.make_tensor_value_info("cond", TensorProto.BOOL, []),
+            ],
+            [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, [])],
+        )
+        loop = helper.make_node("Loop", ["trips", "keep"], [], body=body)
+        out = helper.make_node("Constant", [], ["y"], value=helper.make_tensor("c", TensorProto.FLOAT, [1], [0.0]))
+        return _onnx([loop, out], [_ints("trips", [trips]), helper.make_tensor("keep", TensorProto.BOOL, [], [True])])
+
+    check_onnx(model(16))  # the neighbour
+    with pytest.raises(ModelLoadError, match=rf"Loop with a constant trip count of {1 << 62}"):
+        check_onnx(model(1 << 62))
+
+
+def test_initializers_declaring_gigabytes_are_refused():
+    from onnx import TensorProto, helper
+
+    from edgernn.runtime.vet.onnx_proto import check_onnx
+
+    def model(dims):
+        weights = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=dims, raw_data=bytes(16))  # no size check
+        return _onnx([helper.make_node("Identity", ["w"], ["y"])], [weights])
+
+    check_onnx(model([2, 2]))  # the neighbour: 16 bytes declared, 16 held
+    with pytest.raises(ModelLoadError, match="initializers declare over"):
+        check_onnx(model([1 << 20, 1 << 20]))
+
+
+def test_an_op_writing_into_a_constant_is_refused_not_a_segfault(tmp_path):
+    """Found by fuzz/structure.py (1 in 3,000 tflite_index mutants of seed-gru): ADD's output set to the
+    head's bias, a constant whose bytes are the file's own; LiteRT wrote into them and died (SIGSEGV)."""
+    source = MODELS / "seed-gru"
+    bundle = copy_bundle(source, tmp_path / "gru")
+    data = (source / "model.tflite").read_bytes()
+    finder = _Find(data, "model.tflite")
+    codes, sub = finder.first()
+    tensors = finder.table_vector(sub, graph.SG_TENSORS)
+    buffers = finder.table_vector(finder.deref(0), graph.M_BUFFERS)
+    constant = next(
+        i for i, t in enumerate(tensors) if finder.has_data(buffers, finder.scalar(t, graph.T_BUFFER, "<I", 0))
+    )
+    ops = finder.table_vector(sub, graph.SG_OPERATORS)
+    add = next(op for op in ops if codes[finder.scalar(op, graph.OP_OPCODE, "<I", 0)] == 0)
+    out = finder.vector(add, graph.OP_OUTPUTS, 4)[0]
+    edited = bytearray(data)
+    struct.pack_into("<i", edited, out, constant)
+    assert load(bundle, backend="litert").predict(np.zeros((1, 4, 1), np.float32)).shape == (1, 1)  # neighbour
+    replace_file(bundle, "model.tflite", bytes(edited))
+    with pytest.raises(ModelLoadError, match=rf"writes tensors \[{constant}\] that are constants"):
+        load(bundle, backend="litert")
+
+
+def test_an_op_switched_to_a_builtin_of_another_arity_is_refused(tmp_path):
+    """Found by fuzz/structure.py on sunspots-gru: LOGISTIC's opcode index edited to STRIDED_SLICE's, a
+    four-input op given one input; LiteRT indexed past the list and died (SIGSEGV)."""
+    source = MODELS / "sunspots-gru"
+    bundle = copy_bundle(source, tmp_path / "sun")
+    data = (source / "model.tflite").read_bytes()
+    finder = _Find(data, "model.tflite")
+    codes, sub = finder.first()
+    ops = finder.table_vector(sub, graph.SG_OPERATORS)
+    logistic = next(op for op in ops if codes[finder.scalar(op, graph.OP_OPCODE, "<I", 0)] == 14)
+    edited = bytearray(data)
+    struct.pack_into("<I", edited, finder.field_pos(logistic, graph.OP_OPCODE), codes.index(45))
+    graph.check_graph(data)  # the neighbour
+    replace_file(bundle, "model.tflite", bytes(edited))
+    with pytest.raises(ModelLoadError, match=r"builtin 45 takes 4..4 inputs, got 1"):
+        load(bundle, backend="litert")
