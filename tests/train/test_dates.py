@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from edgernn.runtime.cli import main
-from edgernn.train.cells import DateFormatError
+from edgernn.runtime.data.cells import DateFormatError
 from edgernn.train.pipeline import SeriesJob, load_series
 
 DAYS = [dt.datetime(2020, 1, 1) + dt.timedelta(days=i) for i in range(80) if not 30 <= i < 40]  # a 10-day gap
