@@ -108,6 +108,13 @@ def _outcome(bundle: Path, backend: str, x: list) -> tuple[str, str]:
         return f"untyped:{type(exc).__name__}", str(exc)[:300]
 
 
+def _peak_rss_kb() -> int:
+    """This process's peak resident set (VmHWM). Not ru_maxrss: after fork + exec that still holds the
+    parent's peak (a pytest process with TF loaded is 1 GB before the worker has done anything)."""
+    with open("/proc/self/status") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:"))
+
+
 def worker(source: Path, fmt: str, backend: str, paths: list[str]) -> None:
     """Load each mutant in a private copy of `source`; print one JSON line per mutant."""
     import resource
@@ -138,7 +145,7 @@ def worker(source: Path, fmt: str, backend: str, paths: list[str]) -> None:
             outcome, detail = _outcome(work, backend, x)
             if not np.array_equal(reference.predict(x[0]), expected):
                 outcome = "reference_changed"
-            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            rss = _peak_rss_kb()
             outcome = f"rss:{rss >> 10}MB" if rss > MAX_RSS_KB else outcome
             print(json.dumps({"path": path, "outcome": outcome, "detail": detail}), file=report, flush=True)
             if rss > MAX_RSS_KB:  # the peak never goes down: the next mutants need a fresh worker
