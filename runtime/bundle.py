@@ -104,6 +104,8 @@ class Bundle:
         """
         for entry in self.manifest.entries:  # hashed even in a Bundle opened with verify=False
             read_checked(self.path, entry)
+            for i, companion in enumerate(entry.extra.get("companions") or ()):  # model.h, model_test.c, ...
+                read_checked(self.path, FileEntry.parse(companion, f"{entry.file} companion {i}", self.path))
         source = self.manifest.source
         if source is not None and (self.path / source.file).is_file():
             read_checked(self.path, source)

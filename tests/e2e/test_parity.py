@@ -3,14 +3,14 @@
 import numpy as np
 import pytest
 
-from edgernn.export import FORMAT_NAMES
+from edgernn.export.formats import DEFAULT_FORMATS
 from edgernn.runtime import backends, load
 from edgernn.runtime.compare import compare, tolerance
 
 from conftest import BY_ID, ZOO_IDS, random_windows
 from helpers import covered
 
-PAIRS = [(fmt, b) for fmt in FORMAT_NAMES for b in backends.REGISTRY if fmt in backends.formats_of(b)]
+PAIRS = [(fmt, b) for fmt in DEFAULT_FORMATS for b in backends.REGISTRY if fmt in backends.formats_of(b)]
 
 
 @pytest.mark.parametrize("fmt,backend", PAIRS, ids=[f"{f}-{b}" for f, b in PAIRS])
