@@ -20,6 +20,7 @@ from edgernn.runtime.errors import ExportError
 
 GATES = {"simple_rnn": 1, "lstm": 4, "gru": 3}
 VALUES_PER_LINE = 8
+UNROLL = 4  # rows of a kernel per pass over the gate vector
 
 
 def c_float(value: float) -> str:
@@ -46,42 +47,67 @@ def quantize_columns(kernel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 @dataclass(frozen=True)
 class Emitter:
-    """Writes the weights of one model and the loops that read them, in float32 or int8-weight form."""
+    """Writes the weights of one model and the loops that read them, in float32 or int8-weight form.
+
+    int8: the matrices that add into the same outputs (a cell's input and recurrent kernels) share
+    one float scale per output column, so the products accumulate straight into the gate vector,
+    which starts at bias / scale and is multiplied by the scale once: no second buffer on the stack.
+    """
 
     int8: bool = False
 
-    def weights(self, name: str, kernel: np.ndarray) -> str:
-        if not np.isfinite(kernel).all():
-            raise ExportError(f"{name}: the weights hold NaN or inf; a C model needs finite weights.")
+    def weights(self, scale: str, *named: tuple[str, np.ndarray]) -> tuple[str, np.ndarray]:
+        """The C arrays of the kernels `named` ((name, (rows, cols)) each) and their column scale (1 in float32)."""
+        for name, kernel in named:
+            if not np.isfinite(kernel).all():
+                raise ExportError(f"{name}: the weights hold NaN or inf; a C model needs finite weights.")
+        cols = named[0][1].shape[1]
         if not self.int8:
-            return array("float", name, kernel.astype(np.float32), c_float)
-        q, scale = quantize_columns(kernel.astype(np.float32))
-        return array("signed char", f"{name}_Q", q, lambda v: str(int(v))) + array("float", f"{name}_S", scale, c_float)
+            text = "".join(array("float", name, k.astype(np.float32), c_float) for name, k in named)
+            return text, np.ones(cols, np.float32)
+        q, factor = quantize_columns(np.vstack([k for _, k in named]).astype(np.float32))
+        text, at = "", 0
+        for name, k in named:
+            text += array("signed char", f"{name}_Q", q[at : at + len(k)], lambda v: str(int(v)))
+            at += len(k)
+        return text + array("float", scale, factor, c_float), factor
 
-    def bias(self, name: str, bias: np.ndarray) -> str:
+    def bias(self, name: str, bias: np.ndarray, factor: np.ndarray) -> str:
         if not np.isfinite(bias).all():
             raise ExportError(f"{name}: the bias holds NaN or inf; a C model needs finite weights.")
-        return array("float", name, bias.astype(np.float32), c_float)
+        values = bias.astype(np.float32) / factor if self.int8 else bias.astype(np.float32)
+        return array("float", name, values, c_float)
 
     def matvec(self, z: str, x: str, n: int, w: str, cols: int, stride: int, at: int = 0) -> str:
-        """`z[0:cols] += x[0:n] @ w[:, at:at+cols]` of a (n, stride) kernel, as C statements."""
-        col = f"{at} + " if at else ""
-        if not self.int8:
-            return (
-                f"  for (k = 0; k < {n}; ++k) {{\n    const float xk = {x}[k];\n"
-                f"    const float *w = {w} + {col}k * {stride};\n"
-                f"    for (j = 0; j < {cols}; ++j) {z}[j] += xk * w[j];\n  }}\n"
-            )
-        return (
-            f"  for (j = 0; j < {cols}; ++j) acc[j] = 0.0f;\n"
-            f"  for (k = 0; k < {n}; ++k) {{\n    const float xk = {x}[k];\n"
-            f"    const signed char *w = {w}_Q + {col}k * {stride};\n"
-            f"    for (j = 0; j < {cols}; ++j) acc[j] += xk * (float)w[j];\n  }}\n"
-            f"  for (j = 0; j < {cols}; ++j) {z}[j] += {w}_S[{col}j] * acc[j];\n"
-        )
+        """`z[0:cols] += x[0:n] @ w[:, at:at+cols]` of a (n, stride) kernel, as C statements.
 
-    def acc(self, cols: int) -> str:
-        return f"  float acc[{cols}];\n" if self.int8 else ""
+        Four rows per pass over z (a quarter of the loads and stores of z), then the remaining rows.
+        """
+        col = f"{at} + " if at else ""
+        ctype, name = ("signed char", f"{w}_Q") if self.int8 else ("float", w)
+        cast = "(float)" if self.int8 else ""
+        text = ""
+        if n >= UNROLL:
+            xs = ", ".join(f"x{r} = {x}[k + {r}]" for r in range(UNROLL))
+            ws = ", ".join(f"*w{r} = {name} + {col}(k + {r}) * {stride}" for r in range(UNROLL))
+            terms = " + ".join(f"x{r} * {cast}w{r}[j]" for r in range(UNROLL))
+            text += (
+                f"  for (k = 0; k < {n - n % UNROLL}; k += {UNROLL}) {{\n    const float {xs};\n"
+                f"    const {ctype} {ws};\n    for (j = 0; j < {cols}; ++j) {z}[j] += {terms};\n  }}\n"
+            )
+        if n % UNROLL:
+            text += (
+                f"  for (k = {n - n % UNROLL}; k < {n}; ++k) {{\n    const float xk = {x}[k];\n"
+                f"    const {ctype} *w = {name} + {col}k * {stride};\n"
+                f"    for (j = 0; j < {cols}; ++j) {z}[j] += xk * {cast}w[j];\n  }}\n"
+            )
+        return text
+
+    def rescale(self, z: str, cols: int, scale: str, at: int = 0) -> str:
+        """int8 only: `z[at:at+cols] *= scale[at:at+cols]`, once the products are summed."""
+        if not self.int8:
+            return ""
+        return f"  for (j = 0; j < {cols}; ++j) {z}[{at} + j] *= {scale}[{at} + j];\n"
 
 
 def apply(act: str, v: str, n: int) -> str:
@@ -99,43 +125,47 @@ def recurrent(em: Emitter, name: str, rec: Mapping[str, Any], arrays: Mapping[st
     """(weights, step function) of one SimpleRNN/LSTM/GRU: `name_step(h, c, x)` updates h (and c) in place."""
     kind, u = rec["kind"], int(rec["units"])
     g = GATES[kind] * u
-    kernel = arrays[rec["kernel"]]
+    kernel, rkernel = arrays[rec["kernel"]], arrays[rec["recurrent_kernel"]]
     n = int(kernel.shape[0])
     act, ract = rec["activation"], rec.get("recurrent_activation", "sigmoid")
     bias = arrays[rec["bias"]] if rec.get("bias") else None
     two_biases = kind == "gru" and rec.get("reset_after", True)
     if bias is None:
         bias = np.zeros((2, g) if two_biases else (g,), np.float32)
-    W, U, B = f"{name}_W", f"{name}_U", f"{name}_B"
-    data = em.weights(W, kernel) + em.weights(U, arrays[rec["recurrent_kernel"]])
-    data += em.bias(B, bias[0] if two_biases else bias) + (em.bias(f"{name}_RB", bias[1]) if two_biases else "")
+    W, U, B, S = f"{name}_W", f"{name}_U", f"{name}_B", f"{name}_S"
     head = f"static void {name}_step(float *restrict h, float *restrict c, const float *restrict x) {{\n  int j, k;\n"
+    if two_biases:  # GRU reset_after=True: hh = act(x_h + r * (h @ U_h + rb_h)); two sums, two scales
+        data, fw = em.weights(S, (W, kernel))
+        more, fu = em.weights(f"{name}_SU", (U, rkernel))
+        data += more + em.bias(B, bias[0], fw) + em.bias(f"{name}_RB", bias[1], fu)
+        body = f"  float z[{g}], r[{g}];\n  (void)c;\n"
+        body += f"  for (j = 0; j < {g}; ++j) {{\n    z[j] = {B}[j];\n    r[j] = {name}_RB[j];\n  }}\n"
+        body += em.matvec("z", "x", n, W, g, g) + em.matvec("r", "h", u, U, g, g)
+        body += em.rescale("z", g, S) + em.rescale("r", g, f"{name}_SU")
+        body += f"  for (j = 0; j < {2 * u}; ++j) z[j] += r[j];\n"
+        body += apply(ract, "z", u) + apply(ract, f"z + {u}", u)
+        body += f"  for (j = 0; j < {u}; ++j) z[{2 * u} + j] += z[{u} + j] * r[{2 * u} + j];\n"
+        return data, head + body + apply(act, f"z + {2 * u}", u) + _gru_update(u) + "}\n"
+    data, factor = em.weights(S, (W, kernel), (U, rkernel))
+    data += em.bias(B, bias, factor)
+    body = f"  float z[{g}];\n" + ("" if kind == "lstm" else "  (void)c;\n")
+    body += f"  for (j = 0; j < {g}; ++j) z[j] = {B}[j];\n" + em.matvec("z", "x", n, W, g, g)
     if kind == "simple_rnn":
-        body = f"  float z[{g}];\n{em.acc(g)}  (void)c;\n  for (j = 0; j < {g}; ++j) z[j] = {B}[j];\n"
-        body += em.matvec("z", "x", n, W, g, g) + em.matvec("z", "h", u, U, g, g) + apply(act, "z", u)
+        body += em.matvec("z", "h", u, U, g, g) + em.rescale("z", g, S) + apply(act, "z", u)
         body += f"  for (j = 0; j < {u}; ++j) h[j] = z[j];\n"
     elif kind == "lstm":
-        body = f"  float z[{g}];\n{em.acc(g)}  for (j = 0; j < {g}; ++j) z[j] = {B}[j];\n"
-        body += em.matvec("z", "x", n, W, g, g) + em.matvec("z", "h", u, U, g, g)
+        body += em.matvec("z", "h", u, U, g, g) + em.rescale("z", g, S)
         body += apply(ract, "z", u) + apply(ract, f"z + {u}", u) + apply(act, f"z + {2 * u}", u)
         body += apply(ract, f"z + {3 * u}", u)
         body += f"  for (j = 0; j < {u}; ++j) {{\n    c[j] = z[{u} + j] * c[j] + z[j] * z[{2 * u} + j];\n"
         body += f"    z[{2 * u} + j] = c[j];\n  }}\n" + apply(act, f"z + {2 * u}", u)
         body += f"  for (j = 0; j < {u}; ++j) h[j] = z[{3 * u} + j] * z[{2 * u} + j];\n"
-    elif two_biases:  # GRU reset_after=True: hh = act(x_h + r * (h @ U_h + rb_h))
-        body = f"  float z[{g}], r[{g}];\n{em.acc(g)}  (void)c;\n"
-        body += f"  for (j = 0; j < {g}; ++j) {{\n    z[j] = {B}[j];\n    r[j] = {name}_RB[j];\n  }}\n"
-        body += em.matvec("z", "x", n, W, g, g) + em.matvec("r", "h", u, U, g, g)
-        body += f"  for (j = 0; j < {2 * u}; ++j) z[j] += r[j];\n"
-        body += apply(ract, "z", u) + apply(ract, f"z + {u}", u)
-        body += f"  for (j = 0; j < {u}; ++j) z[{2 * u} + j] += z[{u} + j] * r[{2 * u} + j];\n"
-        body += apply(act, f"z + {2 * u}", u) + _gru_update(u)
     else:  # GRU reset_after=False: hh = act(x_h + (r * h) @ U_h)
-        body = f"  float z[{g}], rh[{u}];\n{em.acc(2 * u)}  (void)c;\n  for (j = 0; j < {g}; ++j) z[j] = {B}[j];\n"
-        body += em.matvec("z", "x", n, W, g, g) + em.matvec("z", "h", u, U, 2 * u, g)
+        body = body.replace(f"  float z[{g}];\n", f"  float z[{g}], rh[{u}];\n")
+        body += em.matvec("z", "h", u, U, 2 * u, g) + em.rescale("z", 2 * u, S)
         body += apply(ract, "z", u) + apply(ract, f"z + {u}", u)
         body += f"  for (j = 0; j < {u}; ++j) rh[j] = z[{u} + j] * h[j];\n"
-        body += em.matvec(f"(z + {2 * u})", "rh", u, U, u, g, at=2 * u)
+        body += em.matvec(f"(z + {2 * u})", "rh", u, U, u, g, at=2 * u) + em.rescale("z", u, S, at=2 * u)
         body += apply(act, f"z + {2 * u}", u) + _gru_update(u)
     return data, head + body + "}\n"
 
@@ -149,10 +179,11 @@ def dense(em: Emitter, name: str, rec: Mapping[str, Any], arrays: Mapping[str, n
     kernel = arrays[rec["kernel"]]
     n, m = (int(s) for s in kernel.shape)
     bias = arrays[rec["bias"]] if rec.get("bias") else np.zeros(m, np.float32)
-    data = em.weights(f"{name}_W", kernel) + em.bias(f"{name}_B", bias)
-    body = f"static void {name}_apply(const float *restrict x, float *restrict y) {{\n  int j, k;\n{em.acc(m)}"
+    data, factor = em.weights(f"{name}_S", (f"{name}_W", kernel))
+    data += em.bias(f"{name}_B", bias, factor)
+    body = f"static void {name}_apply(const float *restrict x, float *restrict y) {{\n  int j, k;\n"
     body += f"  for (j = 0; j < {m}; ++j) y[j] = {name}_B[j];\n" + em.matvec("y", "x", n, f"{name}_W", m, m)
-    return data, body + apply(rec["activation"], "y", m) + "}\n"
+    return data, body + em.rescale("y", m, f"{name}_S") + apply(rec["activation"], "y", m) + "}\n"
 
 
 def multiply_adds(rec: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> int:
