@@ -51,7 +51,9 @@ def compile_c(sources: dict[str, bytes], output: str, flags: tuple[str, ...], fo
     try:
         done = subprocess.run(cmd, cwd=folder, capture_output=True, text=True, timeout=COMPILE_SECONDS)
     except subprocess.TimeoutExpired:
-        raise ModelLoadError(f"{c_files}: the compiler ran past {COMPILE_SECONDS} s; the file is not a model.") from None
+        raise ModelLoadError(
+            f"{c_files}: the compiler ran past {COMPILE_SECONDS} s; the file is not a model."
+        ) from None
     if done.returncode != 0:
         raise ModelLoadError(f"{c_files} do not compile with {' '.join(cmd[:-3])}:\n{done.stderr[-2000:]}")
     return folder / output

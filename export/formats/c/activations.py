@@ -40,7 +40,8 @@ EDGERNN_INLINE float f_exp(float x) {
 """
 
 SCALAR = {
-    "tanh": "EDGERNN_INLINE float f_tanh(float x) {\n  x = x + (float)(x > 9.0f) * (9.0f - x) + (float)(x < -9.0f) * (-9.0f - x);\n"
+    "tanh": "EDGERNN_INLINE float f_tanh(float x) {\n"
+    "  x = x + (float)(x > 9.0f) * (9.0f - x) + (float)(x < -9.0f) * (-9.0f - x);\n"
     "  return 1.0f - 2.0f / (f_exp(2.0f * x) + 1.0f);\n}\n",
     "sigmoid": "EDGERNN_INLINE float f_sigmoid(float x) { return 1.0f / (1.0f + f_exp(-x)); }\n",
     "hard_sigmoid": "static float f_hard_sigmoid(float x) {\n  x = (x + 3.0f) / 6.0f;\n"
@@ -50,8 +51,7 @@ SCALAR = {
     "elu": "static float f_elu(float x) { return x > 0.0f ? x : expm1f(x); }\n",
     "selu": "static float f_selu(float x) {\n"
     "  return 1.05070098735548f * (x > 0.0f ? x : 1.67326324235437f * expm1f(x));\n}\n",
-    "softplus": "static float f_softplus(float x) {\n"
-    "  return (x > 0.0f ? x : 0.0f) + log1pf(expf(-fabsf(x)));\n}\n",
+    "softplus": "static float f_softplus(float x) {\n  return (x > 0.0f ? x : 0.0f) + log1pf(expf(-fabsf(x)));\n}\n",
     "softsign": "static float f_softsign(float x) { return x / (1.0f + fabsf(x)); }\n",
     "silu": "EDGERNN_INLINE float f_silu(float x) { return x / (1.0f + f_exp(-x)); }\n",
     "swish": "EDGERNN_INLINE float f_swish(float x) { return x / (1.0f + f_exp(-x)); }\n",

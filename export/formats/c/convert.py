@@ -35,7 +35,7 @@ def forms(info) -> list[GraphForm]:
 
 
 def names(path: Path) -> tuple[str, str]:
-    """(header, test program) beside `path`: model.c -> model.h, model_test.c; model.dynamic.c -> model.dynamic.h, ..."""
+    """(header, test program) beside `path`: model.c -> model.h, model_test.c; model.dynamic.c -> model.dynamic.h."""
     stem = path.name[: -len(".c")]
     base, _, variant = stem.partition(".")
     tail = f".{variant}" if variant else ""
@@ -101,7 +101,9 @@ def prove_stream(model, info, content: bytes, entry: ArtifactEntry, target: Targ
         got = spec.y.to_model(lib.stream(spec.x.to_raw(xs)))
         result = compare(ref, got, tol)
         if not result:
-            raise ExportError(f"{entry.file}: stepping {label} via {lib.prefix}_step: {result.describe()}; not written.")
+            raise ExportError(
+                f"{entry.file}: stepping {label} via {lib.prefix}_step: {result.describe()}; not written."
+            )
         steps = max(steps, xs.shape[1])
     return steps
 
@@ -115,7 +117,9 @@ def write(model, path: Path, info, form: GraphForm, target: Target) -> ArtifactE
 def write_dynamic(job: VariantJob) -> ArtifactEntry:
     """model.dynamic.c: int8 weights; measured on the held-out windows, then tested like the float32 file."""
     if job.target is None:
-        raise ExportError("the C variant needs the bundle's name and preprocessing (a Target); export_bundle passes one.")
+        raise ExportError(
+            "the C variant needs the bundle's name and preprocessing (a Target); export_bundle passes one."
+        )
     path = job.folder / "model.dynamic.c"
     cm = _generate(job.model, path, job.target, int8=True)
     content = path.read_bytes()

@@ -70,7 +70,8 @@ def _header(p: str, spec: Spec, can_step: bool, widths: list[int], fields: list[
         f"#define {P}_OUT {spec.outputs}   /* outputs (per step for a sequence output) */\n"
         f"#define {P}_SEQUENCE_OUTPUT {int(spec.sequence_output)}\n#define {P}_CAN_STEP {int(can_step)}\n"
     )
-    text += f"\n/* A window from the zero state: x in raw units, y in raw units. */\nvoid {p}_predict(const float x[{P}_T][{P}_F], {y});\n"
+    text += "\n/* A window from the zero state: x in raw units, y in raw units. */\n"
+    text += f"void {p}_predict(const float x[{P}_T][{P}_F], {y});\n"
     if can_step:
         fields = "".join(f"  float {n}[{w}];\n" for n, w in zip(fields, widths))
         text += (
@@ -104,10 +105,10 @@ def generate(prefix: str, spec: Spec, layers: list[Mapping[str, Any]], arrays: M
                 widths += [half["units"]] * (2 if half["kind"] == "lstm" else 1)
     macs = _fix_head_macs(macs, layers, arrays, spec)
     pre = [
-        array("float", "X_OFFSET", spec.x.offset, c_float),
-        array("float", "X_SCALE", spec.x.scale, c_float),
-        array("float", "Y_OFFSET", spec.y.offset, c_float),
-        array("float", "Y_SCALE", spec.y.scale, c_float),
+        array("float", "X_OFFSET", np.broadcast_to(spec.x.offset, spec.features), c_float),
+        array("float", "X_SCALE", np.broadcast_to(spec.x.scale, spec.features), c_float),
+        array("float", "Y_OFFSET", np.broadcast_to(spec.y.offset, spec.outputs), c_float),
+        array("float", "Y_SCALE", np.broadcast_to(spec.y.scale, spec.outputs), c_float),
     ]
     header = _header(p, spec, can_step, widths, fields)
     body = _stepwise(p, spec, layers) if can_step else _windowed(p, spec, layers)
@@ -145,7 +146,7 @@ def _width(rec: Mapping[str, Any]) -> int:
 
 def _stepwise(p: str, spec: Spec, layers) -> str:
     """run() steps every layer once; the layers after the last recurrent one run only when `head`."""
-    P, F, O = p.upper(), spec.features, spec.outputs
+    P, F, n_out = p.upper(), spec.features, spec.outputs
     last = max(i for i, rec in enumerate(layers) if rec["kind"] != "dense")
     widths = [_width(rec) for rec in layers if rec["kind"] == "dense"]
     bufs = "".join(f", {n}[{max(widths)}]" for n in "ab"[: min(len(widths), 2)])
@@ -168,7 +169,7 @@ def _stepwise(p: str, spec: Spec, layers) -> str:
             state += 1
     if last == len(layers) - 1:
         lines.append("  if (!head) return;")
-    lines.append(f"  for (j = 0; j < {O}; ++j) y_raw[j] = cur[j] / Y_SCALE[j] + Y_OFFSET[j];\n}}\n")
+    lines.append(f"  for (j = 0; j < {n_out}; ++j) y_raw[j] = cur[j] / Y_SCALE[j] + Y_OFFSET[j];\n}}\n")
     y = f"float y[{P}_T][{P}_OUT]" if spec.sequence_output else f"float y[{P}_OUT]"
     call = "run(&s, x[t], y[t], 1)" if spec.sequence_output else f"run(&s, x[t], y, t == {P}_T - 1)"
     lines += [
@@ -190,7 +191,8 @@ def _windowed(p: str, spec: Spec, layers) -> str:
         f"void {p}_predict(const float x[{P}_T][{P}_F], {y}) {{",
         f"  float bufa[{T * W}], bufb[{T * W}];",
         "  float *in = bufa, *out = bufb, *tmp;\n  int t, j, len = " + str(T) + ";",
-        f"  for (t = 0; t < {T}; ++t)\n    for (j = 0; j < {F}; ++j) in[t * {W} + j] = (x[t][j] - X_OFFSET[j]) * X_SCALE[j];",
+        f"  for (t = 0; t < {T}; ++t)\n    for (j = 0; j < {F}; ++j)\n"
+        f"      in[t * {W} + j] = (x[t][j] - X_OFFSET[j]) * X_SCALE[j];",
     ]
     for i, rec in enumerate(layers):
         if rec["kind"] == "dense":
@@ -202,7 +204,10 @@ def _windowed(p: str, spec: Spec, layers) -> str:
         out.append("  tmp = in;\n  in = out;\n  out = tmp;")
     out.append("  (void)out;")
     if spec.sequence_output:
-        out.append(f"  for (t = 0; t < {T}; ++t)\n    for (j = 0; j < {P}_OUT; ++j) y[t][j] = in[t * {W} + j] / Y_SCALE[j] + Y_OFFSET[j];")
+        out.append(
+            f"  for (t = 0; t < {T}; ++t)\n    for (j = 0; j < {P}_OUT; ++j)\n"
+            f"      y[t][j] = in[t * {W} + j] / Y_SCALE[j] + Y_OFFSET[j];"
+        )
     else:
         out.append(f"  (void)len;\n  for (j = 0; j < {P}_OUT; ++j) y[j] = in[j] / Y_SCALE[j] + Y_OFFSET[j];")
     return "\n".join(out) + "\n}\n"
@@ -212,7 +217,7 @@ def _rnn_block(name: str, rec, T: int, W: int, merge: str = "", offset: int = 0)
     """One recurrent layer over the sequence; `merge` combines a Bidirectional's backward half into `out`."""
     u = rec["units"]
     back = bool(rec.get("go_backwards"))
-    src = f"(len - 1 - t)" if back else "t"
+    src = "(len - 1 - t)" if back else "t"
     dst = src if merge else "t"  # Keras returns a go_backwards layer's steps in processing order
     store = _store(merge, f"out + {dst} * {W} + {offset}", u)
     text = f"  {{\n    float h[{u}], c[{u}];\n    memset(h, 0, sizeof h);\n    memset(c, 0, sizeof c);\n"

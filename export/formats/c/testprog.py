@@ -20,19 +20,22 @@ def _nested(values: np.ndarray) -> str:
     return "{\n  " + ",\n  ".join(_nested(v) for v in values) + "}"
 
 
-def test_program(prefix: str, header_file: str, spec: Spec, inputs: np.ndarray, outputs: np.ndarray, tol: float, can_step: bool) -> str:
+def test_program(
+    prefix: str, header_file: str, spec: Spec, inputs: np.ndarray, outputs: np.ndarray, tol: float, can_step: bool
+) -> str:
     """The C text; `inputs` (n, T, F) and `outputs` (n, OUT) or (n, T, OUT) in model units, `tol` model units."""
     p, P = prefix, prefix.upper()
     x_raw = spec.x.to_raw(np.asarray(inputs, np.float32))
     y_raw = spec.y.to_raw(np.asarray(outputs, np.float32))
     # A model-unit bound is a raw-unit bound / |scale| per output, plus float32 rounding of the raw value.
-    raw_tol = tol / np.abs(spec.y.scale.astype(np.float64)) + 4 * np.finfo(np.float32).eps * np.abs(y_raw).max()
+    scale = np.broadcast_to(np.abs(spec.y.scale.astype(np.float64)), spec.outputs)
+    raw_tol = tol / scale + 4 * np.finfo(np.float32).eps * np.abs(y_raw).max()
     n = len(x_raw)
     seq = spec.sequence_output
     yshape = f"[{P}_T][{P}_OUT]" if seq else f"[{P}_OUT]"
     per = f"{P}_T * {P}_OUT" if seq else f"{P}_OUT"
     flat = "&y[0][0]" if seq else "y"
-    exp = f"&expected[n][0][0]" if seq else "expected[n]"
+    exp = "&expected[n][0][0]" if seq else "expected[n]"
     step = ""
     if can_step and not seq:
         step = (
