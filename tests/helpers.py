@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 from typing import Any, Callable
 
-from edgernn.runtime.backends import backends_for
+from edgernn.runtime.backends import REGISTRY, backends_for, formats_of, installed
 from edgernn.runtime.bundle import sha256_bytes
 from edgernn.runtime.manifest import SUFFIXES
 
@@ -62,3 +62,15 @@ def replace_file(bundle: Path, name: str, data: bytes) -> None:
                 entry.update(bytes=len(data), sha256=sha256_bytes(data))
 
     edit_manifest(bundle, update)
+
+
+def default_backends() -> list[str]:
+    """Registered backends that run a format every default export writes (not `c`, asked for by name)."""
+    from edgernn.export.formats import DEFAULT_FORMATS
+
+    return [b for b in REGISTRY if set(formats_of(b)) & set(DEFAULT_FORMATS)]
+
+
+def installed_default_backends() -> list[str]:
+    """default_backends() that are installed here, in `auto` order."""
+    return [b for b in installed() if b in default_backends()]
