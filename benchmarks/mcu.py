@@ -210,7 +210,8 @@ def goals(by: dict[str, dict]) -> list[str]:
         f"(keras2c ~3.4 KB stack): {mark(lstm['float32']['ram_bytes'] <= 512)}.",
         f"- LSTM(64) on (24, 3): C predict {big['c_us']:.1f} us vs LiteRT unrolled invoke "
         f"{big['litert_us']:.1f} us "
-        f"= {ratio:.2f}x (goal <= 1; keras2c 335 us): {mark(ratio <= 1)}; stack + state {big['float32']['ram_bytes']:,} B "
+        f"= {ratio:.2f}x (goal <= 1; keras2c 335 us): {mark(ratio <= 1)}; "
+        f"stack + state {big['float32']['ram_bytes']:,} B "
         f"<= 2 KB (keras2c 73 KB of stack): {mark(big['float32']['ram_bytes'] <= 2048)}; int8-weight flash "
         f"{big['dynamic']['flash_bytes']:,} B <= 20 KB: {mark(big['dynamic']['flash_bytes'] <= 20480)}.",
         f"- TFLM LSTM(64) float32: smallest arena {tflm:,} B in the WHILE batch-1 form (unrolled batch-1: "
