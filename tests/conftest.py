@@ -255,7 +255,7 @@ def random_windows(entry_or_model, batch: int, seed: int = 0) -> np.ndarray:
 def installed_backends() -> list[str]:
     from edgernn.runtime import backends
 
-    return backends.installed()
+    return [b for b in backends.installed() if backends.formats_of(b) != ("c",)]  # c: only --formats c bundles
 
 
 # ------------------------------------------------------------------ the matrix (tests/e2e/test_matrix.py)

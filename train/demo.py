@@ -11,6 +11,7 @@ import numpy as np
 from edgernn.export import ExportOptions, export_bundle
 from edgernn.runtime import backends, load
 from edgernn.runtime.cli.timing import per_call_us
+from edgernn.runtime.manifest import Manifest
 from edgernn.runtime.validate import validate
 
 from .data import PROBES, SEED_SCALE, seed_dataset
@@ -53,7 +54,10 @@ def keras_predict_us(model, window: np.ndarray, repeat: int = 5) -> float:
 def demo_row(cell: str, model, path: Path) -> dict[str, Any]:
     row: dict[str, Any] = {"cell": cell, "bundle": str(path), "params": trainable_params(model)}
     window = None
+    formats = {a.format for a in Manifest.read(Path(path)).artifacts(role="model")}
     for name in backends.installed():
+        if not formats & set(backends.formats_of(name)):  # e.g. the c backend: this bundle has no model.c
+            continue
         predictor = load(path, backend=name)
         for probe, (values, _ideal) in PROBES.items():
             window = np.asarray(values, dtype=np.float32).reshape(1, -1, 1)

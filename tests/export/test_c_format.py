@@ -66,7 +66,7 @@ def test_c_predict_matches_keras_in_raw_units(zoo_models, c_bundles, zoo_id):
 
 @pytest.mark.parametrize("zoo_id", ["lstm-stacked", "gru-reset_before-seq", "simple_rnn-multi"])
 def test_c_step_through_ten_windows_matches_keras_sequence(zoo_models, c_bundles, zoo_id):
-    from edgernn.export.streaming import sequence_reference
+    from edgernn.export.stream_proof import sequence_reference
 
     model, bundle = zoo_models[zoo_id], Bundle.open(c_bundles[zoo_id])
     entry = bundle.manifest.artifacts(formats=("c",))[0]

@@ -19,6 +19,7 @@ from edgernn.runtime.compare import compare, tolerance
 from edgernn.runtime.errors import ExportError
 from edgernn.runtime.manifest import ArtifactEntry
 
+from ...stream_proof import proof_cases
 from ..base import GraphForm, Target, VariantJob, file_fields
 from ..numpy.convert import describe
 from . import mcu
@@ -92,8 +93,6 @@ def run_test_program(folder: Path, source: str, header: str, test: str) -> str:
 
 def prove_stream(model, info, content: bytes, entry: ArtifactEntry, target: Target, tol: float) -> int:
     """P_reset + P_step through 10 x T samples (batch 1 and 3) against Keras's sequence output."""
-    from ...streaming import proof_cases  # streaming imports the format registry, which imports this
-
     spec = target.spec
     lib = CLibrary(content, entry, spec)
     steps = 0
