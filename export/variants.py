@@ -23,7 +23,7 @@ from .formats import FLOAT32, FORMATS, QUANTIZED, Target, VariantJob, get_format
 from .model_info import ModelInfo
 from .verify import Case, keras_outputs, verify
 
-VARIANTS = QUANTIZED
+VARIANTS = (*QUANTIZED, "tflm")  # tflm: batch-1 float32 for TensorFlow Lite Micro (formats/tflite/micro.py)
 HOLDOUT_FRACTION = 0.2
 HOLDOUT_RANDOM = 32  # held-out windows when there are no calibration windows (uniform in [-1, 1))
 GOLDEN_HOLDOUT = 64  # held-out windows kept in golden.npz for `edgernn validate`

@@ -142,7 +142,8 @@ class Bundle:
         self.check_variant(variant)
         names = backends.auto_order(self.manifest)
         for name in names:
-            if self.manifest.artifacts(role=MODEL_ROLE, variant=variant, formats=backends.formats_of(name)):
+            found = self.manifest.artifacts(role=MODEL_ROLE, variant=variant, formats=backends.formats_of(name))
+            if any(backends.runs(name, a) for a in found):
                 return name
         raise BackendUnavailableError(
             f"no installed backend can run variant {variant!r} of this bundle (installed: {names or 'none'}; the "
@@ -153,6 +154,7 @@ class Bundle:
     def artifact_for(self, backend: str, variant: str = DEFAULT_VARIANT) -> ArtifactEntry:
         """The window model `backend` runs for `variant` (InputError listing what the bundle has)."""
         found = self.manifest.artifacts(role=MODEL_ROLE, variant=variant, formats=backends.formats_of(backend))
+        found = [a for a in found if backends.runs(backend, a)]  # e.g. tflm runs only the tflm variant
         if not found:
             raise InputError(
                 f"{self.path}: no artifact for backend {backend!r} and variant {variant!r}; the bundle has "

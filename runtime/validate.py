@@ -93,7 +93,7 @@ def validate(
     for art in bundle.manifest.artifacts(role=ROLES, variant=variants):  # a role this edgernn does not know: not run
         tol = _tolerance_of(art)
         for name in names:
-            if art.format in backends.formats_of(name):
+            if backends.runs(name, art):
                 rows += _rows_for(bundle, art, name, tol, _references_for(art, golden, references))
     return rows
 

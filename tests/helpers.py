@@ -65,9 +65,9 @@ def replace_file(bundle: Path, name: str, data: bytes) -> None:
 
 
 def default_backends() -> list[str]:
-    """Registered backends that run the formats a default export writes: not `c`, which runs only bundles
-    exported with --formats c (no edgernn.export import: the runtime-only venvs run these tests)."""
-    return [b for b in REGISTRY if formats_of(b) != ("c",)]
+    """Registered backends that run the artifacts a default export writes: not `c` (only bundles exported
+    with --formats c) nor `tflm` (only the tflm variant). No edgernn.export import: runtime-only venvs run this."""
+    return [b for b in REGISTRY if formats_of(b) != ("c",) and not REGISTRY[b].variants]  # tflm: its variant only
 
 
 def installed_default_backends() -> list[str]:

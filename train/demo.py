@@ -54,9 +54,9 @@ def keras_predict_us(model, window: np.ndarray, repeat: int = 5) -> float:
 def demo_row(cell: str, model, path: Path) -> dict[str, Any]:
     row: dict[str, Any] = {"cell": cell, "bundle": str(path), "params": trainable_params(model)}
     window = None
-    formats = {a.format for a in Manifest.read(Path(path)).artifacts(role="model")}
+    floats = Manifest.read(Path(path)).artifacts(role="model", variant="float32")
     for name in backends.installed():
-        if not formats & set(backends.formats_of(name)):  # e.g. the c backend: this bundle has no model.c
+        if not any(backends.runs(name, a) for a in floats):  # e.g. the c backend: this bundle has no model.c
             continue
         predictor = load(path, backend=name)
         for probe, (values, _ideal) in PROBES.items():

@@ -53,6 +53,7 @@ class Registered(NamedTuple):
     formats: tuple[str, ...]  # artifact formats it runs
     requires: tuple[str, ...]  # optional modules, any one of which makes it available
     tools: tuple[str, ...] = ()  # executables, any one of which must be on PATH ($CC counts for "cc")
+    variants: tuple[str, ...] = ()  # the only artifact variants it runs (empty: every variant of its formats)
 
 
 # In the order `auto` prefers them: fastest batch-1 first, as measured by
@@ -63,6 +64,8 @@ REGISTRY: dict[str, Registered] = {
     "numpy": Registered("edgernn.runtime.backends.numpy_ref", ("numpy",), ()),
     # Last: it compiles model.c on load (about 0.1-1 s), so `auto` takes it only for a C-only bundle.
     "c": Registered("edgernn.runtime.backends.c", ("c",), (), ("cc", "gcc", "clang")),
+    # TFLM runs only the batch-1 graphs written for it (the tflm variant), on its reference kernels.
+    "tflm": Registered("edgernn.runtime.backends.tflm", ("tflite",), ("tflite_micro",), variants=("tflm",)),
 }
 
 
@@ -103,6 +106,17 @@ def installed() -> list[str]:
 
 def formats_of(name: str) -> tuple[str, ...]:
     return _registered(name).formats
+
+
+def runs(name: str, artifact: ArtifactEntry) -> bool:
+    """Whether backend `name` runs this artifact: its format, and its variant when the backend is restricted."""
+    row = _registered(name)
+    return artifact.format in row.formats and (not row.variants or artifact.variant in row.variants)
+
+
+def runs_variant(name: str, variant: str) -> bool:
+    row = _registered(name)
+    return not row.variants or variant in row.variants
 
 
 def backends_for(fmt: str) -> tuple[str, ...]:
