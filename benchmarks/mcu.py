@@ -6,8 +6,8 @@ built here with seeded weights): export with `--formats tflite,c --quantize dyna
 rodata of model.o, arm-none-eabi-gcc -Os) and RAM (stack from -fcallgraph-info, + state) from the
 manifest; model_test.c on qemu mps2-an386; host latency of `P_predict` (ctypes, -O2) and of LiteRT's
 raw invoke on model.tflite, interleaved, best round; TFLM (the tflite-micro package's interpreter,
-reference kernels) on batch-1 conversions, its smallest working arena found by bisection, each probe
-in a child process (a too-small arena can crash it).
+reference kernels) as the tflm variant's export measured it: each batch-1 form's smallest working arena,
+found by bisection in child processes (a too-small arena can crash TFLM).
 
     .venv/bin/python benchmarks/mcu.py        # writes benchmarks/RESULTS-mcu.md
 """
@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import ctypes
 import os
-import subprocess
-import sys
 import tempfile
 import timeit
 from pathlib import Path
@@ -26,20 +24,6 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ("seed-simplernn", "seed-lstm", "seed-gru", "sunspots-gru")
-PROBE = """
-import sys, numpy as np
-from tflite_micro.python.tflite_micro import runtime
-data = open(sys.argv[1], "rb").read()
-x = np.load(sys.argv[2])
-it = runtime.Interpreter.from_bytes(data, arena_size=int(sys.argv[3]))
-out = []
-for w in x:
-    it.reset()  # variable tensors (a fused LSTM's h, c) start from zero for every window
-    it.set_input(w[None].astype(np.float32), 0)
-    it.invoke()
-    out.append(np.asarray(it.get_output(0)).reshape(-1))
-np.save(sys.argv[4], np.stack(out))
-"""
 
 
 def _us(fn, number=300, rounds=7) -> float:
@@ -62,47 +46,25 @@ def models():
     yield "lstm64-24x3", build_model("lstm", (64,), timesteps=24, features=3, outputs=1, seed=0), {}
 
 
-def tflm_arena(content: bytes, x: np.ndarray, want: np.ndarray, work: Path) -> tuple[int | None, str]:
-    """The smallest arena (bytes, to 256) with which TFLM runs `content` and matches `want` to 1e-5; or the error."""
-    (work / "m.tflite").write_bytes(content)
-    np.save(work / "x.npy", x)
+def tflm_figures(bundle, shipped: bytes) -> dict:
+    """The tflm variant's forms as export measured them (smallest arena each), and TFLM on the shipped file."""
+    from edgernn.export.formats.tflite import micro
 
-    def ok(arena: int) -> tuple[bool, str]:
-        cmd = [
-            sys.executable,
-            "-c",
-            PROBE,
-            str(work / "m.tflite"),
-            str(work / "x.npy"),
-            str(arena),
-            str(work / "y.npy"),
-        ]
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-        if done.returncode != 0:
-            return False, (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1][:160]
-        got = np.load(work / "y.npy")
-        return bool(np.abs(got - want.reshape(got.shape)).max() <= 1e-5), "beyond 1e-5"
-
-    good, why = ok(1 << 20)
-    if not good:
-        return None, why
-    lo, hi = 0, 1 << 20
-    while hi - lo > 256:
-        mid = (lo + hi) // 2
-        lo, hi = (lo, mid) if ok(mid)[0] else (mid, hi)
-    return hi, ""
-
-
-def tflm_forms(model, x: np.ndarray, want: np.ndarray, shipped: bytes, work: Path) -> dict:
-    from edgernn.export.formats.tflite.convert import convert
-    from edgernn.export.model_info import clone_with
-
-    out = {"shipped": tflm_arena(shipped, x, want, work)}
-    for form, unroll in (("unrolled_batch1", True), ("while_batch1", False)):
-        content = convert(clone_with(model, unroll=unroll, batch=1))
-        arena, why = tflm_arena(content, x, want, work)
-        out[form] = (arena, why, len(content))
-    return out
+    entry = bundle.manifest.artifacts(variant="tflm")[0]
+    golden = bundle.golden()
+    with tempfile.TemporaryDirectory(prefix="edgernn-tflm-shipped-") as tmp:
+        work = Path(tmp)
+        (work / "m.tflite").write_bytes(shipped)
+        np.save(work / "x.npy", golden["inputs"])
+        why = micro.probe(work, micro.FIRST_ARENAS[-1], golden["outputs"], 1e-5)
+    return {
+        "chosen": entry.graph_form,
+        "arena_min": entry.extra["arena_min_bytes"],
+        "arena": entry.extra["arena_bytes"],
+        "data": entry.bytes,
+        "forms": entry.extra["tflm_forms"],
+        "shipped": why or "runs",
+    }
 
 
 def host_latency(bundle, x_raw: np.ndarray) -> tuple[float, float]:
@@ -137,7 +99,8 @@ def measure() -> list[dict]:
     rows = []
     with tempfile.TemporaryDirectory(prefix="edgernn-mcu-bench-") as tmp:
         for name, model, pre in models():
-            path = export_bundle(model, Path(tmp) / name, formats=("tflite", "c"), quantize="dynamic", **pre).path
+            out = Path(tmp) / name
+            path = export_bundle(model, out, formats=("tflite", "c"), quantize=("dynamic", "tflm"), **pre).path
             bundle = Bundle.open(path)
             row = {"model": name, "cells": "+".join(bundle.manifest.model.cells)}
             for variant in ("float32", "dynamic"):
@@ -146,13 +109,10 @@ def measure() -> list[dict]:
                 row[variant] = {**entry.extra["mcu"], "error": entry.max_abs_error}
                 row[variant]["qemu"] = mcu.run_on_qemu(path, entry.file, header, test).rsplit(": ", 1)[-1]
                 row["macs"] = entry.extra["multiply_adds"]
-            golden = bundle.golden()
-            x_model, want = golden["inputs"][:4], golden["outputs"][:4]
+            x_model = bundle.golden()["inputs"][:4]
             row["c_us"], row["litert_us"] = host_latency(bundle, bundle.manifest.spec.x.to_raw(x_model))
             shipped = bundle.read(bundle.manifest.artifacts(formats=("tflite",), variant="float32")[0])
-            work = Path(tmp) / f"{name}-tflm"
-            work.mkdir()
-            row["tflm"] = tflm_forms(model, x_model, want, shipped, work)
+            row["tflm"] = tflm_figures(bundle, shipped)
             rows.append(row)
             print(name, row["c_us"], row["litert_us"], row["tflm"], flush=True)
     return rows
@@ -167,28 +127,27 @@ def render(rows: list[dict]) -> str:
         "stack) or state + the deepest stack from P_step, whichever is larger (GCC -fcallgraph-info; memset/expf "
         "not counted). qemu: model_test.c on qemu-system-arm -M mps2-an386. Host: P_predict through ctypes "
         "(-O2) vs LiteRT's raw invoke of model.tflite (unrolled, 1 thread), one window, best of 5 interleaved "
-        "rounds. TFLM: the tflite-micro package's interpreter (reference kernels), smallest arena (to 256 B) "
-        "that matches Keras to 1e-5, reset before every window.",
+        "rounds. TFLM: the tflm variant (`--quantize tflm`): the tflite-micro package's interpreter (reference "
+        "kernels), smallest arena (to 256 B) that matches Keras to 1e-5 on the golden windows, reset before "
+        "every window; headroom 10% (>= 512 B).",
         "",
         "| model | MACs/window | C f32 flash | C f32 RAM | int8-w flash | int8-w RAM | qemu f32/int8 | "
-        "C us | LiteRT us | C/LiteRT | TFLM unrolled arena / model_data | TFLM WHILE arena / model_data |"
-        " TFLM on shipped model.tflite |",
-        "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---|",
+        "C us | LiteRT us | C/LiteRT | TFLM form kept | TFLM arena (min / with headroom) | model_data | "
+        "TFLM arena per form | TFLM on the shipped model.tflite |",
+        "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---|---:|---:|---|---|",
     ]
     lines = []
     for r in rows:
         f, q, t = r["float32"], r["dynamic"], r["tflm"]
-
-        def form(key, t=t):
-            arena, why, size = t[key]
-            return f"{arena:,} B / {size:,} B" if arena else f"refused ({why}) / {size:,} B"
-
-        ship = "runs" if t["shipped"][0] else f"refused: {t['shipped'][1]}"
+        forms = ", ".join(
+            f"{k} {v['arena_min_bytes']:,} B" if "arena_min_bytes" in v else f"{k} refused"
+            for k, v in t["forms"].items()
+        )
         lines.append(
             f"| {r['model']} | {r['macs']:,} | {f['flash_bytes']:,} B | {f['ram_bytes']:,} B | "
             f"{q['flash_bytes']:,} B | {q['ram_bytes']:,} B | {f['qemu']}/{q['qemu']} | {r['c_us']:.1f} | "
-            f"{r['litert_us']:.1f} | {r['c_us'] / r['litert_us']:.2f}x | {form('unrolled_batch1')} | "
-            f"{form('while_batch1')} | {ship} |"
+            f"{r['litert_us']:.1f} | {r['c_us'] / r['litert_us']:.2f}x | {t['chosen']} | "
+            f"{t['arena_min']:,} / {t['arena']:,} B | {t['data']:,} B | {forms} | {t['shipped'][:90]} |"
         )
     return "\n".join(head + lines + [""] + goals({r["model"]: r for r in rows})) + "\n"
 
@@ -197,7 +156,7 @@ def goals(by: dict[str, dict]) -> list[str]:
     """The issue's goals against this run's numbers, beside the keras2c and TFLM figures the issue quotes."""
     lstm, big = by["seed-lstm"], by["lstm64-24x3"]
     ratio = big["c_us"] / big["litert_us"]
-    tflm = big["tflm"]["while_batch1"][0] or 0
+    tflm = big["tflm"]["arena_min"]
 
     def mark(ok: bool) -> str:
         return "met" if ok else "NOT met"
@@ -214,10 +173,10 @@ def goals(by: dict[str, dict]) -> list[str]:
         f"stack + state {big['float32']['ram_bytes']:,} B "
         f"<= 2 KB (keras2c 73 KB of stack): {mark(big['float32']['ram_bytes'] <= 2048)}; int8-weight flash "
         f"{big['dynamic']['flash_bytes']:,} B <= 20 KB: {mark(big['dynamic']['flash_bytes'] <= 20480)}.",
-        f"- TFLM LSTM(64) float32: smallest arena {tflm:,} B in the WHILE batch-1 form (unrolled batch-1: "
-        f"{big['tflm']['unrolled_batch1'][0] or 0:,} B; the issue measured 10.3 KB / 84 KB) <= 12 KB: "
-        f"{mark(0 < tflm <= 12288)}. The shipped free-batch model.tflite: {big['tflm']['shipped'][1] or 'runs'} "
-        "(the issue: FILL with non-constant dims).",
+        f"- TFLM LSTM(64) float32: the tflm variant keeps the {big['tflm']['chosen']} form, smallest arena {tflm:,} B "
+        f"(per form: {big['tflm']['forms']}; the issue measured 10.3 KB WHILE / 84 KB unrolled) <= 12 KB: "
+        f"{mark(0 < tflm <= 12288)}; the interpreter is reset before every window. The shipped free-batch "
+        f"model.tflite on TFLM: {big['tflm']['shipped'][:120]} (the issue: FILL with non-constant dims).",
         "- Host latencies on this 2-core machine shared with other jobs vary between runs (LSTM(64) C/LiteRT "
         "measured from 0.76x to 1.17x during development); compare within one run.",
     ]

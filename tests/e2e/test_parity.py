@@ -8,9 +8,9 @@ from edgernn.runtime import backends, load
 from edgernn.runtime.compare import compare, tolerance
 
 from conftest import BY_ID, ZOO_IDS, random_windows
-from helpers import covered, installed_default_backends
+from helpers import covered, default_backends, installed_default_backends
 
-PAIRS = [(fmt, b) for fmt in DEFAULT_FORMATS for b in backends.REGISTRY if fmt in backends.formats_of(b)]
+PAIRS = [(fmt, b) for fmt in DEFAULT_FORMATS for b in default_backends() if fmt in backends.formats_of(b)]
 
 
 @pytest.mark.parametrize("fmt,backend", PAIRS, ids=[f"{f}-{b}" for f, b in PAIRS])
