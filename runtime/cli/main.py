@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="export a .keras model to a bundle (needs edgernn[train])")
     p.add_argument("model", type=Path, help="MODEL.keras, or a bundle directory holding model.keras")
     p.add_argument("--out", required=True, type=Path)
-    p.add_argument("--formats", default="tflite,onnx,numpy")
+    p.add_argument("--formats", default="tflite,onnx,numpy", help="comma list of tflite,onnx,numpy,c")
     p.add_argument(
         "--scale",
         type=commands.floats,
@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--offset", type=commands.floats, default=[0.0])
     p.add_argument("--streaming", action="store_true", help="also write step models (state in/out) for streaming")
-    p.add_argument("--quantize", default="", help="quantized variants to add: comma list of dynamic,float16,int8")
+    p.add_argument("--quantize", default="", help="variants to add: comma list of dynamic,float16,int8,tflm")
     p.add_argument(
         "--calibration", type=Path, help="WINDOWS.npy (n, timesteps, features) in raw units for int8 calibration"
     )
