@@ -98,6 +98,18 @@ def validate(
     return rows
 
 
+def not_run(bundle: Bundle) -> list[str]:
+    """A line per artifact that no installed backend runs (model.c with no C compiler, the tflm variant
+    without tflite-micro): validate skips it, which is not a failure, and says so and what to install."""
+    notes = []
+    for art in bundle.manifest.artifacts(role=ROLES):
+        able = [n for n in backends.REGISTRY if backends.runs(n, art)]
+        if able and not any(backends.available(n) for n in able):
+            hints = "; ".join(f"{n} backend: {backends.install_hint(n)}" for n in able)
+            notes.append(f"{art.file}: skipped, no installed backend runs it ({hints})")
+    return notes
+
+
 def _references_for(art: ArtifactEntry, golden: dict[str, np.ndarray], references: list) -> list:
     """Quantized variants are checked on the held-out windows kept in golden.npz, like the data they were
     calibrated for; golden's and --fresh's random windows lie outside that range, where int8 saturates."""

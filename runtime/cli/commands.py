@@ -18,8 +18,9 @@ from .. import optional
 from ..bundle import Bundle, load
 from ..errors import InputError, IntegrityError, ManifestError
 from ..stream import stream_values
+from ..validate import not_run
 from ..validate import validate as validate_bundle
-from .output import Progress, print_table
+from .output import Progress, print_notes, print_table
 from .table import render
 
 CELLS = ("simple_rnn", "lstm", "gru")
@@ -151,9 +152,7 @@ def validate(args) -> int:
         table,
         title=f"validate {args.bundle}",
     )
-    for r in rows:
-        if r.problem:
-            print(f"  {r.file} on {r.backend}: {r.problem}")
+    print_notes([f"{r.file} on {r.backend}: {r.problem}" for r in rows if r.problem] + not_run(bundle))
     if not rows:
         print("no artifact could run: install a backend (pip install 'edgernn[litert]' or 'edgernn[onnx]').")
     return 0 if ok else 1

@@ -129,7 +129,13 @@ def test_int8_weight_variant_is_smaller_and_within_its_bound(cell, tmp_path):
 
 
 def test_without_a_compiler_the_backend_is_unavailable_and_says_why(c_bundles, monkeypatch, tmp_path):
+    from edgernn.runtime.validate import not_run
+
+    assert not_run(Bundle.open(c_bundles["gru-stacked"])) == []
     monkeypatch.setenv("PATH", str(tmp_path))
+    notes = not_run(Bundle.open(c_bundles["gru-stacked"]))
+    assert len(notes) == 1 and notes[0].startswith("model.c: skipped") and "C compiler" in notes[0]
+    assert validate(c_bundles["gru-stacked"]) == []  # skipped, not failed
     monkeypatch.delenv("CC", raising=False)
     assert not backends.available("c") and "C compiler" in backends.install_hint("c")
     assert "c" not in backends.installed()
