@@ -141,3 +141,22 @@ def test_without_a_compiler_the_backend_is_unavailable_and_says_why(c_bundles, m
     assert "c" not in backends.installed()
     with pytest.raises(BackendUnavailableError, match="C compiler"):
         load(c_bundles["gru-stacked"], backend="c")
+
+
+def test_a_layer_without_a_c_kernel_is_refused_naming_it(tmp_path):
+    import keras
+
+    from edgernn.export import export_bundle
+
+    model = keras.Sequential([keras.Input((4, 1)), keras.layers.GRU(3, activation="gelu"), keras.layers.Dense(1)])
+    with pytest.raises(ExportError, match="C format has no kernel.*gelu"):
+        export_bundle(model, tmp_path / "gelu", formats=("c",))
+    assert not (tmp_path / "gelu").exists()
+
+
+def test_streaming_export_with_c_writes_no_step_file_for_it(zoo_models, tmp_path):
+    from edgernn.export import export_bundle
+
+    result = export_bundle(zoo_models["lstm-window-multi"], tmp_path / "s", formats=("numpy", "c"), streaming=True)
+    assert (result.path / "step.npz").exists() and not list(result.path.glob("step*.c"))
+    assert artifact_json(result.path, "c")["verified_steps"] == 10 * BY_ID["lstm-window-multi"].timesteps

@@ -19,6 +19,7 @@ from edgernn.runtime.compare import compare, tolerance
 from edgernn.runtime.errors import ExportError
 from edgernn.runtime.manifest import ArtifactEntry
 
+from ...model_info import UnsupportedLayerError
 from ...stream_proof import proof_cases
 from ..base import GraphForm, Target, VariantJob, file_fields
 from ..numpy.convert import describe
@@ -44,7 +45,10 @@ def names(path: Path) -> tuple[str, str]:
 
 
 def _generate(model, path: Path, target: Target, int8: bool) -> CModel:
-    layers, arrays = describe(model)
+    try:
+        layers, arrays = describe(model)  # the numpy format's layer list: the C kernels cover the same set
+    except UnsupportedLayerError as exc:
+        raise UnsupportedLayerError(f"the C format has no kernel for it: {exc}") from exc
     header_name, _ = names(path)
     cm = generate(c_prefix(target.name), target.spec, layers, arrays, int8=int8)
     path.write_text(cm.source, encoding="utf-8")
