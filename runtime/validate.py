@@ -95,6 +95,7 @@ def validate(
         for name in names:
             if backends.runs(name, art):
                 rows += _rows_for(bundle, art, name, tol, _references_for(art, golden, references))
+                rows += _self_test(bundle, art, name, tol)
     return rows
 
 
@@ -155,6 +156,24 @@ def _rows_for(
             Row(*head, result.max_abs_error, result.max_rel_error, tol, bool(result), result.problem, ref, len(x))
         )
     return rows
+
+
+def _self_test(bundle: Bundle, art: ArtifactEntry, name: str, tol: float) -> list[Row]:
+    """The row of a test program the artifact ships (the C format's model_test.c), if its backend runs one."""
+    module = backends.backend_module(name)
+    if not hasattr(module, "self_test"):
+        return []
+    try:
+        found = module.self_test(bundle.read, art)
+    except (ManifestError, IntegrityError):
+        raise
+    except EdgeRNNError as exc:
+        found = (art.file, False, f"{type(exc).__name__}: {exc}")
+    if found is None:
+        return []
+    file, passed, line = found
+    err = 0.0 if passed else float("inf")
+    return [Row(file, art.format, art.variant, name, err, err, tol, passed, "" if passed else line, file)]
 
 
 def fresh_windows(golden_inputs: np.ndarray, count: int, seed: int = 0) -> np.ndarray:

@@ -16,11 +16,12 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 from ..errors import BackendUnavailableError, ModelLoadError
-from ..manifest import ArtifactEntry, Spec
+from ..manifest import ArtifactEntry, FileEntry, Spec
 
 NAME = "c"
 CFLAGS = ("-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic")
@@ -57,6 +58,33 @@ def compile_c(sources: dict[str, bytes], output: str, flags: tuple[str, ...], fo
     if done.returncode != 0:
         raise ModelLoadError(f"{c_files} do not compile with {' '.join(cmd[:-3])}:\n{done.stderr[-2000:]}")
     return folder / output
+
+
+def run_test_program(sources: dict[str, bytes], seconds: float = 120) -> tuple[bool, str]:
+    """Build model.c + model_test.c (+ model.h) on the host and run it: (exited 0, its output line).
+
+    Raises:
+        BackendUnavailableError: no C compiler. ModelLoadError: the files do not compile.
+    """
+    with tempfile.TemporaryDirectory(prefix="edgernn-ctest-") as tmp:
+        exe = compile_c(sources, "model_test", (), Path(tmp))
+        try:
+            done = subprocess.run([str(exe)], capture_output=True, text=True, timeout=seconds)
+        except subprocess.TimeoutExpired:
+            return False, f"the test program ran past {seconds} s"
+    return done.returncode == 0, (done.stdout.strip() or f"exit {done.returncode}")[-500:]
+
+
+def self_test(read: Callable[[FileEntry], bytes], entry: ArtifactEntry) -> tuple[str, bool, str] | None:
+    """Run the bundle's test program for this model.c (validate calls it): (its file, passed, its output
+    line), or None when the artifact lists no test program. `read` returns a companion's checked bytes."""
+    files = [FileEntry.parse(c, f"{entry.file} companion", entry.file) for c in entry.extra.get("companions") or ()]
+    header = next((f for f in files if f.file.endswith(".h")), None)
+    test = next((f for f in files if f.file.endswith(".c")), None)
+    if header is None or test is None:
+        return None
+    passed, line = run_test_program({entry.file: read(entry), header.file: read(header), test.file: read(test)})
+    return test.file, passed, line
 
 
 def _prefix(entry: ArtifactEntry) -> str:

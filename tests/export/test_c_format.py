@@ -160,3 +160,23 @@ def test_streaming_export_with_c_writes_no_step_file_for_it(zoo_models, tmp_path
     result = export_bundle(zoo_models["lstm-window-multi"], tmp_path / "s", formats=("numpy", "c"), streaming=True)
     assert (result.path / "step.npz").exists() and not list(result.path.glob("step*.c"))
     assert artifact_json(result.path, "c")["verified_steps"] == 10 * BY_ID["lstm-window-multi"].timesteps
+
+
+def test_validate_runs_the_shipped_test_program_and_reports_its_failure(c_bundles, tmp_path):
+    import json
+
+    from edgernn.runtime.bundle import sha256_bytes
+
+    rows = [r for r in validate(c_bundles["gru-stacked"], ["c"]) if r.reference == "model_test.c"]
+    assert len(rows) == 1 and rows[0].passed and rows[0].file == "model_test.c"
+    copy = tmp_path / "b"
+    shutil.copytree(c_bundles["gru-stacked"], copy)
+    decl = "static const float tolerance[GRU_STACKED_OUT] = {"
+    data = (copy / "model_test.c").read_text().replace(decl, decl + "0.0f * ", 1).encode()
+    (copy / "model_test.c").write_bytes(data)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    entry = next(a for a in manifest["artifacts"] if a["format"] == "c")
+    entry["companions"][1].update(bytes=len(data), sha256=sha256_bytes(data))  # a consistent but wrong test
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    rows = [r for r in validate(copy, ["c"]) if r.reference == "model_test.c"]
+    assert len(rows) == 1 and not rows[0].passed and "FAIL" in rows[0].problem

@@ -8,13 +8,12 @@ and, when arm-none-eabi-gcc is installed, the Cortex-M4 footprint is measured (e
 
 from __future__ import annotations
 
-import subprocess
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from edgernn.runtime.backends.c import CFLAGS, CLibrary, compile_c
+from edgernn.runtime.backends.c import CFLAGS, CLibrary
+from edgernn.runtime.backends.c import run_test_program as run_on_host
 from edgernn.runtime.compare import compare, tolerance
 from edgernn.runtime.errors import ExportError
 from edgernn.runtime.manifest import ArtifactEntry
@@ -83,16 +82,10 @@ def _finish(model, info, path: Path, cm: CModel, target: Target, entry: Artifact
 
 def run_test_program(folder: Path, source: str, header: str, test: str) -> str:
     """Compile the test program with the model on the host and run it; ExportError unless it exits 0."""
-    with tempfile.TemporaryDirectory(prefix="edgernn-ctest-") as tmp:
-        files = {n: (folder / n).read_bytes() for n in (source, header, test)}
-        exe = compile_c(files, "model_test", (), Path(tmp))
-        try:
-            done = subprocess.run([str(exe)], capture_output=True, text=True, timeout=TEST_SECONDS)
-        except subprocess.TimeoutExpired:
-            raise ExportError(f"{test} ran past {TEST_SECONDS} s on the host; not written.") from None
-    if done.returncode != 0:
-        raise ExportError(f"{test} fails on the host (exit {done.returncode}): {done.stdout.strip()}; not written.")
-    return done.stdout.strip()
+    passed, line = run_on_host({n: (folder / n).read_bytes() for n in (source, header, test)}, TEST_SECONDS)
+    if not passed:
+        raise ExportError(f"{test} fails on the host: {line}; not written.")
+    return line
 
 
 def prove_stream(model, info, content: bytes, entry: ArtifactEntry, target: Target, tol: float) -> int:
