@@ -10,7 +10,7 @@ export TF_CPP_MIN_LOG_LEVEL := 3
 export ORT_DISABLE_TELEMETRY := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test lint models fuzz report install clean check-install test-tflite-runtime test-ray fresh-clone
+.PHONY: demo test lint models fuzz report install clean check-install test-tflite-runtime test-ray fresh-clone mcu
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,11 @@ lint: $(STAMP)
 ## Mutation fuzzing: per format, 1,000 byte-level and 3,000 structure-aware mutants of the shipped artifacts; counts to fuzz/RESULTS.md.
 fuzz: $(STAMP)
 	$(BIN)/python fuzz/run.py
+
+## The C format on an emulated Cortex-M4 (qemu mps2-an386): the shipped models' model_test.c must pass
+## there (skips, saying why, without arm-none-eabi-gcc / qemu-system-arm). Figures: benchmarks/mcu.py.
+mcu: $(STAMP)
+	EDGERNN_MCU=1 $(BIN)/python -m pytest -q -p no:cacheprovider -rs tests/mcu
 
 ## Regenerate the shipped bundles in models/ (after training or bundle-format changes) and sign them
 ## with the project's demo key (keys/; see docs/security.md).

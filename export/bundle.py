@@ -27,7 +27,7 @@ from edgernn.runtime.errors import ExportError
 from edgernn.runtime.manifest import MANIFEST_FILE, Affine, ArtifactEntry, Manifest, ModelBlock, Spec
 
 from .atomic import staging_dir
-from .formats import FORMAT_NAMES, file_entry, get_format, try_forms
+from .formats import DEFAULT_FORMATS, Target, file_entry, get_format, try_forms
 from .keras_io import load_keras, save_keras
 from .model_info import ModelInfo, inspect_model
 from .source import bundle_name, raw_golden, resolve
@@ -45,7 +45,7 @@ class ExportOptions:
     """How to export a model (every field has a default: `ExportOptions()` is the plain float32 bundle).
 
     Attributes:
-        formats: artifact formats, from `edgernn.export.FORMAT_NAMES`.
+        formats: artifact formats, from `edgernn.export.FORMAT_NAMES` (default tflite, onnx, numpy; add "c").
         scale, offset: input preprocessing, x_model = (x_raw - offset) * scale (scalar or per feature).
         output_scale, output_offset: output mapping (default: the input's, when scalar).
         representative: windows in model units (e.g. the training windows) used in the golden vectors.
@@ -63,7 +63,7 @@ class ExportOptions:
         sign_key: a PEM private key: sign the bundle (edgernn.runtime.signing) before it is swapped in.
     """
 
-    formats: Sequence[str] = FORMAT_NAMES
+    formats: Sequence[str] = DEFAULT_FORMATS
     scale: float | Sequence[float] | None = None  # None: 1.0, or a re-exported bundle's own mapping
     offset: float | Sequence[float] | None = None  # None: 0.0, or a re-exported bundle's own mapping
     output_scale: float | Sequence[float] | None = None
@@ -150,15 +150,16 @@ def golden_inputs(info: ModelInfo, representative: np.ndarray | None, seed: int)
 
 
 def write_window_model(
-    model, folder: Path, fmt_name: str, info: ModelInfo, spec: Spec, cases: list[Case]
+    model, folder: Path, fmt_name: str, info: ModelInfo, spec: Spec, cases: list[Case], target: Target | None = None
 ) -> ArtifactEntry:
     """The format's float32 window model in the first of its graph forms that passes parity."""
     fmt = get_format(fmt_name)
     path = folder / fmt.file("model")
+    more = (target,) if fmt.needs_target else ()
     return try_forms(
         path,
         fmt.forms(info),
-        lambda form: fmt.write(model, path, info, form),
+        lambda form: fmt.write(model, path, info, form, *more),
         lambda content, entry: verify(content, entry, spec, cases),
     )
 
@@ -209,8 +210,9 @@ def export_bundle(
     cases = keras_cases(model, inputs, seed=options.seed + 1)
     variants = parse_variants(options.quantize)
     windows = _calibration_windows(model, info, spec, options) if variants else None
+    target = Target(name, spec, cases[0].inputs, cases[0].outputs)
     with writing(out), staging_dir(out) as tmp:
-        entries = [write_window_model(model, tmp, fmt, info, spec, cases) for fmt in options.formats]
+        entries = [write_window_model(model, tmp, fmt, info, spec, cases, target) for fmt in options.formats]
         streaming = None
         if options.streaming:
             streaming, steps = write_step_models(model, tmp, info, spec, options.formats, options.seed)
@@ -219,7 +221,7 @@ def export_bundle(
         golden.update(options.raw_golden or raw_golden(spec, cases[0].inputs, cases[0].outputs))
         quant = None
         if variants:
-            report = write_variants(model, tmp, info, spec, variants, entries, windows, options.max_error)
+            report = write_variants(model, tmp, info, spec, variants, entries, windows, options.max_error, target)
             entries += report.entries
             quant = quantization_block(variants, windows, report.failures)
             golden.update(

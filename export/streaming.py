@@ -11,19 +11,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from edgernn.runtime.errors import ExportError
 from edgernn.runtime.manifest import Spec, StreamingBlock
 from edgernn.runtime.stream import StepModel
 
 from .formats import STEP_INPUT, STEP_OUTPUT, StepSource, file_fields, get_format
-from .model_info import RNN_CLASSES, ModelInfo, clone_with
+from .model_info import RNN_CLASSES, ModelInfo
+from .stream_proof import PROOF_BATCHES, PROOF_REPEATS, proof_cases, sequence_reference  # noqa: F401 - re-exported
 from .verify import Case, verify
 
 NEXT = "next_"
-PROOF_BATCHES = (1, 3)
-PROOF_REPEATS = 10  # step 10 x T samples: past the trained length, where state drift would show
 
 
 def check_streamable(model) -> None:
@@ -94,26 +91,6 @@ def build_step_model(model, info: ModelInfo):
     return step, states
 
 
-def sequence_reference(model):
-    """A clone of `model` with every recurrent layer returning all steps and a free time axis.
-
-    Its output on N samples is what stepping those samples from the zero state must give.
-    """
-    return clone_with(model, return_sequences=True, free_time=True)
-
-
-def proof_cases(model, info: ModelInfo, seed: int) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    """Random samples (batch 1 and 3, 10 x T steps) and the sequence reference's per-step outputs."""
-    reference = sequence_reference(model)
-    rng = np.random.default_rng(seed)
-    steps = PROOF_REPEATS * info.timesteps
-    cases = []
-    for batch in PROOF_BATCHES:
-        xs = rng.uniform(-1, 1, (batch, steps, info.features)).astype(np.float32)
-        cases.append((f"{steps} steps, batch {batch}", xs, np.asarray(reference(xs, training=False), np.float32)))
-    return cases
-
-
 def write_step_models(model, folder: Path, info: ModelInfo, spec: Spec, formats, seed: int = 0):
     """Write and prove `step.<fmt>` for each format. Returns (the manifest's StreamingBlock, entries).
 
@@ -129,6 +106,8 @@ def write_step_models(model, folder: Path, info: ModelInfo, spec: Spec, formats,
     source = StepSource(step, states, model, info)
     entries = []
     for fmt in map(get_format, formats):
+        if fmt.streams_in_model:  # e.g. C: model.c has P_step, proven on 10 x T steps when it was written
+            continue
         if fmt.step_writer is None:
             able = [f for f in formats if get_format(f).step_writer]
             raise ExportError(

@@ -19,11 +19,11 @@ from edgernn.runtime.compare import output_range, tolerance_rule
 from edgernn.runtime.errors import EdgeRNNError, ExportError
 from edgernn.runtime.manifest import MODEL_ROLE, ArtifactEntry, QuantizationBlock, Spec
 
-from .formats import FLOAT32, FORMATS, QUANTIZED, VariantJob, get_format
+from .formats import FLOAT32, FORMATS, QUANTIZED, Target, VariantJob, get_format
 from .model_info import ModelInfo
 from .verify import Case, keras_outputs, verify
 
-VARIANTS = QUANTIZED
+VARIANTS = (*QUANTIZED, "tflm")  # tflm: batch-1 float32 for TensorFlow Lite Micro (formats/tflite/micro.py)
 HOLDOUT_FRACTION = 0.2
 HOLDOUT_RANDOM = 32  # held-out windows when there are no calibration windows (uniform in [-1, 1))
 GOLDEN_HOLDOUT = 64  # held-out windows kept in golden.npz for `edgernn validate`
@@ -122,6 +122,7 @@ def write_variants(
     float_entries: Sequence[ArtifactEntry],
     windows: Windows,
     max_error: float | str | None = None,
+    target: Target | None = None,
 ) -> VariantReport:
     """Write each requested variant for each exported format that offers it; never raises for one variant.
 
@@ -153,6 +154,7 @@ def write_variants(
                 floats[fmt],
                 windows.calibration,
                 lambda content, entry: measure(content, entry, spec, windows, max_error),
+                target,
             )
             try:
                 entry = get_format(fmt).variants[variant](job)

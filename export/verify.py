@@ -64,7 +64,7 @@ def verify(
         ExportError: no backend is installed to prove it, it fails to load, or it is beyond tolerance.
     """
     tol = tolerance(entry.format, entry.variant) if tol is None else tol
-    names = backends.backends_for(entry.format)
+    names = tuple(n for n in backends.backends_for(entry.format) if backends.runs(n, entry))
     usable = [n for n in names if backends.available(n)]
     if not usable:
         raise ExportError(

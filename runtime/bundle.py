@@ -114,6 +114,9 @@ class Bundle:
         """
         for entry in self.manifest.entries:  # hashed even in a Bundle opened with verify=False
             read_checked(self.path, entry, folder=self.folder)
+            for i, companion in enumerate(entry.extra.get("companions") or ()):  # model.h, model_test.c, ...
+                companion = FileEntry.parse(companion, f"{entry.file} companion {i}", self.path)
+                read_checked(self.path, companion, folder=self.folder)
         source = self.manifest.source
         if source is not None and source.file in (self.folder.names() if self.folder else []):
             read_checked(self.path, source, folder=self.folder)
@@ -154,7 +157,8 @@ class Bundle:
         self.check_variant(variant)
         names = backends.auto_order(self.manifest)
         for name in names:
-            if self.manifest.artifacts(role=MODEL_ROLE, variant=variant, formats=backends.formats_of(name)):
+            found = self.manifest.artifacts(role=MODEL_ROLE, variant=variant, formats=backends.formats_of(name))
+            if any(backends.runs(name, a) for a in found):
                 return name
         raise BackendUnavailableError(
             f"no installed backend can run variant {variant!r} of this bundle (installed: {names or 'none'}; the "
@@ -165,6 +169,7 @@ class Bundle:
     def artifact_for(self, backend: str, variant: str = DEFAULT_VARIANT) -> ArtifactEntry:
         """The window model `backend` runs for `variant` (InputError listing what the bundle has)."""
         found = self.manifest.artifacts(role=MODEL_ROLE, variant=variant, formats=backends.formats_of(backend))
+        found = [a for a in found if backends.runs(backend, a)]  # e.g. tflm runs only the tflm variant
         if not found:
             raise InputError(
                 f"{self.path}: no artifact for backend {backend!r} and variant {variant!r}; the bundle has "

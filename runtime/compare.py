@@ -38,10 +38,13 @@ TOLERANCES: dict[tuple[str, str], float | Tolerance] = {
     ("tflite", "float32"): 1e-5,
     ("onnx", "float32"): 1e-5,
     ("numpy", "float32"): 1e-5,
+    ("c", "float32"): 1e-5,
+    ("tflite", "tflm"): 1e-5,  # float32, batch 1, for TensorFlow Lite Micro
     ("tflite", "dynamic"): Tolerance(of_range=0.01),
     ("tflite", "float16"): Tolerance(of_range=0.01),
     ("tflite", "int8"): Tolerance(of_range=0.05),
     ("onnx", "int8"): Tolerance(of_range=0.05),
+    ("c", "dynamic"): Tolerance(of_range=0.01),  # int8 weights, one scale per output column; float activations
 }
 
 

@@ -134,8 +134,20 @@ class Manifest:
 
     @property
     def files(self) -> list[str]:
-        """Every file the manifest lists (model.keras too when it names one), manifest.json aside."""
-        return [a.file for a in self.entries] + [self.golden.file] + ([self.source.file] if self.source else [])
+        """Every file the manifest lists (model.keras too when it names one; an artifact's companions such as
+        model.h), manifest.json aside."""
+        companions = [
+            c["file"]
+            for a in self.entries
+            for c in a.extra.get("companions") or ()
+            if isinstance(c, dict) and "file" in c
+        ]
+        return (
+            [a.file for a in self.entries]
+            + companions
+            + [self.golden.file]
+            + ([self.source.file] if self.source else [])
+        )
 
     @classmethod
     def read(cls, bundle: Path, folder: BundleDir | None = None) -> Manifest:

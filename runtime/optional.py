@@ -20,6 +20,7 @@ EXTRAS: dict[str, tuple[str, str]] = {
     "onnxruntime": ("onnxruntime", "onnx"),
     "ai_edge_litert": ("ai-edge-litert", "litert"),
     "tflite_runtime": ("tflite-runtime", "tflite-runtime"),
+    "tflite_micro": ("tflite-micro", "tflm"),
     "tensorflow": ("tensorflow", "train"),
     "keras": ("keras", "train"),
     "tf_keras": ("tensorflow", "train"),

@@ -20,7 +20,7 @@ SCHEMA_VERSION = 1
 MANIFEST_FILE = "manifest.json"
 MAX_MANIFEST_BYTES = 16 << 20
 # Artifact format -> file suffix: the runtime's half of the format registry (export/formats/ reads it).
-SUFFIXES = {"tflite": ".tflite", "onnx": ".onnx", "numpy": ".npz"}
+SUFFIXES = {"tflite": ".tflite", "onnx": ".onnx", "numpy": ".npz", "c": ".c"}
 MODEL_ROLE, STEP_ROLE = "model", "step"
 ROLES = (MODEL_ROLE, STEP_ROLE)
 DEFAULT_VARIANT = "float32"

@@ -101,7 +101,7 @@ def validate(
         (art, name)
         for art in bundle.manifest.artifacts(role=ROLES, variant=variants)  # a role this edgernn does not know: not run
         for name in names
-        if art.format in backends.formats_of(name)
+        if backends.runs(name, art)
     ]
     if isolate:
         from .isolate import probe
@@ -109,7 +109,9 @@ def validate(
         probe(bundle, [(name, art.file) for art, name in plan], isolate)
     rows = []
     for art, name in plan:
-        rows += _rows_for(bundle, art, name, tolerance_of(art), _references_for(art, golden, references))
+        tol = tolerance_of(art)
+        rows += _rows_for(bundle, art, name, tol, _references_for(art, golden, references))
+        rows += _self_test(bundle, art, name, tol)
     return rows
 
 
@@ -124,6 +126,18 @@ def raw_reference(bundle: Bundle, golden: dict[str, np.ndarray]) -> list[tuple[s
     spec = bundle.manifest.spec
     x = np.asarray(spec.x.to_model(golden[RAW_INPUTS]), dtype=np.float32)
     return [(RAW, x, np.asarray(spec.y.to_model(golden[RAW_OUTPUTS]), dtype=np.float32))]
+
+
+def not_run(bundle: Bundle) -> list[str]:
+    """A line per artifact that no installed backend runs (model.c with no C compiler, the tflm variant
+    without tflite-micro): validate skips it, which is not a failure, and says so and what to install."""
+    notes = []
+    for art in bundle.manifest.artifacts(role=ROLES):
+        able = [n for n in backends.REGISTRY if backends.runs(n, art)]
+        if able and not any(backends.available(n) for n in able):
+            hints = "; ".join(f"{n} backend: {backends.install_hint(n)}" for n in able)
+            notes.append(f"{art.file}: skipped, no installed backend runs it ({hints})")
+    return notes
 
 
 def _references_for(art: ArtifactEntry, golden: dict[str, np.ndarray], references: list) -> list:
@@ -171,6 +185,24 @@ def _rows_for(
             Row(*head, result.max_abs_error, result.max_rel_error, tol, bool(result), result.problem, ref, len(x))
         )
     return rows
+
+
+def _self_test(bundle: Bundle, art: ArtifactEntry, name: str, tol: float) -> list[Row]:
+    """The row of a test program the artifact ships (the C format's model_test.c), if its backend runs one."""
+    module = backends.backend_module(name)
+    if not hasattr(module, "self_test"):
+        return []
+    try:
+        found = module.self_test(bundle.read, art)
+    except (ManifestError, IntegrityError):
+        raise
+    except EdgeRNNError as exc:
+        found = (art.file, False, f"{type(exc).__name__}: {exc}")
+    if found is None:
+        return []
+    file, passed, line = found
+    err = 0.0 if passed else float("inf")
+    return [Row(file, art.format, art.variant, name, err, err, tol, passed, "" if passed else line, file)]
 
 
 def fresh_windows(golden_inputs: np.ndarray, count: int, seed: int = 0) -> np.ndarray:

@@ -253,9 +253,10 @@ def random_windows(entry_or_model, batch: int, seed: int = 0) -> np.ndarray:
 
 
 def installed_backends() -> list[str]:
-    from edgernn.runtime import backends
 
-    return backends.installed()
+    from helpers import installed_default_backends
+
+    return installed_default_backends()  # not c or tflm, which run only their own artifacts
 
 
 # ------------------------------------------------------------------ the matrix (tests/e2e/test_matrix.py)

@@ -8,11 +8,11 @@ import shutil
 from pathlib import Path
 from typing import Any, Callable
 
-from edgernn.runtime.backends import backends_for
+from edgernn.runtime.backends import REGISTRY, backends_for, formats_of, installed
 from edgernn.runtime.bundle import sha256_bytes
 from edgernn.runtime.manifest import SUFFIXES
 
-BACKEND_OF = {fmt: backends_for(fmt)[0] for fmt in SUFFIXES}  # the registry's one backend per format
+BACKEND_OF = {fmt: backends_for(fmt)[0] for fmt in SUFFIXES if fmt != "c"}  # one backend per default format
 
 # (cell, format, variant, role, backend) combinations a test ran and checked against Keras;
 # tests/e2e/test_matrix.py compares them with every combination the registries allow.
@@ -69,3 +69,14 @@ def replace_file(bundle: Path, name: str, data: bytes) -> None:
                 entry.update(bytes=len(data), sha256=sha256_bytes(data))
 
     edit_manifest(bundle, update)
+
+
+def default_backends() -> list[str]:
+    """Registered backends that run the artifacts a default export writes: not `c` (only bundles exported
+    with --formats c) nor `tflm` (only the tflm variant). No edgernn.export import: runtime-only venvs run this."""
+    return [b for b in REGISTRY if formats_of(b) != ("c",) and not REGISTRY[b].variants]  # tflm: its variant only
+
+
+def installed_default_backends() -> list[str]:
+    """default_backends() that are installed here, in `auto` order."""
+    return [b for b in installed() if b in default_backends()]

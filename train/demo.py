@@ -20,6 +20,7 @@ import numpy as np
 from edgernn.export import ExportOptions, export_bundle
 from edgernn.runtime import backends, load
 from edgernn.runtime.cli.timing import per_call_us
+from edgernn.runtime.manifest import Manifest
 from edgernn.runtime.validate import validate
 
 from .data import PROBES, SEED_SCALE
@@ -46,7 +47,10 @@ def keras_predict_us(model, window: np.ndarray, repeat: int = 5) -> float:
 def demo_row(cell: str, model, path: Path) -> dict[str, Any]:
     row: dict[str, Any] = {"cell": cell, "bundle": str(path), "params": trainable_params(model)}
     window = None
+    floats = Manifest.read(Path(path)).artifacts(role="model", variant="float32")
     for name in backends.installed():
+        if not any(backends.runs(name, a) for a in floats):  # e.g. the c backend: this bundle has no model.c
+            continue
         predictor = load(path, backend=name)
         for probe, (values, _ideal) in PROBES.items():
             window = np.asarray(values, dtype=np.float32).reshape(1, -1, 1)

@@ -112,7 +112,7 @@ def evaluate(bundle: Path, model, data: SeriesData, part: str = "test") -> dict[
     rows = [{"source": "keras", "backend": "keras", **errors(w.y, keras_raw)}]
     for art in opened.manifest.artifacts(role="model"):  # step models are proven at export; metrics are per window
         for name in backends.installed():
-            if art.format not in backends.formats_of(name):
+            if not backends.runs(name, art):
                 continue
             pred = opened.predictor(name, artifact=art).predict(w.x)
             rows.append(

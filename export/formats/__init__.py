@@ -14,17 +14,20 @@ from .base import (
     Format,
     GraphForm,
     StepSource,
+    Target,
     VariantJob,
     file_entry,
     file_fields,
     try_forms,
 )
+from .c import FORMAT as C
 from .numpy import FORMAT as NUMPY
 from .onnx import FORMAT as ONNX
 from .tflite import FORMAT as TFLITE
 
-FORMATS: dict[str, Format] = {f.name: f for f in (TFLITE, ONNX, NUMPY)}
+FORMATS: dict[str, Format] = {f.name: f for f in (TFLITE, ONNX, NUMPY, C)}
 FORMAT_NAMES = tuple(FORMATS)
+DEFAULT_FORMATS = ("tflite", "onnx", "numpy")  # what an export writes unless told: C is asked for by name
 
 
 def get_format(name: str) -> Format:
@@ -37,6 +40,7 @@ def get_format(name: str) -> Format:
 __all__ = [
     "FLOAT32",
     "FORMATS",
+    "DEFAULT_FORMATS",
     "FORMAT_NAMES",
     "QUANTIZED",
     "STEP_INPUT",
@@ -44,6 +48,7 @@ __all__ = [
     "Format",
     "GraphForm",
     "StepSource",
+    "Target",
     "VariantJob",
     "file_entry",
     "file_fields",

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from edgernn.runtime import backends
 from edgernn.runtime.bundle import sha256_bytes
 from edgernn.runtime.errors import EdgeRNNError, ExportError
-from edgernn.runtime.manifest import STEP_ROLE, SUFFIXES, ArtifactEntry, FileEntry
+from edgernn.runtime.manifest import STEP_ROLE, SUFFIXES, ArtifactEntry, FileEntry, Spec
 
 if TYPE_CHECKING:
     import numpy as np
@@ -45,6 +45,17 @@ class GraphForm:
 
 
 @dataclass(frozen=True)
+class Target:
+    """What a source-code format (C) writes into its files beyond the weights: the bundle's name (its
+    symbol prefix), shapes and preprocessing (raw units in and out), and the golden case (its test program)."""
+
+    name: str
+    spec: Spec
+    golden_inputs: np.ndarray  # model units
+    golden_outputs: np.ndarray  # Keras's answers, model units
+
+
+@dataclass(frozen=True)
 class VariantJob:
     """What a variant writer gets: the model, where to write, the windows, and how to measure."""
 
@@ -55,6 +66,7 @@ class VariantJob:
     float_entry: ArtifactEntry  # the float32 window model of the same format
     calibration: np.ndarray | None  # model units; None when the caller gave no windows
     measure: Callable[[bytes, ArtifactEntry], ArtifactEntry]  # held-out proof; ExportError beyond tolerance
+    target: Target | None = None  # for formats with needs_target
 
 
 @dataclass(frozen=True)
@@ -76,6 +88,8 @@ class Format:
     write: Callable[[Any, Path, ModelInfo, GraphForm], ArtifactEntry]  # float32 window model
     variants: Mapping[str, Callable[[VariantJob], ArtifactEntry]] = field(default_factory=dict)
     step_writer: Callable[[StepSource, Path], ArtifactEntry] | None = None
+    needs_target: bool = False  # write() takes a Target as a fifth argument
+    streams_in_model: bool = False  # the window file carries the step API too: streaming writes no step file
 
     @property
     def suffix(self) -> str:

@@ -10,6 +10,8 @@ runtime installed never touches the others.
 from __future__ import annotations
 
 import importlib
+import os
+import shutil
 from collections.abc import Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, NamedTuple, Protocol
@@ -50,6 +52,8 @@ class Registered(NamedTuple):
     module: str
     formats: tuple[str, ...]  # artifact formats it runs
     requires: tuple[str, ...]  # optional modules, any one of which makes it available
+    tools: tuple[str, ...] = ()  # executables, any one of which must be on PATH ($CC counts for "cc")
+    variants: tuple[str, ...] = ()  # the only artifact variants it runs (empty: every variant of its formats)
 
 
 # In the order `auto` prefers them: fastest batch-1 first, as measured by
@@ -58,6 +62,10 @@ REGISTRY: dict[str, Registered] = {
     "litert": Registered("edgernn.runtime.backends.litert", ("tflite",), ("ai_edge_litert", "tflite_runtime")),
     "onnxruntime": Registered("edgernn.runtime.backends.ort", ("onnx",), ("onnxruntime",)),
     "numpy": Registered("edgernn.runtime.backends.numpy_ref", ("numpy",), ()),
+    # Last: it compiles model.c on load (about 0.1-1 s), so `auto` takes it only for a C-only bundle.
+    "c": Registered("edgernn.runtime.backends.c", ("c",), (), ("cc", "gcc", "clang")),
+    # TFLM runs only the batch-1 graphs written for it (the tflm variant), on its reference kernels.
+    "tflm": Registered("edgernn.runtime.backends.tflm", ("tflite",), ("tflite_micro",), variants=("tflm",)),
 }
 
 
@@ -74,13 +82,21 @@ def backend_module(name: str) -> ModuleType:
 
 def available(name: str) -> bool:
     """Whether backend `name`'s runtime package is importable here (nothing is imported to find out)."""
-    requires = _registered(name).requires
-    return not requires or any(optional.available(m) for m in requires)
+    row = _registered(name)
+    if row.tools and not _tool_found(row.tools):
+        return False
+    return not row.requires or any(optional.available(m) for m in row.requires)
+
+
+def _tool_found(tools: tuple[str, ...]) -> bool:
+    return bool(os.environ.get("CC") and shutil.which(os.environ["CC"])) or any(map(shutil.which, tools))
 
 
 def install_hint(name: str) -> str:
-    requires = _registered(name).requires
-    return " or ".join(optional.hint(m) for m in requires) if requires else "it needs only numpy"
+    row = _registered(name)
+    if row.tools:
+        return f"it needs a C compiler on PATH ({', '.join(row.tools)} or $CC), e.g. apt-get install gcc"
+    return " or ".join(optional.hint(m) for m in row.requires) if row.requires else "it needs only numpy"
 
 
 def installed() -> list[str]:
@@ -90,6 +106,17 @@ def installed() -> list[str]:
 
 def formats_of(name: str) -> tuple[str, ...]:
     return _registered(name).formats
+
+
+def runs(name: str, artifact: ArtifactEntry) -> bool:
+    """Whether backend `name` runs this artifact: its format, and its variant when the backend is restricted."""
+    row = _registered(name)
+    return artifact.format in row.formats and (not row.variants or artifact.variant in row.variants)
+
+
+def runs_variant(name: str, variant: str) -> bool:
+    row = _registered(name)
+    return not row.variants or variant in row.variants
 
 
 def backends_for(fmt: str) -> tuple[str, ...]:

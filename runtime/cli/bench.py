@@ -200,7 +200,7 @@ def plan(manifest: Manifest, backend_names: Sequence[str] | None, variants: Sequ
         (art, name)
         for art in manifest.artifacts(role=ROLES, variant=variants)
         for name in names
-        if art.format in backends.formats_of(name)
+        if backends.runs(name, art)
     ]
 
 

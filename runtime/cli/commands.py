@@ -18,9 +18,10 @@ from ..errors import EdgeRNNError, InputError
 from ..isolate import Limits
 from ..signing import trusted_keys_from_env
 from ..stream import stream_values
+from ..validate import not_run
 from ..validate import validate as validate_bundle
 from .conventions import needs_tensorflow
-from .output import Progress, print_table
+from .output import Progress, print_notes, print_table
 
 CELLS = ("simple_rnn", "lstm", "gru")
 
@@ -138,9 +139,7 @@ def validate(args) -> int:
         table,
         title=f"validate {args.bundle}",
     )
-    for r in rows:
-        if r.problem:
-            print(f"  {r.file} on {r.backend}: {r.problem}")
+    print_notes([f"{r.file} on {r.backend}: {r.problem}" for r in rows if r.problem] + not_run(bundle))
     if not rows:
         print("no artifact could run: install a backend (pip install 'edgernn[litert]' or 'edgernn[onnx]').")
     return 0 if ok else 1

@@ -83,7 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("export", help="export a .keras model to a bundle (needs edgernn[train])")
     p.add_argument("model", type=Path, help="MODEL.keras, or a bundle directory holding model.keras")
     p.add_argument("--out", required=True, type=Path, help="bundle directory to write (replaced atomically)")
-    p.add_argument("--formats", default="tflite,onnx,numpy", type=comma_list(None, "format"), help="artifact formats")
+    p.add_argument(
+        "--formats", default="tflite,onnx,numpy", type=comma_list(None, "format"), help="artifact formats (also: c)"
+    )
     p.add_argument(
         "--scale",
         type=floats,
@@ -108,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--quantize",
         default="",
         type=comma_list(None, "variant", allow_empty=True),
-        help="quantized variants to add: comma list of dynamic,float16,int8",
+        help="quantized variants to add: comma list of dynamic,float16,int8,tflm",
     )
     p.add_argument(
         "--calibration", type=Path, help="WINDOWS.npy (n, timesteps, features) in raw units for int8 calibration"

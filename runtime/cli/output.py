@@ -77,3 +77,9 @@ class Progress:
     def __exit__(self, *exc: object) -> None:
         if self._bar is not None:
             self._bar.stop()
+
+
+def print_notes(notes: list[str]) -> None:
+    """Indented lines under a table: each row's problem, each artifact skipped and why."""
+    for note in notes:
+        print(f"  {note}")

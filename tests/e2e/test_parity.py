@@ -3,14 +3,14 @@
 import numpy as np
 import pytest
 
-from edgernn.export import FORMAT_NAMES
+from edgernn.export.formats import DEFAULT_FORMATS
 from edgernn.runtime import backends, load
 from edgernn.runtime.compare import compare, tolerance
 
 from conftest import BY_ID, ZOO_IDS, random_windows
-from helpers import covered
+from helpers import covered, default_backends, installed_default_backends
 
-PAIRS = [(fmt, b) for fmt in FORMAT_NAMES for b in backends.REGISTRY if fmt in backends.formats_of(b)]
+PAIRS = [(fmt, b) for fmt in DEFAULT_FORMATS for b in default_backends() if fmt in backends.formats_of(b)]
 
 
 @pytest.mark.parametrize("fmt,backend", PAIRS, ids=[f"{f}-{b}" for f, b in PAIRS])
@@ -31,7 +31,7 @@ def test_artifact_matches_keras(zoo_models, zoo_bundles, zoo_id, fmt, backend, b
 def test_backends_agree_with_each_other_on_the_same_bundle(zoo_bundles):
     path = zoo_bundles["gru-stacked"]
     x = np.random.default_rng(3).uniform(-1, 1, (5, 4, 1)).astype(np.float32)
-    outs = [load(path, backend=b).predict(x) for b in backends.installed()]
+    outs = [load(path, backend=b).predict(x) for b in installed_default_backends()]
     assert len(outs) >= 2
     for other in outs[1:]:
         assert np.abs(outs[0] - other).max() <= 2e-5

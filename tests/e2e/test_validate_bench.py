@@ -17,7 +17,7 @@ from edgernn.runtime.errors import InputError
 from edgernn.runtime.validate import GOLDEN
 
 from conftest import MODELS, ROOT
-from helpers import manifest_json
+from helpers import default_backends, installed_default_backends, manifest_json
 
 SHIPPED = sorted(p for p in MODELS.iterdir() if (p / "manifest.json").exists())
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -63,12 +63,12 @@ def test_validate_passes_on_shipped_bundle_with_only_the_runtime(bundle):
     code, out, _ = run_without_tf("validate", str(bundle), "--json")
     report = json.loads(out)
     assert code == 0 and report["passed"] is True
-    assert {r["backend"] for r in report["rows"]} == set(backends.installed())
+    assert {r["backend"] for r in report["rows"]} == set(installed_default_backends())
     assert {r["file"] for r in report["rows"]} == {a["file"] for a in manifest_json(bundle)["artifacts"]}
     assert all(r["max_abs_error"] <= r["tolerance"] for r in report["rows"])
 
 
-@pytest.mark.parametrize("only", list(backends.REGISTRY))
+@pytest.mark.parametrize("only", default_backends())
 def test_validate_and_bench_work_with_only_one_runtime(only):
     hide = ",".join(v for k, v in HIDE.items() if k != only)
     code, out, _ = run_without_tf("validate", str(MODELS / "seed-lstm"), "--json", hide=hide)
@@ -127,7 +127,7 @@ def test_a_bundle_shipped_without_model_keras_validates_but_cannot_do_fresh(bund
 
 
 def test_validate_backend_and_variant_filters(capsys):
-    name = backends.installed()[0]
+    name = installed_default_backends()[0]
     assert main(["validate", str(MODELS / "seed-lstm"), "--backend", name, "--json"]) == 0
     assert {r["backend"] for r in json.loads(capsys.readouterr().out)["rows"]} == {name}
     assert main(["validate", str(MODELS / "seed-gru"), "--variant", "int8", "--json"]) == 2  # it has none
@@ -149,7 +149,7 @@ def test_bench_json_has_the_fields_and_the_plot_is_a_png(tmp_path, capsys):
     args = ["bench", str(MODELS / "seed-gru"), "--json", "--cold-runs", "1", "--no-baselines", "--plot", str(png)]
     assert main(args) == 0
     result = json.loads(capsys.readouterr().out)
-    assert {r["backend"] for r in result["rows"]} == set(backends.installed())
+    assert {r["backend"] for r in result["rows"]} == set(installed_default_backends())
     assert {r["file"] for r in result["rows"]} == {a["file"] for a in manifest_json(MODELS / "seed-gru")["artifacts"]}
     for row in result["rows"]:
         assert set(ROW_FIELDS) <= set(row)
@@ -172,7 +172,7 @@ def test_bench_plain_table_lists_every_pair(capsys):
     assert main(["bench", str(MODELS / "seed-lstm"), "--cold-runs", "0", "--no-baselines"]) == 0
     out = capsys.readouterr().out
     assert "p50 us" in out and "samples/s b1024" in out
-    for name in backends.installed():
+    for name in installed_default_backends():
         assert name in out
 
 
@@ -236,7 +236,7 @@ def per_channel_bundle(zoo_models, tmp_path_factory):
     ).path
 
 
-@pytest.mark.parametrize("backend", list(backends.REGISTRY))
+@pytest.mark.parametrize("backend", default_backends())
 @pytest.mark.parametrize("which", ["seed-scalar", "per-channel", "identity"])
 def test_predict_is_bit_identical_to_the_unfolded_formula(backend, which, per_channel_bundle, zoo_bundles):
     path = {
@@ -295,7 +295,7 @@ def test_cli_libraries_stay_off_the_load_predict_path():
     assert out.stdout.strip().splitlines()[-1] == "[]"
 
 
-@pytest.mark.parametrize("backend", list(backends.REGISTRY))
+@pytest.mark.parametrize("backend", default_backends())
 def test_one_predictor_shared_by_threads_with_changing_batch_sizes(backend):
     """The LiteRT hot path keeps bound native methods and drops them around each resize: under the
     lock, threads alternating batch sizes must get exactly the serial answers."""

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from edgernn.export import export_bundle
-from edgernn.runtime import ExportError, backends, load
+from edgernn.runtime import ExportError, load
 
-from helpers import manifest_json
+from helpers import installed_default_backends, manifest_json
 
 
 def test_export_refuses_to_replace_a_folder_that_is_not_a_bundle(tmp_path, zoo_models):
@@ -51,7 +51,7 @@ def test_per_feature_preprocessing_matches_keras_on_every_backend(tmp_path, zoo_
     raw = np.random.default_rng(5).normal([1.0, -3.0, 100.0], [2.0, 0.5, 100.0], (6, 5, 3)).astype(np.float32)
     x_model = (raw.astype(np.float64) - offset) * scale
     expected = np.asarray(model(x_model.astype(np.float32), training=False), dtype=np.float64) / out_scale + out_offset
-    for name in backends.installed():
+    for name in installed_default_backends():
         got = load(path, backend=name).predict(raw)
         # tolerance 1e-5 in model units, mapped to raw units by each output's 1/scale
         assert np.all(np.abs(got - expected) <= 1e-5 / np.asarray(out_scale) + 1e-6), name

@@ -3,7 +3,9 @@
 import numpy as np
 
 from edgernn.export import export_bundle, inspect_model
-from edgernn.runtime import backends, load
+from edgernn.runtime import load
+
+from helpers import installed_default_backends
 
 
 def test_functional_model_with_dropout_exports_with_parity(tmp_path):
@@ -21,6 +23,6 @@ def test_functional_model_with_dropout_exports_with_parity(tmp_path):
     path = export_bundle(model, tmp_path / "functional").path
     x = np.random.default_rng(0).uniform(-1, 1, (8, 5, 2)).astype(np.float32)
     expected = np.asarray(model(x, training=False))
-    for name in backends.installed():
+    for name in installed_default_backends():
         got = load(path, backend=name).predict(x)
         assert np.abs(got - expected).max() <= 1e-5, name

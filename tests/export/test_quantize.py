@@ -11,8 +11,8 @@ import json
 import numpy as np
 import pytest
 
+from edgernn.export.formats import QUANTIZED  # the quantized variants (tflm: test_tflm.py)
 from edgernn.export.formats.onnx.quantize import METHODS
-from edgernn.export.variants import VARIANTS
 from edgernn.runtime import ExportError, backends, load
 from edgernn.runtime.cli import main
 from edgernn.runtime.compare import TOLERANCES, Tolerance, compare, output_range, tolerance, tolerance_rule
@@ -26,9 +26,9 @@ from helpers import BACKEND_OF, covered, manifest_json
 QUANT_PAIRS = [
     (fmt, v, b)
     for (fmt, v) in TOLERANCES
-    if v != "float32" and fmt in ("tflite", "onnx")
+    if v not in ("float32", "tflm") and fmt in ("tflite", "onnx")  # tflm: tests/export/test_tflm.py
     for b in backends.REGISTRY
-    if fmt in backends.formats_of(b)
+    if fmt in backends.formats_of(b) and backends.runs_variant(b, v)
 ]
 SIZE_LIMITS = {"dynamic": 0.45, "float16": 0.60, "int8": 0.40}  # of the float32 .tflite bytes (issue 3)
 
@@ -49,7 +49,7 @@ def quant_bundle(lstm64, tmp_path_factory):
     from edgernn.export import export_bundle
 
     model, x = lstm64
-    return export_bundle(model, tmp_path_factory.mktemp("quant") / "lstm64", representative=x, quantize=VARIANTS).path
+    return export_bundle(model, tmp_path_factory.mktemp("quant") / "lstm64", representative=x, quantize=QUANTIZED).path
 
 
 @pytest.fixture(scope="session")
@@ -140,7 +140,7 @@ def test_manifest_records_each_variant_measured_on_held_out_windows(quant_bundle
     assert q["holdout"]["windows"] == 400
     floats = {a["format"]: a["bytes"] for a in man["artifacts"] if a["variant"] == "float32"}
     variants = [a for a in man["artifacts"] if a["variant"] != "float32"]
-    assert {(a["format"], a["variant"]) for a in variants} == {*(("tflite", v) for v in VARIANTS), ("onnx", "int8")}
+    assert {(a["format"], a["variant"]) for a in variants} == {*(("tflite", v) for v in QUANTIZED), ("onnx", "int8")}
     for a in variants:
         data = (quant_bundle / a["file"]).read_bytes()
         assert a["bytes"] == len(data) and a["sha256"] == sha256_bytes(data)
@@ -155,7 +155,7 @@ def test_manifest_records_each_variant_measured_on_held_out_windows(quant_bundle
 
 
 def test_files_are_builtin_only_and_int8_has_integer_io(quant_bundle):
-    for variant in VARIANTS:
+    for variant in QUANTIZED:
         assert custom_ops((quant_bundle / f"model.{variant}.tflite").read_bytes()) == []
     assert _entry(quant_bundle, "tflite", "dynamic")["graph_form"] == "while_batch1"
     for variant in ("float16", "int8"):  # an LSTM-only model takes TFLite's fused LSTM op
@@ -170,7 +170,7 @@ def test_files_are_builtin_only_and_int8_has_integer_io(quant_bundle):
 
 def test_validate_checks_every_variant_on_every_backend(quant_bundle):
     rows = validate(quant_bundle)
-    assert {(r.file, r.backend) for r in rows} >= {(f"model.{v}.tflite", "litert") for v in VARIANTS}
+    assert {(r.file, r.backend) for r in rows} >= {(f"model.{v}.tflite", "litert") for v in QUANTIZED}
     assert ("model.int8.onnx", "onnxruntime") in {(r.file, r.backend) for r in rows}
     assert all(r.passed for r in rows), [r for r in rows if not r.passed]
     only = validate(quant_bundle, variants=["int8"])
@@ -283,7 +283,7 @@ def test_int8_inputs_beyond_the_calibrated_range_saturate_instead_of_wrapping(qu
 def test_manifest_says_which_weights_each_tflite_variant_changed(quant_bundle, zoo_models, tmp_path):
     from edgernn.export import export_bundle
 
-    weights = {v: _entry(quant_bundle, "tflite", v)["weights"] for v in VARIANTS}
+    weights = {v: _entry(quant_bundle, "tflite", v)["weights"] for v in QUANTIZED}
     assert weights["dynamic"].get("int8", 0) >= 1 and weights["float16"].get("float16", 0) >= 1
     assert weights["int8"].get("int8", 0) >= 1 and "float32" not in weights["int8"]
     assert "note" not in _entry(quant_bundle, "tflite", "dynamic")

@@ -13,9 +13,9 @@ from edgernn.runtime.vet.tflite_ops import custom_ops
 from edgernn.train import SEED_SEQUENCE_RECIPE, build_model, train_recipe
 
 from conftest import BY_ID, STREAM_IDS
-from helpers import covered, manifest_json
+from helpers import covered, default_backends, manifest_json
 
-BACKENDS = list(backends.REGISTRY)
+BACKENDS = default_backends()
 
 
 def _per_step_reference(model, entry):

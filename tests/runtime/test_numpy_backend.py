@@ -14,7 +14,7 @@ from edgernn.runtime.compare import compare
 from edgernn.runtime.manifest import Manifest
 
 from conftest import MODELS, OPTION_IDS
-from helpers import manifest_json
+from helpers import installed_default_backends, manifest_json
 
 
 @pytest.mark.parametrize("batch", [1, 8])
@@ -100,10 +100,9 @@ def test_damaged_numpy_artifact_is_refused_and_the_intact_one_runs(change, error
 
 
 def test_auto_falls_to_numpy_when_only_the_npz_is_there_and_prefers_the_registry_order_otherwise(zoo_bundles):
-    from edgernn.runtime import backends
 
     assert load(zoo_bundles["bidi-sum"]).backend == "numpy"
-    assert load(SEED).backend == backends.installed()[0] == "litert"
+    assert load(SEED).backend == installed_default_backends()[0] == "litert"
 
 
 def test_flipped_byte_in_the_npz_is_an_integrity_error(tmp_path):

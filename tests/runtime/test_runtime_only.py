@@ -8,10 +8,11 @@ import textwrap
 import numpy as np
 import pytest
 
-from edgernn.runtime import backends, load
+from edgernn.runtime import load
 from edgernn.runtime.validate import validate
 
 from conftest import MODELS, ROOT
+from helpers import default_backends, installed_default_backends
 
 SHIPPED = sorted(p for p in MODELS.iterdir() if (p / "manifest.json").exists()) if MODELS.exists() else []
 
@@ -20,7 +21,7 @@ def test_seed_bundles_are_shipped():
     assert {p.name for p in SHIPPED} >= {"seed-simplernn", "seed-lstm", "seed-gru"}
 
 
-@pytest.mark.parametrize("backend", list(backends.REGISTRY))
+@pytest.mark.parametrize("backend", default_backends())
 def test_runtime_imports_no_tensorflow_keras_or_tf2onnx(backend):
     code = textwrap.dedent(f"""
         import json, sys
@@ -39,7 +40,7 @@ def test_runtime_imports_no_tensorflow_keras_or_tf2onnx(backend):
 @pytest.mark.parametrize("bundle", SHIPPED, ids=[p.name for p in SHIPPED])
 def test_shipped_bundle_validates_on_every_installed_backend(bundle):
     rows = validate(bundle)
-    assert {r.backend for r in rows} == set(backends.installed())
+    assert {r.backend for r in rows} == set(installed_default_backends())
     assert rows and all(r.passed for r in rows), [r for r in rows if not r.passed]
 
 
@@ -59,5 +60,5 @@ def test_shipped_bundle_matches_its_keras_model(bundle):
             np.float32
         )
     expected = spec.y.to_raw(np.asarray(model(spec.x.to_model(raw))))
-    for name in backends.installed():
+    for name in installed_default_backends():
         np.testing.assert_allclose(load(bundle, backend=name).predict(raw), expected, atol=1e-4)

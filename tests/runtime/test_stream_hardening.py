@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from edgernn.export import export_bundle
-from edgernn.runtime import InputError, ManifestError, ModelRunError, backends, load
+from edgernn.runtime import InputError, ManifestError, ModelRunError, load
 
-from helpers import manifest_json
+from helpers import default_backends, manifest_json
 
-BACKENDS = list(backends.REGISTRY)
+BACKENDS = default_backends()
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,68 @@
+"""TFLM backend: TensorFlow Lite Micro's interpreter (the tflite-micro package, reference kernels).
+
+It runs the `tflm` variant of the TFLite artifact only (batch 1, builtin ops TFLM registers), in
+the arena the manifest records (`arena_bytes`: the smallest that passed at export, plus headroom).
+Variable tensors (a fused LSTM's h and c) persist between invokes in TFLM, so the interpreter is
+reset before every window: each window starts from the zero state, as in Keras. One window per
+invoke; not thread-safe, so calls hold the backend's lock.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from .. import optional
+from ..errors import ModelLoadError
+from ..manifest import ArtifactEntry, Spec
+from .litert import vet
+
+NAME = "tflm"
+MAX_ARENA = 64 << 20
+
+
+def runtime_module():
+    return optional.require("tflite_micro.python.tflite_micro.runtime", "the tflm backend")
+
+
+def arena_of(entry: ArtifactEntry) -> int:
+    arena = entry.extra.get("arena_bytes")
+    if not isinstance(arena, int) or isinstance(arena, bool) or not 0 < arena <= MAX_ARENA:
+        raise ModelLoadError(
+            f"{entry.file}: the manifest records no usable TFLM arena size ('arena_bytes'); re-export."
+        )
+    return arena
+
+
+class TflmBackend:
+    name = NAME
+
+    def __init__(self, content: bytes, entry: ArtifactEntry, spec: Spec) -> None:
+        vet(content, entry.file)
+        module = runtime_module()
+        try:
+            self.interp = module.Interpreter.from_bytes(content, arena_size=arena_of(entry))
+            details_in, details_out = self.interp.get_input_details(0), self.interp.get_output_details(0)
+        except ModelLoadError:
+            raise
+        except Exception as exc:  # RuntimeError: an op TFLM lacks, or the arena is too small
+            raise ModelLoadError(f"{entry.file}: TFLM cannot load it ({type(exc).__name__}: {exc})") from None
+        self.input_shape = [None, *list(details_in["shape"])[1:]]  # batch 1: run row by row
+        self.output_shape = [None, *list(details_out["shape"])[1:]]
+        self.lock = threading.Lock()
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        out = []
+        with self.lock:
+            for row in x:
+                self.interp.reset()  # variable tensors back to zero: every window from the zero state
+                self.interp.set_input(row[None], 0)
+                self.interp.invoke()
+                out.append(np.array(self.interp.get_output(0), dtype=np.float32)[0])
+        return np.stack(out) if out else np.zeros((0, *self.output_shape[1:]), np.float32)
+
+
+def open(content: bytes, entry: ArtifactEntry, spec: Spec) -> TflmBackend:  # noqa: A001 - registry API
+    return TflmBackend(content, entry, spec)
