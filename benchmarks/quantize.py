@@ -49,7 +49,7 @@ def measure(path: Path, fresh: np.ndarray, ref: np.ndarray) -> list[dict]:
     for entry in bundle.manifest.artifacts(role="model"):
         art = entry.to_json()
         for name in backends.installed():
-            if entry.format in backends.formats_of(name):
+            if backends.runs(name, entry):
                 p = bundle.predictor(name, artifact=entry)
                 err = np.abs(p.predict(fresh) - ref)
                 cells.append(

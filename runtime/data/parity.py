@@ -109,7 +109,7 @@ def open_pairs(bundle: Bundle, names: Sequence[str] | None, variants: Sequence[s
     pairs = []
     for art in bundle.manifest.artifacts(role=MODEL_ROLE, variant=variants):
         for name in names or backends.installed():
-            if art.format not in backends.formats_of(name):
+            if not backends.runs(name, art):
                 continue
             try:
                 pairs.append(Pair(art, name, bundle.predictor(name, artifact=art).run_model_units))

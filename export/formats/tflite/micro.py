@@ -56,7 +56,7 @@ def probe(work: Path, arena: int, want: np.ndarray, tol: float) -> str:
     args = [str(work / "m.tflite"), str(work / "x.npy"), str(arena), str(work / "y.npy")]
     try:
         done = subprocess.run(
-            [sys.executable, "-c", PROBE, *args], capture_output=True, text=True, timeout=PROBE_SECONDS
+            [sys.executable, "-I", "-c", PROBE, *args], capture_output=True, text=True, timeout=PROBE_SECONDS
         )
     except subprocess.TimeoutExpired:
         return f"TFLM ran past {PROBE_SECONDS} s"
