@@ -13,7 +13,7 @@ import json
 import os
 import platform
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -25,6 +25,7 @@ from edgernn.runtime.errors import ExportError
 from edgernn.runtime.manifest import MANIFEST_FILE, Affine, ArtifactEntry, Manifest, ModelBlock, Spec
 
 from .atomic import staging_dir
+from .fold import Folding, fold
 from .formats import FORMAT_NAMES, file_entry, get_format, try_forms
 from .keras_io import load_keras
 from .model_info import ModelInfo, inspect_model
@@ -54,6 +55,8 @@ class ExportOptions:
         calibration: windows (n, timesteps, features) in RAW units for calibration; default `representative`.
         max_error: refuse a variant whose max abs error (model units) is beyond this; 'N%' means N% of
             the Keras output range.
+        fold: fold the unit maps into the first and last layers' weights (export/fold.py), so the
+            artifacts take and return raw units; False keeps them in Python (as bundles before).
     """
 
     formats: Sequence[str] = FORMAT_NAMES
@@ -69,6 +72,7 @@ class ExportOptions:
     quantize: str | Sequence[str] = ()
     calibration: np.ndarray | None = None
     max_error: float | str | None = None
+    fold: bool = True
 
 
 @dataclass(frozen=True)
@@ -189,18 +193,21 @@ def export_bundle(
     spec = model_spec(info, options)
     inputs = golden_inputs(info, options.representative, options.seed)
     cases = keras_cases(model, inputs, seed=options.seed + 1)
+    folding = fold(model, spec, inputs) if options.fold else Folding(model, False, "exported with fold=False")
+    spec = replace(spec, folded=folding.folded, fold_note=folding.reason)
+    source = folding.model  # what every artifact is converted from: raw units when folded
     variants = parse_variants(options.quantize)
     windows = _calibration_windows(model, info, spec, options) if variants else None
     with staging_dir(out) as tmp:
-        entries = [write_window_model(model, tmp, fmt, info, spec, cases) for fmt in options.formats]
+        entries = [write_window_model(source, tmp, fmt, info, spec, cases) for fmt in options.formats]
         streaming = None
         if options.streaming:
-            streaming, steps = write_step_models(model, tmp, info, spec, options.formats, options.seed)
+            streaming, steps = write_step_models(model, tmp, info, spec, options.formats, options.seed, source)
             entries += steps
         golden = {"inputs": cases[0].inputs, "outputs": cases[0].outputs}
         quant = None
         if variants:
-            report = write_variants(model, tmp, info, spec, variants, entries, windows, options.max_error)
+            report = write_variants(source, tmp, info, spec, variants, entries, windows, options.max_error)
             entries += report.entries
             quant = quantization_block(variants, windows, report.failures)
             golden.update(

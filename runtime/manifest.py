@@ -218,7 +218,7 @@ class Manifest:
             "model": self.model.to_json(),
             "input": {"name": "input", "timesteps": spec.timesteps, "features": spec.features, "dtype": "float32"},
             "output": {"name": "output", "outputs": spec.outputs, "sequence": spec.sequence_output, "dtype": "float32"},
-            "preprocessing": {"convention": CONVENTION, "input": spec.x.to_json(), "output": spec.y.to_json()},
+            "preprocessing": _preprocessing(spec),
             "artifacts": [a.to_json() for a in self.entries],
         }
         if self.streaming:
@@ -258,4 +258,12 @@ def _spec(raw: Mapping[str, Any], where: checks.Where) -> Spec:
     sequence = checks.boolean(out.get("sequence", False), "output.sequence", where)
     x = Affine.of(*checks.channels(pre.get("input"), features, "input", where))
     y = Affine.of(*checks.channels(pre.get("output"), outputs, "output", where))
-    return Spec(timesteps, features, outputs, sequence, x, y)
+    folded = checks.boolean(pre.get("folded", False), "preprocessing.folded", where)  # absent: written before folding
+    return Spec(timesteps, features, outputs, sequence, x, y, folded, str(pre.get("fold_note", "")))
+
+
+def _preprocessing(spec: Spec) -> dict[str, Any]:
+    out = {"convention": CONVENTION, "input": spec.x.to_json(), "output": spec.y.to_json(), "folded": spec.folded}
+    if spec.fold_note:
+        out["fold_note"] = spec.fold_note
+    return out

@@ -53,8 +53,9 @@ class Predictor:
         self._out_tail = (spec.timesteps, spec.outputs) if spec.sequence_output else (spec.outputs,)
         # Affine.operands folded at load; applied inline below (a call to Affine.to_model would add a
         # Python frame per map on a 4 us call): the same ufuncs, so results are bit-identical.
-        self._x_off, self._x_scale = spec.x.operands
-        self._y_off, self._y_scale = spec.y.operands
+        # A folded bundle's artifacts take and return raw units: no map at all on the hot path.
+        self._x_off, self._x_scale = (None, None) if spec.folded else spec.x.operands
+        self._y_off, self._y_scale = (None, None) if spec.folded else spec.y.operands
         self._x_map = self._x_off is not None or self._x_scale is not None
         self._y_map = self._y_off is not None or self._y_scale is not None
         self._small_batch = _SMALL // (spec.timesteps * spec.features)  # batches checked by list sum
@@ -141,11 +142,15 @@ class Predictor:
             return self._step_model
 
     def run_model_units(self, xm: np.ndarray) -> np.ndarray:
-        """Run already-preprocessed float32 windows (model units) and return model-unit outputs."""
+        """Run already-preprocessed float32 windows (model units) and return model-unit outputs
+        (through the raw units a folded artifact works in)."""
+        folded = self.spec.folded
+        x = self.spec.x.to_raw(xm).astype(np.float32) if folded else xm
         try:
-            return self._run(np.ascontiguousarray(xm, dtype=np.float32))
+            y = self._run(np.ascontiguousarray(x, dtype=np.float32))
         except Exception as exc:
             raise run_error(exc, self.artifact.file) from None
+        return self.spec.y.to_model(y).astype(np.float32) if folded else y
 
     def _as_float32(self, x: Any) -> np.ndarray:
         return as_float32(x, self._tail)  # the same conversion as Stream.step

@@ -82,7 +82,11 @@ class Affine:
 
 @dataclass(frozen=True, eq=False)
 class Spec:
-    """What the model takes and returns: shapes and the preprocessing of both ends."""
+    """What the model takes and returns: shapes and the preprocessing of both ends.
+
+    `folded`: the artifacts take and return raw units (the maps are in their weights, export/fold.py);
+    `x` and `y` still say what the maps are. `fold_note`: why they were not folded, when they were not.
+    """
 
     timesteps: int
     features: int
@@ -90,6 +94,8 @@ class Spec:
     sequence_output: bool
     x: Affine
     y: Affine
+    folded: bool = False
+    fold_note: str = ""
 
 
 @dataclass(frozen=True, eq=False)  # compared by to_json(); eq costs import time on devices
