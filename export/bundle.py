@@ -25,6 +25,7 @@ from edgernn.runtime.errors import ExportError
 from edgernn.runtime.manifest import MANIFEST_FILE, Affine, ArtifactEntry, Manifest, ModelBlock, Spec
 
 from .atomic import staging_dir
+from .compute import compute_block
 from .fold import Folding, fold
 from .formats import FORMAT_NAMES, file_entry, get_format, try_forms
 from .keras_io import load_keras
@@ -225,7 +226,7 @@ def export_bundle(
             model=_model_block(info),
             streaming=streaming,
             quantization=quant,
-            extra=_extra(options),
+            extra={**_extra(options), "compute": compute_block(model, info)},
         )
         manifest = _write_manifest(draft, tmp)
     return ExportResult(out, manifest, quant.failed if quant else ())

@@ -159,9 +159,15 @@ class Bundle:
         return found[0]
 
     def predictor(
-        self, backend: str = "auto", variant: str = DEFAULT_VARIANT, *, artifact: ArtifactEntry | None = None
+        self,
+        backend: str = "auto",
+        variant: str = DEFAULT_VARIANT,
+        *,
+        artifact: ArtifactEntry | None = None,
+        threads: int = 1,
     ) -> Predictor:
-        """A Predictor for `variant` in `backend` ('auto' picks), or for exactly the window model `artifact`.
+        """A Predictor for `variant` in `backend` ('auto' picks), or for exactly the window model `artifact`;
+        `threads` as in `load`.
 
         Raises:
             InputError, BackendUnavailableError, IntegrityError, ManifestError, ModelLoadError,
@@ -173,7 +179,8 @@ class Bundle:
             else:
                 self.check_variant(variant)
             artifact = self.artifact_for(backend, variant)
-        runner = backends.open_window(backend, self.read(artifact), artifact, self.manifest.spec)
+        threads = check_threads(threads)
+        runner = backends.open_window(backend, self.read(artifact), artifact, self.manifest.spec, threads)
         return Predictor(self, runner, artifact)
 
     def step_model(
@@ -206,8 +213,20 @@ class Bundle:
         return StepModel.load(backend, self.read(artifact), artifact, self.manifest.spec, streaming)
 
 
+def check_threads(threads: object) -> int:
+    """A positive thread count (0 means every core), or InputError."""
+    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 0:
+        raise InputError(f"threads must be a positive integer (or 0 for every core), got {threads!r}.")
+    return threads or (os.cpu_count() or 1)
+
+
 def load(
-    path: str | os.PathLike[str], backend: str = "auto", variant: str = DEFAULT_VARIANT, *, verify: bool = True
+    path: str | os.PathLike[str],
+    backend: str = "auto",
+    variant: str = DEFAULT_VARIANT,
+    *,
+    threads: int = 1,
+    verify: bool = True,
 ) -> Predictor:
     """Load a bundle directory and bind it to a backend.
 
@@ -215,6 +234,8 @@ def load(
         path: the bundle directory (holding manifest.json).
         backend: 'auto', or a name from `edgernn.runtime.backends.REGISTRY`.
         variant: which artifact variant to run ('float32', or a quantized one).
+        threads: runtime threads (LiteRT num_threads, onnxruntime intra-op threads); 1, the default, is
+            fastest at batch 1; 0 means every core, for big batches (benchmarks/RESULTS.md measures both).
         verify: check each file's size and sha256 against the manifest (False only for debugging).
 
     Raises:
@@ -226,7 +247,7 @@ def load(
         >>> p.predict([[[6.0], [7.0], [8.0], [9.0]]]).shape
         (1, 1)
     """
-    return Bundle.open(path, verify=verify).predictor(backend, variant)
+    return Bundle.open(path, verify=verify).predictor(backend, variant, threads=threads)
 
 
 __all__ = ["Bundle", "load", "read_checked", "sha256_bytes"]

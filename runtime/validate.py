@@ -54,6 +54,7 @@ def validate(
     fresh: int = 0,
     seed: int = 0,
     reference: Reference | None = None,
+    threads: int = 1,
 ) -> list[Row]:
     """Validate a bundle. Returns one Row per (reference, artifact, backend).
 
@@ -64,6 +65,7 @@ def validate(
         fresh: also compare on this many new random windows, against `reference`.
         seed: seed of the fresh windows.
         reference: model-unit windows -> Keras outputs (e.g. `edgernn.export.reference.keras_reference`).
+        threads: runtime threads of each window model (as in `load`).
 
     The tolerance of each row is the one recorded in the manifest for that artifact (falling back to
     the project table), so a bundle can be held to a tighter bound by editing its manifest.
@@ -94,7 +96,7 @@ def validate(
         tol = _tolerance_of(art)
         for name in names:
             if art.format in backends.formats_of(name):
-                rows += _rows_for(bundle, art, name, tol, _references_for(art, golden, references))
+                rows += _rows_for(bundle, art, name, tol, _references_for(art, golden, references), threads)
     return rows
 
 
@@ -117,7 +119,12 @@ def _tolerance_of(art: ArtifactEntry) -> float:
 
 
 def _rows_for(
-    bundle: Bundle, art: ArtifactEntry, name: str, tol: float, references: list[tuple[str, np.ndarray, np.ndarray]]
+    bundle: Bundle,
+    art: ArtifactEntry,
+    name: str,
+    tol: float,
+    references: list[tuple[str, np.ndarray, np.ndarray]],
+    threads: int = 1,
 ) -> list[Row]:
     head = (art.file, art.format, art.variant, name)
     inf = float("inf")
@@ -125,7 +132,7 @@ def _rows_for(
         if art.role == STEP_ROLE:  # stepped window by window from the zero state
             run = window_outputs(bundle.step_model(name, artifact=art))
         else:
-            run = bundle.predictor(name, artifact=art).run_model_units
+            run = bundle.predictor(name, artifact=art, threads=threads).run_model_units
     except (ManifestError, IntegrityError):
         raise
     except EdgeRNNError as exc:  # a backend that cannot load the file is a failed row, not a crash

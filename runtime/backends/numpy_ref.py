@@ -78,7 +78,8 @@ class NumpyBackend:
         return np.asarray(x, dtype=np.float32)
 
 
-def open(content: bytes, entry: ArtifactEntry, spec: Spec) -> NumpyBackend:  # noqa: A001 - registry API
+def open(content: bytes, entry: ArtifactEntry, spec: Spec, threads: int = 1) -> NumpyBackend:  # noqa: A001
+    # numpy's BLAS sizes its own thread pool (OPENBLAS_NUM_THREADS); nothing per model to set here
     return NumpyBackend(content, entry, spec)
 
 

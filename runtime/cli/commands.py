@@ -91,7 +91,7 @@ def _load_windows(path: Path) -> np.ndarray:
 
 
 def predict(args) -> int:
-    predictor = load(args.bundle, backend=args.backend, variant=args.variant)
+    predictor = load(args.bundle, backend=args.backend, variant=args.variant, threads=args.threads)
     spec, values = predictor.spec, args.values
     if args.stream:
         for y in stream_values(predictor, values):
@@ -116,9 +116,8 @@ def validate(args) -> int:
                 from edgernn.export.reference import keras_reference
 
                 reference = keras_reference(bundle)
-        rows = validate_bundle(
-            bundle, args.backend or None, args.variant or None, fresh=args.fresh, reference=reference
-        )
+        names, variants = args.backend or None, args.variant or None
+        rows = validate_bundle(bundle, names, variants, fresh=args.fresh, reference=reference, threads=args.threads)
     except (ManifestError, IntegrityError) as exc:
         if args.json:
             print(
@@ -185,6 +184,7 @@ def bench(args) -> int:
             baselines=baselines,
             cold_runs=args.cold_runs,
             progress=step,
+            threads=args.threads,
         )
     if args.plot:
         plot([result], args.plot)

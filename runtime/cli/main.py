@@ -77,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--backend", default="auto")
     p.add_argument("--variant", default="float32")
+    add_threads(p)
     p.set_defaults(func=commands.predict)
 
     p = sub.add_parser("validate", help="golden vectors x artifacts x backends; exit 1 on failure, 2 if unreadable")
@@ -91,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="also compare with model.keras on N new random windows (needs edgernn[train])",
     )
+    add_threads(p)
     p.set_defaults(func=commands.validate)
 
     p = sub.add_parser("bench", help="latency and size per artifact x backend")
@@ -101,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", type=Path, metavar="FILE.png", help="chart latency and size (needs edgernn[cli])")
     p.add_argument("--cold-runs", type=int, default=3, help="fresh processes per cold-start figure (0: skip)")
     p.add_argument("--no-baselines", action="store_true", help="skip the Keras predict/eager baselines")
+    add_threads(p, "threads of the batch-1024 'all cores' throughput figure (default: every core)", 0)
     p.set_defaults(func=commands.bench)
 
     p = sub.add_parser("info", help="what a bundle holds")
@@ -114,6 +117,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quantize", default="dynamic,float16,int8", help="variants for the LSTM bundle ('none' to skip)")
     p.set_defaults(func=commands.demo)
     return parser
+
+
+def add_threads(p: argparse.ArgumentParser, text: str = "", default: int = 1) -> None:
+    text = text or "runtime threads (LiteRT num_threads, onnxruntime intra-op); 0: every core; default 1"
+    p.add_argument("--threads", type=int, default=default, metavar="N", help=text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
