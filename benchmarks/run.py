@@ -67,7 +67,7 @@ def litert_hot_path(bundle: Path, rounds: int) -> dict[str, float]:
     raw_i, nat_i = fresh_interpreter(), fresh_interpreter()
     i_in, i_out = raw_i.get_input_details()[0]["index"], raw_i.get_output_details()[0]["index"]
     x = windows(p.spec, 1)
-    xm = np.ascontiguousarray((x - p.spec.x.offset) * p.spec.x.scale, dtype=np.float32)
+    xm = artifact_input(p, x)
     ym = p.run_model_units(xm)
     scale_in, scale_out = p.spec.x.scale, p.spec.y.scale
 
@@ -92,9 +92,15 @@ def litert_hot_path(bundle: Path, rounds: int) -> dict[str, float]:
         "output affine": lambda: np.true_divide(ym, scale_out[0]),
     }
     out = interleaved_us(fns, rounds)
-    if p.spec.x.identity and p.spec.y.identity:  # identity units: predict skips both maps
+    if p.spec.folded or (p.spec.x.identity and p.spec.y.identity):  # predict runs no unit map
         out["input affine"] = out["output affine"] = None
     return out
+
+
+def artifact_input(p, x: np.ndarray) -> np.ndarray:
+    """What the artifact itself takes: raw units when the maps are folded into it, else model units."""
+    xm = x if p.spec.folded else (x - p.spec.x.offset) * p.spec.x.scale
+    return np.ascontiguousarray(xm, dtype=np.float32)
 
 
 def identity_bundle(bundle: Path, root: Path) -> Path:
@@ -114,7 +120,7 @@ def ort_hot_path(bundle: Path, rounds: int) -> dict[str, float]:
     session = ort.InferenceSession(str(bundle / p.artifact.file), options, providers=["CPUExecutionProvider"])
     name, out = session.get_inputs()[0].name, [session.get_outputs()[0].name]
     x = windows(p.spec, 1)
-    xm = np.ascontiguousarray((x - p.spec.x.offset) * p.spec.x.scale, dtype=np.float32)
+    xm = artifact_input(p, x)
     return interleaved_us({"raw call": lambda: session.run(out, {name: xm}), "predict": lambda: p.predict(x)}, rounds)
 
 

@@ -224,7 +224,24 @@ def per_channel_bundle(zoo_models, tmp_path_factory):
         offset=[1.0, -1.0, 0.0],
         output_scale=[2.0, 0.5],
         output_offset=[0.0, 3.0],
+        fold=False,  # the Python maps: bundles written before folding, or where it is not exact
     ).path
+
+
+@pytest.mark.parametrize("backend", list(backends.REGISTRY))
+def test_folded_predict_is_the_artifacts_own_answer(backend, zoo_models, tmp_path_factory):
+    """Folded bundles run no map: predict is bit-identical to the runtime's call on the raw window, and
+    within the 1e-5 model-unit bound of the unfolded formula."""
+    from edgernn.export import export_bundle
+
+    maps = dict(scale=[0.5, 2.0, 0.25], offset=[1.0, -1.0, 0.0], output_scale=[2.0, 0.5], output_offset=[0.0, 3.0])
+    path = export_bundle(zoo_models["simple_rnn-multi"], tmp_path_factory.mktemp("fold") / "b", **maps).path
+    p = load(path, backend=backend)
+    assert p.spec.folded
+    raw = np.random.default_rng(3).uniform(-20, 20, (70, p.spec.timesteps, p.spec.features)).astype(np.float32)
+    for batch in (1, 2, 70):
+        np.testing.assert_array_equal(p.predict(raw[:batch]), p.runner.run(raw[:batch]))
+        np.testing.assert_allclose(p.predict(raw[:batch]), reference_predict(p, raw[:batch]), atol=1e-5 / 0.5, rtol=0)
 
 
 @pytest.mark.parametrize("backend", list(backends.REGISTRY))
