@@ -10,11 +10,9 @@ swapped between the check and the parse cannot slip through, and every opener ch
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import stat
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -25,21 +23,40 @@ from .manifest import DEFAULT_VARIANT, MODEL_ROLE, STEP_ROLE, ArtifactEntry, Fil
 from .predictor import Predictor
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from .stream import StepModel
 
 GOLDEN_KEYS = ("inputs", "outputs")
+# Cold start (benchmarks/cold_start.py): importing hashlib loads OpenSSL (~2 ms) and pathlib pulls in
+# urllib (~3 ms), while the bare interpreter they are compared with takes ~5 ms in all. Files up to
+# SMALL_FILE are hashed with CPython's builtin sha256; bigger ones with OpenSSL's, which is faster.
+SMALL_FILE = 1 << 20
+try:
+    from _sha2 import sha256 as _builtin_sha256  # Python >= 3.12
+except ImportError:  # pragma: no cover - the module's name before 3.12
+    try:
+        from _sha256 import sha256 as _builtin_sha256
+    except ImportError:  # a build without it
+        _builtin_sha256 = None
 
 
 def sha256_bytes(data: bytes) -> str:
+    if _builtin_sha256 is not None and len(data) <= SMALL_FILE:
+        return _builtin_sha256(data).hexdigest()
+    import hashlib
+
     return hashlib.sha256(data).hexdigest()
 
 
-def _read_regular(bundle: Path, name: str) -> bytes:
+def _read_regular(bundle: str, name: str) -> bytes:
     """The bytes of a regular file inside `bundle`: never a FIFO or device (a read that never ends),
     never a symlink out of the bundle (the manifest's plain names would mean nothing)."""
-    path = bundle / name
-    if path.is_symlink() and bundle.resolve() not in path.resolve().parents:
-        raise ManifestError(f"{path} is a symlink to {path.resolve()}, outside the bundle; copy the file in instead.")
+    path = os.path.join(bundle, name)
+    if os.path.islink(path):
+        target, root = os.path.realpath(path), os.path.realpath(bundle)
+        if os.path.dirname(target) != root and not target.startswith(root + os.sep):
+            raise ManifestError(f"{path} is a symlink to {target}, outside the bundle; copy the file in instead.")
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a FIFO must not block the open
     with os.fdopen(fd, "rb") as fh:
         if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
@@ -47,15 +64,16 @@ def _read_regular(bundle: Path, name: str) -> bytes:
         return fh.read()
 
 
-def read_checked(bundle: Path, entry: ArtifactEntry | FileEntry, verify: bool = True) -> bytes:
+def read_checked(bundle: str | os.PathLike[str], entry: ArtifactEntry | FileEntry, verify: bool = True) -> bytes:
     """Read the file an entry names and check its size and sha256.
 
     Raises:
         ManifestError: the file is missing or its name is not a plain file name.
         IntegrityError: the size or the sha256 differs from the manifest (skipped when verify is False).
     """
+    bundle = os.fspath(bundle)
     name = checks.file_name(entry.file, bundle)
-    path = bundle / name
+    path = os.path.join(bundle, name)
     try:
         data = _read_regular(bundle, name)
     except FileNotFoundError:
@@ -81,20 +99,30 @@ def read_checked(bundle: Path, entry: ArtifactEntry | FileEntry, verify: bool = 
 class Bundle:
     """A bundle directory with its parsed manifest. Cheap to open: model files are read on demand."""
 
-    def __init__(self, path: Path, manifest: Manifest, verify: bool = True) -> None:
-        self.path, self.manifest, self.verify = Path(path), manifest, verify
+    def __init__(self, path: str | os.PathLike[str], manifest: Manifest, verify: bool = True) -> None:
+        self.folder, self.manifest, self.verify = os.fspath(path), manifest, verify
+        self._path: Path | None = None
 
     def __repr__(self) -> str:
-        return f"Bundle({str(self.path)!r})"
+        return f"Bundle({self.folder!r})"
+
+    @property
+    def path(self) -> Path:
+        """The bundle directory as a Path (pathlib is imported on first use: see SMALL_FILE)."""
+        if self._path is None:
+            from pathlib import Path
+
+            self._path = Path(self.folder)
+        return self._path
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], *, verify: bool = True) -> Bundle:
         """Parse `path/manifest.json` (ManifestError on anything wrong with it)."""
-        return cls(Path(path), Manifest.read(Path(path)), verify)
+        return cls(path, Manifest.read(path), verify)
 
     def read(self, entry: ArtifactEntry | FileEntry) -> bytes:
         """The checked bytes of a file the manifest lists (see `read_checked`)."""
-        return read_checked(self.path, entry, self.verify)
+        return read_checked(self.folder, entry, self.verify)
 
     def check_integrity(self) -> None:
         """Hash every file the manifest lists before anything runs; model.keras only if it was shipped.
@@ -103,10 +131,10 @@ class Bundle:
             IntegrityError, ManifestError: the first file that is missing or differs.
         """
         for entry in self.manifest.entries:  # hashed even in a Bundle opened with verify=False
-            read_checked(self.path, entry)
+            read_checked(self.folder, entry)
         source = self.manifest.source
-        if source is not None and (self.path / source.file).is_file():
-            read_checked(self.path, source)
+        if source is not None and os.path.isfile(os.path.join(self.folder, source.file)):
+            read_checked(self.folder, source)
 
     def golden(self) -> dict[str, np.ndarray]:
         """The golden vectors: 'inputs' in model units, the Keras 'outputs' for them (and the held-out pair)."""
@@ -115,17 +143,17 @@ class Bundle:
             with np.load(io.BytesIO(data), allow_pickle=False) as npz:
                 golden = {k: np.asarray(npz[k]) for k in npz.files}
         except Exception as exc:  # np.load raises many types on a damaged file
-            raise ManifestError(f"{self.path}: golden file is not a readable .npz ({exc}).") from None
+            raise ManifestError(f"{self.folder}: golden file is not a readable .npz ({exc}).") from None
         missing = [k for k in GOLDEN_KEYS if k not in golden]
         if missing:
-            raise ManifestError(f"{self.path}: golden file lacks arrays {missing}.")
+            raise ManifestError(f"{self.folder}: golden file lacks arrays {missing}.")
         return golden
 
     def check_variant(self, variant: str) -> None:
         """A variant the bundle does not hold is the caller's mistake (InputError), whatever is installed."""
         if not self.manifest.artifacts(role=MODEL_ROLE, variant=variant):
             raise InputError(
-                f"{self.path}: no artifact of variant {variant!r}; the bundle has (format, variant) "
+                f"{self.folder}: no artifact of variant {variant!r}; the bundle has (format, variant) "
                 f"{self.manifest.pairs()}. Pick one of those variants, or export this one "
                 "(edgernn export --quantize)."
             )
@@ -153,7 +181,7 @@ class Bundle:
         found = self.manifest.artifacts(role=MODEL_ROLE, variant=variant, formats=backends.formats_of(backend))
         if not found:
             raise InputError(
-                f"{self.path}: no artifact for backend {backend!r} and variant {variant!r}; the bundle has "
+                f"{self.folder}: no artifact for backend {backend!r} and variant {variant!r}; the bundle has "
                 f"(format, variant) {self.manifest.pairs()}. Pick another backend or variant, or export that variant."
             )
         return found[0]
@@ -203,7 +231,7 @@ class Bundle:
             found = self.manifest.artifacts(role=STEP_ROLE, variant=variant, formats=formats)
             if not found:
                 raise UnsupportedModelError(
-                    f"{self.path}: no {'/'.join(formats)} step model for variant {variant!r} (step models: "
+                    f"{self.folder}: no {'/'.join(formats)} step model for variant {variant!r} (step models: "
                     f"{self.manifest.pairs(STEP_ROLE)}); pick a backend that runs one of those, or re-export "
                     "with --streaming."
                 )

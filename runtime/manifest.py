@@ -15,9 +15,8 @@ metrics, producer versions, exporter details of an artifact) ride along in `extr
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,6 +24,7 @@ import numpy as np
 from . import checks
 from .blocks import ModelBlock, QuantizationBlock, StateSpec, StreamingBlock
 from .errors import ManifestError, UnsupportedModelError
+from .frozen import factory, record
 from .records import (
     ARTIFACT_KEYS,
     CONVENTION,
@@ -69,7 +69,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, eq=False)
+@record
 class Manifest:
     """A parsed manifest.json. Build one with `Manifest.parse(obj)` or `Manifest.read(bundle_dir)`."""
 
@@ -78,12 +78,12 @@ class Manifest:
     entries: tuple[ArtifactEntry, ...]
     golden: FileEntry
     source: FileEntry | None = None
-    model: ModelBlock = field(default_factory=ModelBlock)
+    model: ModelBlock = factory(ModelBlock)
     streaming: StreamingBlock | None = None
     quantization: QuantizationBlock | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)  # created, producer, training, evaluation, ...
+    extra: Mapping[str, Any] = factory(dict)  # created, producer, training, evaluation, ...
     streaming_error: str = ""  # a malformed streaming block: raised by require_streaming, never by predict
-    raw: Mapping[str, Any] = field(default_factory=dict, repr=False)  # the JSON parsed (info --json prints it)
+    raw: Mapping[str, Any] = factory(dict, repr=False)  # the JSON parsed (info --json prints it)
 
     def artifacts(
         self,
@@ -134,24 +134,25 @@ class Manifest:
         return [a.file for a in self.entries] + [self.golden.file] + ([self.source.file] if self.source else [])
 
     @classmethod
-    def read(cls, bundle: Path) -> Manifest:
+    def read(cls, bundle: str | os.PathLike[str]) -> Manifest:
         """Read and parse `bundle/manifest.json`.
 
         Raises:
             ManifestError: missing file, bad JSON, unknown format or schema, or bad values.
         """
-        bundle = Path(bundle)
-        path = bundle / MANIFEST_FILE
-        if not bundle.is_dir():
+        bundle = os.fspath(bundle)  # os.path, not pathlib: cold start (runtime/bundle.py SMALL_FILE)
+        path = os.path.join(bundle, MANIFEST_FILE)
+        if not os.path.isdir(bundle):
             raise ManifestError(f"{bundle} is not a bundle directory (expected a folder with {MANIFEST_FILE}).")
-        if path.exists() and not path.is_file():
+        if os.path.exists(path) and not os.path.isfile(path):
             raise ManifestError(f"{path} is not a regular file; a bundle holds plain files only.")
-        if path.is_file() and path.stat().st_size > MAX_MANIFEST_BYTES:
+        if os.path.isfile(path) and os.path.getsize(path) > MAX_MANIFEST_BYTES:
             raise ManifestError(
-                f"{path} is {path.stat().st_size} bytes; a manifest is a few KB (limit {MAX_MANIFEST_BYTES})."
+                f"{path} is {os.path.getsize(path)} bytes; a manifest is a few KB (limit {MAX_MANIFEST_BYTES})."
             )
         try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
+            with open(path, encoding="utf-8") as fh:
+                raw = json.loads(fh.read())
         except FileNotFoundError:
             raise ManifestError(
                 f"{bundle} has no {MANIFEST_FILE}; export the model again with 'edgernn export'."

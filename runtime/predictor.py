@@ -8,7 +8,7 @@ and the affine maps. benchmarks/run.py measures it against the raw interpreter c
 
 from __future__ import annotations
 
-import threading
+from _thread import allocate_lock  # threading.Lock itself, without importing threading (cold start)
 from math import isfinite
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +39,6 @@ class Predictor:
 
     def __init__(self, bundle: Bundle, runner: WindowRunner, artifact: ArtifactEntry):
         self.bundle = bundle
-        self.path = bundle.path
         self.manifest = bundle.manifest
         self.artifact = artifact
         self.spec = spec = bundle.manifest.spec
@@ -48,7 +47,7 @@ class Predictor:
         self.runner = runner  # the loaded model in its runtime (WindowRunner)
         self._run = runner.run
         self._step_model: StepModel | None = None
-        self._step_lock = threading.Lock()  # one StepModel per Predictor, even when streams open from many threads
+        self._step_lock = allocate_lock()  # one StepModel per Predictor, even when streams open from many threads
         self._tail = (spec.timesteps, spec.features)
         self._out_tail = (spec.timesteps, spec.outputs) if spec.sequence_output else (spec.outputs,)
         # Affine.operands folded at load; applied inline below (a call to Affine.to_model would add a
@@ -62,7 +61,11 @@ class Predictor:
         self._empty = np.zeros((0, *self._out_tail), dtype=np.float32)
 
     def __repr__(self) -> str:
-        return f"Predictor({str(self.path)!r}, backend={self.backend!r}, variant={self.variant!r})"
+        return f"Predictor({self.bundle.folder!r}, backend={self.backend!r}, variant={self.variant!r})"
+
+    @property
+    def path(self):  # -> pathlib.Path, made on first use (cold start: runtime/bundle.py SMALL_FILE)
+        return self.bundle.path
 
     def predict(self, x: Any, *, allow_nonfinite: bool = False) -> np.ndarray:
         """Predict from raw-unit windows.

@@ -6,7 +6,6 @@ Built by export, parsed by runtime/manifest.py (`Manifest.parse`), which every r
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -14,6 +13,7 @@ import numpy as np
 
 from . import checks
 from .errors import ManifestError
+from .frozen import factory, record, replace
 
 FORMAT_NAME = "edgernn-bundle"
 SCHEMA_VERSION = 1
@@ -29,7 +29,7 @@ ARTIFACT_KEYS = ("file", "format", "variant", "bytes", "sha256")
 CONVENTION = "x_model = (x_raw - offset) * scale; y_raw = y_model / scale + offset"
 
 
-@dataclass(frozen=True, eq=False)
+@record
 class Affine:
     """Per-channel ``model = (raw - offset) * scale``: the one place preprocessing is applied.
 
@@ -80,7 +80,7 @@ class Affine:
         return {"offset": list(offset), "scale": list(scale)}
 
 
-@dataclass(frozen=True, eq=False)
+@record
 class Spec:
     """What the model takes and returns: shapes and the preprocessing of both ends.
 
@@ -98,14 +98,14 @@ class Spec:
     fold_note: str = ""
 
 
-@dataclass(frozen=True, eq=False)  # compared by to_json(); eq costs import time on devices
+@record  # compared by to_json(); a frozen dataclass, made cheaply (frozen.py)
 class FileEntry:
     """A file of the bundle that is not an artifact (golden.npz, model.keras): name, size, sha256."""
 
     file: str
     bytes: int
     sha256: str
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    extra: Mapping[str, Any] = factory(dict)
 
     @classmethod
     def parse(cls, raw: Any, what: str, where: checks.Where) -> FileEntry:
@@ -125,7 +125,7 @@ class FileEntry:
 _PROOF = ("max_abs_error", "mean_abs_error", "max_rel_error", "tolerance", "verified_with")
 
 
-@dataclass(frozen=True, eq=False)  # compared by to_json(); eq costs import time on devices
+@record  # compared by to_json(); a frozen dataclass, made cheaply (frozen.py)
 class ArtifactEntry:
     """One model file of the bundle: what it is, its bytes, and how well it matched Keras.
 
@@ -142,7 +142,7 @@ class ArtifactEntry:
     graph_form: str = ""
     graph_form_reason: str = ""
     batch: int | None = None  # None: a free batch dimension
-    ops: Mapping[str, int] = field(default_factory=dict)
+    ops: Mapping[str, int] = factory(dict)
     reset_variables: bool = False  # TFLite's fused LSTM keeps h/c in variable tensors between invokes
     checked_on: str = ""
     output_range: float | None = None
@@ -151,7 +151,7 @@ class ArtifactEntry:
     max_rel_error: float | None = None
     tolerance: float | None = None
     verified_with: tuple[str, ...] = ()
-    extra: Mapping[str, Any] = field(default_factory=dict)  # opset, weights, quantization, forms_refused, ...
+    extra: Mapping[str, Any] = factory(dict)  # opset, weights, quantization, forms_refused, ...
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -159,7 +159,7 @@ class ArtifactEntry:
 
     def with_(self, **changes: Any) -> ArtifactEntry:
         """A copy with `changes`; names that are not fields go into `extra`."""
-        names = set(self.__dataclass_fields__)
+        names = set(self.FIELDS)
         extra = {**self.extra, **{k: v for k, v in changes.items() if k not in names}}
         return replace(self, **{k: v for k, v in changes.items() if k in names}, extra=extra)
 
@@ -186,7 +186,7 @@ class ArtifactEntry:
         if "tolerance" in raw:  # validate holds each artifact to it
             checks.finite(tol, f"{what} has tolerance", where, minimum=0)
         batch = raw.get("batch", "dynamic")
-        known = set(cls.__dataclass_fields__) - {"extra"}
+        known = set(cls.FIELDS) - {"extra"}
         return cls(
             file=file.file,
             format=fmt,
