@@ -207,8 +207,14 @@ class Bundle:
             else:
                 self.check_variant(variant)
             artifact = self.artifact_for(backend, variant)
+        content, spec = self.read(artifact), self.manifest.spec
+        runner = backends.open_window(backend, content, artifact, spec)
         threads = check_threads(threads)
-        runner = backends.open_window(backend, self.read(artifact), artifact, self.manifest.spec, threads)
+        if threads > 1:  # big batches split over one runner per thread (runtime/parallel.py)
+            from .parallel import ParallelRunner
+
+            more = [backends.open_window(backend, content, artifact, spec) for _ in range(threads - 1)]
+            runner = ParallelRunner([runner, *more])
         return Predictor(self, runner, artifact)
 
     def step_model(
@@ -262,8 +268,9 @@ def load(
         path: the bundle directory (holding manifest.json).
         backend: 'auto', or a name from `edgernn.runtime.backends.REGISTRY`.
         variant: which artifact variant to run ('float32', or a quantized one).
-        threads: runtime threads (LiteRT num_threads, onnxruntime intra-op threads); 1, the default, is
-            fastest at batch 1; 0 means every core, for big batches (benchmarks/RESULTS.md measures both).
+        threads: 1 (the default) runs every call on one thread, fastest at batch 1; N > 1 splits batches
+            of 128 rows or more over N copies of the model on N threads (runtime/parallel.py); 0 means
+            one per core. benchmarks/RESULTS.md measures batch 1024 at 1 thread and at every core.
         verify: check each file's size and sha256 against the manifest (False only for debugging).
 
     Raises:

@@ -128,19 +128,15 @@ def _usable(name: str) -> ModuleType:
     return module
 
 
-def open_window(name: str, content: bytes, entry: ArtifactEntry, spec: Spec, threads: int = 1) -> WindowRunner:
-    """Open `content` (the checked bytes of the window artifact `entry`) in backend `name` with
-    `threads` threads (LiteRT num_threads, onnxruntime intra-op threads; numpy ignores it).
+def open_window(name: str, content: bytes, entry: ArtifactEntry, spec: Spec) -> WindowRunner:
+    """Open `content` (the checked bytes of the window artifact `entry`) in backend `name`.
 
     Raises:
         BackendUnavailableError, ModelLoadError, UnsupportedModelError, ManifestError (shapes disagree).
     """
     module = _usable(name)
     try:
-        # `threads` only when asked: a backend whose runtime has no thread setting keeps open(content, entry, spec)
-        runner = (
-            module.open(content, entry, spec, threads=threads) if threads != 1 else module.open(content, entry, spec)
-        )
+        runner = module.open(content, entry, spec)
         check_io(entry.file, spec, runner.input_shape, runner.output_shape)
     except EdgeRNNError:
         raise

@@ -48,12 +48,11 @@ def vet(content: bytes, file: str) -> None:
     check_graph(content, file)  # indices and op counts the interpreter trusts blindly
 
 
-def interpreter(content: bytes, file: str, threads: int = 1):
-    """An Interpreter on vetted bytes with `threads` threads (1: batch-1 latency), tensors allocated
-    (ModelLoadError if it cannot load)."""
+def interpreter(content: bytes, file: str):
+    """A one-thread Interpreter on vetted bytes, tensors allocated (ModelLoadError if it cannot load)."""
     module = interpreter_module()
     try:
-        interp = module.Interpreter(model_content=content, num_threads=threads)
+        interp = module.Interpreter(model_content=content, num_threads=1)
         interp.allocate_tensors()
         return interp
     except Exception as exc:  # ValueError/RuntimeError on bad files, UnicodeDecodeError on bad names
@@ -66,16 +65,16 @@ class LiteRTBackend:
     name = NAME
     _fast = None  # the bound C++ methods of the hot path (see _bind)
 
-    def __init__(self, content: bytes, entry: ArtifactEntry, spec: Spec, threads: int = 1) -> None:
+    def __init__(self, content: bytes, entry: ArtifactEntry, spec: Spec) -> None:
         vet(content, entry.file)
-        self._content, self._file, self.threads = content, entry.file, threads
+        self._content, self._file = content, entry.file
         self._reset = entry.reset_variables
         self._lock = allocate_lock()
         self.runtime_module = interpreter_module().__name__
         self._build()
 
     def _build(self) -> None:
-        interp = interpreter(self._content, self._file, self.threads)
+        interp = interpreter(self._content, self._file)
         inputs, outputs = interp.get_input_details(), interp.get_output_details()
         if len(inputs) != 1 or not outputs or inputs[0]["dtype"] not in (np.float32, np.int8, np.uint8):
             raise ModelLoadError(
@@ -178,8 +177,8 @@ def _quantize(x: np.ndarray, dtype, scale: float, zero: int) -> np.ndarray:
     return np.clip(np.rint(x / scale + zero), info.min, info.max).astype(dtype)
 
 
-def open(content: bytes, entry: ArtifactEntry, spec: Spec, threads: int = 1) -> LiteRTBackend:  # noqa: A001
-    return LiteRTBackend(content, entry, spec, threads)
+def open(content: bytes, entry: ArtifactEntry, spec: Spec) -> LiteRTBackend:  # noqa: A001 - registry API
+    return LiteRTBackend(content, entry, spec)
 
 
 class LiteRTStepBackend:

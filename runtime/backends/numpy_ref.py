@@ -78,8 +78,7 @@ class NumpyBackend:
         return np.asarray(x, dtype=np.float32)
 
 
-def open(content: bytes, entry: ArtifactEntry, spec: Spec, threads: int = 1) -> NumpyBackend:  # noqa: A001
-    # numpy's BLAS sizes its own thread pool (OPENBLAS_NUM_THREADS); nothing per model to set here
+def open(content: bytes, entry: ArtifactEntry, spec: Spec) -> NumpyBackend:  # noqa: A001 - registry API
     return NumpyBackend(content, entry, spec)
 
 

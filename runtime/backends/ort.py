@@ -16,16 +16,16 @@ from ..vet.onnx_proto import check_onnx
 NAME = "onnxruntime"
 
 
-def session(content: bytes, file: str, threads: int = 1):
-    """A CPU InferenceSession on vetted bytes: `threads` intra-op threads, ONNX format only, quiet."""
+def session(content: bytes, file: str):
+    """A CPU InferenceSession on vetted bytes: one thread, ONNX format only, quiet."""
     check_onnx(content, file)  # external data, custom domains: refused before ORT parses
     # Telemetry must be off before the first import: a device app should not write to ~/.cache.
     os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
     ort = optional.require("onnxruntime", "the onnxruntime backend")
     options = ort.SessionOptions()
     options.add_session_config_entry("session.load_model_format", "ONNX")  # never the ORT format
-    # Tiny recurrent graphs at batch 1: thread pools cost more than they give; big batches split rows.
-    options.intra_op_num_threads = threads
+    # Tiny recurrent graphs: thread pools cost more than they give.
+    options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
     try:
@@ -39,9 +39,8 @@ class OrtBackend:
 
     name = NAME
 
-    def __init__(self, content: bytes, entry: ArtifactEntry, spec: Spec, threads: int = 1) -> None:
-        self._session = session(content, entry.file, threads)
-        self.threads = threads
+    def __init__(self, content: bytes, entry: ArtifactEntry, spec: Spec) -> None:
+        self._session = session(content, entry.file)
         inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
         if len(inputs) != 1 or not outputs or inputs[0].type != "tensor(float)":
             raise ModelLoadError(
@@ -62,8 +61,8 @@ class OrtBackend:
         return self._run(self._outputs, {self._input: x})[0]
 
 
-def open(content: bytes, entry: ArtifactEntry, spec: Spec, threads: int = 1) -> OrtBackend:  # noqa: A001
-    return OrtBackend(content, entry, spec, threads)
+def open(content: bytes, entry: ArtifactEntry, spec: Spec) -> OrtBackend:  # noqa: A001 - registry API
+    return OrtBackend(content, entry, spec)
 
 
 class OrtStepBackend:

@@ -120,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def add_threads(p: argparse.ArgumentParser, text: str = "", default: int = 1) -> None:
-    text = text or "runtime threads (LiteRT num_threads, onnxruntime intra-op); 0: every core; default 1"
+    text = text or "threads for batches of 128+ windows (split over copies of the model); 0: every core; default 1"
     p.add_argument("--threads", type=int, default=default, metavar="N", help=text)
 
 
