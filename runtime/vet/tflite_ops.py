@@ -15,15 +15,18 @@ from ..errors import ModelLoadError
 CUSTOM_CODE = 32
 
 
+_STRUCTS: dict[str, struct.Struct] = {}  # compiled once per format: vetting runs on every load (cold start)
+
+
 class _Reader:
     def __init__(self, data: bytes, name: str) -> None:
-        self.data, self.name = data, name
+        self.data, self.name, self.size = data, name, len(data)
 
     def _unpack(self, fmt: str, pos: int):
-        size = struct.calcsize(fmt)
-        if pos < 0 or pos + size > len(self.data):
+        packed = _STRUCTS.get(fmt) or _STRUCTS.setdefault(fmt, struct.Struct(fmt))
+        if pos < 0 or pos + packed.size > self.size:
             raise ModelLoadError(f"{self.name}: not a valid .tflite file (offset {pos} out of range).")
-        return struct.unpack_from(fmt, self.data, pos)[0]
+        return packed.unpack_from(self.data, pos)[0]
 
     def field_pos(self, table: int, field: int) -> int | None:
         vtable = table - self._unpack("<i", table)
