@@ -97,12 +97,12 @@ def check(proto) -> None:
 
 def write(model, path: Path, info: ModelInfo, form: GraphForm, opset: int = OPSET) -> ArtifactEntry:
     """Write `model` as a float32 .onnx file in the given graph form ('native', 'fused' or 'unrolled')."""
-    if form.name == NATIVE:
-        return native.write(model, path, info, form, opset)
-    if form.name not in (FUSED, UNROLLED):
+    if form.name not in (NATIVE, FUSED, UNROLLED):
         raise ExportError(f"unknown ONNX graph form {form.name!r}; expected {NATIVE!r}, {FUSED!r} or {UNROLLED!r}.")
-    source = clone_with(model, unroll=True) if form.name == UNROLLED else model
-    proto = to_onnx(source, info, opset)
+    if form.name == NATIVE:  # UnsupportedLayerError when a layer has no exact native form
+        proto = native.window_graph(model, info, opset)
+    else:
+        proto = to_onnx(clone_with(model, unroll=True) if form.name == UNROLLED else model, info, opset)
     check(proto)
     Path(path).write_bytes(proto.SerializeToString())
     return ArtifactEntry(

@@ -17,7 +17,7 @@ import numpy as np
 from edgernn.runtime.manifest import ArtifactEntry
 
 from ...model_info import ModelInfo, UnsupportedLayerError
-from ..base import NATIVE, STEP_INPUT, STEP_OUTPUT, GraphForm, StepSource, step_entry
+from ..base import NATIVE, STEP_INPUT, STEP_OUTPUT, StepSource, step_entry
 from ..numpy.convert import describe
 from .native_ops import Graph, dense, merge, recurrent_op, reverse_time, squeeze
 
@@ -115,18 +115,6 @@ def step_graph(source: StepSource, opset: int):
         g.inits,
     )
     return _model(graph, opset)
-
-
-def write(model, path: Path, info: ModelInfo, form: GraphForm, opset: int) -> ArtifactEntry:
-    """Write the native window model; UnsupportedLayerError when a layer has no exact native form."""
-    from .convert import check, op_types
-
-    proto = window_graph(model, info, opset)
-    check(proto)
-    Path(path).write_bytes(proto.SerializeToString())
-    return ArtifactEntry(
-        file=Path(path).name, format="onnx", graph_form=form.name, graph_form_reason=form.reason, ops=op_types(proto)
-    ).with_(opset=opset)
 
 
 def write_step(source: StepSource, path: Path, opset: int) -> ArtifactEntry:
