@@ -181,7 +181,8 @@ def bench_artifact(
         row["cold_start_error"] = cold_error
     for batch in THROUGHPUT_BATCHES:
         row[f"throughput_b{batch}"] = throughput(predictor.predict, windows(predictor.spec, batch, seed=batch))
-    row.update(speed.scaling(bundle, art, backend, threads, row["throughput_b1024"], peak))
+    x = windows(predictor.spec, speed.BATCH, seed=speed.BATCH)
+    row.update(speed.scaling(bundle, art, backend, threads, row["throughput_b1024"], peak, x))
     return row
 
 

@@ -52,12 +52,9 @@ def batch_throughput(bundle: Bundle, art: ArtifactEntry, backend: str, threads: 
 
 
 def scaling(
-    bundle: Bundle, art: ArtifactEntry, backend: str, threads: int, one: float, peak: float | None
+    bundle: Bundle, art: ArtifactEntry, backend: str, threads: int, one: float, peak: float | None, x: np.ndarray
 ) -> dict[str, Any]:
-    """Batch-1024 throughput at `threads` beside `one` (the 1-thread figure), and GFLOP/s against `peak`."""
-    from .bench import windows
-
-    x = windows(bundle.manifest.spec, BATCH, seed=BATCH)
+    """Throughput on the batch `x` at `threads` beside `one` (the 1-thread figure), and GFLOP/s against `peak`."""
     many = batch_throughput(bundle, art, backend, threads, x) if threads > 1 else one
     count = macs(bundle.manifest)
     gflops = max(one, many) * 2 * count / 1e9 if count else None

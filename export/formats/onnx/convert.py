@@ -23,9 +23,9 @@ from edgernn.runtime.manifest import ArtifactEntry
 from ...model_info import ModelInfo, clone_with
 from ..base import FUSED, NATIVE, UNROLL_MAX_TIMESTEPS, UNROLLED, GraphForm
 from . import native
+from .names import BATCH_DIM, INPUT_NAME, OUTPUT_NAME
 
 OPSET = 17
-INPUT_NAME, OUTPUT_NAME, BATCH_DIM = "input", "output", "batch"
 
 
 def forms(info: ModelInfo) -> list[GraphForm]:

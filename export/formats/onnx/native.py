@@ -9,16 +9,14 @@ caller falls back to tf2onnx's forms with the reason in the manifest's `forms_re
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from edgernn.runtime.manifest import ArtifactEntry
-
 from ...model_info import ModelInfo, UnsupportedLayerError
-from ..base import NATIVE, STEP_INPUT, STEP_OUTPUT, StepSource, step_entry
+from ..base import STEP_INPUT, STEP_OUTPUT, StepSource
 from ..numpy.convert import describe
+from .names import BATCH_DIM, INPUT_NAME, OUTPUT_NAME
 from .native_ops import Graph, dense, merge, recurrent_op, reverse_time, squeeze
 
 REASON = "ONNX's own RNN/GRU/LSTM op per recurrent layer, written from the Keras weights: one kernel per layer"
@@ -38,8 +36,6 @@ def _bidirectional(g: Graph, x: str, rec: Mapping[str, Any], arrays, width: int)
 def window_graph(model, info: ModelInfo, opset: int):
     """The window model (batch, T, F) -> (batch, outputs) or (batch, T, outputs) as an onnx ModelProto."""
     from onnx import TensorProto, helper
-
-    from .convert import BATCH_DIM, INPUT_NAME, OUTPUT_NAME
 
     layers, arrays = describe(model)
     g = Graph()
@@ -81,8 +77,6 @@ def step_graph(source: StepSource, opset: int):
     """The step model (x_t, *states) -> (y_t, *next states), names as in the manifest's streaming block."""
     from onnx import TensorProto, helper
 
-    from ...streaming import NEXT
-
     layers, arrays = describe(source.model)
     g = Graph()
     x, width = g.one("Unsqueeze", [STEP_INPUT, g.const("axes", np.array([0]), np.int64)]), source.info.features
@@ -99,7 +93,7 @@ def step_graph(source: StepSource, opset: int):
             axes = g.const("axes", np.array([0]), np.int64)
             initial = [g.one("Unsqueeze", [s["name"], axes]) for s in mine]
             outs = recurrent_op(g, x, [rec], arrays, width, initial)
-            outputs += [(squeeze(g, t, 0), NEXT + s["name"]) for t, s in zip(outs[1:], mine)]
+            outputs += [(squeeze(g, t, 0), s["output"]) for t, s in zip(outs[1:], mine)]
             x, width = squeeze(g, outs[0], 1), int(rec["units"])
     for tensor, name in [(squeeze(g, x, 0), STEP_OUTPUT), *outputs]:
         g.rename(tensor, name)
@@ -111,16 +105,7 @@ def step_graph(source: StepSource, opset: int):
         g.nodes,
         "edgernn_native_step",
         [value(STEP_INPUT, source.info.features), *(value(s["name"], s["shape"][0]) for s in source.states)],
-        [value(STEP_OUTPUT, source.info.outputs), *(value(NEXT + s["name"], s["shape"][0]) for s in source.states)],
+        [value(STEP_OUTPUT, source.info.outputs), *(value(s["output"], s["shape"][0]) for s in source.states)],
         g.inits,
     )
     return _model(graph, opset)
-
-
-def write_step(source: StepSource, path: Path, opset: int) -> ArtifactEntry:
-    from .convert import check, op_types
-
-    proto = step_graph(source, opset)
-    check(proto)
-    path.write_bytes(proto.SerializeToString())
-    return step_entry(path, "onnx", op_types(proto), STEP_REASON).with_(opset=opset, step_form=NATIVE)
