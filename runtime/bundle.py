@@ -208,8 +208,10 @@ class Bundle:
                 self.check_variant(variant)
             artifact = self.artifact_for(backend, variant)
         content, spec = self.read(artifact), self.manifest.spec
-        runner = backends.open_window(backend, content, artifact, spec)
         threads = check_threads(threads)
+        if threads > 1 and backends.intra_op_threads(backend):  # the runtime's own pool (ort.py)
+            return Predictor(self, backends.open_window(backend, content, artifact, spec, threads), artifact)
+        runner = backends.open_window(backend, content, artifact, spec)
         if threads > 1:  # big batches split over one runner per thread (runtime/parallel.py)
             from .parallel import ParallelRunner
 
@@ -268,9 +270,10 @@ def load(
         path: the bundle directory (holding manifest.json).
         backend: 'auto', or a name from `edgernn.runtime.backends.REGISTRY`.
         variant: which artifact variant to run ('float32', or a quantized one).
-        threads: 1 (the default) runs every call on one thread, fastest at batch 1; N > 1 splits batches
-            of 128 rows or more over N copies of the model on N threads (runtime/parallel.py); 0 means
-            one per core. benchmarks/RESULTS.md measures batch 1024 at 1 thread and at every core.
+        threads: 1 (the default) runs every call on one thread, fastest at batch 1; N > 1 gives big
+            batches N threads: onnxruntime's own intra-op pool, and for LiteRT and numpy batches of 128
+            rows or more split over N copies of the model (runtime/parallel.py); 0 means one per core.
+            benchmarks/RESULTS.md measures batch 1024 at 1 thread and at every core.
         verify: check each file's size and sha256 against the manifest (False only for debugging).
 
     Raises:

@@ -1,10 +1,10 @@
 """Every core for big batches: one single-thread runner per thread, the batch split between them.
 
-Measured on this 2-core machine (benchmarks/RESULTS.md, "Batch 1024"): the runtimes' own intra-op
-threads (LiteRT num_threads, onnxruntime intra_op_num_threads) split each small recurrent matmul
-and lose more to the hand-off than they gain, while whole rows of the batch run independently.
-LiteRT's invoke and onnxruntime's run release the GIL, so Python threads carry the halves.
-Batches under PARALLEL_ROWS run on the first runner alone: batch-1 latency is unchanged.
+Used for LiteRT and numpy (onnxruntime uses its own intra-op pool, backends/ort.py). Measured on
+this 2-core machine on an LSTM(64) batch of 1024: LiteRT's own num_threads split each small matmul
+and gained 1.35x, whole halves of the batch on two interpreters 2.2x. LiteRT's invoke releases the
+GIL (so do numpy's matmuls), so Python threads carry the halves. Batches under PARALLEL_ROWS run on
+the first runner alone: batch-1 latency is unchanged.
 """
 
 from __future__ import annotations

@@ -128,15 +128,23 @@ def _usable(name: str) -> ModuleType:
     return module
 
 
-def open_window(name: str, content: bytes, entry: ArtifactEntry, spec: Spec) -> WindowRunner:
-    """Open `content` (the checked bytes of the window artifact `entry`) in backend `name`.
+def intra_op_threads(name: str) -> bool:
+    """Whether backend `name` runs threads=N on its runtime's own thread pool (else: runtime/parallel.py)."""
+    return bool(getattr(backend_module(name), "INTRA_OP_THREADS", False))
+
+
+def open_window(name: str, content: bytes, entry: ArtifactEntry, spec: Spec, threads: int = 1) -> WindowRunner:
+    """Open `content` (the checked bytes of the window artifact `entry`) in backend `name`; `threads`
+    only for a backend with intra_op_threads (the others are given 1 and split by runtime/parallel.py).
 
     Raises:
         BackendUnavailableError, ModelLoadError, UnsupportedModelError, ManifestError (shapes disagree).
     """
     module = _usable(name)
     try:
-        runner = module.open(content, entry, spec)
+        runner = (
+            module.open(content, entry, spec, threads=threads) if threads > 1 else module.open(content, entry, spec)
+        )
         check_io(entry.file, spec, runner.input_shape, runner.output_shape)
     except EdgeRNNError:
         raise
