@@ -110,7 +110,8 @@ def scaling(paths: dict[str, Path], rounds: int = 3) -> dict[str, Any]:
                 one = max(one, speed.batch_throughput(bundle, art, backend, 1, x))
                 many = max(many, speed.batch_throughput(bundle, art, backend, cores, x))
             gflops = max(one, many) * 2 * count / 1e9 if count else None
-            rows.append([name, backend, art.graph_form, one, many, many / one, count, gflops, gflops / peak])
+            share = gflops / peak if gflops else None
+            rows.append([name, backend, art.graph_form, one, many, many / one, count, gflops, share])
     return {"cores": cores, "peak": peak, "rows": rows}
 
 
