@@ -213,10 +213,10 @@ class Bundle:
             return Predictor(self, backends.open_window(backend, content, artifact, spec, threads), artifact)
         runner = backends.open_window(backend, content, artifact, spec)
         if threads > 1:  # big batches split over one runner per thread (runtime/parallel.py)
-            from .parallel import ParallelRunner
+            from .parallel import ParallelRunner, macs_per_window, min_rows
 
             more = [backends.open_window(backend, content, artifact, spec) for _ in range(threads - 1)]
-            runner = ParallelRunner([runner, *more])
+            runner = ParallelRunner([runner, *more], min_rows(macs_per_window(self.manifest)))
         return Predictor(self, runner, artifact)
 
     def step_model(

@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 
 from ..bundle import Bundle
-from ..manifest import ArtifactEntry, Manifest
+from ..manifest import ArtifactEntry
+from ..parallel import macs_per_window
 
 BATCH = 1024
 
@@ -32,11 +33,7 @@ def sgemm_peak_gflops(n: int = 1024, seconds: float = 0.5) -> float:
             return 2 * n**3 / best / 1e9
 
 
-def macs(manifest: Manifest) -> int | None:
-    """Multiply-adds per window from the manifest (None for bundles written before it was counted)."""
-    value = manifest.extra.get("compute", {})
-    value = value.get("macs_per_window") if isinstance(value, dict) else None
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+macs = macs_per_window  # multiply-adds per window from the manifest (None before it was counted)
 
 
 def batch_throughput(bundle: Bundle, art: ArtifactEntry, backend: str, threads: int, x: np.ndarray) -> float:
