@@ -110,7 +110,7 @@ def render(results: dict[str, Any]) -> str:
         *hot_section(results["hot"], results["ort_hot"]),
         "## Keras vs edgernn (batch 1, median microseconds per call)",
         "",
-        "Keras runs on model units, edgernn on raw units (its unit maps included).",
+        "Keras runs on model units, edgernn on raw units (folded into its files: predict runs no map).",
         "",
         md_table(
             [
