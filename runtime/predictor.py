@@ -59,6 +59,10 @@ class Predictor:
         self._y_map = self._y_off is not None or self._y_scale is not None
         self._small_batch = _SMALL // (spec.timesteps * spec.features)  # batches checked by list sum
         self._empty = np.zeros((0, *self._out_tail), dtype=np.float32)
+        # One window of a bundle without maps (folded, or identity units) and a small window: the
+        # branch at the top of predict, with each check once (RESULTS.md: seed-simplernn 1.35 -> 1.28).
+        self._one, self._one_out = (1, *self._tail), (1, *self._out_tail)
+        self._direct = not self._x_map and not self._y_map and self._small_batch >= 1
 
     def __repr__(self) -> str:
         return f"Predictor({self.bundle.folder!r}, backend={self.backend!r}, variant={self.variant!r})"
@@ -86,6 +90,16 @@ class Predictor:
         if type(x) is not np.ndarray or x.dtype is not _F32:
             x = self._as_float32(x)
         shape = x.shape
+        if shape == self._one and self._direct:
+            if not (allow_nonfinite or isfinite(sum(x.ravel().tolist()))):
+                self._nonfinite()
+            try:
+                y = self._run(x)
+            except Exception as exc:
+                raise run_error(exc, self.artifact.file) from None
+            if y.shape != self._one_out:
+                self._bad_output(y)
+            return y if y.dtype is _F32 else y.astype(np.float32)
         if shape[1:] != self._tail:  # a (timesteps, features) tail implies rank 3
             self._bad_shape(shape)
         n = shape[0]
@@ -110,9 +124,7 @@ class Predictor:
         except Exception as exc:
             raise run_error(exc, self.artifact.file) from None
         if y.shape[1:] != self._out_tail or len(y) != n:  # a damaged model can return anything
-            raise run_error(
-                ValueError(f"output shape {y.shape}, expected (batch, *{self._out_tail})"), self.artifact.file
-            )
+            self._bad_output(y)
         if self._y_map:
             if self._y_scale is not None:
                 y = _div(y, self._y_scale)
@@ -157,6 +169,9 @@ class Predictor:
 
     def _as_float32(self, x: Any) -> np.ndarray:
         return as_float32(x, self._tail)  # the same conversion as Stream.step
+
+    def _bad_output(self, y: np.ndarray) -> None:
+        raise run_error(ValueError(f"output shape {y.shape}, expected (batch, *{self._out_tail})"), self.artifact.file)
 
     def _bad_shape(self, shape: tuple[int, ...]) -> None:
         hint = " Add a batch axis: x[None]." if shape == self._tail else ""
