@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import speed
+
 OTHER_RESULTS = ("RESULTS-quantize.md", "RESULTS-streaming.md", "RESULTS-install.md", "../fuzz/RESULTS.md")
 
 
@@ -27,10 +29,11 @@ def hot_section(hot: dict[str, dict], ort_hot: dict[str, dict]) -> list[str]:
         "## Hot path: `Predictor.predict` vs the raw call (batch 1, microseconds per call)",
         "",
         "`raw call` = `set_tensor` + `invoke` + `get_tensor` on a separate LiteRT Interpreter of the same file,",
-        "with input already in model units. `native call` = the same three calls on the C++ wrapper the",
+        "with input already in the units the file takes (raw when the maps are folded into it, else model",
+        "units). `native call` = the same three calls on the C++ wrapper the",
         "backend uses (skips the Python wrapper frames and `invoke`'s refcount probe). `backend.run` adds the",
         "lock. `predict` adds the dtype/shape/finiteness checks and the raw<->model unit maps; the last three",
-        "columns time those pieces alone.",
+        "columns time those pieces alone; `-` where predict runs no map (folded or identity units).",
         "",
         md_table(
             [
@@ -65,11 +68,10 @@ def hot_section(hot: dict[str, dict], ort_hot: dict[str, dict]) -> list[str]:
     if lstm:
         out += [
             f"On seed-lstm, predict costs {lstm['predict'] - lstm['raw call']:.2f} us more than the raw call (ratio "
-            f"{lstm['predict'] / lstm['raw call']:.2f}, target 1.25). The two unit maps "
-            "(numpy ufunc calls with a fixed",
-            "dispatch cost of a few hundred ns even on a 4-element array) and the exact finiteness check account for",
-            "most of it; the rest is the lock and Python call overhead. A bundle whose preprocessing is the identity",
-            "skips both maps (the `identity units` row: the same model re-exported with scale 1).",
+            f"{lstm['predict'] / lstm['raw call']:.2f}, target 1.25). The unit maps are folded into the file",
+            "(docs/speed.md), so predict runs none: what is left is the type and shape checks, the exact finiteness",
+            "check, the lock and the Python calls, a fixed ~0.6 us that weighs most on the smallest model",
+            "(seed-simplernn). The `identity units` row is the same model re-exported with scale 1.",
             "",
         ]
     out += [
@@ -108,7 +110,7 @@ def render(results: dict[str, Any]) -> str:
         *hot_section(results["hot"], results["ort_hot"]),
         "## Keras vs edgernn (batch 1, median microseconds per call)",
         "",
-        "Keras runs on model units, edgernn on raw units (its unit maps included).",
+        "Keras runs on model units, edgernn on raw units (folded into its files: predict runs no map).",
         "",
         md_table(
             [
@@ -147,19 +149,60 @@ def render(results: dict[str, Any]) -> str:
             [[k, *v] for k, v in cold.items()],
         ),
         "",
+        *wheel_cold_section(results.get("wheel_cold")),
         "## Throughput of `Predictor.predict` (windows per second)",
         "",
         md_table(["bundle", "backend", "batch 1", "batch 64", "batch 1024"], results["throughput"]),
         "",
+        *speed.section(results, md_table),
     ]
     return "\n".join(out)
 
 
+def wheel_cold_section(cold: dict[str, float] | None) -> list[str]:
+    if not cold:
+        return []
+    return [
+        "Installed wheel (not editable), fresh processes alternating (benchmarks/cold_start.py): `edgernn` =",
+        "`from edgernn.runtime import load` + load + first predict; `bare` = `from ai_edge_litert.interpreter",
+        "import Interpreter` + `Interpreter(model_content)` + allocate + invoke, same model.tflite; ms after",
+        "`import numpy`.",
+        "",
+        md_table(
+            ["edgernn median", "bare median", "edgernn min", "bare min", "ratio of medians"],
+            [[cold["edgernn"], cold["bare"], cold["edgernn min"], cold["bare min"], cold["ratio"]]],
+        ),
+        "",
+    ]
+
+
+def speed_headline(results: dict[str, Any]) -> list[list[Any]]:
+    """The speed issue's ratios: native ONNX ops, threads, cold start against the bare interpreter."""
+    rows: list[list[Any]] = []
+    forms = results.get("onnx_forms") or {}
+    lstm = forms.get("seed-lstm", {}).get("native")
+    for seed in ("seed-gru", "seed-simplernn"):
+        f = forms.get(seed)
+        if f and lstm:
+            rows.append([f"onnxruntime batch 1, {seed} native / seed-lstm native", f["native"] / lstm, "<= 1.3"])
+            rows.append([f"onnxruntime batch 1, {seed} unrolled / native", f["unrolled"] / f["native"], ">= 3"])
+    scale = results.get("scaling")
+    for row in scale["rows"] if scale else []:
+        name, backend, speedup, share = row[0], row[1], row[5], row[8]
+        rows.append([f"batch 1024 all cores / 1 thread, {name}, {backend}", speedup, ">= 1.6"])
+        rows.append([f"achieved GFLOP/s / sgemm peak, {name}, {backend}", share, "(reported)"])
+    cold = results.get("wheel_cold")
+    if cold:
+        rows.append(["cold start, installed wheel / bare LiteRT interpreter (medians)", cold["ratio"], "<= 1.5"])
+    return rows
+
+
 def headline(results: dict[str, Any]) -> list[list[Any]]:
     rows = []
-    lstm = results["hot"].get("seed-lstm")
-    if lstm:
-        rows.append(["predict / raw LiteRT call, batch 1, seed-lstm", lstm["predict"] / lstm["raw call"], "<= 1.25"])
+    for seed in ("seed-simplernn", "seed-lstm", "seed-gru"):
+        hot = results["hot"].get(seed)
+        if hot:
+            rows.append([f"predict / raw LiteRT call, batch 1, {seed}", hot["predict"] / hot["raw call"], "<= 1.25"])
     ident = results["hot"].get("seed-lstm (identity units)")
     if ident:
         rows.append(
@@ -178,6 +221,7 @@ def headline(results: dict[str, Any]) -> list[list[Any]]:
                 ">= 10,000",
             ]
         )
+    rows += speed_headline(results)
     cold = results["cold"]
     tf = cold.get("import tensorflow")
     for key, v in cold.items():

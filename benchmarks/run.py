@@ -23,7 +23,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 import numpy as np  # noqa: E402
-from results_md import headline, render  # noqa: E402  (benchmarks/ is sys.path[0])
+import speed  # noqa: E402  (benchmarks/ is sys.path[0])
+from results_md import headline, render  # noqa: E402
 
 from edgernn.runtime import (  # noqa: E402
     backends,
@@ -67,7 +68,7 @@ def litert_hot_path(bundle: Path, rounds: int) -> dict[str, float]:
     raw_i, nat_i = fresh_interpreter(), fresh_interpreter()
     i_in, i_out = raw_i.get_input_details()[0]["index"], raw_i.get_output_details()[0]["index"]
     x = windows(p.spec, 1)
-    xm = np.ascontiguousarray((x - p.spec.x.offset) * p.spec.x.scale, dtype=np.float32)
+    xm = artifact_input(p, x)
     ym = p.run_model_units(xm)
     scale_in, scale_out = p.spec.x.scale, p.spec.y.scale
 
@@ -92,9 +93,15 @@ def litert_hot_path(bundle: Path, rounds: int) -> dict[str, float]:
         "output affine": lambda: np.true_divide(ym, scale_out[0]),
     }
     out = interleaved_us(fns, rounds)
-    if p.spec.x.identity and p.spec.y.identity:  # identity units: predict skips both maps
+    if p.spec.folded or (p.spec.x.identity and p.spec.y.identity):  # predict runs no unit map
         out["input affine"] = out["output affine"] = None
     return out
+
+
+def artifact_input(p, x: np.ndarray) -> np.ndarray:
+    """What the artifact itself takes: raw units when the maps are folded into it, else model units."""
+    xm = x if p.spec.folded else (x - p.spec.x.offset) * p.spec.x.scale
+    return np.ascontiguousarray(xm, dtype=np.float32)
 
 
 def identity_bundle(bundle: Path, root: Path) -> Path:
@@ -114,7 +121,7 @@ def ort_hot_path(bundle: Path, rounds: int) -> dict[str, float]:
     session = ort.InferenceSession(str(bundle / p.artifact.file), options, providers=["CPUExecutionProvider"])
     name, out = session.get_inputs()[0].name, [session.get_outputs()[0].name]
     x = windows(p.spec, 1)
-    xm = np.ascontiguousarray((x - p.spec.x.offset) * p.spec.x.scale, dtype=np.float32)
+    xm = artifact_input(p, x)
     return interleaved_us({"raw call": lambda: session.run(out, {name: xm}), "predict": lambda: p.predict(x)}, rounds)
 
 
@@ -192,8 +199,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "RESULTS.md")
     parser.add_argument("--quick", action="store_true", help="fewer rounds and processes (a smoke run)")
+    parser.add_argument("--wheel-venv", type=Path, help="venv with the installed wheel for the cold start ratio")
     args = parser.parse_args()
     rounds, runs, tf_runs = (20, 3, 1) if args.quick else (300, 11, 5)
+    with tempfile.TemporaryDirectory() as work:
+        return measure_all(args, rounds, runs, tf_runs, Path(work))
+
+
+def measure_all(args, rounds: int, runs: int, tf_runs: int, work: Path) -> int:
     bundles = [ROOT / "models" / s for s in SEEDS]
     installed = backends.installed()
     results: dict[str, Any] = {
@@ -201,7 +214,12 @@ def main() -> int:
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "runs": runs,
         "tf_runs": tf_runs,
+        "bundles": "models/",
     }
+    if optional.available("tensorflow"):  # the code as it is: folded units, native ONNX ops
+        print("re-exporting the seed bundles ...", file=sys.stderr)
+        bundles = list(speed.current_bundles(ROOT / "models", work / "current").values())
+        results["bundles"] = "models/*/model.keras re-exported by this checkout (same preprocessing)"
     print("hot path ...", file=sys.stderr)
     results["hot"] = {b.name: litert_hot_path(b, rounds) for b in bundles} if "litert" in installed else {}
     if "litert" in installed and optional.available("tensorflow"):
@@ -215,6 +233,19 @@ def main() -> int:
     results["cold"] = cold_starts(bundles[1], runs, tf_runs)
     print("throughput ...", file=sys.stderr)
     results["throughput"] = [row for b in bundles for row in throughputs(b)]
+    if optional.available("tensorflow") and "onnxruntime" in installed:
+        print("ONNX forms ...", file=sys.stderr)
+        results["onnx_forms"] = speed.onnx_forms(
+            {b.name: b for b in bundles}, work, lambda f: interleaved_us(f, rounds)
+        )
+        print("threads and GFLOP/s ...", file=sys.stderr)
+        results["scaling"] = speed.scaling({"seed-lstm": bundles[1], "LSTM(64) on (24, 3)": speed.lstm64(work)})
+    if args.wheel_venv or not args.quick:
+        print("cold start, installed wheel vs bare interpreter ...", file=sys.stderr)
+        import cold_start
+
+        venv = args.wheel_venv or cold_start.wheel_venv(work / "wheel")
+        results["wheel_cold"] = cold_start.compare(venv / "bin" / "python", bundles[1], max(runs, 11))
     results["headline"] = headline(results)
     text = render(results)
     tmp = args.out.with_suffix(".tmp")

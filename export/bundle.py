@@ -24,9 +24,12 @@ import numpy as np
 
 from edgernn.runtime import checks, signing
 from edgernn.runtime.errors import ExportError
+from edgernn.runtime.frozen import replace
 from edgernn.runtime.manifest import MANIFEST_FILE, Affine, ArtifactEntry, Manifest, ModelBlock, Spec
 
 from .atomic import staging_dir
+from .compute import compute_block
+from .fold import Folding, fold
 from .formats import DEFAULT_FORMATS, Target, file_entry, get_format, try_forms
 from .keras_io import load_keras, save_keras
 from .model_info import ModelInfo, inspect_model
@@ -61,6 +64,8 @@ class ExportOptions:
         raw_golden: raw-unit golden pair ('raw_inputs', 'raw_outputs') to keep (a re-export carries its
             source's); default: the model-unit golden pair through this export's mapping.
         sign_key: a PEM private key: sign the bundle (edgernn.runtime.signing) before it is swapped in.
+        fold: fold the unit maps into the first and last layers' weights (export/fold.py), so the
+            artifacts take and return raw units; False keeps them in Python (as bundles before).
     """
 
     formats: Sequence[str] = DEFAULT_FORMATS
@@ -79,6 +84,7 @@ class ExportOptions:
     override_preprocessing: bool = False
     raw_golden: Mapping[str, np.ndarray] | None = None
     sign_key: str | os.PathLike[str] | None = None
+    fold: bool = True
 
 
 @dataclass(frozen=True)
@@ -208,20 +214,23 @@ def export_bundle(
     spec = model_spec(info, options)
     inputs = golden_inputs(info, options.representative, options.seed)
     cases = keras_cases(model, inputs, seed=options.seed + 1)
+    folding = fold(model, spec, inputs) if options.fold else Folding(model, False, "exported with fold=False")
+    spec = replace(spec, folded=folding.folded, fold_note=folding.reason)
+    source = folding.model  # what every artifact is converted from: raw units when folded
     variants = parse_variants(options.quantize)
     windows = _calibration_windows(model, info, spec, options) if variants else None
     target = Target(name, spec, cases[0].inputs, cases[0].outputs)
     with writing(out), staging_dir(out) as tmp:
-        entries = [write_window_model(model, tmp, fmt, info, spec, cases, target) for fmt in options.formats]
+        entries = [write_window_model(source, tmp, fmt, info, spec, cases, target) for fmt in options.formats]
         streaming = None
         if options.streaming:
-            streaming, steps = write_step_models(model, tmp, info, spec, options.formats, options.seed)
+            streaming, steps = write_step_models(model, tmp, info, spec, options.formats, options.seed, source)
             entries += steps
         golden = {"inputs": cases[0].inputs, "outputs": cases[0].outputs}
         golden.update(options.raw_golden or raw_golden(spec, cases[0].inputs, cases[0].outputs))
         quant = None
         if variants:
-            report = write_variants(model, tmp, info, spec, variants, entries, windows, options.max_error, target)
+            report = write_variants(source, tmp, info, spec, variants, entries, windows, options.max_error, target)
             entries += report.entries
             quant = quantization_block(variants, windows, report.failures)
             golden.update(
@@ -239,7 +248,7 @@ def export_bundle(
             model=_model_block(info),
             streaming=streaming,
             quantization=quant,
-            extra=_extra(options),
+            extra={**_extra(options), "compute": compute_block(model, info)},
         )
         manifest = _write_manifest(draft, tmp)
         if options.sign_key is not None:  # in the staging folder: the bundle never appears unsigned

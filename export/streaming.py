@@ -91,8 +91,11 @@ def build_step_model(model, info: ModelInfo):
     return step, states
 
 
-def write_step_models(model, folder: Path, info: ModelInfo, spec: Spec, formats, seed: int = 0):
+def write_step_models(model, folder: Path, info: ModelInfo, spec: Spec, formats, seed: int = 0, source=None):
     """Write and prove `step.<fmt>` for each format. Returns (the manifest's StreamingBlock, entries).
+
+    `source` is the model the step models are built from (the folded model, export/fold.py); the
+    proof's reference is always `model` in model units.
 
     Each file is stepped through 10 x T samples (batch 1 and 3) in every installed backend of its
     format, through the runtime's own StepModel, and compared with the sequence reference.
@@ -100,10 +103,11 @@ def write_step_models(model, folder: Path, info: ModelInfo, spec: Spec, formats,
     Raises:
         ExportError: the model cannot stream (Bidirectional, go_backwards), or a step model fails.
     """
-    step, states = build_step_model(model, info)
+    source_model = model if source is None else source
+    step, states = build_step_model(source_model, info)
     block = StreamingBlock.parse({"input": STEP_INPUT, "output": STEP_OUTPUT, "states": states}, "the step model")
     cases = [Case(label, xs, ref) for label, xs, ref in proof_cases(model, info, seed)]
-    source = StepSource(step, states, model, info)
+    step_source = StepSource(step, states, source_model, info)
     entries = []
     for fmt in map(get_format, formats):
         if fmt.streams_in_model:  # e.g. C: model.c has P_step, proven on 10 x T steps when it was written
@@ -115,7 +119,7 @@ def write_step_models(model, folder: Path, info: ModelInfo, spec: Spec, formats,
                 "export that format without --streaming."
             )
         path = folder / fmt.file("step")
-        entry = fmt.step_writer(source, path)
+        entry = fmt.step_writer(step_source, path)
         content = path.read_bytes()  # hashed and proven: the same bytes
         entry = entry.with_(**file_fields(content))
 

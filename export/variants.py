@@ -33,7 +33,7 @@ GOLDEN_HOLDOUT = 64  # held-out windows kept in golden.npz for `edgernn validate
 class Windows:
     """Calibration windows and the held-out case (model units) the variants are measured on."""
 
-    calibration: np.ndarray | None
+    calibration: np.ndarray | None  # model units (write_variants maps them for a folded model)
     holdout: Case
     source: str
     output_range: float  # max - min of Keras outputs on all the windows: the scale tolerances are a share of
@@ -131,6 +131,9 @@ def write_variants(
         format) and one failure record (format, variant, reason) per variant left out.
     """
     report = VariantReport(windows=windows)
+    calibration = windows.calibration  # a folded model calibrates on the raw units it is fed
+    if spec.folded and calibration is not None:
+        calibration = spec.x.to_raw(calibration).astype(np.float32)
     floats = {e.format: e for e in float_entries if e.role == MODEL_ROLE and e.variant == FLOAT32}
     for variant in variants:
         offered = [fmt for fmt in floats if variant in get_format(fmt).variants]
@@ -152,7 +155,7 @@ def write_variants(
                 info,
                 variant,
                 floats[fmt],
-                windows.calibration,
+                calibration,
                 lambda content, entry: measure(content, entry, spec, windows, max_error),
                 target,
             )

@@ -39,8 +39,16 @@ def keras_cases(model, golden_inputs: np.ndarray, seed: int = 1, scale: float = 
 
 
 def window_opener(spec: Spec, entry: ArtifactEntry) -> Opener:
-    """Open the content as a window model, as `Bundle.predictor` does."""
-    return lambda name, content: backends.open_window(name, content, entry, spec).run
+    """Open the content as a window model, as `Bundle.predictor` does; model units in and out (a
+    folded artifact is fed raw units and its answers mapped back, so errors stay in model units)."""
+    if not spec.folded:
+        return lambda name, content: backends.open_window(name, content, entry, spec).run
+
+    def opener(name: str, content: bytes) -> Callable[[np.ndarray], np.ndarray]:
+        run = backends.open_window(name, content, entry, spec).run
+        return lambda xm: spec.y.to_model(run(spec.x.to_raw(xm).astype(np.float32))).astype(np.float32)
+
+    return opener
 
 
 def verify(

@@ -5,7 +5,7 @@ p = load("models/seed-lstm")
 p.predict([[[6.0], [7.0], [8.0], [9.0]]])
 """
 
-from .bundle import Bundle, load
+from .bundle import Bundle
 from .errors import (
     BackendUnavailableError,
     EdgeRNNError,
@@ -19,6 +19,7 @@ from .errors import (
     SignatureError,
     UnsupportedModelError,
 )
+from .loading import load
 from .manifest import ArtifactEntry, Manifest
 from .predictor import Predictor
 

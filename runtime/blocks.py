@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from . import checks
 from .errors import ManifestError
+from .frozen import record
 
 
 class StateSpec(NamedTuple):  # a NamedTuple: immutable, and ~5x cheaper to define than a dataclass
@@ -22,7 +22,7 @@ class StateSpec(NamedTuple):  # a NamedTuple: immutable, and ~5x cheaper to defi
         return {"name": self.name, "output": self.output, "shape": [self.size], "layer": self.layer, "initial": "zeros"}
 
 
-@dataclass(frozen=True, eq=False)  # compared by to_json(); eq costs import time on devices
+@record  # compared by to_json(); a frozen dataclass, made cheaply (frozen.py)
 class StreamingBlock:
     """The manifest's `streaming` block: the step models' tensor names and state shapes (zeros at start)."""
 
@@ -80,7 +80,7 @@ class StreamingBlock:
         }
 
 
-@dataclass(frozen=True, eq=False)  # compared by to_json(); eq costs import time on devices
+@record  # compared by to_json(); a frozen dataclass, made cheaply (frozen.py)
 class QuantizationBlock:
     """The manifest's `quantization` block: what was asked, what it was calibrated and measured on, what failed."""
 
@@ -123,7 +123,7 @@ class QuantizationBlock:
         }
 
 
-@dataclass(frozen=True, eq=False)  # compared by to_json(); eq costs import time on devices
+@record  # compared by to_json(); a frozen dataclass, made cheaply (frozen.py)
 class ModelBlock:
     """What the Keras model was: its cells (one per recurrent layer), layers and parameter count."""
 

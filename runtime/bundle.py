@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import backends, checks, signing
+from . import backends, checks
 from .errors import (
     BackendUnavailableError,
     InputError,
@@ -28,15 +27,17 @@ from .errors import (
 from .files import BundleDir, read_checked, sha256_bytes
 from .manifest import DEFAULT_VARIANT, MANIFEST_FILE, MODEL_ROLE, STEP_ROLE, ArtifactEntry, FileEntry, Manifest
 from .predictor import Predictor
+from .records import SIGNATURE_FILE, TRUSTED_KEYS_ENV
 from .vet.npz import read_npz
 
 if TYPE_CHECKING:
-    from .isolate import Limits
+    from pathlib import Path
+
     from .stream import StepModel
 
 GOLDEN_KEYS = ("inputs", "outputs")
 GOLDEN_MEMBERS = frozenset({*GOLDEN_KEYS, "holdout_inputs", "holdout_outputs", "raw_inputs", "raw_outputs"})
-EXTRA_ALLOWED = (signing.SIGNATURE_FILE,)  # files a bundle may hold beside the ones its manifest lists
+EXTRA_ALLOWED = (SIGNATURE_FILE,)  # files a bundle may hold beside the ones its manifest lists
 
 
 class Bundle:
@@ -44,11 +45,20 @@ class Bundle:
 
     def __init__(self, path: Path, manifest: Manifest, verify: bool = True, folder: BundleDir | None = None) -> None:
         self.path, self.manifest, self.verify = Path(path), manifest, verify
-        self.folder = folder  # the folder by handle (Bundle.open); None: files opened by path
+        self.handle = folder  # the folder by handle (Bundle.open); None: files opened by path
         self._read: dict[str, bytes] = {}  # files read by `preload`
 
     def __repr__(self) -> str:
-        return f"Bundle({str(self.path)!r})"
+        return f"Bundle({self.folder!r})"
+
+    @property
+    def path(self) -> Path:
+        """The bundle directory as a Path (pathlib is imported on first use: cold start, runtime/files.py)."""
+        if self._path is None:
+            from pathlib import Path
+
+            self._path = Path(self.folder)
+        return self._path
 
     @classmethod
     def open(
@@ -73,9 +83,12 @@ class Bundle:
         if not isinstance(path, (str, os.PathLike)):
             raise InputError(f"a bundle path must be a str or os.PathLike, got {type(path).__name__}.")
         folder = BundleDir(path)
-        keys = signing.trusted_keys_from_env() if trusted_keys is None else list(trusted_keys)
-        signed = signing.verify(path, keys) if keys else None
-        manifest = Manifest.read(Path(path), folder)
+        keys = _trusted(trusted_keys)
+        if keys:  # model-signing and its dependencies are imported only for a signed load
+            from .signing import verify as verify_signature
+
+        signed = verify_signature(path, keys) if keys else None
+        manifest = Manifest.read(path, folder)
         if signed is not None and signed.get(MANIFEST_FILE) != manifest.text_sha256:
             raise SignatureError(
                 f"{path}: {MANIFEST_FILE} changed after its signature was checked (sha256 "
@@ -90,18 +103,18 @@ class Bundle:
                     "a bundle holds only the files its manifest hashes. Remove them, or pass "
                     "allow_extra=True (--allow-extra) to ignore them."
                 )
-        return cls(Path(path), manifest, verify, folder)
+        return cls(path, manifest, verify, folder)
 
     def read(self, entry: ArtifactEntry | FileEntry) -> bytes:
         """The checked bytes of a file the manifest lists (see `read_checked`)."""
         if entry.file in self._read:
             return self._read[entry.file]
-        return read_checked(self.path, entry, self.verify, folder=self.folder)
+        return read_checked(self.folder, entry, self.verify, folder=self.handle)
 
     def preload(self, entries: list[ArtifactEntry]) -> None:
         """Read `entries` now (checked), so later use never goes back to the folder, which an export
         may have replaced by then. A listed file that is absent is skipped: asking for it says so."""
-        names = set(self.folder.names()) if self.folder else None
+        names = set(self.handle.names()) if self.handle else None
         for entry in entries:
             if names is None or entry.file in names:
                 self._read[entry.file] = self.read(entry)
@@ -113,27 +126,27 @@ class Bundle:
             IntegrityError, ManifestError: the first file that is missing or differs.
         """
         for entry in self.manifest.entries:  # hashed even in a Bundle opened with verify=False
-            read_checked(self.path, entry, folder=self.folder)
+            read_checked(self.folder, entry, folder=self.handle)
             for i, companion in enumerate(entry.extra.get("companions") or ()):  # model.h, model_test.c, ...
-                companion = FileEntry.parse(companion, f"{entry.file} companion {i}", self.path)
-                read_checked(self.path, companion, folder=self.folder)
+                companion = FileEntry.parse(companion, f"{entry.file} companion {i}", self.folder)
+                read_checked(self.folder, companion, folder=self.handle)
         source = self.manifest.source
-        if source is not None and source.file in (self.folder.names() if self.folder else []):
-            read_checked(self.path, source, folder=self.folder)
+        if source is not None and source.file in (self.handle.names() if self.handle else []):
+            read_checked(self.folder, source, folder=self.handle)
 
     def golden(self) -> dict[str, np.ndarray]:
         """The golden vectors: 'inputs' in model units, the Keras 'outputs' for them (and the held-out pair)."""
         data = self.read(self.manifest.golden)
         golden = read_npz(
-            data, f"{self.path}: golden file {self.manifest.golden.file}", GOLDEN_MEMBERS.__contains__, ManifestError
+            data, f"{self.folder}: golden file {self.manifest.golden.file}", GOLDEN_MEMBERS.__contains__, ManifestError
         )
         missing = [k for k in GOLDEN_KEYS if k not in golden]
         if missing:
-            raise ManifestError(f"{self.path}: golden file lacks arrays {missing}.")
+            raise ManifestError(f"{self.folder}: golden file lacks arrays {missing}.")
         count = [len(golden[k]) if golden[k].ndim else 0 for k in GOLDEN_KEYS]
         if min(count) == 0 or count[0] != count[1]:
             raise ManifestError(
-                f"{self.path}: golden file holds {count[0]} inputs and {count[1]} outputs; a bundle proves "
+                f"{self.folder}: golden file holds {count[0]} inputs and {count[1]} outputs; a bundle proves "
                 "itself on at least one window (and an output per input). Re-export the bundle."
             )
         return golden
@@ -142,7 +155,7 @@ class Bundle:
         """A variant the bundle does not hold is the caller's mistake (InputError), whatever is installed."""
         if not self.manifest.artifacts(role=MODEL_ROLE, variant=variant):
             raise InputError(
-                f"{self.path}: no artifact of variant {variant!r}; the bundle has (format, variant) "
+                f"{self.folder}: no artifact of variant {variant!r}; the bundle has (format, variant) "
                 f"{self.manifest.pairs()}. Pick one of those variants, or export this one "
                 "(edgernn export --quantize)."
             )
@@ -172,15 +185,21 @@ class Bundle:
         found = [a for a in found if backends.runs(backend, a)]  # e.g. tflm runs only the tflm variant
         if not found:
             raise InputError(
-                f"{self.path}: no artifact for backend {backend!r} and variant {variant!r}; the bundle has "
+                f"{self.folder}: no artifact for backend {backend!r} and variant {variant!r}; the bundle has "
                 f"(format, variant) {self.manifest.pairs()}. Pick another backend or variant, or export that variant."
             )
         return found[0]
 
     def predictor(
-        self, backend: str = "auto", variant: str = DEFAULT_VARIANT, *, artifact: ArtifactEntry | None = None
+        self,
+        backend: str = "auto",
+        variant: str = DEFAULT_VARIANT,
+        *,
+        artifact: ArtifactEntry | None = None,
+        threads: int = 1,
     ) -> Predictor:
-        """A Predictor for `variant` in `backend` ('auto' picks), or for exactly the window model `artifact`.
+        """A Predictor for `variant` in `backend` ('auto' picks), or for exactly the window model `artifact`;
+        `threads` as in `load`.
 
         Raises:
             InputError, BackendUnavailableError, IntegrityError, ManifestError, ModelLoadError,
@@ -192,7 +211,16 @@ class Bundle:
             else:
                 self.check_variant(variant)
             artifact = self.artifact_for(backend, variant)
-        runner = backends.open_window(backend, self.read(artifact), artifact, self.manifest.spec)
+        content, spec = self.read(artifact), self.manifest.spec
+        threads = check_threads(threads)
+        if threads > 1 and backends.intra_op_threads(backend):  # the runtime's own pool (ort.py)
+            return Predictor(self, backends.open_window(backend, content, artifact, spec, threads), artifact)
+        runner = backends.open_window(backend, content, artifact, spec)
+        if threads > 1:  # big batches split over one runner per thread (runtime/parallel.py)
+            from .parallel import ParallelRunner, macs_per_window, min_rows
+
+            more = [backends.open_window(backend, content, artifact, spec) for _ in range(threads - 1)]
+            runner = ParallelRunner([runner, *more], min_rows(macs_per_window(self.manifest)))
         return Predictor(self, runner, artifact)
 
     def step_model(
@@ -215,7 +243,7 @@ class Bundle:
             found = self.manifest.artifacts(role=STEP_ROLE, variant=variant, formats=formats)
             if not found:
                 raise UnsupportedModelError(
-                    f"{self.path}: no {'/'.join(formats)} step model for variant {variant!r} (step models: "
+                    f"{self.folder}: no {'/'.join(formats)} step model for variant {variant!r} (step models: "
                     f"{self.manifest.pairs(STEP_ROLE)}); pick a backend that runs one of those, or re-export "
                     "with --streaming."
                 )
@@ -225,56 +253,18 @@ class Bundle:
         return StepModel.load(backend, self.read(artifact), artifact, self.manifest.spec, streaming)
 
 
-def load(
-    path: str | os.PathLike[str],
-    backend: str = "auto",
-    variant: str = DEFAULT_VARIANT,
-    *,
-    verify: bool = True,
-    allow_extra: bool = False,
-    trusted_keys: Sequence[str | os.PathLike[str]] | None = None,
-    isolate: bool | Limits = False,
-) -> Predictor:
-    """Load a bundle directory and bind it to a backend.
-
-    Args:
-        path: the bundle directory (holding manifest.json).
-        backend: 'auto', or a name from `edgernn.runtime.backends.REGISTRY`.
-        variant: which artifact variant to run ('float32', or a quantized one).
-        verify: check each file's size and sha256 against the manifest (False only for debugging).
-        allow_extra: ignore files in the bundle that the manifest does not list (refused by default).
-        trusted_keys: PEM public keys; when given (or set in EDGERNN_TRUSTED_KEYS), the bundle must be
-            signed by one of them (see edgernn.runtime.signing), checked before anything is parsed.
-        isolate: first open the artifact (and its step model) and run the golden vectors in a child
-            process under memory, CPU and time limits (edgernn.runtime.isolate): a crash or hang there
-            is a ModelLoadError here, and this process never parses a file that killed the child. An
-            `isolate.Limits` sets the child's memory, CPU and wall-clock limits.
-
-    Raises:
-        ManifestError, IntegrityError, SignatureError, ModelLoadError, UnsupportedModelError, InputError,
-        BackendUnavailableError, MissingExtraError.
-
-    Example:
-        >>> p = load("models/seed-lstm")
-        >>> p.predict([[[6.0], [7.0], [8.0], [9.0]]]).shape
-        (1, 1)
-    """
-    for what, value in (("backend", backend), ("variant", variant)):
-        if not isinstance(value, str):
-            raise InputError(f"{what} must be a name (str), got {type(value).__name__}.")
-    bundle = Bundle.open(path, verify=verify, allow_extra=allow_extra, trusted_keys=trusted_keys)
-    if isolate:
-        from .isolate import probe
-
-        backend = bundle.choose_backend(variant) if backend == "auto" else backend
-        bundle.check_variant(variant)
-        window = bundle.artifact_for(backend, variant)
-        steps = bundle.manifest.artifacts(role=STEP_ROLE, variant=variant, formats=[window.format])
-        probe(bundle, [(backend, a.file) for a in (window, *steps[:1])], isolate)
-    predictor = bundle.predictor(backend, variant)
-    # Step models are read now, with the rest: a later p.stream() never reads a re-exported bundle.
-    bundle.preload(bundle.manifest.artifacts(role=STEP_ROLE, variant=variant, formats=[predictor.artifact.format]))
-    return predictor
+def _trusted(trusted_keys: Sequence[str | os.PathLike[str]] | None) -> list:
+    """The trusted keys: those given, else EDGERNN_TRUSTED_KEYS (os.pathsep-separated); [] for none."""
+    if trusted_keys is not None:
+        return list(trusted_keys)
+    return [k for k in os.environ.get(TRUSTED_KEYS_ENV, "").split(os.pathsep) if k]
 
 
-__all__ = ["Bundle", "load", "read_checked", "sha256_bytes"]
+def check_threads(threads: object) -> int:
+    """A positive thread count (0 means every core), or InputError."""
+    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 0:
+        raise InputError(f"threads must be a positive integer (or 0 for every core), got {threads!r}.")
+    return threads or (os.cpu_count() or 1)
+
+
+__all__ = ["Bundle", "check_threads", "read_checked", "sha256_bytes"]

@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import os
 import stat
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import checks
@@ -39,14 +37,14 @@ class BundleDir:
     """The bundle folder by handle. Close it (or use `with`); it is closed when collected too."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path, self.fd = Path(path), -1
+        self.path, self.fd = os.fspath(path), -1  # a str: pathlib costs the cold start ~3 ms (urllib)
         try:
             self.fd = os.open(self.path, _DIR_FLAGS) if _BY_HANDLE else -1
         except (FileNotFoundError, NotADirectoryError):
             raise ManifestError(f"{self.path} is not a bundle directory (expected a folder with a manifest).") from None
         except OSError as exc:
             raise ManifestError(f"{self.path}: cannot open the bundle folder ({exc.strerror}).") from None
-        if not _BY_HANDLE and not self.path.is_dir():
+        if not _BY_HANDLE and not os.path.isdir(self.path):
             raise ManifestError(f"{self.path} is not a bundle directory (expected a folder with manifest.json).")
 
     def close(self) -> None:
@@ -80,7 +78,7 @@ class BundleDir:
             ManifestError: a symlink, FIFO, device or folder in its place, or an unreadable file.
             IntegrityError: `exact` is given and the file's size differs (nothing is read then).
         """
-        where = self.path / name
+        where = os.path.join(self.path, name)
         try:
             fd = os.open(name, _FILE_FLAGS, dir_fd=self.fd) if self.fd >= 0 else os.open(where, _FILE_FLAGS)
         except FileNotFoundError:
@@ -114,12 +112,33 @@ class BundleDir:
                 raise ManifestError(f"{where}: cannot read ({exc.strerror}).") from None
 
 
+# Cold start (benchmarks/cold_start.py): importing hashlib loads OpenSSL (~2 ms), while the bare
+# interpreter edgernn is compared with takes ~5 ms in all. Files up to SMALL_FILE are hashed with
+# CPython's builtin sha256; bigger ones with OpenSSL's, which is faster.
+SMALL_FILE = 1 << 20
+try:
+    from _sha2 import sha256 as _builtin_sha256  # Python >= 3.12
+except ImportError:  # pragma: no cover - the module's name before 3.12
+    try:
+        from _sha256 import sha256 as _builtin_sha256
+    except ImportError:  # a build without it
+        _builtin_sha256 = None
+
+
 def sha256_bytes(data: bytes) -> str:
+    if _builtin_sha256 is not None and len(data) <= SMALL_FILE:
+        return _builtin_sha256(data).hexdigest()
+    import hashlib
+
     return hashlib.sha256(data).hexdigest()
 
 
 def read_checked(
-    bundle: Path, entry: ArtifactEntry | FileEntry, verify: bool = True, *, folder: BundleDir | None = None
+    bundle: str | os.PathLike[str],
+    entry: ArtifactEntry | FileEntry,
+    verify: bool = True,
+    *,
+    folder: BundleDir | None = None,
 ) -> bytes:
     """Read the file an entry names (through `folder`, the bundle by handle, when given) and check it.
 
@@ -131,7 +150,8 @@ def read_checked(
         IntegrityError: the size or the sha256 differs from the manifest (skipped when verify is False).
     """
     name = checks.file_name(entry.file, bundle)
-    path = bundle / name
+    bundle = os.fspath(bundle)
+    path = os.path.join(bundle, name)
     own = folder is None
     folder = BundleDir(bundle) if folder is None else folder
     try:

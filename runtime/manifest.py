@@ -14,11 +14,9 @@ metrics, producer versions, exporter details of an artifact) ride along in `extr
 
 from __future__ import annotations
 
-import hashlib
 import json
+import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,7 +24,8 @@ import numpy as np
 from . import checks
 from .blocks import ModelBlock, QuantizationBlock, StateSpec, StreamingBlock
 from .errors import ManifestError, UnsupportedModelError
-from .files import BundleDir
+from .files import BundleDir, sha256_bytes
+from .frozen import factory, record, replace
 from .records import (
     ARTIFACT_KEYS,
     CONVENTION,
@@ -71,7 +70,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, eq=False)
+@record
 class Manifest:
     """A parsed manifest.json. Build one with `Manifest.parse(obj)` or `Manifest.read(bundle_dir)`."""
 
@@ -80,13 +79,13 @@ class Manifest:
     entries: tuple[ArtifactEntry, ...]
     golden: FileEntry
     source: FileEntry | None = None
-    model: ModelBlock = field(default_factory=ModelBlock)
+    model: ModelBlock = factory(ModelBlock)
     streaming: StreamingBlock | None = None
     quantization: QuantizationBlock | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)  # created, producer, training, evaluation, ...
+    extra: Mapping[str, Any] = factory(dict)  # created, producer, training, evaluation, ...
     streaming_error: str = ""  # a malformed streaming block: raised by require_streaming, never by predict
-    raw: Mapping[str, Any] = field(default_factory=dict, repr=False)  # the JSON parsed (info --json prints it)
-    text_sha256: str = field(default="", repr=False)  # sha256 of the manifest.json bytes read (Manifest.read)
+    raw: Mapping[str, Any] = factory(dict, repr=False)  # the JSON parsed (info --json prints it)
+    text_sha256: str = ""  # sha256 of the manifest.json bytes read (Manifest.read): what a signature covers
 
     def artifacts(
         self,
@@ -150,7 +149,7 @@ class Manifest:
         )
 
     @classmethod
-    def read(cls, bundle: Path, folder: BundleDir | None = None) -> Manifest:
+    def read(cls, bundle: str | os.PathLike[str], folder: BundleDir | None = None) -> Manifest:
         """Read and parse `bundle/manifest.json` (through `folder`, the bundle opened by handle, when given).
 
         Raises:
@@ -159,7 +158,7 @@ class Manifest:
         """
         own = folder is None
         folder = BundleDir(bundle) if folder is None else folder
-        path = folder.path / MANIFEST_FILE
+        path = os.path.join(folder.path, MANIFEST_FILE)
         try:
             data = folder.read(MANIFEST_FILE, MAX_MANIFEST_BYTES)
         except FileNotFoundError:
@@ -169,7 +168,7 @@ class Manifest:
         finally:
             if own:
                 folder.close()
-        return replace(cls.parse(_json(data, path), path), text_sha256=hashlib.sha256(data).hexdigest())
+        return replace(cls.parse(_json(data, path), path), text_sha256=sha256_bytes(data))
 
     @classmethod
     def parse(cls, raw: Any, where: checks.Where = MANIFEST_FILE) -> Manifest:
@@ -227,7 +226,7 @@ class Manifest:
             "model": self.model.to_json(),
             "input": {"name": "input", "timesteps": spec.timesteps, "features": spec.features, "dtype": "float32"},
             "output": {"name": "output", "outputs": spec.outputs, "sequence": spec.sequence_output, "dtype": "float32"},
-            "preprocessing": {"convention": CONVENTION, "input": spec.x.to_json(), "output": spec.y.to_json()},
+            "preprocessing": _preprocessing(spec),
             "artifacts": [a.to_json() for a in self.entries],
         }
         if self.streaming:
@@ -252,7 +251,7 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return dict(pairs)
 
 
-def _json(data: bytes, path: Path) -> Any:
+def _json(data: bytes, path: str) -> Any:
     """manifest.json's object; duplicate keys are refused, not silently last-wins."""
     try:
         return json.loads(data.decode("utf-8"), object_pairs_hook=_unique_keys)
@@ -285,4 +284,12 @@ def _spec(raw: Mapping[str, Any], where: checks.Where) -> Spec:
     sequence = checks.boolean(out.get("sequence", False), "output.sequence", where)
     x = Affine.of(*checks.channels(pre.get("input"), features, "input", where))
     y = Affine.of(*checks.channels(pre.get("output"), outputs, "output", where))
-    return Spec(timesteps, features, outputs, sequence, x, y)
+    folded = checks.boolean(pre.get("folded", False), "preprocessing.folded", where)  # absent: written before folding
+    return Spec(timesteps, features, outputs, sequence, x, y, folded, str(pre.get("fold_note", "")))
+
+
+def _preprocessing(spec: Spec) -> dict[str, Any]:
+    out = {"convention": CONVENTION, "input": spec.x.to_json(), "output": spec.y.to_json(), "folded": spec.folded}
+    if spec.fold_note:
+        out["fold_note"] = spec.fold_note
+    return out

@@ -10,7 +10,6 @@ touches the others, and every "install this" message comes from one table.
 from __future__ import annotations
 
 import importlib
-import importlib.util
 from types import ModuleType
 
 from .errors import MissingExtraError
@@ -35,6 +34,8 @@ EXTRAS: dict[str, tuple[str, str]] = {
 
 def available(module: str) -> bool:
     """Whether `module` can be imported here, found without importing it."""
+    import importlib.util  # here, not at the top: not needed on a plain load (cold start)
+
     try:
         return importlib.util.find_spec(module.split(".")[0]) is not None
     except (ImportError, ValueError):  # a broken install, or a module whose __spec__ is None

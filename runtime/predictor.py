@@ -8,7 +8,7 @@ and the affine maps. benchmarks/run.py measures it against the raw interpreter c
 
 from __future__ import annotations
 
-import threading
+from _thread import allocate_lock  # threading.Lock itself, without importing threading (cold start)
 from math import isfinite
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +39,6 @@ class Predictor:
 
     def __init__(self, bundle: Bundle, runner: WindowRunner, artifact: ArtifactEntry):
         self.bundle = bundle
-        self.path = bundle.path
         self.manifest = bundle.manifest
         self.artifact = artifact
         self.spec = spec = bundle.manifest.spec
@@ -48,20 +47,29 @@ class Predictor:
         self.runner = runner  # the loaded model in its runtime (WindowRunner)
         self._run = runner.run
         self._step_model: StepModel | None = None
-        self._step_lock = threading.Lock()  # one StepModel per Predictor, even when streams open from many threads
+        self._step_lock = allocate_lock()  # one StepModel per Predictor, even when streams open from many threads
         self._tail = (spec.timesteps, spec.features)
         self._out_tail = (spec.timesteps, spec.outputs) if spec.sequence_output else (spec.outputs,)
         # Affine.operands folded at load; applied inline below (a call to Affine.to_model would add a
         # Python frame per map on a 4 us call): the same ufuncs, so results are bit-identical.
-        self._x_off, self._x_scale = spec.x.operands
-        self._y_off, self._y_scale = spec.y.operands
+        # A folded bundle's artifacts take and return raw units: no map at all on the hot path.
+        self._x_off, self._x_scale = (None, None) if spec.folded else spec.x.operands
+        self._y_off, self._y_scale = (None, None) if spec.folded else spec.y.operands
         self._x_map = self._x_off is not None or self._x_scale is not None
         self._y_map = self._y_off is not None or self._y_scale is not None
         self._small_batch = _SMALL // (spec.timesteps * spec.features)  # batches checked by list sum
         self._empty = np.zeros((0, *self._out_tail), dtype=np.float32)
+        # One window of a bundle without maps (folded, or identity units) and a small window: the
+        # branch at the top of predict, with each check once (RESULTS.md: seed-simplernn 1.35 -> 1.28).
+        self._one, self._one_out = (1, *self._tail), (1, *self._out_tail)
+        self._direct = not self._x_map and not self._y_map and self._small_batch >= 1
 
     def __repr__(self) -> str:
-        return f"Predictor({str(self.path)!r}, backend={self.backend!r}, variant={self.variant!r})"
+        return f"Predictor({self.bundle.folder!r}, backend={self.backend!r}, variant={self.variant!r})"
+
+    @property
+    def path(self):  # -> pathlib.Path, made on first use (cold start: runtime/bundle.py SMALL_FILE)
+        return self.bundle.path
 
     def predict(self, x: Any, *, allow_nonfinite: bool = False) -> np.ndarray:
         """Predict from raw-unit windows.
@@ -82,6 +90,16 @@ class Predictor:
         if type(x) is not np.ndarray or x.dtype is not _F32:
             x = self._as_float32(x)
         shape = x.shape
+        if shape == self._one and self._direct:
+            if not (allow_nonfinite or isfinite(sum(x.ravel().tolist()))):
+                self._nonfinite()
+            try:
+                y = self._run(x)
+            except Exception as exc:
+                raise run_error(exc, self.artifact.file) from None
+            if y.shape != self._one_out:
+                self._bad_output(y)
+            return y if y.dtype is _F32 else y.astype(np.float32)
         if shape[1:] != self._tail:  # a (timesteps, features) tail implies rank 3
             self._bad_shape(shape)
         n = shape[0]
@@ -106,9 +124,7 @@ class Predictor:
         except Exception as exc:
             raise run_error(exc, self.artifact.file) from None
         if y.shape[1:] != self._out_tail or len(y) != n:  # a damaged model can return anything
-            raise run_error(
-                ValueError(f"output shape {y.shape}, expected (batch, *{self._out_tail})"), self.artifact.file
-            )
+            self._bad_output(y)
         if self._y_map:
             if self._y_scale is not None:
                 y = _div(y, self._y_scale)
@@ -141,14 +157,21 @@ class Predictor:
             return self._step_model
 
     def run_model_units(self, xm: np.ndarray) -> np.ndarray:
-        """Run already-preprocessed float32 windows (model units) and return model-unit outputs."""
+        """Run already-preprocessed float32 windows (model units) and return model-unit outputs
+        (through the raw units a folded artifact works in)."""
+        folded = self.spec.folded
+        x = self.spec.x.to_raw(xm).astype(np.float32) if folded else xm
         try:
-            return self._run(np.ascontiguousarray(xm, dtype=np.float32))
+            y = self._run(np.ascontiguousarray(x, dtype=np.float32))
         except Exception as exc:
             raise run_error(exc, self.artifact.file) from None
+        return self.spec.y.to_model(y).astype(np.float32) if folded else y
 
     def _as_float32(self, x: Any) -> np.ndarray:
         return as_float32(x, self._tail)  # the same conversion as Stream.step
+
+    def _bad_output(self, y: np.ndarray) -> None:
+        raise run_error(ValueError(f"output shape {y.shape}, expected (batch, *{self._out_tail})"), self.artifact.file)
 
     def _bad_shape(self, shape: tuple[int, ...]) -> None:
         hint = " Add a batch axis: x[None]." if shape == self._tail else ""

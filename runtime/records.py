@@ -6,7 +6,6 @@ Built by export, parsed by runtime/manifest.py (`Manifest.parse`), which every r
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -14,10 +13,13 @@ import numpy as np
 
 from . import checks
 from .errors import ManifestError
+from .frozen import factory, record, replace
 
 FORMAT_NAME = "edgernn-bundle"
 SCHEMA_VERSION = 1
 MANIFEST_FILE = "manifest.json"
+SIGNATURE_FILE = "bundle.sig"  # a signed bundle's one file its manifest does not list (runtime/signing.py)
+TRUSTED_KEYS_ENV = "EDGERNN_TRUSTED_KEYS"  # public key files, separated by os.pathsep
 MAX_MANIFEST_BYTES = 16 << 20
 # Artifact format -> file suffix: the runtime's half of the format registry (export/formats/ reads it).
 SUFFIXES = {"tflite": ".tflite", "onnx": ".onnx", "numpy": ".npz", "c": ".c"}
@@ -31,7 +33,7 @@ ARTIFACT_KEYS = ("file", "format", "variant", "bytes", "sha256")
 CONVENTION = "x_model = (x_raw - offset) * scale; y_raw = y_model / scale + offset"
 
 
-@dataclass(frozen=True, eq=False)
+@record
 class Affine:
     """Per-channel ``model = (raw - offset) * scale``: the one place preprocessing is applied.
 
@@ -82,9 +84,13 @@ class Affine:
         return {"offset": list(offset), "scale": list(scale)}
 
 
-@dataclass(frozen=True, eq=False)
+@record
 class Spec:
-    """What the model takes and returns: shapes and the preprocessing of both ends."""
+    """What the model takes and returns: shapes and the preprocessing of both ends.
+
+    `folded`: the artifacts take and return raw units (the maps are in their weights, export/fold.py);
+    `x` and `y` still say what the maps are. `fold_note`: why they were not folded, when they were not.
+    """
 
     timesteps: int
     features: int
@@ -92,16 +98,18 @@ class Spec:
     sequence_output: bool
     x: Affine
     y: Affine
+    folded: bool = False
+    fold_note: str = ""
 
 
-@dataclass(frozen=True, eq=False)  # compared by to_json(); eq costs import time on devices
+@record  # compared by to_json(); a frozen dataclass, made cheaply (frozen.py)
 class FileEntry:
     """A file of the bundle that is not an artifact (golden.npz, model.keras): name, size, sha256."""
 
     file: str
     bytes: int
     sha256: str
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    extra: Mapping[str, Any] = factory(dict)
 
     @classmethod
     def parse(cls, raw: Any, what: str, where: checks.Where) -> FileEntry:
@@ -121,7 +129,7 @@ class FileEntry:
 _PROOF = ("max_abs_error", "mean_abs_error", "max_rel_error", "tolerance", "verified_with")
 
 
-@dataclass(frozen=True, eq=False)  # compared by to_json(); eq costs import time on devices
+@record  # compared by to_json(); a frozen dataclass, made cheaply (frozen.py)
 class ArtifactEntry:
     """One model file of the bundle: what it is, its bytes, and how well it matched Keras.
 
@@ -138,7 +146,7 @@ class ArtifactEntry:
     graph_form: str = ""
     graph_form_reason: str = ""
     batch: int | None = None  # None: a free batch dimension
-    ops: Mapping[str, int] = field(default_factory=dict)
+    ops: Mapping[str, int] = factory(dict)
     reset_variables: bool = False  # TFLite's fused LSTM keeps h/c in variable tensors between invokes
     checked_on: str = ""
     output_range: float | None = None
@@ -147,7 +155,7 @@ class ArtifactEntry:
     max_rel_error: float | None = None
     tolerance: float | None = None
     verified_with: tuple[str, ...] = ()
-    extra: Mapping[str, Any] = field(default_factory=dict)  # opset, weights, quantization, forms_refused, ...
+    extra: Mapping[str, Any] = factory(dict)  # opset, weights, quantization, forms_refused, ...
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -155,7 +163,7 @@ class ArtifactEntry:
 
     def with_(self, **changes: Any) -> ArtifactEntry:
         """A copy with `changes`; names that are not fields go into `extra`."""
-        names = set(self.__dataclass_fields__)
+        names = set(self.FIELDS)
         extra = {**self.extra, **{k: v for k, v in changes.items() if k not in names}}
         return replace(self, **{k: v for k, v in changes.items() if k in names}, extra=extra)
 
@@ -190,7 +198,7 @@ class ArtifactEntry:
                     "(a bound that passes anything proves nothing). Re-export the bundle."
                 )
         batch = raw.get("batch", "dynamic")
-        known = set(cls.__dataclass_fields__) - {"extra"}
+        known = set(cls.FIELDS) - {"extra"}
         return cls(
             file=file.file,
             format=fmt,

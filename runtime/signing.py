@@ -21,9 +21,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .errors import ManifestError, MissingExtraError, SignatureError
+from .records import SIGNATURE_FILE, TRUSTED_KEYS_ENV
 
-SIGNATURE_FILE = "bundle.sig"
-TRUSTED_KEYS_ENV = "EDGERNN_TRUSTED_KEYS"  # public key files, separated by os.pathsep
 MAX_SIGNATURE_BYTES = 1 << 20
 
 

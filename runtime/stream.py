@@ -51,6 +51,13 @@ class StepModel:
 
     def step_model_units(self, x_t: np.ndarray, states: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
         """One step in model units: (y_t, next states). No checks: callers pass float32 (batch, ...)."""
+        if not self.spec.folded:
+            return self.step_artifact(x_t, states)
+        y, states = self.step_artifact(self.spec.x.to_raw(x_t).astype(np.float32), states)
+        return self.spec.y.to_model(y).astype(np.float32), states
+
+    def step_artifact(self, x_t: np.ndarray, states: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """One step in the artifact's own units (raw when the bundle is folded, else model units)."""
         try:
             out = self._run_step([x_t, *states])
         except Exception as exc:  # a runtime's own exception types never escape, as in predict
@@ -93,7 +100,7 @@ class Stream:
                 f"batch must be an integer from 1 to {MAX_STREAM_BATCH} (the streams carried at once), got {batch!r}."
             )
         self.model, self.batch = model, batch
-        self._x, self._y = model.spec.x, model.spec.y
+        self._x, self._y, self._folded = model.spec.x, model.spec.y, model.spec.folded
         self._features = model.spec.features
         self._names = tuple(s.name for s in model.streaming.states)
         self._shapes = tuple((batch, s.size) for s in model.streaming.states)
@@ -117,9 +124,12 @@ class Stream:
             InputError: wrong shape, non-numeric or non-finite data (the state is left unchanged).
         """
         x = self._check(x_t, allow_nonfinite)
-        y, self._states = self.model.step_model_units(self._x.to_model(x), self._states)
+        if self._folded:  # the step model takes and returns raw units
+            y, self._states = self.model.step_artifact(x, self._states)
+        else:
+            y, self._states = self.model.step_model_units(self._x.to_model(x), self._states)
+            y = self._y.to_raw(y)
         self.steps += 1
-        y = self._y.to_raw(y)
         return y[0] if np.ndim(x_t) == 1 else y
 
     def reset(self) -> None:

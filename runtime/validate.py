@@ -60,6 +60,7 @@ def validate(
     seed: int = 0,
     reference: Reference | None = None,
     isolate: bool | Limits = False,
+    threads: int = 1,
 ) -> list[Row]:
     """Validate a bundle. Returns one Row per (reference, artifact, backend).
 
@@ -72,6 +73,7 @@ def validate(
         reference: model-unit windows -> Keras outputs (e.g. `edgernn.export.reference.keras_reference`).
         isolate: first run every artifact x backend on the golden vectors in a child process under
             limits (edgernn.runtime.isolate): a crash or hang is a ModelLoadError naming the artifact.
+        threads: runtime threads of each window model (as in `load`).
 
     The tolerance of each row is the one recorded in the manifest for that artifact (falling back to
     the project table), so a bundle can be held to a tighter bound by editing its manifest.
@@ -110,7 +112,7 @@ def validate(
     rows = []
     for art, name in plan:
         tol = tolerance_of(art)
-        rows += _rows_for(bundle, art, name, tol, _references_for(art, golden, references))
+        rows += _rows_for(bundle, art, name, tol, _references_for(art, golden, references), threads)
         rows += _self_test(bundle, art, name, tol)
     return rows
 
@@ -159,7 +161,12 @@ def tolerance_of(art: ArtifactEntry) -> float:
 
 
 def _rows_for(
-    bundle: Bundle, art: ArtifactEntry, name: str, tol: float, references: list[tuple[str, np.ndarray, np.ndarray]]
+    bundle: Bundle,
+    art: ArtifactEntry,
+    name: str,
+    tol: float,
+    references: list[tuple[str, np.ndarray, np.ndarray]],
+    threads: int = 1,
 ) -> list[Row]:
     head = (art.file, art.format, art.variant, name)
     inf = float("inf")
@@ -167,7 +174,7 @@ def _rows_for(
         if art.role == STEP_ROLE:  # stepped window by window from the zero state
             run = window_outputs(bundle.step_model(name, artifact=art))
         else:
-            run = bundle.predictor(name, artifact=art).run_model_units
+            run = bundle.predictor(name, artifact=art, threads=threads).run_model_units
     except (ManifestError, IntegrityError):
         raise
     except EdgeRNNError as exc:  # a backend that cannot load the file is a failed row, not a crash

@@ -162,9 +162,8 @@ def training_record(job: SeriesJob, data: SeriesData, history) -> dict[str, Any]
 
 def write_manifest_keys(bundle: Path, keys: dict[str, Any]) -> None:
     """Add top-level keys to manifest.json atomically (the manifest is not part of the hashed files)."""
-    from dataclasses import replace
-
     from edgernn.export.atomic import write_file
+    from edgernn.runtime.frozen import replace  # the manifest's records are runtime/frozen.py records
     from edgernn.runtime.manifest import MANIFEST_FILE, Manifest
 
     manifest = Manifest.read(bundle)

@@ -28,6 +28,7 @@ UNROLLED = "unrolled"  # one copy of the step per timestep, free batch
 WHILE_BATCH1 = "while_batch1"  # a builtin WHILE loop, batch fixed at 1
 FUSED_BATCH1 = "fused_batch1"  # TFLite's fused LSTM op, batch fixed at 1
 FUSED = "fused"  # ONNX's LSTM op (tf2onnx), or its Loop for other cells
+NATIVE = "native"  # ONNX's RNN/GRU/LSTM op per layer, written from the weights (onnx/native.py)
 REFERENCE = "reference"  # the numpy equations
 STEP = "step"  # one time step, the state as explicit inputs and outputs
 STEP_INPUT, STEP_OUTPUT = "x_t", "y_t"  # the step models' sample and prediction tensors

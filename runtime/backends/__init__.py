@@ -130,8 +130,10 @@ LONG_LSTM_STEPS = 32  # from here onnxruntime's fused LSTM op beats LiteRT's unr
 
 def auto_order(manifest: Manifest, names: Sequence[str] | None = None) -> list[str]:
     """Installed backends (or `names`), fastest first for this bundle: the registry order, except that
-    onnxruntime goes before litert for a fused-LSTM ONNX artifact of LONG_LSTM_STEPS steps or more, and
-    numpy before onnxruntime for SimpleRNN-only models (14 vs 17 us on the seed, 80 vs 83 us at 64x32)."""
+    onnxruntime goes before litert for an ONNX LSTM op (tf2onnx's fused form, or the native form of an
+    LSTM-only model: the same op) of LONG_LSTM_STEPS steps or more, and numpy before onnxruntime for
+    SimpleRNN-only models whose ONNX file is tf2onnx's graph (14 vs 17 us on the seed, 80 vs 83 us at
+    64x32; the native RNN op runs the seed in 4.8 us, benchmarks/RESULTS.md, so it keeps its place)."""
     order = list(installed() if names is None else names)
 
     def put_before(first: str, second: str) -> None:
@@ -139,11 +141,12 @@ def auto_order(manifest: Manifest, names: Sequence[str] | None = None) -> list[s
             order.remove(first)
             order.insert(order.index(second), first)
 
-    fused = any(a.graph_form == "fused" for a in manifest.artifacts(formats=("onnx",)))
-    if fused and manifest.spec.timesteps >= LONG_LSTM_STEPS:
-        put_before("onnxruntime", "litert")
+    forms = {a.graph_form for a in manifest.artifacts(formats=("onnx",))}
     cells = manifest.model.cells
-    if cells and all(c == "simple_rnn" for c in cells):
+    lstm_op = "fused" in forms or ("native" in forms and bool(cells) and all(c == "lstm" for c in cells))
+    if lstm_op and manifest.spec.timesteps >= LONG_LSTM_STEPS:
+        put_before("onnxruntime", "litert")
+    if cells and all(c == "simple_rnn" for c in cells) and "native" not in forms:
         put_before("numpy", "onnxruntime")
     return order
 
@@ -155,15 +158,23 @@ def _usable(name: str) -> ModuleType:
     return module
 
 
-def open_window(name: str, content: bytes, entry: ArtifactEntry, spec: Spec) -> WindowRunner:
-    """Open `content` (the checked bytes of the window artifact `entry`) in backend `name`.
+def intra_op_threads(name: str) -> bool:
+    """Whether backend `name` runs threads=N on its runtime's own thread pool (else: runtime/parallel.py)."""
+    return bool(getattr(backend_module(name), "INTRA_OP_THREADS", False))
+
+
+def open_window(name: str, content: bytes, entry: ArtifactEntry, spec: Spec, threads: int = 1) -> WindowRunner:
+    """Open `content` (the checked bytes of the window artifact `entry`) in backend `name`; `threads`
+    only for a backend with intra_op_threads (the others are given 1 and split by runtime/parallel.py).
 
     Raises:
         BackendUnavailableError, ModelLoadError, UnsupportedModelError, ManifestError (shapes disagree).
     """
     module = _usable(name)
     try:
-        runner = module.open(content, entry, spec)
+        runner = (
+            module.open(content, entry, spec, threads=threads) if threads > 1 else module.open(content, entry, spec)
+        )
         check_io(entry.file, spec, runner.input_shape, runner.output_shape)
     except EdgeRNNError:
         raise

@@ -12,7 +12,7 @@ get float32 in model units as for float32. Both take the slow path (no bound hot
 
 from __future__ import annotations
 
-import threading
+from _thread import allocate_lock  # threading.Lock, without importing threading (cold start)
 from collections.abc import Sequence
 from typing import Any
 
@@ -69,7 +69,7 @@ class LiteRTBackend:
         vet(content, entry.file)
         self._content, self._file = content, entry.file
         self._reset = entry.reset_variables
-        self._lock = threading.Lock()
+        self._lock = allocate_lock()
         self.runtime_module = interpreter_module().__name__
         self._build()
 
@@ -194,7 +194,7 @@ class LiteRTStepBackend:
         vet(content, entry.file)
         self._content, self._file = content, entry.file
         self._names = (list(inputs), list(outputs))
-        self._lock = threading.Lock()
+        self._lock = allocate_lock()
         self._build()
 
     def _build(self) -> None:

@@ -14,18 +14,21 @@ from ..manifest import ArtifactEntry, Spec
 from ..vet.onnx_proto import check_onnx
 
 NAME = "onnxruntime"
+# threads=N runs on onnxruntime's own intra-op pool: on an LSTM(64) batch of 1024 it beat splitting the
+# batch over N sessions (benchmarks/RESULTS.md, "Batch 1024"); LiteRT is the other way round (parallel.py).
+INTRA_OP_THREADS = True
 
 
-def session(content: bytes, file: str):
-    """A CPU InferenceSession on vetted bytes: one thread, ONNX format only, quiet."""
+def session(content: bytes, file: str, threads: int = 1):
+    """A CPU InferenceSession on vetted bytes: `threads` intra-op threads (default one), ONNX format only, quiet."""
     check_onnx(content, file)  # external data, custom domains: refused before ORT parses
     # Telemetry must be off before the first import: a device app should not write to ~/.cache.
     os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
     ort = optional.require("onnxruntime", "the onnxruntime backend")
     options = ort.SessionOptions()
     options.add_session_config_entry("session.load_model_format", "ONNX")  # never the ORT format
-    # Tiny recurrent graphs: thread pools cost more than they give.
-    options.intra_op_num_threads = 1
+    # Tiny recurrent graphs at batch 1: thread pools cost more than they give (threads > 1: big batches).
+    options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
     try:
@@ -39,8 +42,9 @@ class OrtBackend:
 
     name = NAME
 
-    def __init__(self, content: bytes, entry: ArtifactEntry, spec: Spec) -> None:
-        self._session = session(content, entry.file)
+    def __init__(self, content: bytes, entry: ArtifactEntry, spec: Spec, threads: int = 1) -> None:
+        self._session = session(content, entry.file, threads)
+        self.threads = threads
         inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
         if len(inputs) != 1 or not outputs or inputs[0].type != "tensor(float)":
             raise ModelLoadError(
@@ -61,8 +65,8 @@ class OrtBackend:
         return self._run(self._outputs, {self._input: x})[0]
 
 
-def open(content: bytes, entry: ArtifactEntry, spec: Spec) -> OrtBackend:  # noqa: A001 - registry API
-    return OrtBackend(content, entry, spec)
+def open(content: bytes, entry: ArtifactEntry, spec: Spec, threads: int = 1) -> OrtBackend:  # noqa: A001
+    return OrtBackend(content, entry, spec, threads)
 
 
 class OrtStepBackend:

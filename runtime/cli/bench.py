@@ -30,6 +30,7 @@ from ..bundle import Bundle
 from ..errors import ModelRunError
 from ..manifest import ROLES, STEP_ROLE, ArtifactEntry, Manifest
 from ..stream import Stream
+from . import speed
 from .timing import per_call_us
 
 THROUGHPUT_BATCHES = (64, 1024)
@@ -156,9 +157,16 @@ def _row(
 
 
 def bench_artifact(
-    bundle: Bundle, art: ArtifactEntry, backend: str, cold_runs: int = 3, max_seconds: float = 1.0
+    bundle: Bundle,
+    art: ArtifactEntry,
+    backend: str,
+    cold_runs: int = 3,
+    max_seconds: float = 1.0,
+    threads: int = 1,
+    peak: float | None = None,
 ) -> dict[str, Any]:
-    """One row: the measurements of one window model in one backend (see ROW_FIELDS)."""
+    """One row: the measurements of one window model in one backend (see ROW_FIELDS); with threads > 1
+    also batch-1024 throughput at that many threads and GFLOP/s against `peak` (speed.py)."""
     loads = []
     for _ in range(3):
         t0 = time.perf_counter()
@@ -173,6 +181,8 @@ def bench_artifact(
         row["cold_start_error"] = cold_error
     for batch in THROUGHPUT_BATCHES:
         row[f"throughput_b{batch}"] = throughput(predictor.predict, windows(predictor.spec, batch, seed=batch))
+    x = windows(predictor.spec, speed.BATCH, seed=speed.BATCH)
+    row.update(speed.scaling(bundle, art, backend, threads, row["throughput_b1024"], peak, x))
     return row
 
 
@@ -213,26 +223,31 @@ def bench(
     cold_runs: int = 3,
     max_seconds: float = 1.0,
     progress: Callable[[str], None] | None = None,
+    threads: int = 0,
 ) -> dict[str, Any]:
     """Benchmark a bundle: {'bundle', 'machine', 'rows', 'baselines'} (rows: see ROW_FIELDS).
+
+    `threads`: the thread count of the batch-1024 scaling figure (0: every core); latency is 1 thread.
 
     Raises:
         ManifestError, IntegrityError: the bundle cannot be read or fails its hash check.
     """
     bundle = path if isinstance(path, Bundle) else Bundle.open(path)
     bundle.check_integrity()
-    rows = []
+    rows, threads = [], threads or os.cpu_count() or 1
+    peak = speed.sgemm_peak_gflops()
     for art, name in plan(bundle.manifest, backend_names, variants):
         if progress:
             progress(f"{art.file} on {name}")
         if art.role == STEP_ROLE:
             rows.append(bench_step(bundle, art, name, max_seconds))
         else:
-            rows.append(bench_artifact(bundle, art, name, cold_runs, max_seconds))
+            rows.append(bench_artifact(bundle, art, name, cold_runs, max_seconds, threads, peak))
     if baselines and progress:
         progress("Keras baselines")
     base = baselines(bundle) if baselines else []
-    return {"bundle": str(bundle.path), "machine": machine_info(), "rows": with_ratios(rows), "baselines": base}
+    machine = {**machine_info(), "sgemm_peak_gflops": peak}
+    return {"bundle": str(bundle.path), "machine": machine, "rows": with_ratios(rows), "baselines": base}
 
 
 def with_ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -16,6 +16,8 @@ HEADERS = (
     "p99 us",
     "samples/s b64",
     "samples/s b1024",
+    "b1024 all threads",
+    "GFLOP/s (of sgemm peak)",
 )
 
 
@@ -37,9 +39,21 @@ def table_rows(result: dict[str, Any]) -> list[list[Any]]:
                 r["p99_us"],
                 r["throughput_b64"],
                 r["throughput_b1024"],
+                _threads(r),
+                _gflops(r),
             ]
         )
     return out
+
+
+def _threads(r: dict[str, Any]) -> str:
+    many = r.get("throughput_b1024_threads")
+    return "" if many is None else f"{many:.4g} ({r['threads']}t, {r['thread_speedup']:.2f}x)"
+
+
+def _gflops(r: dict[str, Any]) -> str:
+    gflops, ratio = r.get("gflops_b1024"), r.get("peak_ratio")
+    return "" if gflops is None else f"{gflops:.3g} ({ratio:.1%})" if ratio else f"{gflops:.3g}"
 
 
 def plot(results: list[dict[str, Any]], path: str | Path) -> Path:

@@ -13,9 +13,10 @@ from pathlib import Path
 import numpy as np
 
 from .. import optional
-from ..bundle import Bundle, load
+from ..bundle import Bundle
 from ..errors import EdgeRNNError, InputError
 from ..isolate import Limits
+from ..loading import load
 from ..signing import trusted_keys_from_env
 from ..stream import stream_values
 from ..validate import not_run
@@ -77,7 +78,7 @@ def _load_windows(path: Path) -> np.ndarray:
 def predict(args) -> int:
     from .predict_args import cli_nonfinite_hint, plot_stream
 
-    predictor = load(args.bundle, backend=args.backend, variant=args.variant)
+    predictor = load(args.bundle, backend=args.backend, variant=args.variant, threads=args.threads)
     spec, values, nonfinite = predictor.spec, args.values, getattr(args, "allow_nonfinite", False)
     with cli_nonfinite_hint():
         if args.stream:
@@ -111,7 +112,8 @@ def validate(args) -> int:
                 reference = keras_reference(bundle)
         isolate = not trusted_keys_from_env() if args.isolate is None else args.isolate  # unsigned: isolated
         isolate = Limits(cpu=max(1, int(args.timeout)), timeout=args.timeout) if isolate else False
-        rows = validate_bundle(bundle, args.backend or None, args.variant or None, args.fresh, 0, reference, isolate)
+        names, variants = args.backend or None, args.variant or None
+        rows = validate_bundle(bundle, names, variants, args.fresh, 0, reference, isolate, threads=args.threads)
     except EdgeRNNError as exc:  # --json prints JSON on every failure; main prints the message and exits
         if args.json:
             error = {"bundle": str(args.bundle), "passed": False, "error": f"{type(exc).__name__}: {exc}", "rows": []}
@@ -171,6 +173,7 @@ def bench(args) -> int:
             baselines=baselines,
             cold_runs=args.cold_runs,
             progress=step,
+            threads=args.threads,
         )
     if args.plot:
         plot([result], args.plot)

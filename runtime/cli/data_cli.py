@@ -14,12 +14,12 @@ from pathlib import Path
 import numpy as np
 
 from .. import optional
-from ..bundle import load
 from ..data.plan import plan_for, ranges
 from ..data.score import CHUNK_ROWS, Job, concat, score_range
 from ..data.sinks import open_sink
 from ..data.source import ArraySource, open_source
 from ..errors import InputError
+from ..loading import load
 from . import commands
 from .data_io import read_stdin_series, read_windows
 from .output import Progress, print_table

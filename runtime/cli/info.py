@@ -31,7 +31,8 @@ def print_info(bundle: Bundle) -> None:
         print("stream   ? (the manifest's streaming block is malformed; see --json)")
     if m.extra.get("feature_names"):
         print(f"columns  inputs {m.extra['feature_names']} -> outputs {m.extra.get('output_names')}")
-    print(f"preproc  x_model = (x_raw - {spec.x.to_json()['offset']}) * {spec.x.to_json()['scale']}")
+    folded = "folded into the artifacts: they take raw units" if spec.folded else spec.fold_note or "applied in Python"
+    print(f"preproc  x_model = (x_raw - {spec.x.to_json()['offset']}) * {spec.x.to_json()['scale']} ({folded})")
     rows = [
         [
             a.file,

@@ -141,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--plot", type=Path, metavar="FILE.png", help="with --stream: the stream against full-window answers"
     )
+    add_threads(p)
     p.set_defaults(func=commands.predict)
     data_cli.predict_options(p)
 
@@ -160,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="first run every artifact in a child process under limits (default: unless EDGERNN_TRUSTED_KEYS is set)",
     )
     p.add_argument("--timeout", type=float, default=60.0, metavar="S", help="wall-clock and CPU limit of --isolate")
+    add_threads(p)
     p.set_defaults(func=commands.validate)
     data_cli.validate_options(p)
     data_cli.add_score(sub)
@@ -171,6 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--cold-runs", type=int, default=3, help="fresh processes per cold-start figure (0: skip)")
     p.add_argument("--no-baselines", action="store_true", help="skip the Keras predict/eager baselines")
+    add_threads(p, "threads of the batch-1024 'all cores' throughput figure (default: every core)", 0)
     p.set_defaults(func=commands.bench)
 
     p = add("info", help="what a bundle holds")
@@ -190,6 +193,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=commands.demo)
     trust.add_commands(sub)
     return parser
+
+
+def add_threads(p: argparse.ArgumentParser, text: str = "", default: int = 1) -> None:
+    text = text or "threads for batches of 128+ windows (split over copies of the model); 0: every core; default 1"
+    p.add_argument("--threads", type=int, default=default, metavar="N", help=text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -15,23 +15,34 @@ from ..errors import ModelLoadError
 CUSTOM_CODE = 32
 
 
+_STRUCTS: dict[str, struct.Struct] = {}  # compiled once per format: vetting runs on every load (cold start)
+_I32, _U16 = struct.Struct("<i"), struct.Struct("<H")
+
+
 class _Reader:
     def __init__(self, data: bytes, name: str) -> None:
-        self.data, self.name = data, name
+        self.data, self.name, self.size = data, name, len(data)
 
     def _unpack(self, fmt: str, pos: int):
-        size = struct.calcsize(fmt)
-        if pos < 0 or pos + size > len(self.data):
+        packed = _STRUCTS.get(fmt) or _STRUCTS.setdefault(fmt, struct.Struct(fmt))
+        if pos < 0 or pos + packed.size > self.size:
             raise ModelLoadError(f"{self.name}: not a valid .tflite file (offset {pos} out of range).")
-        return struct.unpack_from(fmt, self.data, pos)[0]
+        return packed.unpack_from(self.data, pos)[0]
 
     def field_pos(self, table: int, field: int) -> int | None:
-        vtable = table - self._unpack("<i", table)
-        vt_size = self._unpack("<H", vtable)
+        # The hottest call of vetting (thousands per file, on every load): _unpack's checks inlined.
+        data, size = self.data, self.size
+        if table < 0 or table + 4 > size:
+            self._unpack("<i", table)  # raises the out-of-range error
+        vtable = table - _I32.unpack_from(data, table)[0]
+        if vtable < 0 or vtable + 2 > size:
+            self._unpack("<H", vtable)
         slot = 4 + 2 * field
-        if slot + 2 > vt_size:
+        if slot + 2 > _U16.unpack_from(data, vtable)[0]:
             return None
-        off = self._unpack("<H", vtable + slot)
+        if vtable + slot + 2 > size:
+            self._unpack("<H", vtable + slot)
+        off = _U16.unpack_from(data, vtable + slot)[0]
         return table + off if off else None
 
     def deref(self, pos: int) -> int:

@@ -221,6 +221,14 @@ def reference_predict(predictor, raw: np.ndarray) -> np.ndarray:
     return (ym / spec.y.scale + spec.y.offset).astype(np.float32)
 
 
+def serial_answer(predictor, raw: np.ndarray) -> np.ndarray:
+    """What predict must return exactly: the file's own answer for a folded bundle (models/ regenerated
+    after folding), else the unfolded formula."""
+    if predictor.spec.folded:
+        return predictor.runner.run(np.ascontiguousarray(raw, dtype=np.float32))
+    return reference_predict(predictor, raw)
+
+
 @pytest.fixture(scope="session")
 def per_channel_bundle(zoo_models, tmp_path_factory):
     from edgernn.export import export_bundle
@@ -233,7 +241,24 @@ def per_channel_bundle(zoo_models, tmp_path_factory):
         offset=[1.0, -1.0, 0.0],
         output_scale=[2.0, 0.5],
         output_offset=[0.0, 3.0],
+        fold=False,  # the Python maps: bundles written before folding, or where it is not exact
     ).path
+
+
+@pytest.mark.parametrize("backend", default_backends())
+def test_folded_predict_is_the_artifacts_own_answer(backend, zoo_models, tmp_path_factory):
+    """Folded bundles run no map: predict is bit-identical to the runtime's call on the raw window, and
+    within the 1e-5 model-unit bound of the unfolded formula."""
+    from edgernn.export import export_bundle
+
+    maps = dict(scale=[0.5, 2.0, 0.25], offset=[1.0, -1.0, 0.0], output_scale=[2.0, 0.5], output_offset=[0.0, 3.0])
+    path = export_bundle(zoo_models["simple_rnn-multi"], tmp_path_factory.mktemp("fold") / "b", **maps).path
+    p = load(path, backend=backend)
+    assert p.spec.folded
+    raw = np.random.default_rng(3).uniform(-20, 20, (70, p.spec.timesteps, p.spec.features)).astype(np.float32)
+    for batch in (1, 2, 70):
+        np.testing.assert_array_equal(p.predict(raw[:batch]), p.runner.run(raw[:batch]))
+        np.testing.assert_allclose(p.predict(raw[:batch]), reference_predict(p, raw[:batch]), atol=1e-5 / 0.5, rtol=0)
 
 
 @pytest.mark.parametrize("backend", default_backends())
@@ -250,12 +275,16 @@ def test_predict_is_bit_identical_to_the_unfolded_formula(backend, which, per_ch
         assert p.spec.y.to_json() == {"offset": [0.0, 3.0], "scale": [2.0, 0.5]}
         np.testing.assert_array_equal(p.spec.x.scale, np.float32([0.5, 2.0, 0.25]))
     raw = np.random.default_rng(3).uniform(-20, 20, (70, p.spec.timesteps, p.spec.features)).astype(np.float32)
+
+    def want(x):
+        return serial_answer(p, x)
+
     for batch in (1, 2, 70):  # 70 windows exceed the small-array finiteness path
-        np.testing.assert_array_equal(p.predict(raw[:batch]), reference_predict(p, raw[:batch]))
+        np.testing.assert_array_equal(p.predict(raw[:batch]), want(raw[:batch]))
     strided = np.asfortranarray(raw[:5])
     assert not strided.flags.c_contiguous
-    np.testing.assert_array_equal(p.predict(strided), reference_predict(p, raw[:5]))
-    np.testing.assert_array_equal(p.predict(raw[:3].astype(np.float64).tolist()), reference_predict(p, raw[:3]))
+    np.testing.assert_array_equal(p.predict(strided), want(raw[:5]))
+    np.testing.assert_array_equal(p.predict(raw[:3].astype(np.float64).tolist()), want(raw[:3]))
 
 
 @pytest.mark.parametrize("batch", [1, 100])  # the list-sum path and the np.isfinite path
@@ -304,7 +333,7 @@ def test_one_predictor_shared_by_threads_with_changing_batch_sizes(backend):
     p = load(MODELS / "seed-gru", backend=backend)
     rng = np.random.default_rng(5)
     inputs = [rng.uniform(-10, 10, (1 + (i % 3) * 2, 4, 1)).astype(np.float32) for i in range(60)]
-    expected = [reference_predict(p, x) for x in inputs]
+    expected = [serial_answer(p, x) for x in inputs]
     with ThreadPoolExecutor(4) as pool:
         got = list(pool.map(p.predict, inputs))
     for g, e in zip(got, expected):

@@ -58,7 +58,7 @@ def test_per_feature_preprocessing_matches_keras_on_every_backend(tmp_path, zoo_
 
 
 def test_long_sequences_use_the_loop_forms_and_keep_parity(tmp_path):
-    """Over 256 steps: TFLite as a static batch-1 WHILE loop, ONNX in the fused/Loop form."""
+    """Over 256 steps: TFLite as a static batch-1 WHILE loop, ONNX as its native GRU op (free batch)."""
 
     from edgernn.train import build_model
 
@@ -67,7 +67,8 @@ def test_long_sequences_use_the_loop_forms_and_keep_parity(tmp_path):
     forms = {a["format"]: a for a in manifest_json(path)["artifacts"]}
     assert forms["tflite"]["graph_form"] == "while_batch1" and forms["tflite"]["batch"] == 1
     assert "WHILE" in forms["tflite"]["ops"]
-    assert forms["onnx"]["graph_form"] == "fused" and "Loop" in forms["onnx"]["ops"]
+    assert forms["onnx"]["graph_form"] == "native" and forms["onnx"]["ops"]["GRU"] == 1
+    assert "Loop" not in forms["onnx"]["ops"]
     x = np.random.default_rng(1).uniform(-1, 1, (3, 300, 1)).astype(np.float32)
     expected = np.asarray(model(x, training=False))
     for name in ("litert", "onnxruntime"):

@@ -221,7 +221,9 @@ def test_manifest_and_files_describe_the_step_models(stream_zoo):
     assert load(bundle, backend="litert").artifact.file == "model.tflite"  # predict never picks a step model
     content = (bundle / "step.tflite").read_bytes()
     assert custom_ops(content) == [] and "WHILE" not in steps["tflite"]["ops"]
-    assert not {"Loop", "LSTM", "Scan"} & set(steps["onnx"]["ops"]), steps["onnx"]["ops"]
+    # the native step model: one LSTM op per layer at sequence length 1, the state as initial_h/initial_c
+    assert steps["onnx"]["step_form"] == "native" and steps["onnx"]["ops"]["LSTM"] == 2
+    assert not {"Loop", "Scan", "Sigmoid"} & set(steps["onnx"]["ops"]), steps["onnx"]["ops"]
     import onnx
 
     proto = onnx.load(bundle / "step.onnx")

@@ -37,10 +37,11 @@ def test_onnx_names_batch_opset_and_form_per_cell(zoo_bundles, zoo_id):
     art = artifact(path, "onnx")
     assert art["ops"] == dict(sorted(ops.items()))
     assert art["opset"] == next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
-    if CELL_OF[zoo_id].cell == "lstm":
-        assert art["graph_form"] == "fused" and ops["LSTM"] >= 1 and "Loop" not in ops
-    else:  # SimpleRNN and GRU: unrolled beats tf2onnx's Loop
-        assert art["graph_form"] == "unrolled" and "Loop" not in ops and "Scan" not in ops
+    # Every zoo cell is written with ONNX's own op, one per recurrent layer: no Loop, no unrolled chain
+    op = {"lstm": "LSTM", "gru": "GRU", "simple_rnn": "RNN"}[CELL_OF[zoo_id].cell]
+    layers = len(CELL_OF[zoo_id].units)
+    assert art["graph_form"] == "native" and ops[op] == layers and "Loop" not in ops and "Scan" not in ops
+    assert not {"Tanh", "Sigmoid", "MatMul"} & set(ops)  # the gates and the head (Gemm) are fused
 
 
 def test_manifest_records_hashes_sizes_errors_and_versions(seed_bundle):

@@ -181,16 +181,16 @@ def test_keras_h5_and_pickle_files_are_never_opened(bundle, tmp_path):
 
 
 def _width_from_data(model):
-    """Append Tile(output, [1, ceil(max(x)) + 1]): the output width depends on the data, so no shape
-    inference can know it (1 column when every input is <= 0, 2 when the largest is in (0, 1])."""
+    """Append Tile(output, [1, 1 + (max(x) > 0)]): the output width depends on the data, so no shape
+    inference can know it (1 column when every input is <= 0, 2 otherwise, in raw or model units)."""
     from onnx import TensorProto, helper
 
     out = model.graph.output[0]
     x, y = model.graph.input[0].name, out.name
     nodes = [
         helper.make_node("ReduceMax", [x], ["w_max"], keepdims=0),
-        helper.make_node("Ceil", ["w_max"], ["w_ceil"]),
-        helper.make_node("Cast", ["w_ceil"], ["w_int"], to=TensorProto.INT64),
+        helper.make_node("Greater", ["w_max", "w_zero"], ["w_pos"]),
+        helper.make_node("Cast", ["w_pos"], ["w_int"], to=TensorProto.INT64),
         helper.make_node("Add", ["w_int", "w_one"], ["w_cols"]),
         helper.make_node("Unsqueeze", ["w_cols", "w_axis"], ["w_cols1"]),
         helper.make_node("Concat", ["w_one1", "w_cols1"], ["w_reps"], axis=0),
@@ -201,6 +201,7 @@ def _width_from_data(model):
     model.graph.initializer.extend(
         [
             helper.make_tensor("w_one", TensorProto.INT64, [], [1]),
+            helper.make_tensor("w_zero", TensorProto.FLOAT, [], [0.0]),
             helper.make_tensor("w_one1", TensorProto.INT64, [1], [1]),
             helper.make_tensor("w_axis", TensorProto.INT64, [1], [0]),
         ]
@@ -219,7 +220,7 @@ def test_model_output_shape_the_manifest_does_not_promise_is_a_model_run_error(b
     model = _width_from_data(onnx.load_from_string((SEED / "model.onnx").read_bytes()))
     replace_file(bundle, "model.onnx", model.SerializeToString())
     predictor = load(bundle, backend="onnxruntime")
-    negative = -X  # raw -6..-9 -> model units <= 0 -> one column, as the manifest promises
+    negative = -X  # raw -6..-9 (model units -0.6..-0.9) -> one column, as the manifest promises
     np.testing.assert_array_equal(predictor.predict(negative), load(SEED, backend="onnxruntime").predict(negative))
     with pytest.raises(ModelRunError, match=r"output shape \(1, 2\), expected \(batch, \*\(1,\)\)"):
         predictor.predict(X)

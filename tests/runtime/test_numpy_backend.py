@@ -208,13 +208,18 @@ def test_auto_order_follows_the_measured_rule():
     from edgernn.runtime.backends import LONG_LSTM_STEPS, auto_order
 
     every = ("litert", "onnxruntime", "numpy")
-    raw = manifest_json(MODELS / "seed-lstm")
-    lstm, rnn = Manifest.parse(raw), Manifest.read(MODELS / "seed-simplernn")
-    assert auto_order(lstm, every) == list(every)  # the seed LSTM is short: LiteRT's unrolled graph wins
+
+    def onnx_form(raw, form):  # the manifest with its ONNX artifact in this graph form (models/ may hold either)
+        return Manifest.parse({**raw, "artifacts": [{**a, "graph_form": form} for a in raw["artifacts"]]})
+
+    raw, rnn_raw = manifest_json(MODELS / "seed-lstm"), manifest_json(MODELS / "seed-simplernn")
+    assert auto_order(Manifest.parse(raw), every) == list(every)  # the seed LSTM is short: LiteRT's graph wins
     assert auto_order(Manifest.read(SEED), ("onnxruntime", "numpy")) == ["onnxruntime", "numpy"]  # GRU
+    rnn = onnx_form(rnn_raw, "unrolled")  # tf2onnx's graph: numpy's equations beat it
     assert auto_order(rnn, every) == ["litert", "numpy", "onnxruntime"]
     assert auto_order(rnn, ("onnxruntime", "numpy")) == ["numpy", "onnxruntime"]
+    assert auto_order(onnx_form(rnn_raw, "native"), every) == list(every)  # the native RNN op beats numpy
     long_lstm = {**raw, "input": {**raw["input"], "timesteps": LONG_LSTM_STEPS}}
-    assert auto_order(Manifest.parse(long_lstm), every) == ["onnxruntime", "litert", "numpy"]
-    unrolled = {**long_lstm, "artifacts": [{**a, "graph_form": "unrolled"} for a in raw["artifacts"]]}
-    assert auto_order(Manifest.parse(unrolled), every) == list(every)  # only the fused op earns the swap
+    for form in ("fused", "native"):  # tf2onnx's LSTM op, or the same op written natively
+        assert auto_order(onnx_form(long_lstm, form), every) == ["onnxruntime", "litert", "numpy"]
+    assert auto_order(onnx_form(long_lstm, "unrolled"), every) == list(every)  # only the LSTM op earns the swap

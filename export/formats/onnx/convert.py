@@ -1,6 +1,9 @@
-"""Keras -> ONNX through tf2onnx.convert.from_function (from_keras raises KeyError on Keras 3).
+"""Keras -> ONNX: ONNX's own recurrent ops (native.py), else tf2onnx.convert.from_function.
 
 Forms:
+- `native`: one ONNX RNN/GRU/LSTM op per recurrent layer, written from the weights (native.py);
+  tried first for every model: one kernel per layer, no Loop, no unrolled chain. A layer or
+  activation without an exact ONNX form sends the model to tf2onnx's forms, the reason kept.
 - `fused`: the model as is; tf2onnx rewrites an LSTM's loop into the fused ONNX LSTM op, and
   SimpleRNN/GRU into a Loop.
 - `unrolled`: a clone with unroll=True: plain MatMul/Add/activation ops, no loop.
@@ -18,14 +21,20 @@ from edgernn.runtime.errors import ExportError
 from edgernn.runtime.manifest import ArtifactEntry
 
 from ...model_info import ModelInfo, clone_with
-from ..base import FUSED, UNROLL_MAX_TIMESTEPS, UNROLLED, GraphForm
+from ..base import FUSED, NATIVE, UNROLL_MAX_TIMESTEPS, UNROLLED, GraphForm
+from . import native
+from .names import BATCH_DIM, INPUT_NAME, OUTPUT_NAME
 
 OPSET = 17
-INPUT_NAME, OUTPUT_NAME, BATCH_DIM = "input", "output", "batch"
 
 
 def forms(info: ModelInfo) -> list[GraphForm]:
     """Graph forms to try, best first, each with the reason it is chosen when it passes."""
+    return [GraphForm(NATIVE, native.REASON), *tf2onnx_forms(info)]
+
+
+def tf2onnx_forms(info: ModelInfo) -> list[GraphForm]:
+    """tf2onnx's forms, best first: the fallback when the native graph cannot be written or proven."""
     if info.timesteps > UNROLL_MAX_TIMESTEPS:
         return [
             GraphForm(FUSED, f"timesteps {info.timesteps} > {UNROLL_MAX_TIMESTEPS}: unrolling would bloat the graph")
@@ -87,11 +96,13 @@ def check(proto) -> None:
 
 
 def write(model, path: Path, info: ModelInfo, form: GraphForm, opset: int = OPSET) -> ArtifactEntry:
-    """Write `model` as a float32 .onnx file in the given graph form ('fused' or 'unrolled')."""
-    if form.name not in (FUSED, UNROLLED):
-        raise ExportError(f"unknown ONNX graph form {form.name!r}; expected {FUSED!r} or {UNROLLED!r}.")
-    source = clone_with(model, unroll=True) if form.name == UNROLLED else model
-    proto = to_onnx(source, info, opset)
+    """Write `model` as a float32 .onnx file in the given graph form ('native', 'fused' or 'unrolled')."""
+    if form.name not in (NATIVE, FUSED, UNROLLED):
+        raise ExportError(f"unknown ONNX graph form {form.name!r}; expected {NATIVE!r}, {FUSED!r} or {UNROLLED!r}.")
+    if form.name == NATIVE:  # UnsupportedLayerError when a layer has no exact native form
+        proto = native.window_graph(model, info, opset)
+    else:
+        proto = to_onnx(clone_with(model, unroll=True) if form.name == UNROLLED else model, info, opset)
     check(proto)
     Path(path).write_bytes(proto.SerializeToString())
     return ArtifactEntry(

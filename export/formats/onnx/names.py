@@ -1,0 +1,3 @@
+"""The tensor names every ONNX window model has: input `input`, output `output`, batch dim `batch`."""
+
+INPUT_NAME, OUTPUT_NAME, BATCH_DIM = "input", "output", "batch"

@@ -1,0 +1,84 @@
+"""`record`: a frozen class with ordered fields, like `dataclass(frozen=True, eq=False)`, made without exec.
+
+`dataclasses` writes each class's `__init__`/`__repr__`/`__setattr__` as source text and exec()s it
+at import time: about 0.3 ms a class, and the manifest's eight records came to a fifth of edgernn's
+cold start against a bare interpreter that takes ~5 ms in all (benchmarks/cold_start.py). Here the
+methods are shared closures over the field names, so defining a record costs microseconds.
+
+    @record
+    class Entry:
+        file: str
+        ops: Mapping[str, int] = factory(dict)    # dataclasses.field(default_factory=dict)
+
+    Entry("a.onnx").with_... / replace(entry, file="b.onnx") / Entry.FIELDS == ("file", "ops")
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, TypeVar
+
+T = TypeVar("T")
+
+
+class FrozenInstanceError(AttributeError):
+    """Assigning to a field of a record (as dataclasses.FrozenInstanceError)."""
+
+
+class Factory:
+    """A default made fresh for every instance (dataclasses.field(default_factory=...))."""
+
+    __slots__ = ("make", "repr")
+
+    def __init__(self, make: Callable[[], Any], repr: bool = True) -> None:  # noqa: A002 - as field(repr=)
+        self.make, self.repr = make, repr
+
+
+def factory(make: Callable[[], Any], *, repr: bool = True) -> Any:  # noqa: A002
+    return Factory(make, repr)
+
+
+def record(cls: type[T]) -> type[T]:
+    """Make `cls` a frozen record of its annotated fields, in order, with their class-level defaults."""
+    names = tuple(cls.__dict__.get("__annotations__", {}))
+    defaults = {n: cls.__dict__[n] for n in names if n in cls.__dict__}
+    shown = tuple(n for n in names if not (isinstance(defaults.get(n), Factory) and not defaults[n].repr))
+    title = cls.__qualname__
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if len(args) > len(names):
+            raise TypeError(f"{title}() takes {len(names)} arguments, got {len(args)}")
+        values = dict(zip(names, args))
+        for key, value in kwargs.items():
+            if key not in names or key in values:
+                raise TypeError(f"{title}() got an unexpected or repeated argument {key!r}")
+            values[key] = value
+        put = object.__setattr__
+        for name in names:
+            if name in values:
+                put(self, name, values[name])
+            elif name in defaults:
+                default = defaults[name]
+                put(self, name, default.make() if type(default) is Factory else default)
+            else:
+                raise TypeError(f"{title}() missing required argument {name!r}")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise FrozenInstanceError(f"cannot assign to field {name!r} of a {title}: build a new one (replace())")
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenInstanceError(f"cannot delete field {name!r} of a {title}")
+
+    def __repr__(self) -> str:
+        return f"{title}(" + ", ".join(f"{n}={getattr(self, n)!r}" for n in shown) + ")"
+
+    for name, default in defaults.items():
+        if type(default) is Factory:
+            delattr(cls, name)
+    cls.__init__, cls.__setattr__, cls.__delattr__, cls.__repr__ = __init__, __setattr__, __delattr__, __repr__
+    cls.FIELDS = names
+    return cls
+
+
+def replace(obj: T, **changes: Any) -> T:
+    """A copy of the record `obj` with `changes` (dataclasses.replace)."""
+    return type(obj)(**{**{n: getattr(obj, n) for n in type(obj).FIELDS}, **changes})
