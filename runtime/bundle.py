@@ -43,9 +43,12 @@ EXTRA_ALLOWED = (SIGNATURE_FILE,)  # files a bundle may hold beside the ones its
 class Bundle:
     """A bundle directory with its parsed manifest. Cheap to open: model files are read on demand."""
 
-    def __init__(self, path: Path, manifest: Manifest, verify: bool = True, folder: BundleDir | None = None) -> None:
-        self.path, self.manifest, self.verify = Path(path), manifest, verify
-        self.handle = folder  # the folder by handle (Bundle.open); None: files opened by path
+    def __init__(
+        self, path: str | os.PathLike[str], manifest: Manifest, verify: bool = True, handle: BundleDir | None = None
+    ) -> None:
+        self.folder, self.manifest, self.verify = os.fspath(path), manifest, verify
+        self.handle = handle  # the folder opened once (Bundle.open); None: files opened by path
+        self._path: Path | None = None
         self._read: dict[str, bytes] = {}  # files read by `preload`
 
     def __repr__(self) -> str:
