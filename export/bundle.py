@@ -221,7 +221,10 @@ def export_bundle(
     windows = _calibration_windows(model, info, spec, options) if variants else None
     target = Target(name, spec, cases[0].inputs, cases[0].outputs)
     with writing(out), staging_dir(out) as tmp:
-        entries = [write_window_model(source, tmp, fmt, info, spec, cases, target) for fmt in options.formats]
+        entries = [
+            write_window_model(model if get_format(fmt).unfolded else source, tmp, fmt, info, spec, cases, target)
+            for fmt in options.formats
+        ]
         streaming = None
         if options.streaming:
             streaming, steps = write_step_models(model, tmp, info, spec, options.formats, options.seed, source)
@@ -230,7 +233,9 @@ def export_bundle(
         golden.update(options.raw_golden or raw_golden(spec, cases[0].inputs, cases[0].outputs))
         quant = None
         if variants:
-            report = write_variants(source, tmp, info, spec, variants, entries, windows, options.max_error, target)
+            report = write_variants(
+                source, tmp, info, spec, variants, entries, windows, options.max_error, target, unfolded=model
+            )
             entries += report.entries
             quant = quantization_block(variants, windows, report.failures)
             golden.update(

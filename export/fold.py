@@ -44,6 +44,8 @@ def _fold_input(layer, offset: np.ndarray, scale: np.ndarray) -> str:
     for half in halves:
         weights = [np.asarray(w, np.float64) for w in half.get_weights()]
         kernel = weights[0]
+        # one offset/scale for every feature is a (1,) array: spread it over the kernel's rows
+        offset, scale = np.broadcast_to(offset, kernel.shape[:1]), np.broadcast_to(scale, kernel.shape[:1])
         shift = (offset * scale) @ kernel  # what (x - offset) * scale adds to x * scale @ K
         has_bias = len(weights) == (3 if type(half).__name__ in RNN_CLASSES else 2)
         if not has_bias and np.any(shift != 0):

@@ -123,6 +123,7 @@ def write_variants(
     windows: Windows,
     max_error: float | str | None = None,
     target: Target | None = None,
+    unfolded=None,
 ) -> VariantReport:
     """Write each requested variant for each exported format that offers it; never raises for one variant.
 
@@ -150,7 +151,7 @@ def write_variants(
             )
         for fmt in offered:
             job = VariantJob(
-                model,
+                unfolded if unfolded is not None and get_format(fmt).unfolded else model,
                 folder,
                 info,
                 variant,

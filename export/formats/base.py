@@ -91,6 +91,7 @@ class Format:
     step_writer: Callable[[StepSource, Path], ArtifactEntry] | None = None
     needs_target: bool = False  # write() takes a Target as a fifth argument
     streams_in_model: bool = False  # the window file carries the step API too: streaming writes no step file
+    unfolded: bool = False  # the file applies the unit maps itself (C): written from the unfolded model
 
     @property
     def suffix(self) -> str:

@@ -148,7 +148,10 @@ class CBackend:
         self.output_shape = [None, spec.timesteps, spec.outputs] if spec.sequence_output else [None, spec.outputs]
 
     def run(self, x: np.ndarray) -> np.ndarray:
-        """Model units in and out, like every window runner; the C itself takes raw units."""
+        """The window runners' units: raw for a folded bundle (the Predictor maps nothing then), else model
+        units; the C itself always takes and returns raw units (its maps are compiled in)."""
+        if self.spec.folded:
+            return self.library.predict(x)
         return self.spec.y.to_model(self.library.predict(self.spec.x.to_raw(x)))
 
 

@@ -114,7 +114,12 @@ def test_an_old_bundle_without_the_flag_still_maps_in_python():
 def test_step_models_are_folded_too(tmp_path):
     """A streaming seed-gru with offset and scale: the stream's last step equals the window's answer."""
     path = export_bundle(
-        MODELS / "seed-gru" / "model.keras", tmp_path / "g", streaming=True, scale=0.1, offset=5.0
+        MODELS / "seed-gru" / "model.keras",
+        tmp_path / "g",
+        streaming=True,
+        scale=0.1,
+        offset=5.0,
+        override_preprocessing=True,  # a re-export keeps its source's mapping unless told otherwise
     ).path
     assert manifest_json(path)["preprocessing"]["folded"] is True
     raw = _raw_windows((4, 1), batch=1) + 7

@@ -11,4 +11,5 @@ FORMAT = Format(
     variants={"dynamic": convert.write_dynamic},
     needs_target=True,
     streams_in_model=True,
+    unfolded=True,
 )

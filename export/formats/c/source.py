@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from edgernn.runtime.manifest import Affine, Spec
+from edgernn.runtime.manifest import Spec
 
 from ...model_info import UnsupportedLayerError
 from .activations import KNOWN, helpers
@@ -104,13 +104,11 @@ def generate(prefix: str, spec: Spec, layers: list[Mapping[str, Any]], arrays: M
                 fields += [f"h{r}", f"c{r}"] if half["kind"] == "lstm" else [f"h{r}"]
                 widths += [half["units"]] * (2 if half["kind"] == "lstm" else 1)
     macs = _fix_head_macs(macs, layers, arrays, spec)
-    same = Affine.of([0.0], [1.0])  # folded bundles: the maps are in the weights already (export/fold.py)
-    x, y = (same, same) if spec.folded else (spec.x, spec.y)
     pre = [
-        array("float", "X_OFFSET", np.broadcast_to(x.offset, spec.features), c_float),
-        array("float", "X_SCALE", np.broadcast_to(x.scale, spec.features), c_float),
-        array("float", "Y_OFFSET", np.broadcast_to(y.offset, spec.outputs), c_float),
-        array("float", "Y_SCALE", np.broadcast_to(y.scale, spec.outputs), c_float),
+        array("float", "X_OFFSET", np.broadcast_to(spec.x.offset, spec.features), c_float),
+        array("float", "X_SCALE", np.broadcast_to(spec.x.scale, spec.features), c_float),
+        array("float", "Y_OFFSET", np.broadcast_to(spec.y.offset, spec.outputs), c_float),
+        array("float", "Y_SCALE", np.broadcast_to(spec.y.scale, spec.outputs), c_float),
     ]
     header = _header(p, spec, can_step, widths, fields)
     body = _stepwise(p, spec, layers) if can_step else _windowed(p, spec, layers)

@@ -132,10 +132,13 @@ def write_tflm(job: VariantJob) -> ArtifactEntry:
         raise ExportError(f"the tflm variant needs tflite-micro to size the arena: {optional.hint('tflite_micro')}.")
     if job.target is None:
         raise ExportError("the tflm variant needs the golden windows (a Target); export_bundle passes one.")
-    x, want = job.target.golden_inputs, job.target.golden_outputs
+    x, want, tol, spec = job.target.golden_inputs, job.target.golden_outputs, 1e-5, job.target.spec
+    if spec.folded:  # the file takes and returns raw units (export/fold.py): so does the proof, same bound
+        x, want = spec.x.to_raw(x), spec.y.to_raw(want)
+        tol = 1e-5 / float(np.min(np.abs(spec.y.scale)))
     tried, best = {}, None
     for form, content in candidates(job.model, job.info):
-        arena, why = (0, content) if isinstance(content, str) else smallest_arena(content, x, want, 1e-5)
+        arena, why = (0, content) if isinstance(content, str) else smallest_arena(content, x, want, tol)
         tried[form.name] = {"arena_min_bytes": arena, "bytes": len(content)} if arena else {"refused": why}
         if arena and (best is None or arena < best[2]):
             best = (form, content, arena)
