@@ -83,11 +83,17 @@ def _export(model, target):
     return export_bundle(model, target, formats=("tflite",)).path
 
 
-def test_stale_sweep_spares_live_exports_and_foreign_names(tmp_path):
+def _target_and_dead_pid(tmp_path):
+    """An existing bundle folder to export to, and the PID of a process that has exited."""
     target = tmp_path / "bundle"
     target.mkdir()
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
+    return target, dead
+
+
+def test_stale_sweep_spares_live_exports_and_foreign_names(tmp_path):
+    target, dead = _target_and_dead_pid(tmp_path)
     doomed = tmp_path / f".bundle.tmp-{dead.pid}-abc"
     live = tmp_path / f".bundle.tmp-{os.getpid()}-def"
     legacy = tmp_path / ".bundle.tmp-xyz"
@@ -101,10 +107,7 @@ def test_stale_sweep_spares_live_exports_and_foreign_names(tmp_path):
 
 def test_a_live_export_in_another_pid_namespace_is_known_by_its_lock_not_its_pid(tmp_path):
     """Two containers sharing a volume: the folder's PID is dead here, but its lock is held elsewhere."""
-    target = tmp_path / "bundle"
-    target.mkdir()
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
+    target, dead = _target_and_dead_pid(tmp_path)
     folder = tmp_path / f".bundle.tmp-{dead.pid}-ns"
     folder.mkdir()
     lock = tmp_path / f"{folder.name}.lock"

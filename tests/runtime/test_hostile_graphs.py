@@ -163,14 +163,17 @@ def test_initializers_declaring_gigabytes_are_refused():
         check_onnx(model([1 << 20, 1 << 20]))
 
 
+def _opened(source, tmp_path):
+    """A copy of `source`, its model.tflite bytes, a reader on them, the opcodes and the first subgraph."""
+    data = (source / "model.tflite").read_bytes()
+    finder = _Find(data, "model.tflite")
+    return (copy_bundle(source, tmp_path / source.name), data, finder, *finder.first())
+
+
 def test_an_op_writing_into_a_constant_is_refused_not_a_segfault(tmp_path):
     """Found by fuzz/structure.py (1 in 3,000 tflite_index mutants of seed-gru): ADD's output set to the
     head's bias, a constant whose bytes are the file's own; LiteRT wrote into them and died (SIGSEGV)."""
-    source = MODELS / "seed-gru"
-    bundle = copy_bundle(source, tmp_path / "gru")
-    data = (source / "model.tflite").read_bytes()
-    finder = _Find(data, "model.tflite")
-    codes, sub = finder.first()
+    bundle, data, finder, codes, sub = _opened(MODELS / "seed-gru", tmp_path)
     tensors = finder.table_vector(sub, graph.SG_TENSORS)
     buffers = finder.table_vector(finder.deref(0), graph.M_BUFFERS)
     constant = next(
@@ -190,11 +193,7 @@ def test_an_op_writing_into_a_constant_is_refused_not_a_segfault(tmp_path):
 def test_an_op_switched_to_a_builtin_of_another_arity_is_refused(tmp_path):
     """Found by fuzz/structure.py on sunspots-gru: LOGISTIC's opcode index edited to STRIDED_SLICE's, a
     four-input op given one input; LiteRT indexed past the list and died (SIGSEGV)."""
-    source = MODELS / "sunspots-gru"
-    bundle = copy_bundle(source, tmp_path / "sun")
-    data = (source / "model.tflite").read_bytes()
-    finder = _Find(data, "model.tflite")
-    codes, sub = finder.first()
+    bundle, data, finder, codes, sub = _opened(MODELS / "sunspots-gru", tmp_path)
     ops = finder.table_vector(sub, graph.SG_OPERATORS)
     logistic = next(op for op in ops if codes[finder.scalar(op, graph.OP_OPCODE, "<I", 0)] == 14)
     edited = bytearray(data)
