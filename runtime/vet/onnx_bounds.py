@@ -30,6 +30,7 @@ class Constants:
 
     def __init__(self, wire) -> None:
         self.wire, self.values, self.uses, self.initializer_bytes = wire, {}, [], 0
+        self.dims: dict[str, list[int]] = {}  # initializer name -> its declared dims
 
     def add(self, name: str, values: list[int] | None) -> None:
         if name and values is not None:
@@ -50,6 +51,8 @@ class Constants:
             elif field == TENSOR_RAW and wire == 2:
                 raw = (start, stop)
         count = math.prod(max(d, 0) for d in dims)
+        if initializer and name:
+            self.dims[name] = dims
         if initializer:
             self.initializer_bytes += count * ITEM_BYTES.get(dtype, 8)
             if self.initializer_bytes > MAX_INITIALIZER_BYTES:
@@ -92,7 +95,21 @@ class Constants:
             if op_type in SHAPED:
                 at, what = SHAPED[op_type]
                 dims = self.values.get(inputs[at]) if at < len(inputs) else None
-                if dims is not None and (any(d < 0 for d in dims) or math.prod(dims) * 8 > MAX_TENSOR_BYTES):
+                if dims is None:
+                    continue
+                if any(d <= 0 for d in dims):  # an empty tensor: no exporter writes one; ORT's GRU aborts on it
+                    raise self.wire.bad(
+                        f"{where}: {op_type} with constant {what} {dims} builds an empty or invalid tensor"
+                    )
+                built = math.prod(dims) * 8
+                data = self.dims.get(inputs[0]) if op_type != "ConstantOfShape" else None
+                if data is not None and op_type == "Tile":  # the data is an initializer: its own size counts too
+                    built *= math.prod(max(d, 1) for d in data)
+                elif data is not None:  # Expand: the broadcast of the data's dims and the shape
+                    width = max(len(data), len(dims))
+                    a, b = [1] * (width - len(data)) + data, [1] * (width - len(dims)) + dims
+                    built = math.prod(max(x, y) for x, y in zip(a, b)) * 8
+                if built > MAX_TENSOR_BYTES:
                     raise self.wire.bad(
                         f"{where}: {op_type} with constant {what} {dims} would build over {MAX_TENSOR_BYTES} bytes"
                     )

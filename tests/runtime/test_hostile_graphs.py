@@ -202,3 +202,30 @@ def test_an_op_switched_to_a_builtin_of_another_arity_is_refused(tmp_path):
     replace_file(bundle, "model.tflite", bytes(edited))
     with pytest.raises(ModelLoadError, match=r"builtin 45 takes 4..4 inputs, got 1"):
         load(bundle, backend="litert")
+
+
+@pytest.mark.parametrize(
+    "case", ["tile_of_an_initializer", "empty_constant_of_shape"], ids=["rss-3.8GB", "sigabrt-in-gru"]
+)
+def test_the_onnx_fuzz_finds_of_the_native_graphs_are_refused(case, tmp_path):
+    """Found by fuzz/structure.py on the native-op graphs of improved-simplernn and improved-gru: a Tile of
+    the recurrent weights by [1, 2^20, 9] (repeats alone looked small: 3.8 GB resident) and a GRU fed a
+    ConstantOfShape [0, 2^20, 1] (onnxruntime aborted, SIGABRT)."""
+    import onnx
+    from onnx import helper
+
+    from edgernn.runtime.vet.onnx_proto import check_onnx
+
+    name = "improved-simplernn" if case == "tile_of_an_initializer" else "improved-gru"
+    model = onnx.load(MODELS / name / "model.onnx")
+    check_onnx(model.SerializeToString())  # the neighbour: the shipped graph
+    recurrent = next(n for n in model.graph.node if n.op_type in ("RNN", "GRU"))
+    op, shape = ("Tile", [1, 1 << 20, 9]) if case == "tile_of_an_initializer" else ("ConstantOfShape", [0, 1 << 20, 1])
+    model.graph.initializer.append(_ints("fuzz_shape", shape))
+    inputs = [recurrent.input[2], "fuzz_shape"] if op == "Tile" else ["fuzz_shape"]
+    model.graph.node.append(helper.make_node(op, inputs, ["fuzz_out"]))
+    recurrent.input[0] = "fuzz_out"
+    bundle = copy_bundle(MODELS / name, tmp_path / name)
+    replace_file(bundle, "model.onnx", model.SerializeToString())
+    with pytest.raises(ModelLoadError, match=rf"{op} with constant (repeats|shape) "):
+        load(bundle, backend="onnxruntime")
