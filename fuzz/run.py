@@ -70,7 +70,11 @@ def main(argv: list[str] | None = None) -> int:
         "Found by this harness and fixed before these counts: LiteRT segfaulted on SPLIT/PACK/UNPACK options "
         "whose counts disagree with the op's tensors (1 in 1,000 tflite mutants; now refused by "
         "`runtime/vet/tflite_graph.py`), and both runtimes raised `UnicodeDecodeError` on mangled tensor or "
-        "dimension names during introspection (about 1 in 1,000 of each; now `ModelLoadError`).",
+        "dimension names during introspection (about 1 in 1,000 of each; now `ModelLoadError`). The structure-aware "
+        "mutants found five more, each now refused before the runtime parses the file and kept as a test in "
+        "tests/runtime/test_hostile_graphs.py: an op writing into a constant tensor and two opcodes switched to a "
+        "builtin of another arity (LiteRT SIGSEGV), a Tile of an initializer by constant repeats (3.8 GB resident) "
+        "and a GRU fed an empty constant tensor (onnxruntime SIGABRT).",
     ]
     failed = 0
     for fmt in ("onnx", "tflite", "numpy"):
