@@ -86,7 +86,7 @@ class Bundle:
         if not isinstance(path, (str, os.PathLike)):
             raise InputError(f"a bundle path must be a str or os.PathLike, got {type(path).__name__}.")
         folder = BundleDir(path)
-        keys = _trusted(trusted_keys)
+        keys = keys_to_trust(trusted_keys)
         if keys:  # model-signing and its dependencies are imported only for a signed load
             from .signing import verify as verify_signature
 
@@ -256,7 +256,7 @@ class Bundle:
         return StepModel.load(backend, self.read(artifact), artifact, self.manifest.spec, streaming)
 
 
-def _trusted(trusted_keys: Sequence[str | os.PathLike[str]] | None) -> list:
+def keys_to_trust(trusted_keys: Sequence[str | os.PathLike[str]] | None = None) -> list:
     """The trusted keys: those given, else EDGERNN_TRUSTED_KEYS (os.pathsep-separated); [] for none."""
     if trusted_keys is not None:
         return list(trusted_keys)
@@ -270,4 +270,4 @@ def check_threads(threads: object) -> int:
     return threads or (os.cpu_count() or 1)
 
 
-__all__ = ["Bundle", "check_threads", "read_checked", "sha256_bytes"]
+__all__ = ["Bundle", "check_threads", "keys_to_trust", "read_checked", "sha256_bytes"]

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .errors import ManifestError, MissingExtraError, SignatureError
-from .records import SIGNATURE_FILE, TRUSTED_KEYS_ENV
+from .records import SIGNATURE_FILE
 
 MAX_SIGNATURE_BYTES = 1 << 20
 
@@ -38,11 +38,6 @@ def _library():
 
 def _hashing(hashing, folder: Path):
     return hashing.Config().set_ignored_paths(paths=[folder / SIGNATURE_FILE], ignore_git_paths=False)
-
-
-def trusted_keys_from_env() -> list[str]:
-    """The public key files named by EDGERNN_TRUSTED_KEYS ([] when it is unset or empty)."""
-    return [k for k in os.environ.get(TRUSTED_KEYS_ENV, "").split(os.pathsep) if k]
 
 
 def sign(bundle: str | os.PathLike[str], key: str | os.PathLike[str], password: str | None = None) -> Path:

@@ -13,11 +13,10 @@ from pathlib import Path
 import numpy as np
 
 from .. import optional
-from ..bundle import Bundle
+from ..bundle import Bundle, keys_to_trust
 from ..errors import EdgeRNNError, InputError
 from ..isolate import Limits
 from ..loading import load
-from ..signing import trusted_keys_from_env
 from ..stream import stream_values
 from ..validate import not_run
 from ..validate import validate as validate_bundle
@@ -110,7 +109,7 @@ def validate(args) -> int:
                 from edgernn.export.reference import keras_reference
 
                 reference = keras_reference(bundle)
-        isolate = not trusted_keys_from_env() if args.isolate is None else args.isolate  # unsigned: isolated
+        isolate = not keys_to_trust() if args.isolate is None else args.isolate  # unsigned: isolated
         isolate = Limits(cpu=max(1, int(args.timeout)), timeout=args.timeout) if isolate else False
         names, variants = args.backend or None, args.variant or None
         rows = validate_bundle(bundle, names, variants, args.fresh, 0, reference, isolate, threads=args.threads)

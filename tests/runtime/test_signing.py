@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from edgernn.runtime import ManifestError, SignatureError, load
-from edgernn.runtime.signing import SIGNATURE_FILE, TRUSTED_KEYS_ENV, sign, verify
+from edgernn.runtime.records import TRUSTED_KEYS_ENV
+from edgernn.runtime.signing import SIGNATURE_FILE, sign, verify
 
 from conftest import MODELS
 from helpers import copy_bundle
