@@ -9,9 +9,11 @@ import numpy as np
 
 from edgernn.runtime import backends
 from edgernn.runtime.compare import compare, tolerance
-from edgernn.runtime.errors import ExportError
+from edgernn.runtime.errors import ExportError, ModelLoadError
+from edgernn.runtime.isolate_file import run_isolated
 from edgernn.runtime.manifest import ArtifactEntry, Spec
 
+ISOLATED = ("litert", "onnxruntime", "tflm")  # native interpreters in this process: first run in a child
 Opener = Callable[[str, bytes], Callable[[np.ndarray], np.ndarray]]  # (backend, content) -> run(inputs)
 
 
@@ -79,9 +81,12 @@ def verify(
             f"{entry.file}: no runtime is installed to prove it (needs one of {list(names)}); "
             "install 'edgernn[all]'. An artifact is never written unproven."
         )
+    window = opener is None
     opener = opener or window_opener(spec, entry)
     worst_abs = worst_rel = worst_mean = 0.0
     for name in usable:
+        if window and name in ISOLATED:
+            prove_isolated(name, content, entry, spec, cases)
         try:
             run = opener(name, content)
             results = [(case, compare(case.outputs, run(case.inputs), tol)) for case in cases]
@@ -102,3 +107,16 @@ def verify(
         tolerance=tol,
         verified_with=tuple(usable),
     )
+
+
+def prove_isolated(name: str, content: bytes, entry: ArtifactEntry, spec: Spec, cases: list[Case]) -> None:
+    """Run the cases through `content` in backend `name` in a child process first: a file that crashes
+    the interpreter (a segfault in LiteRT's allocate_tensors, say) is refused with the signal named,
+    and the export goes on with the other artifacts."""
+    inputs = np.concatenate([case.inputs for case in cases])
+    if spec.folded:
+        inputs = spec.x.to_raw(inputs).astype(np.float32)
+    try:
+        run_isolated(name, content, entry, spec, inputs)
+    except ModelLoadError as exc:
+        raise ExportError(f"{exc}; not written.") from None

@@ -34,7 +34,7 @@ STEP = "step"  # one time step, the state as explicit inputs and outputs
 STEP_INPUT, STEP_OUTPUT = "x_t", "y_t"  # the step models' sample and prediction tensors
 UNROLL_MAX_TIMESTEPS = 256  # past this an unrolled graph bloats, in TFLite and ONNX alike
 FLOAT32 = "float32"
-QUANTIZED = ("dynamic", "float16", "int8")
+QUANTIZED = ("dynamic", "float16", "int8", "int16x8")
 
 
 @dataclass(frozen=True)

@@ -1,18 +1,18 @@
-"""Quantized TFLite variants: `dynamic` (int8 weights), `float16` (fp16 weights), `int8` (full integer).
+"""Quantized TFLite variants: `dynamic` (int8 weights), `float16` (fp16 weights), `int8` (full integer),
+`int16x8` (int16 activations, int8 weights: what TensorFlow Lite Micro's LSTM kernel runs best).
 
-Forms, measured on TF 2.21 with an LSTM(64) on (24, 3) (README "Quantized variants"):
-- An unrolled graph repeats the step's ops once per timestep; with small weights that per-op overhead,
-  not the weights, is most of the file (float32: 136 KB for 70 KB of weights). Quantizing only shrinks
-  the weights, so `dynamic` (and `float16` of non-LSTM models) prefer the `while_batch1` form, whose
-  one loop body holds the step once: 24% and 33% of the float32 file against 66% and 75% unrolled, at
-  a similar batch-1 latency. Unrolled is their fallback.
-- `int8` and `float16` of LSTM-only models prefer the `fused_batch1` form (fused_lstm.py):
-  TFLite's fused LSTM op, which holds the weights once (int8: 16% of the float32 file against 95%
-  unrolled, but 8-10x slower at batch 1 in LiteRT on x86; float16: 29%). `dynamic` does not: the
-  converter leaves the fused op's weights in float32.
-- `int8` otherwise is unrolled: calibrating the WHILE form segfaults the TF 2.21 converter (the
-  loop's tensors), so it is never tried. Its input and output tensors are int8; the runtime
-  quantizes and dequantizes with their scale and zero point.
+Forms, measured on TF 2.21 / LiteRT 2.3 with an LSTM(64) on (24, 3), one thread (docs/quantization.md,
+benchmarks/RESULTS-quantize.md):
+- Every variant prefers the `unrolled` form: a free batch dimension, and in LiteRT's XNNPACK the int8
+  fully-connected kernels (QS8) apply, so int8 is a speed-up and not only a size cut (batch 1: 17 us
+  against float32's 28 us; batch 1024: 225,000 against 151,000 windows/s). The batch-1 forms ran
+  row by row (int8 fused_batch1: 390 us at batch 1, 5,700 windows/s at batch 1024).
+- Quantized files carry no tensor names (strip_names): in an unrolled int8 graph they were a third
+  of the bytes, and a window model is run by tensor index.
+- `fused_batch1` (TFLite's fused LSTM op, fused_lstm.py) and `while_batch1` remain fallbacks for
+  sequences too long to unroll: the smallest files, batch fixed at 1. The fused op clips the cell
+  state at 10 (Keras never does), so it is never the first choice.
+- `int8` and `int16x8` never use the WHILE form: calibrating it segfaults the TF 2.21 converter.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgernn.runtime import optional
 from edgernn.runtime.errors import ExportError
 from edgernn.runtime.manifest import ArtifactEntry
 
@@ -37,36 +38,42 @@ from ..base import (
 )
 from .convert import op_counts
 from .isolated import convert_isolated
-from .quantized import MAX_CALIBRATION, configure, tflite_bytes
+from .quantized import CALIBRATED, MAX_CALIBRATION, QUANTIZER, QUANTIZER_RECIPE, configure, strip_names, tflite_bytes
 
 _COMPACT = "one loop body instead of one copy of the step per timestep: quantizing shrinks weights, not ops"
+_ANY_BATCH = {
+    "int8": "any batch; LiteRT runs its int8 fully-connected kernels (XNNPACK QS8): faster than float32 "
+    "at batch 1 and 1024 (measured, docs/quantization.md)",
+    "int16x8": "any batch; int16 activations and int8 weights run on LiteRT's reference kernels (slow on "
+    "CPUs: this variant is for TensorFlow Lite Micro)",
+    "dynamic": "any batch; int8 weights with float compute, as fast as float32 or faster",
+    "float16": "any batch; fp16 weights dequantized at load, float32 compute",
+}
 
 
 def variant_forms(info: ModelInfo, variant: str) -> list[GraphForm]:
     """Graph forms to try for a variant, best first, each with the reason it is chosen."""
     if variant not in QUANTIZED:
         raise ExportError(f"unknown TFLite variant {variant!r}; expected one of {QUANTIZED}.")
-    fused = []
-    if variant in ("int8", "float16") and set(info.cells) == {"lstm"} and not info.bidirectional:
-        fused = [
+    forms = []
+    if info.timesteps <= UNROLL_MAX_TIMESTEPS:
+        forms.append(GraphForm(UNROLLED, f"{variant}: {_ANY_BATCH[variant]}"))
+    lstm_only = set(info.cells) == {"lstm"} and not info.bidirectional
+    if variant in ("int8", "float16") and lstm_only:
+        forms.append(
             GraphForm(
                 FUSED_BATCH1,
-                f"{variant}: TFLite's fused LSTM op holds the step once with one set of "
-                "quantization parameters; the smallest file (batch fixed at 1)",
+                f"{variant}: TFLite's fused LSTM op holds the step once (the smallest file; batch fixed at 1; "
+                "the op clips the cell state at 10, Keras does not)",
             )
-        ]
-    if variant == "int8":
-        if info.timesteps > UNROLL_MAX_TIMESTEPS:
-            if fused:
-                return fused
-            raise ExportError(
-                f"int8 needs the unrolled form (calibrating a WHILE loop crashes the TF converter), and "
-                f"timesteps {info.timesteps} > {UNROLL_MAX_TIMESTEPS} is too long to unroll; use 'dynamic'."
-            )
-        return fused + [GraphForm(UNROLLED, "full integer: calibrating the WHILE form crashes the TF 2.21 converter")]
-    forms = fused + [GraphForm(WHILE_BATCH1, f"{variant}: {_COMPACT} (batch fixed at 1)")]
-    if info.timesteps <= UNROLL_MAX_TIMESTEPS:
-        forms.append(GraphForm(UNROLLED, "fallback: the while_batch1 form did not convert or pass parity"))
+        )
+    if variant in ("dynamic", "float16"):
+        forms.append(GraphForm(WHILE_BATCH1, f"{variant}: {_COMPACT} (batch fixed at 1)"))
+    if not forms:
+        raise ExportError(
+            f"{variant} needs the unrolled form (calibrating a WHILE loop crashes the TF converter), and "
+            f"timesteps {info.timesteps} > {UNROLL_MAX_TIMESTEPS} is too long to unroll; use 'dynamic'."
+        )
     return forms
 
 
@@ -103,20 +110,25 @@ def quantize_tflite(
     """
     if variant not in QUANTIZED:
         raise ExportError(f"unknown TFLite variant {variant!r}; expected one of {QUANTIZED}.")
-    if variant == "int8":
+    if variant in CALIBRATED:
         configure(variant, calibration)  # refuse a missing calibration before starting a process
         windows = np.asarray(calibration, dtype=np.float32)[:MAX_CALIBRATION]
         content = convert_isolated(model, variant, form.name, windows)
     else:
         content = tflite_bytes(model, variant, form.name, calibration)
-    Path(path).write_bytes(content)
-    extra = {"calibration_windows": int(min(len(calibration), MAX_CALIBRATION))} if variant == "int8" else {}
+    content = strip_names(content)
+    extra = {"calibration_windows": int(min(len(calibration), MAX_CALIBRATION))} if variant in CALIBRATED else {}
     extra["weights"] = weight_types(content)
-    if variant == "dynamic" and not extra["weights"].get("int8"):
-        extra["note"] = (
-            "no weight tensor reached the converter's minimum size for dynamic-range quantization "
-            "(1024 elements): weights stay float32; only the graph form differs from model.tflite"
+    if variant in ("dynamic", "int8", "int16x8") and not extra["weights"].get("int8"):
+        raise ExportError(
+            f"the {variant} conversion quantized no weight (every weight stays float: the converter's "
+            "dynamic-range pass skips weights under 1,024 elements); not written, it would only repeat "
+            f"model.tflite. Install {QUANTIZER.replace('_', '-')} ('edgernn[quantize]') to quantize every kernel."
         )
+    if variant == "dynamic":
+        aeq = optional.available(QUANTIZER) and form.name != FUSED_BATCH1
+        extra["quantizer"] = f"{QUANTIZER}.{QUANTIZER_RECIPE}" if aeq else "the TFLite converter's dynamic range"
+    Path(path).write_bytes(content)
     entry = ArtifactEntry(
         file=Path(path).name,
         format="tflite",
