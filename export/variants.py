@@ -15,18 +15,19 @@ from pathlib import Path
 
 import numpy as np
 
-from edgernn.runtime.compare import output_range, tolerance_rule
+from edgernn.runtime.compare import error_stats, output_range, tolerance_rule
 from edgernn.runtime.errors import EdgeRNNError, ExportError
 from edgernn.runtime.manifest import MODEL_ROLE, ArtifactEntry, QuantizationBlock, Spec
 
 from .formats import FLOAT32, FORMATS, QUANTIZED, Target, VariantJob, get_format
 from .model_info import ModelInfo
-from .verify import Case, keras_outputs, verify
+from .verify import Case, keras_outputs, verify, window_opener
 
 VARIANTS = (*QUANTIZED, "tflm")  # tflm: batch-1 float32 for TensorFlow Lite Micro (formats/tflite/micro.py)
 HOLDOUT_FRACTION = 0.2
-HOLDOUT_RANDOM = 32  # held-out windows when there are no calibration windows (uniform in [-1, 1))
-GOLDEN_HOLDOUT = 64  # held-out windows kept in golden.npz for `edgernn validate`
+HOLDOUT_MIN = 256  # held-out windows a release's error figures are stated on (at most half the windows given)
+HOLDOUT_RANDOM = 256  # held-out windows when there are no calibration windows (uniform in [-1, 1))
+GOLDEN_HOLDOUT = 256  # held-out windows kept in golden.npz for `edgernn validate`
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ def split_windows(model, info: ModelInfo, windows: np.ndarray | None, source: st
             f"calibration windows must be shaped (n >= 2, {info.timesteps}, {info.features}); got {windows.shape}."
         )
     order = rng.permutation(len(windows))
-    cut = max(1, int(round(len(windows) * HOLDOUT_FRACTION)))
+    cut = max(1, int(round(len(windows) * HOLDOUT_FRACTION)), min(HOLDOUT_MIN, len(windows) // 2))
     held, calib = windows[order[:cut]], windows[order[cut:]]
     # The range is taken over all windows: a few held-out outputs can span little (one spans nothing).
     span = output_range(keras_outputs(model, windows))
@@ -92,11 +93,16 @@ def measure(
             f"measured max abs error {err:.4g} (model units, {err / span:.2%} of the output range, on "
             f"{len(holdout.inputs)} held-out windows) is beyond --max-error {max_error} (= {limit:.4g}); not written."
         )
+    run = window_opener(spec, entry)(proof.verified_with[0], content)  # the first: the shipped runtime
+    stats = error_stats(holdout.outputs, run(holdout.inputs), span)
+    stats.pop("max_abs_error", None)  # verify's, over every backend
     return proof.with_(
         tolerance_rule=rule.describe(),
         output_range=span,
         checked_on="holdout",
         range_relative_error=err / span if span else None,
+        holdout_windows=int(len(holdout.inputs)),
+        **stats,
     )
 
 
@@ -173,13 +179,16 @@ def quantization_block(variants: Sequence[str], windows: Windows, failures: list
     """The manifest's record of what was asked, calibrated on, measured on, and left out."""
     calib = 0 if windows.calibration is None else int(len(windows.calibration))
     held = int(len(windows.holdout.inputs))
+    note = "variants are measured on these; calibration never saw them"
+    if held < HOLDOUT_MIN:
+        note += f"; fewer than {HOLDOUT_MIN}: pass more windows (--calibration) for figures a release can state"
     return QuantizationBlock(
         requested=tuple(variants),
         calibration={"source": windows.source, "windows": calib},
         holdout={
             "windows": held,
             "kept_in_golden": min(held, GOLDEN_HOLDOUT),
-            "note": "variants are measured on these; calibration never saw them",
+            "note": note,
         },
         failed=tuple(failures),
     )

@@ -103,3 +103,17 @@ def output_range(reference: np.ndarray) -> float:
     """max - min of reference outputs: the scale a range-relative tolerance is a fraction of."""
     ref = np.asarray(reference, dtype=np.float64)
     return float(ref.max() - ref.min()) if ref.size else 0.0
+
+
+def error_stats(reference: np.ndarray, candidate: np.ndarray, span: float | None = None) -> dict[str, float]:
+    """p50 / p99 / max over windows of each window's max abs error, and p99 as a share of `span` (the
+    Keras output range): how a release states a variant's accuracy, not only its worst window."""
+    ref, got = np.asarray(reference, np.float64), np.asarray(candidate, np.float64)
+    per_window = np.abs(got - ref).reshape(len(ref), -1).max(axis=1) if ref.shape == got.shape and len(ref) else None
+    if per_window is None:
+        return {}
+    p50, p99 = np.percentile(per_window, [50, 99])
+    stats = {"p50_abs_error": float(p50), "p99_abs_error": float(p99), "max_abs_error": float(per_window.max())}
+    if span:
+        stats["p99_of_range"] = float(p99 / span)
+    return stats

@@ -18,7 +18,7 @@ import numpy as np
 
 from . import backends
 from .bundle import Bundle
-from .compare import compare, tolerance
+from .compare import compare, error_stats, tolerance
 from .errors import EdgeRNNError, InputError, IntegrityError, ManifestError
 from .manifest import ROLES, STEP_ROLE, ArtifactEntry
 from .stream import window_outputs
@@ -47,6 +47,9 @@ class Row:
     problem: str = ""
     reference: str = GOLDEN  # 'golden' or 'fresh:N' (N new windows through model.keras)
     samples: int = 0
+    p50_abs_error: float | None = None  # over windows of each window's max abs error
+    p99_abs_error: float | None = None
+    p99_of_range: float | None = None  # p99 as a share of the Keras output range the export measured
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -184,12 +187,26 @@ def _rows_for(
     rows = []
     for ref, x, expected in references:
         try:
-            result = compare(expected, run(x), tol)
+            got = run(x)
+            result = compare(expected, got, tol)
         except EdgeRNNError as exc:
             rows.append(Row(*head, inf, inf, tol, False, f"{type(exc).__name__}: {exc}", ref, len(x)))
             continue
+        stats = error_stats(expected, got, art.output_range)
         rows.append(
-            Row(*head, result.max_abs_error, result.max_rel_error, tol, bool(result), result.problem, ref, len(x))
+            Row(
+                *head,
+                result.max_abs_error,
+                result.max_rel_error,
+                tol,
+                bool(result),
+                result.problem,
+                ref,
+                len(x),
+                stats.get("p50_abs_error"),
+                stats.get("p99_abs_error"),
+                stats.get("p99_of_range"),
+            )
         )
     return rows
 

@@ -23,14 +23,14 @@ from edgernn.runtime.cli.timing import per_call_us
 from edgernn.runtime.manifest import Manifest
 from edgernn.runtime.validate import validate
 
-from .data import PROBES, SEED_SCALE
+from .data import PROBES, SEED_SAMPLE_STARTS, SEED_SCALE, seed_task_sample
 from .models import trainable_params
 
 BUNDLE_NAMES = {"simple_rnn": "seed-simplernn", "lstm": "seed-lstm", "gru": "seed-gru"}
 TUTORIAL = {"6 7 8 9": 8.68, "-1 0 1 2": 1.76}  # the tutorial's 0.868 and 0.176, in raw units
 PLOTS = ("seed_loss.png", "seed_predictions.png")
 QUANTIZE_CELLS = ("lstm",)  # one cell shows the quantized variants; the demo stays fast
-DEMO_VARIANTS = ("dynamic", "float16", "int8")
+DEMO_VARIANTS = ("dynamic", "float16", "int8", "int16x8")
 
 
 def keras_predict_us(model, window: np.ndarray, repeat: int = 5) -> float:
@@ -90,7 +90,13 @@ def build_recipe_bundle(cell: str, recipe: str, out_root: Path, epochs: int, qua
             "probes": probes,
         }
     }
-    options = ExportOptions(scale=SEED_SCALE, representative=x, extra=extra, streaming=True, quantize=quantize)
+    extra["training"]["calibration"] = "seed_task_sample: windows [s..s+3], s uniform in " + str(
+        spec.start_range or SEED_SAMPLE_STARTS
+    )
+    calibration = seed_task_sample(starts=spec.start_range or SEED_SAMPLE_STARTS) if quantize else None
+    options = ExportOptions(
+        scale=SEED_SCALE, representative=x, extra=extra, streaming=True, quantize=quantize, calibration=calibration
+    )
     return model, export_bundle(model, out_root / bundle_name(cell, recipe), options).path, result
 
 

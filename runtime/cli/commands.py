@@ -128,15 +128,17 @@ def validate(args) -> int:
             r.variant,
             r.backend,
             r.reference,
+            r.samples,
             r.max_abs_error,
-            r.max_rel_error,
+            r.p99_abs_error,
+            r.p99_of_range,
             r.tolerance,
             "PASS" if r.passed else "FAIL",
         ]
         for r in rows
     ]
     print_table(
-        ["artifact", "variant", "backend", "reference", "max abs err", "max rel err", "tolerance", "result"],
+        ["artifact", "variant", "backend", "reference", "windows", "max abs err", "p99 abs err", "p99/range", "tolerance", "result"],
         table,
         title=f"validate {args.bundle}",
     )

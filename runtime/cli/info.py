@@ -44,12 +44,13 @@ def print_info(bundle: Bundle) -> None:
             a.max_abs_error,
             a.tolerance,
             a.extra.get("range_relative_error"),
+            a.extra.get("p99_of_range"),
         ]
         for a in m.entries
     ]
     print(
         render(
-            ["artifact", "format", "variant", "graph form", "batch", "bytes", "max abs err", "tolerance", "err/range"],
+            ["artifact", "format", "variant", "graph form", "batch", "bytes", "max abs err", "tolerance", "err/range", "p99/range"],
             rows,
         )
     )

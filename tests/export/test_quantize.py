@@ -30,7 +30,10 @@ QUANT_PAIRS = [
     for b in backends.REGISTRY
     if fmt in backends.formats_of(b) and backends.runs_variant(b, v)
 ]
-SIZE_LIMITS = {"dynamic": 0.45, "float16": 0.60, "int8": 0.40}  # of the float32 .tflite bytes (issue 3)
+# Of the float32 .tflite bytes. Issue 18 moved every variant to the any-batch unrolled form: its 24 copies
+# of the step's op tables (about 50 KB, names stripped) now outweigh the weights quantizing shrinks
+# (int8: 17.5 KB of 70 KB); the batch-1 fused form was 16% for int8 but 12x slower (docs/quantization.md).
+SIZE_LIMITS = {"dynamic": 0.50, "float16": 0.62, "int8": 0.65, "int16x8": 0.75}
 
 
 @pytest.fixture(scope="session")
@@ -73,7 +76,7 @@ def test_acceptance_model_is_an_lstm64_on_24x3(lstm64):
     assert 16_000 <= model.count_params() <= 18_000
 
 
-@pytest.mark.parametrize("variant", ["dynamic", "float16", "int8"])
+@pytest.mark.parametrize("variant", QUANTIZED)
 def test_tflite_variant_size_ratio(quant_bundle, variant):
     ratio = _entry(quant_bundle, "tflite", variant)["bytes"] / _entry(quant_bundle, "tflite", "float32")["bytes"]
     assert ratio <= SIZE_LIMITS[variant], f"{variant}: {ratio:.1%} of float32"
@@ -107,7 +110,8 @@ def test_gru_and_simple_rnn_variants_match_keras_on_fresh_windows(quant_bundles,
     ref = np.asarray(model(x, training=False))
     man = manifest_json(bundle)
     written = [a for a in man["artifacts"] if a["variant"] != "float32"]
-    want = {("tflite", v) for v in ("dynamic", "float16", "int8")} | ({("onnx", "int8")} if cell == "gru" else set())
+    tflite = [v for v in QUANTIZED if not (cell == "gru" and v == "int16x8")]  # GRU's int16x8: far off, refused
+    want = {("tflite", v) for v in tflite} | ({("onnx", "int8")} if cell == "gru" else set())
     assert {(a["format"], a["variant"]) for a in written} == want
     for art in written:
         backend = BACKEND_OF[art["format"]]
@@ -119,7 +123,8 @@ def test_gru_and_simple_rnn_variants_match_keras_on_fresh_windows(quant_bundles,
         assert result.max_abs_error > 0  # not the float32 file under another name
         covered(cell, art["format"], art["variant"], "model", backend)
     if cell == "gru":
-        assert man["quantization"]["failed"] == []
+        (failed,) = man["quantization"]["failed"]
+        assert (failed["format"], failed["variant"]) == ("tflite", "int16x8") and "beyond tolerance" in failed["reason"]
         assert artifact_json(bundle, "onnx", "int8")["graph_form"] == "native"
         return
     (failed,) = man["quantization"]["failed"]
@@ -163,11 +168,9 @@ def test_manifest_records_each_variant_measured_on_held_out_windows(quant_bundle
 def test_files_are_builtin_only_and_int8_has_integer_io(quant_bundle):
     for variant in QUANTIZED:
         assert custom_ops((quant_bundle / f"model.{variant}.tflite").read_bytes()) == []
-    assert _entry(quant_bundle, "tflite", "dynamic")["graph_form"] == "while_batch1"
-    for variant in ("float16", "int8"):  # an LSTM-only model takes TFLite's fused LSTM op
+    for variant in QUANTIZED:  # any batch: the unrolled form, whose int8 kernels beat float32's
         entry = _entry(quant_bundle, "tflite", variant)
-        assert entry["graph_form"] == "fused_batch1" and entry["ops"]["UNIDIRECTIONAL_SEQUENCE_LSTM"] == 1
-        assert entry["reset_variables"] is True and entry["batch"] == 1
+        assert entry["graph_form"] == "unrolled" and entry["batch"] == "dynamic" and not entry.get("reset_variables")
     int8 = load(quant_bundle, backend="litert", variant="int8").runner
     assert int8.input_details["dtype"] == np.int8 and int8.output_details["dtype"] == np.int8
     f16 = load(quant_bundle, backend="litert", variant="float16").runner
@@ -249,7 +252,7 @@ def test_cli_max_error_refuses_a_variant_with_its_measured_error(zoo_models, tmp
     ]
     assert main(["export", *common, "--out", str(tmp_path / "loose"), "--max-error", "50%"]) == 0
     man = _manifest(tmp_path / "loose")
-    assert man["quantization"]["calibration"] == {"source": "calibration (raw units)", "windows": 16}
+    assert man["quantization"]["calibration"] == {"source": "calibration (raw units)", "windows": 10}
     assert _entry(tmp_path / "loose", "tflite", "float16")["max_abs_error"] > 0
     capsys.readouterr()
     assert main(["export", *common, "--out", str(tmp_path / "strict"), "--max-error", "0"]) == 1
@@ -292,49 +295,39 @@ def test_manifest_says_which_weights_each_tflite_variant_changed(quant_bundle, z
     weights = {v: _entry(quant_bundle, "tflite", v)["weights"] for v in QUANTIZED}
     assert weights["dynamic"].get("int8", 0) >= 1 and weights["float16"].get("float16", 0) >= 1
     assert weights["int8"].get("int8", 0) >= 1 and "float32" not in weights["int8"]
-    assert "note" not in _entry(quant_bundle, "tflite", "dynamic")
-    # A tiny model's weights are all under the converter's 1024-element floor: the manifest says so.
+    # A tiny model's weights are all under the converter's 1024-element floor; ai-edge-quantizer has none.
     tiny = export_bundle(zoo_models["lstm-single"], tmp_path / "tiny", formats=("tflite",), quantize="dynamic").path
     entry = _entry(tiny, "tflite", "dynamic")
-    assert "int8" not in entry["weights"] and "1024 elements" in entry["note"]
+    assert entry["weights"].get("int8", 0) >= 2 and entry["quantizer"] == "ai_edge_quantizer.dynamic_wi8_afp32"
 
 
-def test_fused_lstm_state_is_reset_so_windows_are_independent(quant_bundle, fresh):
-    """The fused op keeps h and c in variable tensors; without the reset, row 2 would start from row 1's state."""
-    x = fresh[0][:6]
+def test_fused_lstm_state_is_reset_so_windows_are_independent(quant_bundle, lstm64, fresh, tmp_path):
+    """The fused form (now the fallback for sequences too long to unroll) keeps h and c in variable tensors;
+    without the reset, row 2 would start from row 1's state."""
+    from edgernn.export import inspect_model
+    from edgernn.export.formats import GraphForm
+    from edgernn.export.formats.tflite.quantize import quantize_tflite
+    from edgernn.runtime import Bundle
+
+    model, x = lstm64[0], fresh[0][:6]
+    spec = Bundle.open(quant_bundle).manifest.spec
     for variant in ("float16", "int8"):
-        predictor = load(quant_bundle, backend="litert", variant=variant)
-        one_by_one = np.concatenate([predictor.predict(x[i : i + 1]) for i in (5, 4, 3, 2, 1, 0)])[::-1]
-        np.testing.assert_array_equal(predictor.predict(x), one_by_one)
+        path = tmp_path / f"{variant}.tflite"
+        entry = quantize_tflite(model, path, inspect_model(model), variant, GraphForm("fused_batch1", "t"), lstm64[1])
+        assert entry.ops["UNIDIRECTIONAL_SEQUENCE_LSTM"] == 1 and entry.reset_variables and entry.batch == 1
+        run = backends.open_window("litert", path.read_bytes(), entry, spec).run
+        one_by_one = np.concatenate([run(x[i : i + 1]) for i in (5, 4, 3, 2, 1, 0)])[::-1]
+        np.testing.assert_array_equal(run(x), one_by_one)
+        tol = tolerance("tflite", variant, output_range(fresh[1]))
+        assert compare(np.asarray(model(x)), run(x), tol)
 
 
-def test_only_lstm_only_models_take_the_fused_form(zoo_models):
+def test_the_any_batch_form_comes_first_and_fused_only_for_lstm_only_models(zoo_models):
     from edgernn.export import inspect_model
     from edgernn.export.formats.tflite.quantize import variant_forms
 
     lstm = inspect_model(zoo_models["lstm-stacked"])
-    assert [f.name for f in variant_forms(lstm, "int8")] == ["fused_batch1", "unrolled"]
+    assert [f.name for f in variant_forms(lstm, "int8")] == ["unrolled", "fused_batch1"]
+    assert [f.name for f in variant_forms(lstm, "dynamic")] == ["unrolled", "while_batch1"]
     for other in ("gru-stacked", "lstm-bidirectional"):
         assert [f.name for f in variant_forms(inspect_model(zoo_models[other]), "int8")] == ["unrolled"]
-
-
-def test_stacked_lstm_takes_the_fused_form_or_falls_back_and_says_why(zoo_models, tmp_path):
-    """float16: both layers fused (return_sequences between them), matching Keras. int8 of this tiny
-    untrained stack is far off in the fused form (the int8 LSTM kernel's fixed internal scales): the
-    exporter falls back to unrolled and records why."""
-    from edgernn.export import export_bundle
-
-    model = zoo_models["lstm-stacked"]
-    windows = np.random.default_rng(1).uniform(-1, 1, (40, 4, 1)).astype(np.float32)
-    path = export_bundle(
-        model, tmp_path / "b", formats=("tflite",), quantize="float16,int8", representative=windows
-    ).path
-    f16, int8 = _entry(path, "tflite", "float16"), _entry(path, "tflite", "int8")
-    assert f16["graph_form"] == "fused_batch1" and f16["ops"]["UNIDIRECTIONAL_SEQUENCE_LSTM"] == 2
-    assert int8["graph_form"] == "unrolled"
-    assert int8["forms_refused"][0].startswith("fused_batch1:") and "beyond tolerance" in int8["forms_refused"][0]
-    x = windows[:5]
-    for entry in (f16, int8):
-        tol = tolerance("tflite", entry["variant"], entry["output_range"])
-        result = compare(np.asarray(model(x)), load(path, variant=entry["variant"]).predict(x), tol)
-        assert result, result.describe()
