@@ -1,9 +1,11 @@
-"""Quantized variants of the issue-3 model: size, error and batch-1 latency as ratios to float32.
+"""Quantized variants: size, error, batch-1 latency and batch-1024 throughput as ratios to float32.
 
-Trains the acceptance model (LSTM(64) on (24, 3), sine task, 3 epochs), exports it with every
-variant, then times each artifact x backend through `Predictor.predict` (batch 1, raw floats in and
-out, so int8 I/O conversion is included). Rounds are interleaved and the median p50 per cell is
-kept, because other jobs share the two cores: read the ratios, not the microseconds.
+Trains the acceptance model (LSTM(64) on (24, 3), sine task, 3 epochs) and the seed-lstm bundle
+(the demo's recipe, calibrated on the seed task's synthetic sample), exports each with every
+variant, then times each artifact x backend through `Predictor.predict` (raw floats in and out, so
+int8 I/O conversion is included): batch 1 (p50) and batch 1024 (windows/s). Rounds are interleaved
+and the median per cell is kept, because other jobs share the two cores: read the ratios, not the
+microseconds.
 
     .venv/bin/python benchmarks/quantize.py [--out out/bench-quantize] [--results benchmarks/RESULTS-quantize.md]
 """
@@ -34,9 +36,22 @@ def build_bundle(out: Path) -> tuple[Path, np.ndarray, np.ndarray]:
     x, y = sine_windows(2000, seed=0)
     model = build_model("lstm", 64, timesteps=24, features=3, seed=0)
     fit(model, x, y, recipe=Recipe(cell="lstm", epochs=3, batch_size=64, seed=0))
-    fresh, _ = sine_windows(256, seed=99)
-    path = export_bundle(model, out, representative=x, quantize=VARIANTS).path
+    fresh, _ = sine_windows(1024, seed=99)
+    path = export_bundle(model, out / "lstm64", representative=x, quantize=VARIANTS).path
     return path, fresh, np.asarray(model(fresh, training=False))
+
+
+def build_seed(out: Path) -> tuple[Path, np.ndarray, np.ndarray]:
+    """seed-lstm as `make models` writes it; fresh windows from the same synthetic sample (another seed)."""
+    from edgernn.runtime import Bundle
+    from edgernn.train.data import seed_task_sample
+    from edgernn.train.demo import DEMO_VARIANTS, build_recipe_bundle
+
+    model, path, _ = build_recipe_bundle("lstm", "seed", out, 100, DEMO_VARIANTS)
+    spec = Bundle.open(path).manifest.spec
+    fresh = seed_task_sample(1024, seed=99)
+    ref = spec.y.to_raw(np.asarray(model(spec.x.to_model(fresh), training=False)))
+    return path, fresh, np.asarray(ref, dtype=np.float32)
 
 
 def measure(path: Path, fresh: np.ndarray, ref: np.ndarray) -> list[dict]:
@@ -58,6 +73,7 @@ def measure(path: Path, fresh: np.ndarray, ref: np.ndarray) -> list[dict]:
                         "backend": name,
                         "predictor": p,
                         "p50": [],
+                        "wps": [],
                         "fresh_max_rel": float(err.max() / output_range(ref)),
                         "fresh_mean_abs": float(err.mean()),
                     }
@@ -66,6 +82,7 @@ def measure(path: Path, fresh: np.ndarray, ref: np.ndarray) -> list[dict]:
     for _ in range(ROUNDS):
         for c in cells:
             c["p50"].append(per_call_us(lambda: c["predictor"].predict(x1), repeat=300)["p50"])
+            c["wps"].append(len(fresh) / (per_call_us(lambda: c["predictor"].predict(fresh), repeat=2)["p50"] / 1e6))
     return cells
 
 
@@ -75,6 +92,7 @@ def table(cells: list[dict]) -> list[dict]:
     for c in cells:
         art, ref = c["art"], base[c["art"]["format"]]
         p50, ref_p50 = float(np.median(c["p50"])), float(np.median(ref["p50"]))
+        wps, ref_wps = float(np.median(c["wps"])), float(np.median(ref["wps"]))
         rows.append(
             {
                 "file": art["file"],
@@ -85,9 +103,13 @@ def table(cells: list[dict]) -> list[dict]:
                 "size_ratio": art["bytes"] / ref["art"]["bytes"],
                 "max_abs_err": art["max_abs_error"],
                 "err_of_range_holdout": art.get("range_relative_error") or 0.0,
+                "p99_of_range": art.get("p99_of_range"),
+                "holdout": art.get("holdout_windows"),
                 "err_of_range_fresh": c["fresh_max_rel"],
                 "p50_us": p50,
                 "latency_ratio": p50 / ref_p50,
+                "wps": wps,
+                "wps_ratio": wps / ref_wps,
             }
         )
     return rows
@@ -102,19 +124,28 @@ def markdown(rows: list[dict]) -> str:
         "bytes",
         "size / float32",
         "max abs err (held-out)",
-        "err / range (held-out)",
-        "err / range (fresh)",
+        "held-out windows",
+        "p99 err / range (held-out)",
+        "max err / range (held-out)",
+        "max err / range (fresh)",
         "batch-1 p50 us",
         "latency / float32",
+        "batch-1024 windows/s",
+        "throughput / float32",
     ]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         lines.append(
             f"| {r['file']} | {r['backend']} | {r['variant']} | {r['form']} | {r['bytes']} | {r['size_ratio']:.1%} | "
-            f"{r['max_abs_err']:.2e} | {r['err_of_range_holdout']:.3%} | {r['err_of_range_fresh']:.3%} | "
-            f"{r['p50_us']:.1f} | {r['latency_ratio']:.2f} |"
+            f"{r['max_abs_err']:.2e} | {r['holdout'] or '-'} | {_pct(r['p99_of_range'])} | "
+            f"{r['err_of_range_holdout']:.3%} | {r['err_of_range_fresh']:.3%} | "
+            f"{r['p50_us']:.1f} | {r['latency_ratio']:.2f} | {r['wps']:,.0f} | {r['wps_ratio']:.2f} |"
         )
     return "\n".join(lines)
+
+
+def _pct(value) -> str:
+    return "-" if value is None else f"{value:.3%}"
 
 
 def main() -> None:
@@ -123,17 +154,21 @@ def main() -> None:
     parser.add_argument("--results", type=Path, default=Path(__file__).with_name("RESULTS-quantize.md"))
     args = parser.parse_args()
     path, fresh, ref = build_bundle(args.out)
-    rows = table(measure(path, fresh, ref))
-    md = markdown(rows)
+    md = "## LSTM(64) on (24, 3)\n\n" + markdown(table(measure(path, fresh, ref)))
+    path, fresh, ref = build_seed(args.out)
+    md += "\n\n## seed-lstm (the demo's bundle)\n\n" + markdown(table(measure(path, fresh, ref)))
     print(md)
     header = (
-        "# Quantized variants: size, error and batch-1 latency relative to float32\n\n"
+        "# Quantized variants: size, error, batch-1 latency and batch-1024 throughput relative to float32\n\n"
         f"Written by `benchmarks/quantize.py` on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC "
-        f"({platform.machine()}, Python {platform.python_version()}). Model: LSTM(64) on (24, 3), 17,473 params, "
-        "sine task, 3 epochs. Ratios are to the float32 file of the same format (size) and the float32 artifact "
-        f"on the same backend (latency, median of {ROUNDS} interleaved rounds of p50, batch 1 through "
-        "`Predictor.predict`). Errors: max abs error on the export's 400 held-out windows as a share of the Keras "
-        "output range, and on 256 fresh windows. The machine is shared, so microseconds are noisy; ratios less so.\n\n"
+        f"({platform.machine()}, Python {platform.python_version()}, one thread). Models: LSTM(64) on (24, 3), "
+        "17,473 params, sine task, 3 epochs; and seed-lstm (LSTM(10), the tutorial recipe), calibrated on 1,024 "
+        "windows of the seed task's synthetic sample (train/data.py seed_task_sample) and measured on 256 others. "
+        "Ratios are to the float32 file of the same format (size) and the float32 artifact on the same backend "
+        f"(median of {ROUNDS} interleaved rounds: batch-1 p50 and batch-1024 windows/s through `Predictor.predict`). "
+        "Errors: per-window max abs error on the export's held-out windows (p99 and max, as shares of the Keras "
+        "output range) and the max on 1,024 fresh windows of the same distribution. The machine is shared, so "
+        "microseconds are noisy; ratios less so.\n\n"
     )
     args.results.write_text(header + md + "\n", encoding="utf-8")
     print(f"\nwrote {args.results}")

@@ -25,7 +25,7 @@ from .errors import ModelLoadError
 from .isolate import Limits, _signal_name
 from .records import Affine, ArtifactEntry, Spec
 
-_ENTRY_FIELDS = ("file", "format", "variant", "role", "graph_form", "batch", "reset_variables")  # what a backend reads
+_ENTRY_FIELDS = ("file", "format", "variant", "role", "graph_form", "batch", "reset_variables")  # and extra
 CHILD = "from edgernn.runtime.isolate_file import child; child()"
 
 
@@ -46,14 +46,14 @@ def run_isolated(
         request = {
             "dir": str(d),
             "backend": backend,
-            "entry": {k: getattr(entry, k) for k in _ENTRY_FIELDS},
+            "entry": {**{k: getattr(entry, k) for k in _ENTRY_FIELDS}, "extra": dict(entry.extra)},
             "spec": _spec_json(spec),
             "memory": limits.memory,
             "cpu": limits.cpu,
         }
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
         env.update(ORT_DISABLE_TELEMETRY="1", TF_CPP_MIN_LOG_LEVEL="3")
-        command = [sys.executable, "-I", "-c", CHILD, json.dumps(request)]
+        command = [sys.executable, "-I", "-c", CHILD, json.dumps(request, default=_plain)]
         where = f"{entry.file} in {backend}"
         try:
             proc = subprocess.run(command, capture_output=True, text=True, timeout=limits.timeout, env=env)
@@ -69,6 +69,11 @@ def run_isolated(
         )
     if result.get("error"):
         raise ModelLoadError(f"{where} (isolated child): {result['error']}")
+
+
+def _plain(value):
+    """numpy scalars and arrays in an entry's extra block, as JSON."""
+    return value.tolist() if hasattr(value, "tolist") else str(value)
 
 
 def _spec_json(spec: Spec) -> dict:

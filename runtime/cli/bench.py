@@ -175,7 +175,8 @@ def bench_artifact(
     x1 = windows(predictor.spec, 1)
     lat = per_call_us(lambda: predictor.predict(x1), warmup=200, repeat=5000, max_seconds=max_seconds)
     cold, cold_error = _cold_start(bundle.path, backend, art.variant, cold_runs)
-    row = _row(art, backend, art.graph_form, lat, float(np.median(loads) * 1e3), cold)
+    form = f"{art.graph_form} (batch fixed at 1)" if art.batch == 1 else art.graph_form  # run row by row
+    row = _row(art, backend, form, lat, float(np.median(loads) * 1e3), cold)
     row.update(max_abs_error=art.max_abs_error, range_relative_error=art.extra.get("range_relative_error"))
     if cold_error:
         row["cold_start_error"] = cold_error

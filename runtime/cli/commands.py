@@ -138,7 +138,18 @@ def validate(args) -> int:
         for r in rows
     ]
     print_table(
-        ["artifact", "variant", "backend", "reference", "windows", "max abs err", "p99 abs err", "p99/range", "tolerance", "result"],
+        [
+            "artifact",
+            "variant",
+            "backend",
+            "reference",
+            "windows",
+            "max abs err",
+            "p99 abs err",
+            "p99/range",
+            "tolerance",
+            "result",
+        ],
         table,
         title=f"validate {args.bundle}",
     )

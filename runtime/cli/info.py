@@ -50,7 +50,18 @@ def print_info(bundle: Bundle) -> None:
     ]
     print(
         render(
-            ["artifact", "format", "variant", "graph form", "batch", "bytes", "max abs err", "tolerance", "err/range", "p99/range"],
+            [
+                "artifact",
+                "format",
+                "variant",
+                "graph form",
+                "batch",
+                "bytes",
+                "max abs err",
+                "tolerance",
+                "err/range",
+                "p99/range",
+            ],
             rows,
         )
     )

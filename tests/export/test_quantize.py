@@ -186,6 +186,23 @@ def test_validate_checks_every_variant_on_every_backend(quant_bundle):
     assert {r.variant for r in only} == {"int8"}
 
 
+def test_validate_fresh_checks_variants_on_new_windows_of_the_calibrated_distribution(quant_bundle):
+    """--fresh N: float32 on N uniform windows, every variant on N blends of held-out windows (model.keras
+    answers both); each row states its p99 beside the max."""
+    from edgernn.export.reference import keras_reference
+    from edgernn.runtime import Bundle
+
+    bundle = Bundle.open(quant_bundle)
+    rows = validate(bundle, fresh=64, reference=keras_reference(bundle))
+    held = {(r.file, r.backend) for r in rows if r.reference == "fresh-holdout:64"}
+    assert held >= {(f"model.{v}.tflite", "litert") for v in QUANTIZED} | {("model.int8.onnx", "onnxruntime")}
+    assert ("model.tflite", "litert") in {(r.file, r.backend) for r in rows if r.reference == "fresh:64"}
+    assert all(r.passed for r in rows), [r for r in rows if not r.passed]
+    for r in rows:
+        if r.reference.startswith(("holdout", "fresh-holdout")):
+            assert r.samples in (64, 256) and 0 < r.p99_abs_error <= r.max_abs_error and r.p99_of_range < 0.05
+
+
 def test_cli_info_json_predict_and_validate_take_variants(quant_bundle, fresh, capsys):
     assert main(["info", str(quant_bundle), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)

@@ -159,7 +159,11 @@ def write_tflm(job: VariantJob) -> ArtifactEntry:
         reset_variables=form.name == FUSED_BATCH1,
         **file_fields(content),
     ).with_(arena_min_bytes=arena, arena_bytes=headroom(arena), tflm_forms=tried)
-    entry = job.measure(content, entry)
+    try:
+        entry = job.measure(content, entry)
+    except EdgeRNNError:
+        path.unlink(missing_ok=True)  # a file the manifest does not list must not stay in the bundle
+        raise
     prefix = c_prefix(job.target.name)
     (job.folder / "model_data.cc").write_text(model_data(prefix, content), encoding="utf-8")
     (job.folder / "model_ops.h").write_text(model_ops(prefix, ops, headroom(arena)), encoding="utf-8")
