@@ -24,9 +24,21 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 ROUNDS = 5
+CELLS = {"lstm": "LSTM", "gru": "GRU", "simple_rnn": "SimpleRNN"}
 
 
-def build_bundle(out: Path) -> tuple[Path, np.ndarray, np.ndarray]:
+def failures(path: Path) -> str:
+    """The variants export refused, with its reason, and the forms it tried first."""
+    import json
+
+    man = json.loads((path / "manifest.json").read_text())
+    lines = [f"- not written: {f['variant']} ({f['format']}): {f['reason']}" for f in man["quantization"]["failed"]]
+    for a in man["artifacts"]:
+        lines += [f"- {a['file']}: form refused first: {why}" for why in a.get("forms_refused", [])]
+    return "\n".join(lines) or "- every requested variant was written"
+
+
+def build_bundle(out: Path, cell: str = "lstm") -> tuple[Path, np.ndarray, np.ndarray]:
     from edgernn.export import export_bundle
     from edgernn.export.variants import VARIANTS
     from edgernn.train import build_model
@@ -34,10 +46,10 @@ def build_bundle(out: Path) -> tuple[Path, np.ndarray, np.ndarray]:
     from edgernn.train.signals import sine_windows
 
     x, y = sine_windows(2000, seed=0)
-    model = build_model("lstm", 64, timesteps=24, features=3, seed=0)
-    fit(model, x, y, recipe=Recipe(cell="lstm", epochs=3, batch_size=64, seed=0))
+    model = build_model(cell, 64, timesteps=24, features=3, seed=0)
+    fit(model, x, y, recipe=Recipe(cell=cell, epochs=3, batch_size=64, seed=0))
     fresh, _ = sine_windows(1024, seed=99)
-    path = export_bundle(model, out / "lstm64", representative=x, quantize=VARIANTS).path
+    path = export_bundle(model, out / f"{cell}64", representative=x, quantize=VARIANTS).path
     return path, fresh, np.asarray(model(fresh, training=False))
 
 
@@ -153,18 +165,23 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("out/bench-quantize"))
     parser.add_argument("--results", type=Path, default=Path(__file__).with_name("RESULTS-quantize.md"))
     args = parser.parse_args()
-    path, fresh, ref = build_bundle(args.out)
-    md = "## LSTM(64) on (24, 3)\n\n" + markdown(table(measure(path, fresh, ref)))
+    md = ""
+    for cell, title in CELLS.items():
+        path, fresh, ref = build_bundle(args.out, cell)
+        md += f"## {title}(64) on (24, 3)\n\n" + markdown(table(measure(path, fresh, ref))) + "\n\n"
+        md += failures(path) + "\n\n"
     path, fresh, ref = build_seed(args.out)
-    md += "\n\n## seed-lstm (the demo's bundle)\n\n" + markdown(table(measure(path, fresh, ref)))
+    md += "## seed-lstm (the demo's bundle)\n\n" + markdown(table(measure(path, fresh, ref)))
+    md += "\n\n" + failures(path)
     print(md)
     header = (
         "# Quantized variants: size, error, batch-1 latency and batch-1024 throughput relative to float32\n\n"
         f"Written by `benchmarks/quantize.py` on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC "
-        f"({platform.machine()}, Python {platform.python_version()}, one thread). Models: LSTM(64) on (24, 3), "
-        "17,473 params, sine task, 3 epochs; and seed-lstm (LSTM(10), the tutorial recipe), calibrated on 1,024 "
-        "windows of the seed task's synthetic sample (train/data.py seed_task_sample) and measured on 256 others. "
-        "Ratios are to the float32 file of the same format (size) and the float32 artifact on the same backend "
+        f"({platform.machine()}, Python {platform.python_version()}, one thread). Models: LSTM, GRU and SimpleRNN "
+        "(64 units) on (24, 3), sine task, 3 epochs; and seed-lstm (LSTM(10), the tutorial recipe), calibrated "
+        "on 1,024 windows of the seed task's synthetic sample (train/data.py seed_task_sample) and measured "
+        "on 256 others. Ratios are to the float32 file of the same format (size) and the float32 artifact on "
+        "the same backend "
         f"(median of {ROUNDS} interleaved rounds: batch-1 p50 and batch-1024 windows/s through `Predictor.predict`). "
         "Errors: per-window max abs error on the export's held-out windows (p99 and max, as shares of the Keras "
         "output range) and the max on 1,024 fresh windows of the same distribution. The machine is shared, so "

@@ -3,8 +3,7 @@
 Everything is written into a temp folder beside the target and swapped in at the end, so a failed
 or killed export leaves any earlier bundle at that path untouched.
 
-    result = export_bundle(model, "out/my-gru", ExportOptions(scale=0.1, representative=x))
-    result.path, result.manifest, result.refused
+    result = export_bundle(model, "out/my-gru", ExportOptions(scale=0.1, representative=x))  # .path .manifest .refused
 """
 
 from __future__ import annotations
@@ -34,6 +33,7 @@ from .formats import DEFAULT_FORMATS, Target, file_entry, get_format, try_forms
 from .keras_io import load_keras, save_keras
 from .model_info import ModelInfo, inspect_model
 from .source import bundle_name, raw_golden, resolve
+from .stream_variants import write_step_variants
 from .streaming import check_streamable, write_step_models
 from .variants import GOLDEN_HOLDOUT, Windows, parse_variants, quantization_block, split_windows, write_variants
 from .verify import Case, keras_cases, verify
@@ -236,8 +236,9 @@ def export_bundle(
             report = write_variants(
                 source, tmp, info, spec, variants, entries, windows, options.max_error, target, unfolded=model
             )
-            entries += report.entries
-            quant = quantization_block(variants, windows, report.failures)
+            steps, failed = write_step_variants(model, source, tmp, info, spec, streaming, variants, windows, options)
+            entries += report.entries + steps
+            quant = quantization_block(variants, windows, [*report.failures, *failed])
             golden.update(
                 holdout_inputs=windows.holdout.inputs[:GOLDEN_HOLDOUT],
                 holdout_outputs=windows.holdout.outputs[:GOLDEN_HOLDOUT],

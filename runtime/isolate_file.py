@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .blocks import StreamingBlock
 from .errors import ModelLoadError
 from .isolate import Limits, _signal_name
 from .records import Affine, ArtifactEntry, Spec
@@ -30,9 +31,16 @@ CHILD = "from edgernn.runtime.isolate_file import child; child()"
 
 
 def run_isolated(
-    backend: str, content: bytes, entry: ArtifactEntry, spec: Spec, inputs: np.ndarray, limits: Limits | None = None
+    backend: str,
+    content: bytes,
+    entry: ArtifactEntry,
+    spec: Spec,
+    inputs: np.ndarray,
+    limits: Limits | None = None,
+    streaming: StreamingBlock | None = None,
 ) -> None:
-    """Open `content` as the window model `entry` in `backend` in a child and run `inputs` through it.
+    """Open `content` as the window model `entry` in `backend` in a child and run `inputs` through it;
+    with `streaming`, as a step model stepped through `inputs` (batch, steps, features) in model units.
 
     Raises:
         ModelLoadError: the child died by a signal (named), hit a limit or the timeout, or the backend
@@ -48,6 +56,7 @@ def run_isolated(
             "backend": backend,
             "entry": {**{k: getattr(entry, k) for k in _ENTRY_FIELDS}, "extra": dict(entry.extra)},
             "spec": _spec_json(spec),
+            "streaming": streaming.to_json() if streaming is not None else None,
             "memory": limits.memory,
             "cpu": limits.cpu,
         }
@@ -103,9 +112,15 @@ def child() -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (request["cpu"], request["cpu"] + 2))
     d = Path(request["dir"])
     try:
-        entry = ArtifactEntry(**request["entry"])
-        runner = backends.open_window(request["backend"], (d / "model").read_bytes(), entry, _spec(request["spec"]))
-        runner.run(np.load(d / "inputs.npy", allow_pickle=False))
+        entry, spec = ArtifactEntry(**request["entry"]), _spec(request["spec"])
+        content, inputs = (d / "model").read_bytes(), np.load(d / "inputs.npy", allow_pickle=False)
+        if request["streaming"] is not None:
+            from .stream import StepModel
+
+            block = StreamingBlock.parse(request["streaming"], "the step model")
+            StepModel.load(request["backend"], content, entry, spec, block).run_model_units(inputs)
+        else:
+            backends.open_window(request["backend"], content, entry, spec).run(inputs)
         print(json.dumps({"error": None}), flush=True)
     except MemoryError:
         print(json.dumps({"error": "the memory limit was reached"}), flush=True)

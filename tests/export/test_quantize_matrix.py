@@ -17,7 +17,7 @@ from edgernn.export import FORMATS
 from edgernn.runtime import backends, load
 from edgernn.runtime.compare import compare, output_range, tolerance
 
-from helpers import manifest_json
+from helpers import covered, manifest_json
 
 SHAPES = ("gru-reset_before", "lstm-stacked", "gru-stacked", "lstm-bidirectional", "simple_rnn-stacked")
 FORMATS_QUANTIZED = ("tflite", "onnx")  # c's dynamic: tests/export/test_c_format.py; tflm: test_tflm.py
@@ -113,9 +113,9 @@ def test_large_bias_lstm1_int8_export_ends_with_an_exit_code_and_a_float_bundle(
     assert compare(np.asarray(model(x, training=False)), got, 1e-5)
 
 
-def test_a_file_that_kills_the_proving_child_is_refused_with_how_it_died(tmp_path, zoo_bundles):
-    """The child's death (here: an address-space limit too small to start the interpreter) is a typed
-    refusal naming how it ended, not the exporter's death; the neighbour with room passes."""
+def test_a_child_that_cannot_run_the_file_is_a_typed_refusal(tmp_path, zoo_bundles):
+    """The child failing (here: an address-space limit too small to map LiteRT) is a typed refusal saying
+    how it ended, not the exporter's death; the neighbour with room passes."""
     from edgernn.runtime import Bundle, ModelLoadError
     from edgernn.runtime.isolate import Limits
     from edgernn.runtime.isolate_file import run_isolated
@@ -125,5 +125,57 @@ def test_a_file_that_kills_the_proving_child_is_refused_with_how_it_died(tmp_pat
     content = (bundle.path / "model.tflite").read_bytes()
     x = np.zeros((2, 4, 1), np.float32)
     run_isolated("litert", content, entry, bundle.manifest.spec, x)
-    with pytest.raises(ModelLoadError, match=r"model.tflite in litert: .*(killed an isolated child|memory limit)"):
+    with pytest.raises(
+        ModelLoadError, match=r"model.tflite in litert.*(killed an isolated child|memory limit|cannot load)"
+    ):
         run_isolated("litert", content, entry, bundle.manifest.spec, x, Limits(memory=64 << 20))
+
+
+STREAM_CELLS = ("simple_rnn", "lstm", "gru")
+
+
+@pytest.fixture(scope="session")
+def stream_quant_bundles(tmp_path_factory):
+    """Per cell: (model, bundle) of a fitted 16-unit model on (8, 2) with float16 and int8 step models."""
+    from edgernn.export import ExportOptions, export_bundle
+    from edgernn.train import build_model
+    from edgernn.train.fit import Recipe, fit
+    from edgernn.train.signals import sine_windows
+
+    root, out = tmp_path_factory.mktemp("qstream"), {}
+    x, y = sine_windows(1000, timesteps=8, features=2, seed=0)
+    for cell in STREAM_CELLS:
+        model = build_model(cell, (16,), timesteps=8, features=2, outputs=1, seed=5)
+        fit(model, x, y, recipe=Recipe(cell=cell, epochs=3, batch_size=64, seed=0))
+        options = ExportOptions(formats=("tflite",), representative=x, quantize=("float16", "int8"), streaming=True)
+        out[cell] = (model, export_bundle(model, root / cell, options).path)
+    return out
+
+
+@pytest.mark.parametrize("cell", STREAM_CELLS)
+def test_quantized_step_models_stream_like_keras_over_long_runs(stream_quant_bundles, cell):
+    """step.float16/int8.tflite through Stream, over held-out windows laid end to end (the calibration's
+    distribution), against Keras's sequence output; the manifest states 10 x T and 1,000-step errors.
+    SimpleRNN's int8 step model drifts beyond 5% of the range and is refused with the figure."""
+    from edgernn.export.stream_proof import sequence_reference
+    from edgernn.runtime import Bundle
+
+    model, path = stream_quant_bundles[cell]
+    man = manifest_json(path)
+    steps = {a["variant"]: a for a in man["artifacts"] if a["role"] == "step" and a["variant"] != "float32"}
+    failed = {f["variant"]: f["reason"] for f in man["quantization"]["failed"]}
+    want = {"float16"} if cell == "simple_rnn" else {"float16", "int8"}
+    assert set(steps) == want, failed
+    if cell == "simple_rnn":
+        assert "beyond tolerance" in failed["int8 (step)"]
+    held = Bundle.open(path).golden()["holdout_inputs"]
+    xs = held[:40].reshape(1, 320, 2)  # 40 windows end to end
+    ref = np.asarray(sequence_reference(model)(xs, training=False))
+    for variant, art in steps.items():
+        assert art["stream_error_10T"] <= art["tolerance"] and art["stream_error_1000_steps"] <= art["tolerance"]
+        stream = load(path, backend="litert", variant=variant).stream()
+        got = np.stack([stream.step(xs[:, t]) for t in range(xs.shape[1])], axis=1)
+        result = compare(ref, got, art["tolerance"])
+        assert result, f"{cell} {art['file']}: {result.describe()}"
+        assert result.max_abs_error > 0
+        covered(cell, "tflite", variant, "step", "litert")

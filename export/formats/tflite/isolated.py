@@ -24,8 +24,11 @@ TIMEOUT_S = 900
 _ERROR_EXIT = 3  # the child raised an ExportError; its message is on stderr
 
 
-def convert_isolated(model, variant: str, form: str, calibration: np.ndarray | None) -> bytes:
+def convert_isolated(model, variant: str, form: str, calibration: np.ndarray | list | None) -> bytes:
     """Convert `model` to the `variant` .tflite in `form` in a child process; return the bytes.
+
+    `form` "step": the step model of `model` (export/streaming.py), calibrated on `calibration`, a list
+    of arrays (x_t and each state, one row per sample) in the step model's input order.
 
     Raises:
         ExportError: the converter failed, crashed (the signal is named) or timed out.
@@ -43,7 +46,10 @@ def convert_isolated(model, variant: str, form: str, calibration: np.ndarray | N
             form,
             str(d / "out.tflite"),
         ]
-        if calibration is not None:
+        if isinstance(calibration, list):
+            np.savez(d / "calibration.npz", *[np.asarray(a, dtype=np.float32) for a in calibration])
+            args.append(str(d / "calibration.npz"))
+        elif calibration is not None:
             np.save(d / "calibration.npy", np.asarray(calibration, dtype=np.float32))
             args.append(str(d / "calibration.npy"))
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3")}
@@ -69,12 +75,16 @@ def convert_isolated(model, variant: str, form: str, calibration: np.ndarray | N
 
 def _child(argv: list[str]) -> int:
     from ...keras_io import load_keras
-    from .quantized import tflite_bytes
+    from .quantized import step_bytes, tflite_bytes
 
     model_path, variant, form, out = argv[:4]
     calibration = np.load(argv[4], allow_pickle=False) if len(argv) > 4 else None
     try:
-        content = tflite_bytes(load_keras(model_path), variant, form, calibration)
+        if form == "step":
+            arrays = [calibration[k] for k in sorted(calibration.files, key=lambda k: int(k.split("_")[1]))]
+            content = step_bytes(load_keras(model_path), variant, arrays)
+        else:
+            content = tflite_bytes(load_keras(model_path), variant, form, calibration)
     except ExportError as exc:
         print(str(exc).replace("\n", " "), file=sys.stderr)
         return _ERROR_EXIT

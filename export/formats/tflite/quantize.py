@@ -125,6 +125,8 @@ def quantize_tflite(
             "dynamic-range pass skips weights under 1,024 elements); not written, it would only repeat "
             f"model.tflite. Install {QUANTIZER.replace('_', '-')} ('edgernn[quantize]') to quantize every kernel."
         )
+    if variant == "int8":
+        extra["weight_scales"] = "per tensor"
     if variant == "dynamic":
         aeq = optional.available(QUANTIZER) and form.name != FUSED_BATCH1
         extra["quantizer"] = f"{QUANTIZER}.{QUANTIZER_RECIPE}" if aeq else "the TFLite converter's dynamic range"

@@ -1,0 +1,130 @@
+"""Quantized step models: `step.float16.tflite` and `step.int8.tflite` beside the float32 `step.tflite`.
+
+A quantized step model carries its state as float32 between steps (int8 quantizes it again at each
+step's input), so its error can grow with the stream's length. Each one is proven like the window
+variants, on the held-out windows (the calibration's distribution), laid end to end: over 10 x T
+steps (batch 1 and 3, the float32 step model's proof length) and over DRIFT_STEPS steps (batch 1),
+both against Keras's sequence output, each held to the variant's tolerance. int8 calibrates on the
+(x_t, state) pairs the float step model passes through on the calibration windows, and converts in
+a child process (isolated.py), like the window int8.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from edgernn.runtime.compare import tolerance_rule
+from edgernn.runtime.errors import EdgeRNNError, ExportError, ModelLoadError
+from edgernn.runtime.isolate_file import run_isolated
+from edgernn.runtime.manifest import ArtifactEntry, Spec, StreamingBlock
+from edgernn.runtime.stream import StepModel
+
+from .formats.base import file_fields, step_entry
+from .formats.tflite.convert import op_counts
+from .formats.tflite.isolated import convert_isolated
+from .formats.tflite.quantized import MAX_CALIBRATION, step_bytes
+from .model_info import ModelInfo
+from .stream_proof import PROOF_BATCHES, PROOF_REPEATS, sequence_reference
+from .variants import Windows
+from .verify import Case, verify
+
+STEP_VARIANTS = ("float16", "int8")
+DRIFT_STEPS = 1000
+
+
+def stream_cases(model, info: ModelInfo, held_out: np.ndarray) -> list[Case]:
+    """Held-out windows end to end: 10 x T steps at batch 1 and 3, then DRIFT_STEPS at batch 1."""
+    reference = sequence_reference(model)
+    per = PROOF_REPEATS
+    drift = -(-DRIFT_STEPS // info.timesteps)  # windows per drift row
+    need = per * sum(PROOF_BATCHES) + drift
+    pool = held_out[np.arange(need) % len(held_out)]
+    cases, at = [], 0
+    for batch in PROOF_BATCHES:
+        rows = pool[at : at + per * batch].reshape(batch, per * info.timesteps, info.features)
+        cases.append(Case(f"{per * info.timesteps} steps of held-out windows, batch {batch}", rows, None))
+        at += per * batch
+    long = pool[at : at + drift].reshape(1, -1, info.features)[:, :DRIFT_STEPS]
+    cases.append(Case(f"{DRIFT_STEPS} steps of held-out windows (drift)", long, None))
+    return [Case(c.name, c.inputs, np.asarray(reference(c.inputs, training=False), np.float32)) for c in cases]
+
+
+def step_calibration(step_model, windows: np.ndarray, states: Sequence[dict]) -> list[np.ndarray]:
+    """(x_t, *states) rows, shuffled, the float step model passes through on `windows` laid end to end
+    PROOF_REPEATS at a time (the states of long streams, not only of the first T steps), from zero."""
+    per = min(PROOF_REPEATS, len(windows))
+    x = windows[: len(windows) // per * per].reshape(-1, per * windows.shape[1], windows.shape[2])
+    x = x[: max(1, 4 * MAX_CALIBRATION // x.shape[1])]
+    values = [np.zeros((len(x), int(s["shape"][0])), np.float32) for s in states]
+    rows: list[list[np.ndarray]] = [[] for _ in range(1 + len(states))]
+    for t in range(x.shape[1]):
+        feed = [x[:, t], *values]
+        for slot, value in zip(rows, feed):
+            slot.append(value)
+        out = step_model(feed, training=False)
+        values = [np.asarray(out[s["output"]], np.float32) for s in states]
+    order = np.random.default_rng(0).permutation(sum(len(v) for v in rows[0]))
+    return [np.concatenate(slot)[order] for slot in rows]
+
+
+def write_step_variants(
+    model,
+    source,
+    folder: Path,
+    info: ModelInfo,
+    spec: Spec,
+    block: StreamingBlock | None,
+    variants: Sequence[str],
+    windows: Windows,
+    options,
+) -> tuple[list[ArtifactEntry], list[dict[str, str]]]:
+    """Write and prove each requested step variant (for a streaming bundle with TFLite in
+    `options.formats`); a failure costs that file only (with its reason)."""
+    entries, failures = [], []
+    if block is None or "tflite" not in options.formats:
+        return entries, failures
+    cases = stream_cases(model, info, windows.holdout.inputs)
+    for variant in [v for v in STEP_VARIANTS if v in variants]:
+        path = folder / f"step.{variant}.tflite"
+        try:
+            content = _convert(source, info, spec, variant, windows)
+            path.write_bytes(content)
+            entry = step_entry(path, "tflite", op_counts(content)).with_(variant=variant, **file_fields(content))
+
+            def stepper(name: str, data: bytes, entry=entry):
+                return StepModel.load(name, data, entry, spec, block).run_model_units
+
+            try:  # first in a child: a converter's own int8 output can crash the interpreter
+                run_isolated("litert", content, entry, spec, cases[0].inputs, streaming=block)
+            except ModelLoadError as exc:
+                raise ExportError(f"{exc}; not written.") from None
+            tol = tolerance_rule("tflite", variant).bound(windows.output_range)
+            entry = verify(content, entry, spec, cases, tol=tol, opener=stepper)
+            drift = _errors(content, entry, spec, block, cases)
+            entries.append(entry.with_(verified_steps=DRIFT_STEPS, output_range=windows.output_range, **drift))
+        except EdgeRNNError as exc:
+            path.unlink(missing_ok=True)
+            failures.append({"format": "tflite", "variant": f"{variant} (step)", "reason": str(exc)})
+    return entries, failures
+
+
+def _convert(source, info: ModelInfo, spec: Spec, variant: str, windows: Windows) -> bytes:
+    if variant == "float16":
+        return step_bytes(source, variant, None)
+    from .streaming import build_step_model
+
+    step, states = build_step_model(source, info)
+    calib = windows.calibration if windows.calibration is not None else windows.holdout.inputs
+    if spec.folded:
+        calib = spec.x.to_raw(calib).astype(np.float32)
+    return convert_isolated(source, variant, "step", step_calibration(step, calib, states))
+
+
+def _errors(content: bytes, entry: ArtifactEntry, spec: Spec, block: StreamingBlock, cases: list[Case]) -> dict:
+    """Stream-vs-full max abs error over 10 x T steps and over DRIFT_STEPS, in LiteRT (model units)."""
+    run = StepModel.load("litert", content, entry, spec, block).run_model_units
+    errs = [float(np.max(np.abs(run(c.inputs) - c.outputs))) for c in cases]
+    return {"stream_error_10T": max(errs[:-1]), f"stream_error_{DRIFT_STEPS}_steps": errs[-1]}
