@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from .. import optional
-from ..errors import ModelLoadError
+from ..errors import ModelLoadError, RunTimeoutError
 from ..manifest import ArtifactEntry, Spec
 from ..vet.onnx_proto import check_onnx
 
@@ -63,6 +63,36 @@ class OrtBackend:
         if self._native_run is not None:
             return self._native_run(self._outputs, {self._input: x}, None)[0]
         return self._run(self._outputs, {self._input: x})[0]
+
+    def run_within(self, x: np.ndarray, seconds: float) -> np.ndarray:
+        """`run`, stopped after `seconds` by RunOptions.terminate (set from a timer thread).
+
+        onnxruntime checks the flag between kernels, a Loop's iterations included, and ends that one
+        call: the session stays usable for the next. A kernel already running finishes first.
+
+        Raises:
+            RunTimeoutError: the call was stopped.
+        """
+        import threading  # here, not at import: a device app that never sets a timeout does not pay for it
+
+        ort = optional.require("onnxruntime", "the onnxruntime backend")
+        options = ort.RunOptions()
+        options.log_severity_level = 4  # the stop is reported as RunTimeoutError, not logged on stderr too
+        timer = threading.Timer(max(seconds, 0.0), _terminate, (options,))
+        timer.daemon = True
+        timer.start()
+        try:
+            return self._run(self._outputs, {self._input: x}, options)[0]
+        except Exception:
+            if not options.terminate:
+                raise
+            raise RunTimeoutError(f"onnxruntime stopped the call after {seconds:g} s") from None
+        finally:
+            timer.cancel()
+
+
+def _terminate(options) -> None:
+    options.terminate = True
 
 
 def open(content: bytes, entry: ArtifactEntry, spec: Spec, threads: int = 1) -> OrtBackend:  # noqa: A001
