@@ -218,6 +218,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     conventions.quiet_python_logs(level)
     args.verbosity = level
     Progress.quiet = level < 0
+    if argv is None:  # run as the program (not main([...]) inside an app or a test): Ctrl-C ends it even in a hang
+        conventions.exit_on_interrupt(args.command)
     try:
         with conventions.filtered_native_stderr(level <= 0):
             code = args.func(args)
