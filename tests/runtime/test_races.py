@@ -109,3 +109,38 @@ def test_3000_loads_racing_a_symlink_swap_never_read_the_target_and_every_failur
     opens_real = _inotify_opens(real)
     assert np.array_equal(load(bundle, backend="numpy").predict([[[6.0], [7.0], [8.0], [9.0]]]), answers[0])
     assert opens_real() > 0  # a load does open the file the watch is on
+
+
+EXPORTER = """
+import shutil, sys
+from pathlib import Path
+from edgernn.export.atomic import replace_dir
+target, sources = Path(sys.argv[1]), [Path(p) for p in sys.argv[2:]]
+i = 0
+while True:  # until killed: an export swapping another finished bundle in, again and again
+    staging = target.with_name(f"staging-{i}")
+    shutil.copytree(sources[i % 2], staging)
+    replace_dir(staging, target)
+    i += 1
+"""
+
+
+def test_loads_racing_an_export_swap_get_one_whole_bundle_or_a_replaced_error(tmp_path):
+    x = [[[6.0], [7.0], [8.0], [9.0]]]
+    sources = [MODELS / "seed-lstm", MODELS / "seed-gru"]
+    want = {load(s, backend="numpy").predict(x).tobytes() for s in sources}  # the neighbours: each bundle alone
+    target = copy_bundle(sources[0], tmp_path / "bundle")
+    exporter = subprocess.Popen([sys.executable, "-c", EXPORTER, str(target), *map(str, sources)])
+    answers, failures = [], []
+    try:
+        for _ in range(1000):
+            try:
+                answers.append(load(target, backend="numpy").predict(x).tobytes())
+            except EdgeRNNError as exc:
+                failures.append(f"{type(exc).__name__}: {exc}")
+    finally:
+        exporter.kill()
+        exporter.wait()
+    assert set(answers) <= want and answers  # never a mix of two bundles
+    odd = [f for f in failures if "was replaced while it was being read" not in f]
+    assert not odd, odd[:5]  # not an IntegrityError or a missing file blaming corruption
