@@ -146,7 +146,9 @@ class LiteRTBackend:
 
     def run(self, x: np.ndarray) -> np.ndarray:
         lock = self._lock
-        if not lock.acquire(True, self.busy_seconds):  # acquire/release in try/finally: half a with-block's cost
+        # acquire/release in try/finally: half a with-block's cost; the untimed try first, as a timed
+        # acquire parses its arguments (75 vs 135 ns uncontended).
+        if not lock.acquire(False) and not lock.acquire(True, self.busy_seconds):
             _busy(self._file, self.busy_seconds)
         try:
             if x.shape[0] == self._batch and self._fast is not None:  # the hot path, inlined
