@@ -184,6 +184,12 @@ def exit_on_interrupt(command: str, grace: float = 1.0) -> None:
         return
     _watching["pipe"] = (reader, writer)
 
+    def interrupt(signum, frame) -> None:  # Python's own behaviour, remembered: a native module's import
+        _watching["interrupted"] = True  # turns the KeyboardInterrupt into ImportError("initialization failed")
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, interrupt)
+
     def watch() -> None:
         while signal.SIGINT not in os.read(reader, 64):
             pass
@@ -193,6 +199,11 @@ def exit_on_interrupt(command: str, grace: float = 1.0) -> None:
         os._exit(INTERRUPTED)
 
     _thread.start_new_thread(watch, ())
+
+
+def interrupted() -> bool:
+    """Whether Ctrl-C was pressed during this command (an error it caused then still exits 130)."""
+    return bool(_watching.get("interrupted"))
 
 
 def closed_pipe() -> int:

@@ -226,6 +226,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()  # a closed pipe raises here, not in the interpreter's exit (a traceback there)
         return code
     except EdgeRNNError as exc:
+        if conventions.interrupted():  # e.g. a runtime's import cut short by Ctrl-C: a ModelLoadError
+            print(f"edgernn {args.command}: interrupted", file=sys.stderr)
+            return conventions.INTERRUPTED
         print(f"edgernn {args.command}: {type(exc).__name__}: {printable_text(exc)}", file=sys.stderr)
         return conventions.exit_code(exc)
     except BrokenPipeError:
