@@ -11,6 +11,7 @@ a child process (isolated.py), like the window int8.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,9 +24,9 @@ from edgernn.runtime.manifest import ArtifactEntry, Spec, StreamingBlock
 from edgernn.runtime.stream import StepModel
 
 from .formats.base import file_fields, step_entry
-from .formats.tflite.convert import op_counts
+from .formats.tflite.convert import convert, op_counts
 from .formats.tflite.isolated import convert_isolated
-from .formats.tflite.quantized import MAX_CALIBRATION, step_bytes
+from .formats.tflite.quantized import MAX_CALIBRATION, configure
 from .model_info import ModelInfo
 from .stream_proof import PROOF_BATCHES, PROOF_REPEATS, sequence_reference
 from .variants import Windows
@@ -120,7 +121,37 @@ def _convert(source, info: ModelInfo, spec: Spec, variant: str, windows: Windows
     calib = windows.calibration if windows.calibration is not None else windows.holdout.inputs
     if spec.folded:
         calib = spec.x.to_raw(calib).astype(np.float32)
-    return convert_isolated(source, variant, "step", step_calibration(step, calib, states))
+    return convert_isolated(source, variant, "step", step_calibration(step, calib, states), module=__spec__.name)
+
+
+def step_bytes(model, variant: str, calibration: list[np.ndarray] | None) -> bytes:
+    """The quantized step model of `model` (float16, or int8 with float state in and out), in this process.
+
+    int8 calibrates on `calibration`: x_t and each state, one row per sample, in the step model's input
+    order. Tensor names stay: the runtime finds the state tensors by the step model's signature.
+    """
+    import tensorflow as tf
+
+    from .model_info import inspect_model
+    from .streaming import build_step_model
+
+    step, _ = build_step_model(model, inspect_model(model))
+    if variant == "float16":
+        return convert(step, optimize=[tf.lite.Optimize.DEFAULT], configure=configure("float16", None))
+    if variant != "int8" or not calibration:
+        raise ExportError(f"step models are quantized to float16 or int8 (with calibration), not {variant!r}.")
+    rows = min(len(calibration[0]), MAX_CALIBRATION)
+    names = [t.name for t in step.inputs]  # by name: the converter orders a multi-input graph its own way
+
+    def representative():
+        for i in range(rows):
+            yield {name: a[i : i + 1] for name, a in zip(names, calibration)}
+
+    def int8(converter) -> None:  # float input and output: the state is carried as float between steps
+        converter.representative_dataset = representative
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+
+    return convert(step, optimize=[tf.lite.Optimize.DEFAULT], configure=int8)
 
 
 def _errors(content: bytes, entry: ArtifactEntry, spec: Spec, block: StreamingBlock, cases: list[Case]) -> dict:
@@ -128,3 +159,11 @@ def _errors(content: bytes, entry: ArtifactEntry, spec: Spec, block: StreamingBl
     run = StepModel.load("litert", content, entry, spec, block).run_model_units
     errs = [float(np.max(np.abs(run(c.inputs) - c.outputs))) for c in cases]
     return {"stream_error_10T": max(errs[:-1]), f"stream_error_{DRIFT_STEPS}_steps": errs[-1]}
+
+
+if __name__ == "__main__":  # the isolated int8 conversion's child (formats/tflite/isolated.py)
+    from .formats.tflite.isolated import child_main
+
+    sys.exit(
+        child_main(sys.argv[1:], lambda model, variant, _form, calibration: step_bytes(model, variant, calibration))
+    )

@@ -58,7 +58,7 @@ def _print_variants(bundle: Bundle) -> None:
         "latency_ratio",
     ]
     result = bench_bundle(bundle, variants=["float32", *quant.requested], cold_runs=0, max_seconds=0.3)
-    rows = [r for r in result["rows"] if r["variant"] != "float32"]
+    rows = [r for r in result["rows"] if r["variant"] != "float32" and r["graph_form"] != "step"]
     print()
     print(
         render(

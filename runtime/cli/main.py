@@ -110,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--quantize",
         default="",
         type=comma_list(None, "variant", allow_empty=True),
-        help="quantized variants to add: comma list of dynamic,float16,int8,tflm",
+        help="quantized variants to add: comma list of dynamic,float16,int8,int16x8,tflm",
     )
     p.add_argument(
         "--calibration", type=Path, help="WINDOWS.npy (n, timesteps, features) in raw units for int8 calibration"
@@ -191,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=100, help="epochs of the seed (tutorial) recipe")
     p.add_argument(
         "--quantize",
-        default="dynamic,float16,int8",
+        default="dynamic,float16,int8,int16x8",
         type=comma_list(None, "variant", allow_empty=True),
         help="variants for the LSTM bundles ('none' to skip)",
     )

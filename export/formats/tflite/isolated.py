@@ -24,11 +24,13 @@ TIMEOUT_S = 900
 _ERROR_EXIT = 3  # the child raised an ExportError; its message is on stderr
 
 
-def convert_isolated(model, variant: str, form: str, calibration: np.ndarray | list | None) -> bytes:
+def convert_isolated(
+    model, variant: str, form: str, calibration: np.ndarray | list | None, module: str = __spec__.name
+) -> bytes:
     """Convert `model` to the `variant` .tflite in `form` in a child process; return the bytes.
 
-    `form` "step": the step model of `model` (export/streaming.py), calibrated on `calibration`, a list
-    of arrays (x_t and each state, one row per sample) in the step model's input order.
+    `module`: the child's entry point (`python -I -m module`), whose main calls `child_main` with its
+    converter; a list `calibration` (several inputs, export/stream_variants.py) reaches it as a list.
 
     Raises:
         ExportError: the converter failed, crashed (the signal is named) or timed out.
@@ -40,7 +42,7 @@ def convert_isolated(model, variant: str, form: str, calibration: np.ndarray | l
             sys.executable,
             "-I",  # isolated: neither the working directory nor PYTHON* variables reach the child's imports
             "-m",
-            "edgernn.export.formats.tflite.isolated",
+            module,
             str(d / "model.keras"),
             variant,
             form,
@@ -73,18 +75,16 @@ def convert_isolated(model, variant: str, form: str, calibration: np.ndarray | l
         raise ExportError(detail if proc.returncode == _ERROR_EXIT else f"the converter process failed: {detail}")
 
 
-def _child(argv: list[str]) -> int:
+def child_main(argv: list[str], converter) -> int:
+    """The child's side: load the model, `converter(model, variant, form, calibration)`, write the bytes."""
     from ...keras_io import load_keras
-    from .quantized import step_bytes, tflite_bytes
 
     model_path, variant, form, out = argv[:4]
     calibration = np.load(argv[4], allow_pickle=False) if len(argv) > 4 else None
+    if isinstance(calibration, np.lib.npyio.NpzFile):
+        calibration = [calibration[k] for k in sorted(calibration.files, key=lambda k: int(k.split("_")[1]))]
     try:
-        if form == "step":
-            arrays = [calibration[k] for k in sorted(calibration.files, key=lambda k: int(k.split("_")[1]))]
-            content = step_bytes(load_keras(model_path), variant, arrays)
-        else:
-            content = tflite_bytes(load_keras(model_path), variant, form, calibration)
+        content = converter(load_keras(model_path), variant, form, calibration)
     except ExportError as exc:
         print(str(exc).replace("\n", " "), file=sys.stderr)
         return _ERROR_EXIT
@@ -93,4 +93,6 @@ def _child(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(_child(sys.argv[1:]))
+    from .quantized import tflite_bytes
+
+    sys.exit(child_main(sys.argv[1:], tflite_bytes))

@@ -91,36 +91,6 @@ def tflite_bytes(model, variant: str, form: str, calibration: np.ndarray | None 
     return convert(clone, optimize=[tf.lite.Optimize.DEFAULT], configure=settings)
 
 
-def step_bytes(model, variant: str, calibration: list[np.ndarray] | None) -> bytes:
-    """The quantized step model of `model` (float16, or int8 with float state in and out), in this process.
-
-    int8 calibrates on `calibration`: x_t and each state, one row per sample, in the step model's input
-    order. Tensor names stay: the runtime finds the state tensors by the step model's signature.
-    """
-    import tensorflow as tf
-
-    from ...model_info import inspect_model
-    from ...streaming import build_step_model
-
-    step, _ = build_step_model(model, inspect_model(model))
-    if variant == "float16":
-        return convert(step, optimize=[tf.lite.Optimize.DEFAULT], configure=configure("float16", None))
-    if variant != "int8" or not calibration:
-        raise ExportError(f"step models are quantized to float16 or int8 (with calibration), not {variant!r}.")
-    rows = min(len(calibration[0]), MAX_CALIBRATION)
-    names = [t.name for t in step.inputs]  # by name: the converter orders a multi-input graph its own way
-
-    def representative():
-        for i in range(rows):
-            yield {name: a[i : i + 1] for name, a in zip(names, calibration)}
-
-    def int8(converter) -> None:  # float input and output: the state is carried as float between steps
-        converter.representative_dataset = representative
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-
-    return convert(step, optimize=[tf.lite.Optimize.DEFAULT], configure=int8)
-
-
 def quantize_weights(float32: bytes) -> bytes:
     """ai-edge-quantizer's dynamic recipe on a float32 .tflite: int8 kernels, float activations."""
     import contextlib
