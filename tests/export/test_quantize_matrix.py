@@ -179,3 +179,8 @@ def test_quantized_step_models_stream_like_keras_over_long_runs(stream_quant_bun
         assert result, f"{cell} {art['file']}: {result.describe()}"
         assert result.max_abs_error > 0
         covered(cell, "tflite", variant, "step", "litert")
+    from edgernn.runtime.validate import validate
+
+    rows = [r for r in validate(path) if r.file.startswith("step.") and r.variant != "float32"]
+    assert {r.reference for r in rows} == {"holdout"} and all(r.passed for r in rows), rows
+    assert {r.file for r in rows} == {a["file"] for a in steps.values()}
