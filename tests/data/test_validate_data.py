@@ -10,7 +10,7 @@ from edgernn.runtime.cli import main
 from edgernn.runtime.data.parity import validate_data
 
 from conftest import MODELS, installed_backends
-from helpers import copy_bundle, replace_file
+from helpers import copy_bundle, manifest_json, replace_file
 
 DATA = MODELS.parent / "data" / "sunspots.csv"
 SEEDS = ("seed-simplernn", "seed-lstm", "seed-gru")
@@ -34,9 +34,13 @@ def run_json(capsys, *argv) -> tuple[int, dict]:
 @pytest.mark.parametrize("name", [*SEEDS, "sunspots-gru"])
 def test_validate_data_passes_on_the_shipped_bundles(name, seed_series, capsys):
     data = DATA if name == "sunspots-gru" else seed_series
-    # seed-lstm's int8 variant was calibrated on 5 of the tutorial's windows (raw 0..8) and misses its tolerance on
-    # windows beyond them (0.0098 > 0.0055 on [6, 7, 8, 9]): validate --data finds it; the other variants pass
+    # seed-lstm's int8 variant, when calibrated on 5 of the tutorial's windows (raw 0..8), missed its tolerance on
+    # windows beyond them (0.0098 > 0.0055 on [6, 7, 8, 9]); calibrated on the seed task's synthetic sample (1,024
+    # windows, `make models` since issue 18) it passes. int16x8 is measured on the sample's consecutive windows
+    # only: on these shuffled values it is beyond its tolerance (0.0117 > 0.0108), so it is not asked here.
     variants = ["--variant", "float32", "--variant", "dynamic", "--variant", "float16"] if name == "seed-lstm" else []
+    if name == "seed-lstm" and manifest_json(MODELS / name)["quantization"]["calibration"]["windows"] >= 256:
+        variants += ["--variant", "int8"]
     code, report = run_json(capsys, MODELS / name, "--data", data, "--chunk-rows", "100", *variants)
     assert code == 0 and report["passed"], report
     assert report["reference"] == ("model.keras" if HAS_KERAS else "model.npz (numpy float32)")
