@@ -25,18 +25,19 @@ import numpy as np
 from edgernn.runtime import checks, signing
 from edgernn.runtime.errors import ExportError
 from edgernn.runtime.frozen import replace
-from edgernn.runtime.manifest import MANIFEST_FILE, Affine, ArtifactEntry, Manifest, ModelBlock, Spec
+from edgernn.runtime.manifest import MANIFEST_FILE, Affine, Manifest, ModelBlock, Spec
 
 from .atomic import staging_dir
 from .compute import compute_block
 from .fold import Folding, fold
-from .formats import DEFAULT_FORMATS, Target, file_entry, get_format, try_forms
+from .formats import DEFAULT_FORMATS, Target, file_entry
 from .keras_io import load_keras, save_keras
-from .model_info import ModelInfo, inspect_model
+from .model_info import ModelInfo, clone_with, inspect_model
 from .source import bundle_name, raw_golden, resolve
 from .streaming import check_streamable, write_step_models
 from .variants import GOLDEN_HOLDOUT, Windows, parse_variants, quantization_block, split_windows, write_variants
-from .verify import Case, keras_cases, verify
+from .verify import keras_cases
+from .windows import write_window_models
 
 GOLDEN_FILE = "golden.npz"
 KERAS_FILE = "model.keras"
@@ -155,21 +156,6 @@ def golden_inputs(info: ModelInfo, representative: np.ndarray | None, seed: int)
     return np.concatenate(parts).astype(np.float32)
 
 
-def write_window_model(
-    model, folder: Path, fmt_name: str, info: ModelInfo, spec: Spec, cases: list[Case], target: Target | None = None
-) -> ArtifactEntry:
-    """The format's float32 window model in the first of its graph forms that passes parity."""
-    fmt = get_format(fmt_name)
-    path = folder / fmt.file("model")
-    more = (target,) if fmt.needs_target else ()
-    return try_forms(
-        path,
-        fmt.forms(info),
-        lambda form: fmt.write(model, path, info, form, *more),
-        lambda content, entry: verify(content, entry, spec, cases),
-    )
-
-
 def _calibration_windows(model, info: ModelInfo, spec: Spec, options: ExportOptions) -> Windows:
     if options.calibration is not None:
         pool, source = spec.x.to_model(np.asarray(options.calibration, dtype=np.float32)), "calibration (raw units)"
@@ -208,6 +194,8 @@ def export_bundle(
         )
     model = load_keras(model) if isinstance(model, (str, os.PathLike)) else model
     info = inspect_model(model)
+    if info.stateful:  # the window model starts from zero state; the step models carry it (README "Stateful")
+        model = clone_with(model)
     if options.streaming:
         check_streamable(model)  # before any conversion: say at once why it cannot stream
     out = Path(out)
@@ -221,13 +209,10 @@ def export_bundle(
     windows = _calibration_windows(model, info, spec, options) if variants else None
     target = Target(name, spec, cases[0].inputs, cases[0].outputs)
     with writing(out), staging_dir(out) as tmp:
-        entries = [
-            write_window_model(model if get_format(fmt).unfolded else source, tmp, fmt, info, spec, cases, target)
-            for fmt in options.formats
-        ]
-        streaming = None
+        entries, refusals = write_window_models((source, model), tmp, options.formats, info, spec, cases, target)
+        streaming, written = None, [e.format for e in entries]
         if options.streaming:
-            streaming, steps = write_step_models(model, tmp, info, spec, options.formats, options.seed, source)
+            streaming, steps = write_step_models(model, tmp, info, spec, written, options.seed, source)
             entries += steps
         golden = {"inputs": cases[0].inputs, "outputs": cases[0].outputs}
         golden.update(options.raw_golden or raw_golden(spec, cases[0].inputs, cases[0].outputs))
@@ -253,6 +238,7 @@ def export_bundle(
             model=_model_block(info),
             streaming=streaming,
             quantization=quant,
+            refusals=tuple(refusals),
             extra={**_extra(options), "compute": compute_block(model, info)},
         )
         manifest = _write_manifest(draft, tmp)

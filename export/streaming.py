@@ -21,12 +21,28 @@ from .stream_proof import PROOF_BATCHES, PROOF_REPEATS, proof_cases, sequence_re
 from .verify import Case, verify
 
 NEXT = "next_"
+PER_STEP = ("Dense", "Activation", "ReLU", "LeakyReLU", "ELU", "Softmax", "LayerNormalization", "BatchNormalization")
+SKIPPED = ("InputLayer", "Dropout", "GaussianNoise", "GaussianDropout", "AlphaDropout", "SpatialDropout1D")
+
+
+def _per_step(layer):
+    """The layer a step applies to the sample (TimeDistributed(Dense): its Dense), or None."""
+    cls = type(layer).__name__
+    if cls == "TimeDistributed" and type(layer.layer).__name__ == "Dense":
+        return layer.layer
+    return layer if cls in PER_STEP else None
 
 
 def check_streamable(model) -> None:
     """Raise ExportError naming the layer when the model cannot run one sample at a time."""
     for layer in model.layers:
         cls = type(layer).__name__
+        if cls not in (*RNN_CLASSES, "Bidirectional", *SKIPPED) and _per_step(layer) is None:
+            raise ExportError(
+                f"layer {layer.name!r} ({cls}) needs more than the current sample (a window over time, a "
+                "reshape, a merge) or has no step form yet; step models run recurrent layers and per-sample "
+                f"layers ({', '.join(PER_STEP)}, TimeDistributed(Dense), Dropout). Export without --streaming."
+            )
         if cls == "Bidirectional":
             raise ExportError(
                 f"layer {layer.name!r} is Bidirectional: its backward half reads the window from the last "
@@ -84,9 +100,9 @@ def build_step_model(model, info: ModelInfo):
                     {"name": name, "output": NEXT + name, "shape": [size], "layer": layer.name, "initial": "zeros"}
                 )
             index += 1
-        elif cls == "Dense":
-            h = layer(h)
-        # InputLayer: replaced by x_t; Dropout: identity at inference.
+        elif _per_step(layer) is not None:
+            h = _per_step(layer)(h)
+        # InputLayer: replaced by x_t; Dropout and noise: identity at inference.
     step = keras.Model(inputs, {STEP_OUTPUT: h, **outputs}, name=f"{model.name}_step")
     return step, states
 
