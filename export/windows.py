@@ -55,10 +55,13 @@ def write_window_models(
         get_format(name)  # an unknown name is a usage error, not a refusal
     for name in formats:
         model = unfolded if get_format(name).unfolded else source
+        before = set(folder.iterdir())
         try:
             entries.append(write_window_model(model, folder, name, info, spec, cases, target))
         except EdgeRNNError as exc:
             refusals.append(Refusal(name, MODEL_ROLE, str(exc)))
+            for left in set(folder.iterdir()) - before:  # a refused format's companions (model.h) go too
+                left.unlink()
     if not entries:
         reasons = " || ".join(f"{r.format}: {r.reason}" for r in refusals)
         raise ExportError(f"no format could carry model {info.cell!r}: {reasons}")

@@ -57,8 +57,10 @@ def export(args) -> int:
 
         print(try_figure(variants_figure, result.manifest, sibling_png(result.path, "quantize")), file=sys.stderr)
     message = result.manifest.quantization.message if result.manifest.quantization else ""
-    if message:  # exit 1 (bundle still written) when a requested variant was left out
-        print(f"edgernn export: wrote {result.path} without some variants:\n{message}", file=sys.stderr)
+    left_out = [f"format {r.format} ({r.role}) not written: {r.reason}" for r in result.manifest.refusals]
+    message = "\n".join(filter(None, [message, *left_out]))
+    if message:  # exit 1 (bundle still written) when a requested variant or format was left out
+        print(f"edgernn export: wrote {result.path} without some artifacts:\n{message}", file=sys.stderr)
     return 1 if message else 0
 
 

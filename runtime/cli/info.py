@@ -53,6 +53,8 @@ def print_info(bundle: Bundle) -> None:
             rows,
         )
     )
+    for refusal in m.refusals:  # formats export left out for this model (the others are unaffected)
+        print(f"refused  {refusal.format} {refusal.role}: {refusal.reason}")
     if "evaluation" in m.extra:
         _print_evaluation(m.extra["evaluation"])
     quant = m.quantization

@@ -108,9 +108,9 @@ def _producer(tensor, index: dict[int, int], where: str) -> int:
     return index[id(op)]
 
 
-def _inputs(layer, index: dict[int, int]) -> list[int]:
+def _inputs(layer, index: dict[int, int], own: set[int]) -> list[int]:
     where = f"layer {layer.name!r}"
-    nodes = [n for n in layer._inbound_nodes if n.operation is layer]
+    nodes = [n for n in layer._inbound_nodes if n.operation is layer and id(n) in own]  # not other models' calls
     if len(nodes) != 1:
         raise UnsupportedLayerError(f"{where} is called {len(nodes)} times; the numpy graph calls each layer once.")
     return [_producer(t, index, where) for t in nodes[0].input_tensors]
@@ -127,12 +127,13 @@ def describe(model) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
     arrays: dict[str, np.ndarray] = {}
     index: dict[int, int] = {}
     chain = type(model).__name__ == "Sequential"  # its layers' nodes repeat with every rebuild: a chain anyway
+    own = {id(n) for nodes in getattr(model, "_nodes_by_depth", {}).values() for n in nodes}
     for i, layer in enumerate(model.layers):
         if type(layer).__name__ == "InputLayer":
             continue
         rec = _record(layer, f"{i}_{layer.name}", arrays)
         if not chain:
-            ins = _inputs(layer, index)
+            ins = _inputs(layer, index, own)
             if ins != [len(layers) - 1]:
                 rec["inputs"] = ins
         index[id(layer)] = len(layers)

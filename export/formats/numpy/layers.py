@@ -22,10 +22,6 @@ IDENTITY = {
     "ActivityRegularization": "identity",
 }
 MERGES = {c: c.lower() for c in ("Concatenate", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum")}
-NOT_YET = {
-    "Masking": "masks are not propagated by the numpy kernels yet",
-    "Embedding": "integer token inputs are not carried by edgernn's float32 window API yet",
-}
 
 
 def _one(value: Any) -> Any:
@@ -134,8 +130,6 @@ RECORDS: dict[str, Callable] = {
 def layer_record(layer, prefix: str, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
     """The spec record of a non-recurrent layer; UnsupportedLayerError naming what the numpy kernels lack."""
     cls, where = type(layer).__name__, f"layer {layer.name!r} ({type(layer).__name__})"
-    if cls in NOT_YET:
-        raise UnsupportedLayerError(f"{where}: {NOT_YET[cls]}.")
     if cls not in RECORDS:
         raise UnsupportedLayerError(f"{where} has no numpy kernel (the numpy backend runs {sorted(RECORDS)} too).")
     return RECORDS[cls](layer, layer.get_config(), where, prefix, arrays)

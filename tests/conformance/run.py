@@ -1,0 +1,123 @@
+"""Run one conformance case: export it to every format (step models too when the case streams), run
+each artifact on every installed backend of its format, and compare with Keras on fresh windows.
+
+A result per (format, backend): "ok <max abs error>", "refused: <reason>" (the manifest's refusal of
+that format, or the whole model's), or "missing" (neither: a hole the tests fail on).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from edgernn.export import FORMATS, export_bundle
+from edgernn.runtime import backends, load
+from edgernn.runtime.errors import EdgeRNNError
+
+from .base import Case, build_seeded
+
+TOLERANCE = 1e-5
+STREAM_CHUNKS = 3
+
+
+@dataclass
+class Outcome:
+    case: Case
+    refused: str = ""  # the whole model's refusal
+    results: dict[tuple[str, str, str], str] = field(default_factory=dict)  # (format, role, backend) -> result
+    worst: float = 0.0
+
+
+def pairs() -> list[tuple[str, str]]:
+    """(format, backend) of every float32 window model the registries allow and this machine runs."""
+    return [
+        (f, b)
+        for f in FORMATS
+        for b in backends.backends_for(f)
+        if backends.runs_variant(b, "float32") and backends.available(b)
+    ]
+
+
+def _reset(model) -> None:
+    for layer in model.layers:
+        if getattr(layer, "stateful", False):
+            layer.reset_states()
+
+
+def _windows(model, seed: int) -> np.ndarray:
+    shape = tuple(model.inputs[0].shape)
+    batch = shape[0] or 3
+    return np.random.default_rng(seed).uniform(-1, 1, (batch, *shape[1:])).astype(np.float32)
+
+
+def _keras(model, x: np.ndarray) -> np.ndarray:
+    _reset(model)  # a stateful layer starts each window from zeros, as the exported window model does
+    return np.asarray(model(x, training=False), np.float32)
+
+
+def _stream_reference(model, xs: np.ndarray) -> np.ndarray:
+    """Keras on consecutive chunks: stateful layers carry state between calls; else each chunk's sequence."""
+    _reset(model)
+    steps = model.inputs[0].shape[1]
+    outs = [np.asarray(model(xs[:, i : i + steps], training=False)) for i in range(0, xs.shape[1], steps)]
+    return np.stack(outs, axis=1) if outs[0].ndim == 2 else np.concatenate(outs, axis=1)
+
+
+def _streamed(path: Path, backend: str, xs: np.ndarray, steps: int, last_only: bool) -> np.ndarray:
+    stream = load(path, backend=backend).stream()
+    ys = []
+    for t in range(xs.shape[1]):
+        if t % steps == 0 and not last_only:
+            stream.reset()  # a stateless sequence model: each window from zeros
+        ys.append(stream.step(xs[:, t]))
+    ys = np.stack(ys, axis=1)
+    return ys[:, steps - 1 :: steps] if last_only else ys
+
+
+def run_case(case: Case, root: Path) -> Outcome:
+    """Export and check `case` under `root`; never raises for a refusal (the outcome says it)."""
+    out = Outcome(case)
+    model = build_seeded(case)
+    if model is None:
+        out.refused = f"no Keras model expresses it; supported by {case.peer}"
+        return out
+    try:
+        result = export_bundle(model, root / case.id, formats=tuple(FORMATS), streaming=case.streaming)
+    except EdgeRNNError as exc:
+        out.refused = str(exc)
+        return out
+    refusals = {(r.format, r.role): r.reason for r in result.manifest.refusals}
+    x = _windows(model, seed=3)
+    want = _keras(model, x)
+    for fmt, backend in pairs():
+        have = {a.format for a in result.manifest.artifacts(role="model", variant="float32")}
+        if fmt not in have:
+            out.results[(fmt, "model", backend)] = f"refused: {refusals.get((fmt, 'model'), 'missing')}"
+            continue
+        got = load(result.path, backend=backend).predict(x)
+        out.results[(fmt, "model", backend)] = _verdict(out, want, got)
+    if case.streaming:
+        _check_streams(out, model, result)
+    return out
+
+
+def _check_streams(out: Outcome, model, result) -> None:
+    steps = model.inputs[0].shape[1]
+    batch = model.inputs[0].shape[0] or 1
+    xs = np.random.default_rng(4).uniform(-1, 1, (batch, STREAM_CHUNKS * steps, model.inputs[0].shape[2]))
+    xs = xs.astype(np.float32)
+    want = _stream_reference(model, xs)
+    last_only = want.shape[1] == STREAM_CHUNKS and len(model.outputs[0].shape) == 2
+    for step in result.manifest.artifacts(role="step"):
+        for backend in backends.backends_for(step.format):
+            if backends.available(backend) and backends.runs(backend, step):
+                got = _streamed(result.path, backend, xs, steps, last_only)
+                out.results[(step.format, "step", backend)] = _verdict(out, want, got)
+
+
+def _verdict(out: Outcome, want: np.ndarray, got: np.ndarray) -> str:
+    err = float(np.max(np.abs(np.asarray(got, np.float64) - want))) if want.size else 0.0
+    out.worst = max(out.worst, err)
+    return f"ok {err:.1e}" if err <= TOLERANCE else f"FAIL {err:.1e}"
