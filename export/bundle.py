@@ -32,7 +32,7 @@ from .compute import compute_block
 from .fold import Folding, fold
 from .formats import DEFAULT_FORMATS, Target, file_entry
 from .keras_io import load_keras, save_keras
-from .model_info import ModelInfo, clone_with, inspect_model
+from .model_info import FREE_PROOF_STEPS, ModelInfo, clone_with, inspect_model
 from .source import bundle_name, raw_golden, resolve
 from .streaming import check_streamable, write_step_models
 from .variants import GOLDEN_HOLDOUT, Windows, parse_variants, quantization_block, split_windows, write_variants
@@ -86,6 +86,7 @@ class ExportOptions:
     raw_golden: Mapping[str, np.ndarray] | None = None
     sign_key: str | os.PathLike[str] | None = None
     fold: bool = True
+    timesteps: int | None = None  # fix a free-T model's sequence length (the unrolled forms then apply)
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,8 @@ def model_spec(info: ModelInfo, options: ExportOptions) -> Spec:
     y = Affine.of(
         _channels(out_offset, info.outputs, "output offset"), _channels(out_scale, info.outputs, "output scale")
     )
-    return Spec(info.timesteps, info.features, info.outputs, info.sequence_output, x, y)
+    example = None if info.timesteps else info.window_steps
+    return Spec(info.timesteps, info.features, info.outputs, info.sequence_output, x, y, example_timesteps=example)
 
 
 def golden_inputs(info: ModelInfo, representative: np.ndarray | None, seed: int) -> np.ndarray:
@@ -152,7 +154,7 @@ def golden_inputs(info: ModelInfo, representative: np.ndarray | None, seed: int)
     parts = []
     if representative is not None:
         parts.append(np.asarray(representative, dtype=np.float32)[:8])
-    parts.append(rng.uniform(-1, 1, (GOLDEN_RANDOM, info.timesteps, info.features)).astype(np.float32))
+    parts.append(rng.uniform(-1, 1, (GOLDEN_RANDOM, info.window_steps, info.features)).astype(np.float32))
     return np.concatenate(parts).astype(np.float32)
 
 
@@ -194,18 +196,20 @@ def export_bundle(
         )
     model = load_keras(model) if isinstance(model, (str, os.PathLike)) else model
     info = inspect_model(model)
-    if info.stateful:  # the window model starts from zero state; the step models carry it (README "Stateful")
-        model = clone_with(model)
+    if info.stateful or options.timesteps:  # stateless (the step models carry state), or T fixed for unrolling
+        model, info = _fixed(model, info, options.timesteps)
     if options.streaming:
         check_streamable(model)  # before any conversion: say at once why it cannot stream
     out = Path(out)
     spec = model_spec(info, options)
     inputs = golden_inputs(info, options.representative, options.seed)
-    cases = keras_cases(model, inputs, seed=options.seed + 1)
+    cases = keras_cases(model, inputs, seed=options.seed + 1, lengths=() if info.timesteps else FREE_PROOF_STEPS)
     folding = fold(model, spec, inputs) if options.fold else Folding(model, False, "exported with fold=False")
     spec = replace(spec, folded=folding.folded, fold_note=folding.reason)
     source = folding.model  # what every artifact is converted from: raw units when folded
     variants = parse_variants(options.quantize)
+    if variants and not info.timesteps:
+        raise ExportError("quantized variants are calibrated on fixed-length windows; export with --timesteps T.")
     windows = _calibration_windows(model, info, spec, options) if variants else None
     target = Target(name, spec, cases[0].inputs, cases[0].outputs)
     with writing(out), staging_dir(out) as tmp:
@@ -245,6 +249,14 @@ def export_bundle(
         if options.sign_key is not None:  # in the staging folder: the bundle never appears unsigned
             signing.sign(tmp, options.sign_key)
     return ExportResult(out, manifest, quant.failed if quant else ())
+
+
+def _fixed(model, info: ModelInfo, timesteps: int | None) -> tuple[Any, ModelInfo]:
+    """A stateless clone, its sequence length fixed at `timesteps` when given (ExportError for a fixed model)."""
+    if timesteps and info.timesteps not in (None, timesteps):
+        raise ExportError(f"--timesteps {timesteps}: the model's input already has {info.timesteps} timesteps.")
+    clone = clone_with(model, timesteps=timesteps)
+    return clone, inspect_model(clone)
 
 
 @contextlib.contextmanager

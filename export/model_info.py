@@ -26,6 +26,7 @@ REFUSED_CLASSES = {
     "Masking": "skips timesteps equal to mask_value, which edgernn's proof does not exercise yet",
     "Embedding": "takes integer token ids, and edgernn's window API carries float32 inputs only so far",
 }
+KEEP = object()  # _patch_config: leave the Input's time axis as it is
 DESCRIBED = ("units", "return_sequences", "activation", "recurrent_activation", "reset_after", "go_backwards", "rate")
 DESCRIBED_MORE = (
     "filters",
@@ -40,6 +41,10 @@ DESCRIBED_MORE = (
 )
 
 
+FREE_EXAMPLE_STEPS = 8  # a free-T model's golden windows; the proof also runs T = 1, 7 and 300
+FREE_PROOF_STEPS = (1, 7, 300)
+
+
 class UnsupportedLayerError(ExportError, UnsupportedModelError):
     """A layer or option the exporters refuse; an ExportError and an UnsupportedModelError."""
 
@@ -48,7 +53,7 @@ class UnsupportedLayerError(ExportError, UnsupportedModelError):
 class ModelInfo:
     """The facts about a Keras model that the exporters and the manifest need."""
 
-    timesteps: int
+    timesteps: int | None  # None: Input((None, F)), any T >= 1
     features: int
     outputs: int
     sequence_output: bool
@@ -57,6 +62,11 @@ class ModelInfo:
     layers: tuple[dict[str, Any], ...]
     trainable_params: int
     stateful: bool = False  # the source had stateful=True layers; export works on a stateless clone
+
+    @property
+    def window_steps(self) -> int:
+        """A concrete T: the fixed one, or the golden windows' length for a free-T model."""
+        return self.timesteps or FREE_EXAMPLE_STEPS
 
     @property
     def cell(self) -> str:
@@ -169,10 +179,10 @@ def inspect_model(model) -> ModelInfo:
     in_shape, out_shape = tuple(model.inputs[0].shape), tuple(model.outputs[0].shape)
     if len(in_shape) != 3:
         raise UnsupportedLayerError(f"model input has shape {in_shape}; expected (batch, timesteps, features).")
-    if in_shape[1] is None or in_shape[2] is None:
+    if in_shape[2] is None:
         raise ExportError(
-            f"model input shape {in_shape} has a free time or feature dimension; edgernn needs a static "
-            "sequence length for recurrent layers. Rebuild the model with keras.Input((timesteps, features))."
+            f"model input shape {in_shape} has a free feature dimension; edgernn needs a static feature count. "
+            "Rebuild the model with keras.Input((timesteps or None, features))."
         )
     if len(out_shape) not in (2, 3) or out_shape[-1] is None:
         raise UnsupportedLayerError(
@@ -186,7 +196,7 @@ def inspect_model(model) -> ModelInfo:
             "End the model with a Flatten or Global*Pooling1D head, or keep the time axis."
         )
     return ModelInfo(
-        timesteps=int(in_shape[1]),
+        timesteps=None if in_shape[1] is None else int(in_shape[1]),
         features=int(in_shape[2]),
         outputs=int(out_shape[-1]),
         sequence_output=len(out_shape) == 3,
@@ -198,7 +208,7 @@ def inspect_model(model) -> ModelInfo:
     )
 
 
-def _patch_config(node: Any, rnn: dict[str, Any], batch: int | None, free_time: bool) -> None:
+def _patch_config(node: Any, rnn: dict[str, Any], batch: int | None, time: Any) -> None:
     if isinstance(node, dict):
         cls, cfg = node.get("class_name"), node.get("config")
         if cls in RNN_CLASSES and isinstance(cfg, dict):
@@ -206,14 +216,14 @@ def _patch_config(node: Any, rnn: dict[str, Any], batch: int | None, free_time: 
         if cls == "InputLayer" and isinstance(cfg, dict):
             shape = list(cfg["batch_shape"])
             shape[0] = batch  # None frees it: Input(batch_size=2) must not leak into a free-batch form
-            if free_time:
-                shape[1] = None
+            if time is not KEEP:
+                shape[1] = time
             cfg["batch_shape"] = shape
         for value in node.values():
-            _patch_config(value, rnn, batch, free_time)
+            _patch_config(value, rnn, batch, time)
     elif isinstance(node, list):
         for value in node:
-            _patch_config(value, rnn, batch, free_time)
+            _patch_config(value, rnn, batch, time)
 
 
 def clone_with(
@@ -223,9 +233,10 @@ def clone_with(
     batch: int | None = None,
     return_sequences: bool | None = None,
     free_time: bool = False,
+    timesteps: int | None = None,
 ):
     """A clone of `model` with the same weights: stateless, its recurrent layers unrolled and/or returning
-    every step, its batch fixed at `batch` (None: free), and/or its time axis left free.
+    every step, its batch fixed at `batch` (None: free), and/or its time axis left free or fixed at `timesteps`.
 
     Built from the config (not by wrapping the model in a tf.function), so the converters see
     ordinary Keras variables and freeze them. A stateful layer's clone is stateless: its window
@@ -234,7 +245,7 @@ def clone_with(
     rnn = {k: v for k, v in (("unroll", unroll), ("return_sequences", return_sequences)) if v is not None}
     rnn["stateful"] = False
     config = copy.deepcopy(model.get_config())
-    _patch_config(config, rnn, batch, free_time)
+    _patch_config(config, rnn, batch, None if free_time else timesteps or KEEP)
     clone = type(model).from_config(config)
     clone.set_weights(model.get_weights())
     return clone

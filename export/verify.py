@@ -28,13 +28,18 @@ def keras_outputs(model, x: np.ndarray) -> np.ndarray:
     return np.asarray(model(x, training=False), dtype=np.float32)
 
 
-def keras_cases(model, golden_inputs: np.ndarray, seed: int = 1, scale: float = 1.0) -> list[Case]:
-    """The golden case plus fresh random batches of 1 and 8, each with Keras's answers."""
+def keras_cases(
+    model, golden_inputs: np.ndarray, seed: int = 1, scale: float = 1.0, lengths: tuple[int, ...] = ()
+) -> list[Case]:
+    """The golden case plus fresh random batches of 1 and 8, and of 2 at each of `lengths` (a free-T
+    model's other sequence lengths), each with Keras's answers."""
     rng = np.random.default_rng(seed)
     shape = golden_inputs.shape[1:]
     cases = [("golden", golden_inputs)]
     for batch in (1, 8):
         cases.append((f"random batch {batch}", rng.uniform(-scale, scale, (batch, *shape)).astype(np.float32)))
+    for steps in lengths:
+        cases.append((f"T={steps}", rng.uniform(-scale, scale, (2, steps, *shape[1:])).astype(np.float32)))
     return [Case(name, x, keras_outputs(model, x)) for name, x in cases]
 
 

@@ -227,7 +227,7 @@ class Manifest:
             "name": self.name,
             **{k: v for k, v in self.extra.items() if k in ("created",)},
             "model": self.model.to_json(),
-            "input": {"name": "input", "timesteps": spec.timesteps, "features": spec.features, "dtype": "float32"},
+            "input": _input(spec),
             "output": {"name": "output", "outputs": spec.outputs, "sequence": spec.sequence_output, "dtype": "float32"},
             "preprocessing": _preprocessing(spec),
             "artifacts": [a.to_json() for a in self.entries],
@@ -252,7 +252,9 @@ def _spec(raw: Mapping[str, Any], where: checks.Where) -> Spec:
     inp, out, pre = raw.get("input"), raw.get("output"), raw.get("preprocessing")
     if not isinstance(inp, dict) or not isinstance(out, dict) or not isinstance(pre, dict):
         raise ManifestError(f"{where}: 'input', 'output' and 'preprocessing' must be objects.")
-    timesteps = checks.positive_int(inp.get("timesteps"), "input.timesteps", where)
+    free = "timesteps" in inp and inp["timesteps"] is None  # a free sequence length (absent: an old bundle's error)
+    timesteps = None if free else checks.positive_int(inp.get("timesteps"), "input.timesteps", where)
+    example = checks.positive_int(inp.get("example_timesteps"), "input.example_timesteps", where) if free else None
     features = checks.positive_int(inp.get("features"), "input.features", where)
     outputs = checks.positive_int(out.get("outputs"), "output.outputs", where)
     for what, block in (("input", inp), ("output", out)):
@@ -264,7 +266,14 @@ def _spec(raw: Mapping[str, Any], where: checks.Where) -> Spec:
     x = Affine.of(*checks.channels(pre.get("input"), features, "input", where))
     y = Affine.of(*checks.channels(pre.get("output"), outputs, "output", where))
     folded = checks.boolean(pre.get("folded", False), "preprocessing.folded", where)  # absent: written before folding
-    return Spec(timesteps, features, outputs, sequence, x, y, folded, str(pre.get("fold_note", "")))
+    return Spec(timesteps, features, outputs, sequence, x, y, folded, str(pre.get("fold_note", "")), example)
+
+
+def _input(spec: Spec) -> dict[str, Any]:
+    out = {"name": "input", "timesteps": spec.timesteps, "features": spec.features, "dtype": "float32"}
+    if spec.timesteps is None:  # any T; the golden windows' length for tools that need one
+        out["example_timesteps"] = spec.example_timesteps
+    return out
 
 
 def _preprocessing(spec: Spec) -> dict[str, Any]:

@@ -89,12 +89,12 @@ def predict(args) -> int:
             if getattr(args, "plot", None):
                 print(f"plot written to {plot_stream(predictor, values, outputs, args.plot)}", file=sys.stderr)
             return 0
-        if len(values) != spec.timesteps * spec.features:
+        if len(values) != spec.window_steps * spec.features:
             raise InputError(
-                f"expected {spec.timesteps * spec.features} values (timesteps {spec.timesteps} x features "
+                f"expected {spec.window_steps * spec.features} values (timesteps {spec.window_steps} x features "
                 f"{spec.features}, time-major), got {len(values)}."
             )
-        x = np.asarray(values, dtype=np.float32).reshape(1, spec.timesteps, spec.features)
+        x = np.asarray(values, dtype=np.float32).reshape(1, spec.window_steps, spec.features)
         y = predictor.predict(x, allow_nonfinite=nonfinite)
     print(" ".join(f"{v:.6g}" for v in y.reshape(-1)))
     return 0

@@ -112,8 +112,7 @@ CASES: tuple[Case, ...] = (
         "tf2onnx-LSTM_seqlen_none",
         f"{TF2ONNX} test_LSTM_seqlen_none",
         lambda: _seq((None, 1), _L().LSTM(2, return_sequences=True, stateful=True), batch_size=1),
-        refused="free time",
-        peer="tf2onnx",
+        streaming=True,
     ),
     Case(
         "tf2onnx-bidirectional",

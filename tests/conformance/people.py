@@ -118,8 +118,6 @@ CASES: tuple[Case, ...] = (
         "free-time",
         "issue 13: keras.Input((None, F))",
         lambda: _seq((None, 2), _L().GRU(3), _L().Dense(1)),
-        refused="free time",
-        peer="tf2onnx",
     ),
     Case(
         "sequence-output-shortened",

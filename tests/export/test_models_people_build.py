@@ -96,3 +96,37 @@ def test_a_fixed_input_batch_gives_free_batch_files_and_says_so(tmp_path, batch_
     for backend in installed_default_backends():
         if backend != "numpy":
             assert np.abs(load(result.path, backend=backend).predict(x) - np.asarray(model(x))).max() <= 1e-5
+
+
+@pytest.fixture(scope="module")
+def free_t(tmp_path_factory):
+    import keras
+
+    L = keras.layers
+    model = _seeded(keras.Sequential([keras.Input((None, 2)), L.LSTM(4, return_sequences=True), L.Dense(1)]))
+    root = tmp_path_factory.mktemp("free")
+    return model, export_bundle(model, root / "free", formats=("tflite", "onnx", "numpy", "c"), streaming=True).path
+
+
+@pytest.mark.parametrize("steps", [1, 7, 300])
+def test_free_sequence_length_predicts_any_t(free_t, steps):
+    model, path = free_t
+    x = np.random.default_rng(steps).uniform(-1, 1, (2, steps, 2)).astype(np.float32)
+    want = np.asarray(model(x))
+    for backend in installed_default_backends():
+        got = load(path, backend=backend).predict(x)
+        assert got.shape == (2, steps, 1) and np.abs(got - want).max() <= 1e-5, backend
+
+
+def test_free_sequence_length_manifest_forms_and_refusals(free_t, tmp_path):
+    model, path = free_t
+    manifest = json.loads((path / "manifest.json").read_text())
+    assert manifest["input"]["timesteps"] is None and manifest["input"]["example_timesteps"] == 8
+    forms = {a["format"]: a["graph_form"] for a in manifest["artifacts"] if a["role"] == "model"}
+    assert forms == {"tflite": "while_batch1", "onnx": "native", "numpy": "reference"}
+    assert [r["format"] for r in manifest["refusals"]] == ["c"] and "--timesteps" in manifest["refusals"][0]["reason"]
+    with pytest.raises(Exception, match="--timesteps T"):
+        export_bundle(model, tmp_path / "q", formats=("tflite",), quantize="dynamic")
+    fixed = export_bundle(model, tmp_path / "fixed", formats=("tflite", "onnx", "c"), timesteps=5)
+    assert fixed.manifest.spec.timesteps == 5 and {e.format for e in fixed.manifest.entries} == {"tflite", "onnx", "c"}
+    assert next(e for e in fixed.manifest.entries if e.format == "tflite").graph_form == "unrolled"

@@ -94,14 +94,11 @@ def test_stateful_model_is_described_as_stateful():
     ).stateful  # exported from a stateless clone (tests/export/test_models_people_build.py)
 
 
-def test_free_time_dimension_is_refused():
+def test_a_free_time_dimension_is_accepted():
     import keras
 
-    bad = keras.Sequential([keras.Input((None, 1)), keras.layers.SimpleRNN(3), keras.layers.Dense(1)])
-    with pytest.raises(ExportError, match="static sequence length"):
-        inspect_model(bad)
-    good = keras.Sequential([keras.Input((4, 1)), keras.layers.SimpleRNN(3), keras.layers.Dense(1)])
-    assert inspect_model(good).timesteps == 4
+    free = keras.Sequential([keras.Input((None, 1)), keras.layers.SimpleRNN(3), keras.layers.Dense(1)])
+    assert inspect_model(free).timesteps is None
 
 
 @pytest.mark.parametrize(

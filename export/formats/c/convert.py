@@ -32,6 +32,10 @@ TEST_SECONDS = 120
 
 
 def forms(info) -> list[GraphForm]:
+    if info.timesteps is None:
+        raise UnsupportedLayerError(
+            "the C format fixes the window length at compile time (P_T); export the free-T model with --timesteps T."
+        )
     return [FORM]
 
 

@@ -54,7 +54,7 @@ def window_graph(model, info: ModelInfo, opset: int):
     if seq:
         x = g.one("Transpose", [x], perm=[1, 0, 2])
     g.rename(x, OUTPUT_NAME)
-    t = info.timesteps
+    t = info.timesteps or "time"  # a free sequence length: a named dynamic axis
     out_shape = [BATCH_DIM, t, info.outputs] if seq else [BATCH_DIM, info.outputs]
     graph = helper.make_graph(
         g.nodes,
