@@ -21,7 +21,7 @@ from edgernn.runtime.numpy_layers import ACTIVATIONS, MERGE_MODES
 
 from ...model_info import RNN_CLASSES, ModelInfo, UnsupportedLayerError
 from ..base import REFERENCE, GraphForm
-from .layers import layer_record
+from .layers import dense_record, layer_record
 
 REASON = "Keras equations in numpy from the stored weights (no native runtime)"
 
@@ -54,21 +54,6 @@ def _recurrent(layer, prefix: str, arrays: dict[str, np.ndarray]) -> dict[str, A
     names = ["kernel", "recurrent_kernel"] + (["bias"] if cfg.get("use_bias", True) else [])
     if len(weights) != len(names):
         raise UnsupportedLayerError(f"{where}: expected weights {names}, found {len(weights)} arrays.")
-    for key, value in zip(names, weights):
-        rec[key] = f"{prefix}/{key}"
-        arrays[rec[key]] = np.asarray(value, dtype=np.float32)
-    return rec
-
-
-def dense_record(layer, prefix: str, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
-    cfg = layer.get_config()
-    rec = {
-        "kind": "dense",
-        "units": int(cfg["units"]),
-        "activation": _check_activation(cfg.get("activation", "linear"), f"layer {layer.name!r}"),
-    }
-    weights = layer.get_weights()
-    names = ["kernel"] + (["bias"] if cfg.get("use_bias", True) else [])
     for key, value in zip(names, weights):
         rec[key] = f"{prefix}/{key}"
         arrays[rec[key]] = np.asarray(value, dtype=np.float32)

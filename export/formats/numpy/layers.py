@@ -49,6 +49,21 @@ def _activation(name: Any, where: str) -> str:
     return name
 
 
+def dense_record(layer, prefix: str, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+    cfg = layer.get_config()
+    rec = {
+        "kind": "dense",
+        "units": int(cfg["units"]),
+        "activation": _activation(cfg.get("activation", "linear"), f"layer {layer.name!r}"),
+    }
+    weights = layer.get_weights()
+    names = ["kernel"] + (["bias"] if cfg.get("use_bias", True) else [])
+    for key, value in zip(names, weights):
+        rec[key] = f"{prefix}/{key}"
+        arrays[rec[key]] = np.asarray(value, dtype=np.float32)
+    return rec
+
+
 def _conv1d(layer, cfg, where, prefix, arrays):
     _channels_last(cfg, where)
     if cfg.get("groups", 1) != 1:
@@ -100,9 +115,7 @@ def _time_distributed(layer, cfg, where, prefix, arrays):
     inner = layer.layer
     if type(inner).__name__ != "Dense":
         raise UnsupportedLayerError(f"{where}: TimeDistributed({type(inner).__name__}); the numpy kernel wraps Dense.")
-    from .convert import dense_record  # Dense on a sequence maps each step: TimeDistributed(Dense) is Dense
-
-    return dense_record(inner, prefix, arrays)
+    return dense_record(inner, prefix, arrays)  # Dense on a sequence maps each step: TimeDistributed(Dense) is Dense
 
 
 RECORDS: dict[str, Callable] = {
