@@ -17,22 +17,13 @@ import numpy as np
 
 from edgernn.runtime.backends.numpy_ref import GRAPH_VERSION, SPEC_KEY, SPEC_VERSION
 from edgernn.runtime.manifest import ArtifactEntry
-from edgernn.runtime.numpy_layers import ACTIVATIONS, MERGE_MODES
+from edgernn.runtime.numpy_layers import MERGE_MODES
 
 from ...model_info import RNN_CLASSES, ModelInfo, UnsupportedLayerError
 from ..base import REFERENCE, GraphForm
-from .layers import dense_record, layer_record
+from .layers import check_activation, dense_record, layer_record
 
 REASON = "Keras equations in numpy from the stored weights (no native runtime)"
-
-
-def _check_activation(name: Any, where: str) -> str:
-    if name not in ACTIVATIONS:
-        raise UnsupportedLayerError(
-            f"{where}: activation {name!r} has no numpy implementation (known: {sorted(ACTIVATIONS)}). "
-            "Use one of those, or export without the 'numpy' format (--formats tflite,onnx)."
-        )
-    return name
 
 
 def _recurrent(layer, prefix: str, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
@@ -42,12 +33,12 @@ def _recurrent(layer, prefix: str, arrays: dict[str, np.ndarray]) -> dict[str, A
     rec = {
         "kind": kind,
         "units": int(cfg["units"]),
-        "activation": _check_activation(cfg.get("activation", "tanh"), where),
+        "activation": check_activation(cfg.get("activation", "tanh"), where),
         "return_sequences": bool(cfg.get("return_sequences", False)),
         "go_backwards": bool(cfg.get("go_backwards", False)),
     }
     if kind != "simple_rnn":
-        rec["recurrent_activation"] = _check_activation(cfg.get("recurrent_activation", "sigmoid"), where)
+        rec["recurrent_activation"] = check_activation(cfg.get("recurrent_activation", "sigmoid"), where)
     if kind == "gru":
         rec["reset_after"] = bool(cfg.get("reset_after", True))
     weights = layer.get_weights()

@@ -43,9 +43,12 @@ def _channels_last(cfg: dict[str, Any], where: str) -> None:
         )
 
 
-def _activation(name: Any, where: str) -> str:
+def check_activation(name: Any, where: str) -> str:
     if name not in ACTIVATIONS:
-        raise UnsupportedLayerError(f"{where}: activation {name!r} has no numpy implementation.")
+        raise UnsupportedLayerError(
+            f"{where}: activation {name!r} has no numpy implementation (known: {sorted(ACTIVATIONS)}). "
+            "Use one of those, or export without the 'numpy' format (--formats tflite,onnx)."
+        )
     return name
 
 
@@ -54,7 +57,7 @@ def dense_record(layer, prefix: str, arrays: dict[str, np.ndarray]) -> dict[str,
     rec = {
         "kind": "dense",
         "units": int(cfg["units"]),
-        "activation": _activation(cfg.get("activation", "linear"), f"layer {layer.name!r}"),
+        "activation": check_activation(cfg.get("activation", "linear"), f"layer {layer.name!r}"),
     }
     weights = layer.get_weights()
     names = ["kernel"] + (["bias"] if cfg.get("use_bias", True) else [])
@@ -70,7 +73,7 @@ def _conv1d(layer, cfg, where, prefix, arrays):
         raise UnsupportedLayerError(f"{where}: Conv1D groups={cfg['groups']}; the numpy kernel has groups=1.")
     rec = {"kind": "conv1d", "filters": int(cfg["filters"]), "padding": cfg["padding"]}
     rec.update({k: int(_one(cfg[k])) for k in ("kernel_size", "strides", "dilation_rate")})
-    rec["activation"] = _activation(cfg.get("activation", "linear"), where)
+    rec["activation"] = check_activation(cfg.get("activation", "linear"), where)
     return _store(layer, prefix, arrays, rec)
 
 
@@ -102,7 +105,7 @@ def _norm(kind: str) -> Callable:
 def _activation_layer(layer, cfg, where, prefix, arrays):
     cls = type(layer).__name__
     if cls == "Activation":
-        return {"kind": "activation", "activation": _activation(cfg.get("activation"), where)}
+        return {"kind": "activation", "activation": check_activation(cfg.get("activation"), where)}
     if cls == "Softmax":
         return {"kind": "softmax", "axis": cfg.get("axis", -1)}
     if cls == "ELU":
