@@ -12,11 +12,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import platform
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +30,8 @@ from .fold import Folding, fold
 from .formats import DEFAULT_FORMATS, Target, file_entry
 from .keras_io import load_keras, save_keras
 from .model_info import FREE_PROOF_STEPS, ModelInfo, clone_with, inspect_model
+from .padding import pad
+from .provenance import provenance
 from .source import bundle_name, raw_golden, resolve
 from .streaming import check_streamable, write_step_models
 from .variants import GOLDEN_HOLDOUT, Windows, parse_variants, quantization_block, split_windows, write_variants
@@ -101,27 +100,6 @@ class ExportResult:
         return str(self.path)
 
 
-def _versions() -> dict[str, Any]:
-    out: dict[str, Any] = {"python": platform.python_version()}
-    dists = (
-        "edgernn",
-        "tensorflow",
-        "tensorflow-cpu",
-        "keras",
-        "tf2onnx",
-        "onnx",
-        "onnxruntime",
-        "ai-edge-litert",
-        "numpy",
-    )
-    for dist in dists:
-        try:
-            out[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            continue
-    return out
-
-
 def _channels(value: float | Sequence[float], size: int, what: str) -> list[float]:
     values = [float(value)] if np.isscalar(value) else [float(v) for v in value]
     if len(values) not in (1, size):
@@ -155,6 +133,8 @@ def golden_inputs(info: ModelInfo, representative: np.ndarray | None, seed: int)
     if representative is not None:
         parts.append(np.asarray(representative, dtype=np.float32)[:8])
     parts.append(rng.uniform(-1, 1, (GOLDEN_RANDOM, info.window_steps, info.features)).astype(np.float32))
+    if info.mask_value is not None:  # validate re-checks the masked steps too
+        parts[-1] = pad(parts[-1], info.mask_value)
     return np.concatenate(parts).astype(np.float32)
 
 
@@ -203,7 +183,8 @@ def export_bundle(
     out = Path(out)
     spec = model_spec(info, options)
     inputs = golden_inputs(info, options.representative, options.seed)
-    cases = keras_cases(model, inputs, seed=options.seed + 1, lengths=() if info.timesteps else FREE_PROOF_STEPS)
+    lengths = () if info.timesteps else FREE_PROOF_STEPS
+    cases = keras_cases(model, inputs, seed=options.seed + 1, lengths=lengths, mask_value=info.mask_value)
     folding = fold(model, spec, inputs) if options.fold else Folding(model, False, "exported with fold=False")
     spec = replace(spec, folded=folding.folded, fold_note=folding.reason)
     source = folding.model  # what every artifact is converted from: raw units when folded
@@ -243,7 +224,7 @@ def export_bundle(
             streaming=streaming,
             quantization=quant,
             refusals=tuple(refusals),
-            extra={**_extra(options), "compute": compute_block(model, info)},
+            extra={**provenance(options.extra), "compute": compute_block(model, info)},
         )
         manifest = _write_manifest(draft, tmp)
         if options.sign_key is not None:  # in the staging folder: the bundle never appears unsigned
@@ -269,11 +250,6 @@ def writing(out: Path):
             f"cannot write the bundle to {out}: {exc.strerror or exc} ({type(exc).__name__}); nothing was written "
             "and a bundle already there is unchanged. Choose a writable --out with free space."
         ) from None
-
-
-def _extra(options: ExportOptions) -> dict[str, Any]:
-    created = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    return {"created": created, "producer": _versions(), **options.extra}
 
 
 def _write_manifest(manifest: Manifest, folder: Path) -> Manifest:

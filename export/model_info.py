@@ -20,10 +20,8 @@ PLAIN_CLASSES = ("InputLayer", "Dense", "Dropout")
 REFUSED_CLASSES = {
     "Lambda": "runs arbitrary Python code, which no converter can prove and a bundle must not carry",
     "TFSMLayer": "wraps a TensorFlow SavedModel whose graph edgernn cannot inspect",
-    # The proof feeds random float windows: they never hit a mask value or an integer token, so it
-    # would pass a converter that gets masking wrong. Refused until the proof feeds padded and token
-    # inputs (tf2onnx converts both: keras2onnx_unit_tests/test_layers.py test_masking, test_embedding).
-    "Masking": "skips timesteps equal to mask_value, which edgernn's proof does not exercise yet",
+    # Random float windows never hit an integer token, so the proof would pass a wrong Embedding.
+    # Refused until the window API carries integer inputs (tf2onnx converts it: test_embedding).
     "Embedding": "takes integer token ids, and edgernn's window API carries float32 inputs only so far",
 }
 KEEP = object()  # _patch_config: leave the Input's time axis as it is
@@ -62,6 +60,7 @@ class ModelInfo:
     layers: tuple[dict[str, Any], ...]
     trainable_params: int
     stateful: bool = False  # the source had stateful=True layers; export works on a stateless clone
+    mask_value: float | None = None  # a Masking layer's: the proof then feeds padded windows (export/padding.py)
 
     @property
     def window_steps(self) -> int:
@@ -161,7 +160,7 @@ def inspect_model(model) -> ModelInfo:
     """
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise UnsupportedLayerError(several_problem(model))
-    cells, bidirectional, layers, stateful = [], False, [], False
+    cells, bidirectional, layers, stateful, mask_value = [], False, [], False, None
     for layer in model.layers:
         cls, where = type(layer).__name__, f"layer {layer.name!r} ({type(layer).__name__})"
         problem = _custom_problem(layer, where)
@@ -172,6 +171,8 @@ def inspect_model(model) -> ModelInfo:
             bidirectional |= cls == "Bidirectional"
             stateful |= any(bool(half.get_config().get("stateful")) for half in _halves(layer))
         layers.append(describe_layer(layer))
+        if cls == "Masking" and mask_value is None:
+            mask_value = float(layer.get_config()["mask_value"])
     if not cells:
         raise UnsupportedLayerError(
             f"model {model.name!r} has no SimpleRNN, LSTM or GRU layer; edgernn exports recurrent sequence models."
@@ -205,6 +206,7 @@ def inspect_model(model) -> ModelInfo:
         layers=tuple(layers),
         trainable_params=int(sum(int(w.numpy().size) for w in model.trainable_weights)),
         stateful=stateful,
+        mask_value=mask_value,
     )
 
 

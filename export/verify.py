@@ -12,6 +12,8 @@ from edgernn.runtime.compare import compare, tolerance
 from edgernn.runtime.errors import ExportError
 from edgernn.runtime.manifest import ArtifactEntry, Spec
 
+from .padding import pad
+
 Opener = Callable[[str, bytes], Callable[[np.ndarray], np.ndarray]]  # (backend, content) -> run(inputs)
 
 
@@ -29,10 +31,15 @@ def keras_outputs(model, x: np.ndarray) -> np.ndarray:
 
 
 def keras_cases(
-    model, golden_inputs: np.ndarray, seed: int = 1, scale: float = 1.0, lengths: tuple[int, ...] = ()
+    model,
+    golden_inputs: np.ndarray,
+    seed: int = 1,
+    scale: float = 1.0,
+    lengths: tuple[int, ...] = (),
+    mask_value: float | None = None,
 ) -> list[Case]:
     """The golden case plus fresh random batches of 1 and 8, and of 2 at each of `lengths` (a free-T
-    model's other sequence lengths), each with Keras's answers."""
+    model's other sequence lengths), each with Keras's answers; padded with `mask_value` when given."""
     rng = np.random.default_rng(seed)
     shape = golden_inputs.shape[1:]
     cases = [("golden", golden_inputs)]
@@ -40,6 +47,8 @@ def keras_cases(
         cases.append((f"random batch {batch}", rng.uniform(-scale, scale, (batch, *shape)).astype(np.float32)))
     for steps in lengths:
         cases.append((f"T={steps}", rng.uniform(-scale, scale, (2, steps, *shape[1:])).astype(np.float32)))
+    if mask_value is not None:  # a Masking model: the random cases hit the mask (export/padding.py)
+        cases = cases[:1] + [(f"{name}, padded", pad(x, mask_value)) for name, x in cases[1:]]
     return [Case(name, x, keras_outputs(model, x)) for name, x in cases]
 
 

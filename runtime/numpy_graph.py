@@ -47,8 +47,25 @@ class Graph:
             shapes[i] = tuple(layer.out_shape)
         self.out_shape = shapes[len(records) - 1]
         self.chain = all(ins == [i - 1] for i, ins in enumerate(self.inputs))
+        self.masked = any(isinstance(layer, numpy_shape.Masking) for layer in self.layers)
+        if self.masked and not self.chain:
+            raise UnsupportedModelError(f"{file}: a Masking layer in a graph with merges is not implemented.")
+
+    def _masked_chain(self, x: np.ndarray) -> np.ndarray:
+        """Keras's mask propagation: Masking makes it, recurrent layers take it, a layer without a time
+        axis in its output drops it, the others pass it on."""
+        mask = None
+        for layer in self.layers:
+            if isinstance(layer, numpy_shape.Masking):
+                x, mask = layer.masked(x)
+            else:
+                x = layer(x, mask) if mask is not None and getattr(layer, "takes_mask", False) else layer(x)
+                mask = mask if len(layer.out_shape) == 2 else None
+        return x
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
+        if self.masked:
+            return self._masked_chain(x)
         if self.chain:  # the common case: no bookkeeping
             for layer in self.layers:
                 x = layer(x)

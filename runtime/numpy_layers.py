@@ -92,6 +92,7 @@ class Recurrent:
         self.ract = activation(rec.get("recurrent_activation", "sigmoid"), where)
         self.return_sequences = bool(rec.get("return_sequences", False))
         self.go_backwards = bool(rec.get("go_backwards", False))
+        self.zero_masked = bool(rec.get("zero_output_for_mask", False))  # Bidirectional sets it with sequences
         self.reset_after = kind == "gru" and bool(rec.get("reset_after", True))
         self.kernel = w.get(rec.get("kernel"), (n_in, g * units))
         self.rkernel = w.get(rec.get("recurrent_kernel"), (units, g * units))
@@ -107,17 +108,25 @@ class Recurrent:
         self._step = {"simple_rnn": self._simple, "lstm": self._lstm, "gru": self._gru}[kind]
         self.out_shape = (shape[0], units) if self.return_sequences else (units,)
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
+    takes_mask = True
+
+    def __call__(self, x: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
         if self.go_backwards:  # Keras returns the sequence in processing order (Bidirectional flips it back)
-            x = x[:, ::-1]
+            x, mask = x[:, ::-1], None if mask is None else mask[:, ::-1]
         xw = x @ self.kernel + self.bias  # all input projections in one matmul
         step = self._step
         h = np.zeros((x.shape[0], self.units), np.float32)
         c = np.zeros_like(h)
         outs = []
         for t in range(x.shape[1]):
-            h, c = step(xw[:, t], h, c)
-            outs.append(h)
+            if mask is None:
+                h, c = step(xw[:, t], h, c)
+                outs.append(h)
+                continue
+            keep = mask[:, t, None]  # a masked step keeps the state; its output is the last one (or zeros)
+            h_new, c_new = step(xw[:, t], h, c)
+            h, c = np.where(keep, h_new, h), np.where(keep, c_new, c)
+            outs.append(np.where(keep, h, np.float32(0)) if self.zero_masked else h)
         return np.stack(outs, axis=1) if self.return_sequences else h
 
     @property
@@ -186,8 +195,10 @@ class Bidirectional:
     def step(self, x_t, states):
         raise UnsupportedModelError("a Bidirectional layer needs the whole window, so it cannot step.")
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        y, y_rev = self.fwd(x), self.bwd(x)
+    takes_mask = True
+
+    def __call__(self, x: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+        y, y_rev = self.fwd(x, mask), self.bwd(x, mask)
         if self.fwd.return_sequences:
             y_rev = y_rev[:, ::-1]
         if self.merge == "concat":

@@ -12,6 +12,27 @@ from .errors import ModelLoadError
 from .numpy_layers import Weights
 
 
+class Masking:
+    """Keras's Masking: steps whose every feature equals mask_value become zeros and are masked (the mask
+    goes to the recurrent layers after it, which keep their state over masked steps)."""
+
+    can_step = False  # a masked step is the identity on the state: not in the step models yet
+    state_widths = ()
+
+    def __init__(self, rec: dict[str, Any], shape: tuple, w: Weights, where: str) -> None:
+        value = rec.get("mask_value", 0.0)
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or len(shape) != 2:
+            raise ModelLoadError(f"{where}: Masking needs a number mask_value and (batch, T, F) input; re-export.")
+        self.value, self.out_shape = np.float32(value), shape
+
+    def masked(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        mask = np.any(x != self.value, axis=-1)
+        return x * mask[..., None].astype(np.float32), mask
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self.masked(x)[0]
+
+
 class Flatten:
     can_step = False  # mixes time into features
     state_widths = ()
@@ -112,6 +133,7 @@ class Merge:
 
 
 LAYERS = {
+    "masking": Masking,
     "flatten": Flatten,
     "reshape": Reshape,
     "repeat_vector": RepeatVector,

@@ -91,10 +91,15 @@ CASES: tuple[Case, ...] = (
     ),
     Case(
         "masking-padded",
-        f"{TF2ONNX} test_masking",
-        lambda: _seq((5, 2), _L().Masking(0.0), _L().LSTM(3), _L().Dense(1)),
-        refused="Masking",
-        peer="tf2onnx",
+        "issue 13: Masking + padded batches -> stacked GRU/LSTM (the padded-sequence tutorial model)",
+        lambda: _seq((6, 2), _L().Masking(0.0), _L().GRU(4, return_sequences=True), _L().LSTM(3), _L().Dense(1)),
+    ),
+    Case(
+        "masking-bidirectional-seq",
+        "issue 13: Masking -> Bidirectional(LSTM, return_sequences) -> Dense (Keras's unrolled form differs here)",
+        lambda: _seq(
+            (6, 2), _L().Masking(-1.0), _L().Bidirectional(_L().LSTM(3, return_sequences=True)), _L().Dense(2)
+        ),
     ),
     Case(
         "embedding-mask_zero",

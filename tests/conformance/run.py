@@ -53,7 +53,13 @@ def _windows(model, seed: int) -> list[np.ndarray]:
     shape = tuple(model.inputs[0].shape)
     batch, rng = shape[0] or 3, np.random.default_rng(seed)
     lengths = FREE_STEPS if shape[1] is None else (shape[1],)
-    return [rng.uniform(-1, 1, (batch, t, *shape[2:])).astype(np.float32) for t in lengths]
+    windows = [rng.uniform(-1, 1, (batch, t, *shape[2:])).astype(np.float32) for t in lengths]
+    masking = [layer for layer in model.layers if type(layer).__name__ == "Masking"]
+    if masking:  # padded rows (tail, head, middle), written here rather than with export's helper
+        value = masking[0].get_config()["mask_value"]
+        for x in windows:
+            x[0, -2:], x[1 % len(x), :2] = value, value
+    return windows
 
 
 def _keras(model, x: np.ndarray) -> np.ndarray:

@@ -41,6 +41,8 @@ def _recurrent(layer, prefix: str, arrays: dict[str, np.ndarray]) -> dict[str, A
         rec["recurrent_activation"] = check_activation(cfg.get("recurrent_activation", "sigmoid"), where)
     if kind == "gru":
         rec["reset_after"] = bool(cfg.get("reset_after", True))
+    if getattr(layer, "zero_output_for_mask", False):  # set by Bidirectional when it returns sequences
+        rec["zero_output_for_mask"] = True
     weights = layer.get_weights()
     names = ["kernel", "recurrent_kernel"] + (["bias"] if cfg.get("use_bias", True) else [])
     if len(weights) != len(names):

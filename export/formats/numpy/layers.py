@@ -132,6 +132,7 @@ RECORDS: dict[str, Callable] = {
     "PReLU": lambda layer, cfg, where, prefix, arrays: _store(layer, prefix, arrays, {"kind": "prelu"}),
     "Flatten": lambda layer, cfg, where, prefix, arrays: _channels_last(cfg, where) or {"kind": "flatten"},
     "Reshape": lambda layer, cfg, where, prefix, arrays: {"kind": "reshape", "target_shape": list(cfg["target_shape"])},
+    "Masking": lambda layer, cfg, where, prefix, arrays: {"kind": "masking", "mask_value": float(cfg["mask_value"])},
     "RepeatVector": lambda layer, cfg, where, prefix, arrays: {"kind": "repeat_vector", "n": int(cfg["n"])},
     "TimeDistributed": _time_distributed,
     **{cls: _activation_layer for cls in ("Activation", "ReLU", "LeakyReLU", "ELU", "Softmax")},
