@@ -16,6 +16,7 @@ from .errors import (
     MissingExtraError,
     ModelLoadError,
     ModelRunError,
+    RunTimeoutError,
     SignatureError,
     UnsupportedModelError,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "SignatureError",
     "ModelLoadError",
     "ModelRunError",
+    "RunTimeoutError",
     "UnsupportedModelError",
 ]
 __version__ = "0.1.0"

@@ -28,7 +28,6 @@ from .files import BundleDir, read_checked, sha256_bytes
 from .manifest import DEFAULT_VARIANT, MANIFEST_FILE, MODEL_ROLE, STEP_ROLE, ArtifactEntry, FileEntry, Manifest
 from .predictor import Predictor
 from .records import SIGNATURE_FILE, TRUSTED_KEYS_ENV
-from .vet.npz import read_npz
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -139,6 +138,8 @@ class Bundle:
 
     def golden(self) -> dict[str, np.ndarray]:
         """The golden vectors: 'inputs' in model units, the Keras 'outputs' for them (and the held-out pair)."""
+        from .vet.npz import read_npz  # zipfile (+ pathlib) costs ms of cold start; only golden checks need it
+
         data = self.read(self.manifest.golden)
         golden = read_npz(
             data, f"{self.folder}: golden file {self.manifest.golden.file}", GOLDEN_MEMBERS.__contains__, ManifestError

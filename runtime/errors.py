@@ -23,6 +23,10 @@ class ModelRunError(EdgeRNNError, RuntimeError):
     """The runtime failed while running a loaded model (the model file is damaged or hostile)."""
 
 
+class RunTimeoutError(ModelRunError, TimeoutError):
+    """A call did not finish within the `timeout` it was given; the runtime stopped it, the model stays usable."""
+
+
 class IntegrityError(EdgeRNNError):
     """A file's bytes do not match the sha256 or size recorded in the manifest."""
 

@@ -67,8 +67,16 @@ class BundleDir:
         return sorted(os.listdir(self.fd if self.fd >= 0 else self.path))
 
     def replaced(self) -> bool:
-        """True when the folder this handle holds was removed (an export swapped a new bundle in)."""
-        return self.fd >= 0 and os.fstat(self.fd).st_nlink == 0
+        """True when the folder this handle holds was removed, or its path now names another folder (an
+        export swapped a new bundle in, and may be deleting the old one file by file)."""
+        if self.fd < 0:
+            return False
+        held = os.fstat(self.fd)
+        try:
+            now = os.stat(self.path)
+        except OSError:
+            return True
+        return held.st_nlink == 0 or (now.st_dev, now.st_ino) != (held.st_dev, held.st_ino)
 
     def read(self, name: str, limit: int, *, exact: int | None = None) -> bytes:
         """The bytes of the plain file `name`, reading at most `limit` + 1 bytes.

@@ -9,13 +9,14 @@ and the affine maps. benchmarks/run.py measures it against the raw interpreter c
 from __future__ import annotations
 
 from _thread import allocate_lock  # threading.Lock itself, without importing threading (cold start)
-from math import isfinite
+from math import isfinite, isnan
+from time import monotonic
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .backends import WindowRunner
-from .errors import InputError
+from .errors import InputError, RunTimeoutError
 from .guard import as_float32, run_error
 from .manifest import ArtifactEntry
 
@@ -36,6 +37,8 @@ _sub, _mul, _div, _add = np.subtract, np.multiply, np.true_divide, np.add  # the
 
 class Predictor:
     """A loaded bundle bound to one backend and one artifact. Safe to share between threads."""
+
+    _guard = True  # False in the per-call copy that predict(allow_nonfinite=True or timeout=S) runs (see _guarded)
 
     def __init__(self, bundle: Bundle, runner: WindowRunner, artifact: ArtifactEntry):
         self.bundle = bundle
@@ -73,20 +76,27 @@ class Predictor:
     def path(self):  # -> pathlib.Path, made on first use (cold start: runtime/bundle.py SMALL_FILE)
         return self.bundle.path
 
-    def predict(self, x: Any, *, allow_nonfinite: bool = False) -> np.ndarray:
+    def predict(self, x: Any, *, allow_nonfinite: bool = False, timeout: float | None = None) -> np.ndarray:
         """Predict from raw-unit windows.
 
         Args:
             x: array-like of shape (batch, timesteps, features) in raw units.
-            allow_nonfinite: pass NaN/inf through to the model instead of refusing them.
+            allow_nonfinite: pass NaN/inf through to the model instead of refusing them. A window
+                holding a NaN gives NaN outputs on every backend (docs/security.md, "NaN").
+            timeout: seconds the whole call may take; then the runtime stops it (RunTimeoutError) and
+                the model stays usable. onnxruntime only: the other backends cannot stop a running call
+                (InputError); load(..., isolate=True) runs an untrusted bundle in a child first instead.
 
         Returns:
             float32 array (batch, outputs), or (batch, timesteps, outputs) for sequence models, raw units.
 
         Raises:
-            InputError: wrong rank or shape, non-numeric or non-finite data.
+            InputError: wrong rank or shape, non-numeric or non-finite data; a timeout this backend cannot keep.
             ModelRunError: the runtime failed, or returned an answer of the wrong shape.
+            RunTimeoutError: the call was stopped at `timeout` (a ModelRunError).
         """
+        if (allow_nonfinite or timeout is not None) and self._guard:
+            return self._guarded(allow_nonfinite, timeout).predict(x, allow_nonfinite=allow_nonfinite)
         # Hot path: every check stays, each in its cheapest exact form (see _SMALL and Affine.operands).
         # Both backends accept non-contiguous arrays (tested), so no contiguity copy is made.
         if type(x) is not np.ndarray or x.dtype is not _F32:
@@ -169,6 +179,45 @@ class Predictor:
             raise run_error(exc, self.artifact.file) from None
         return self.spec.y.to_model(y).astype(np.float32) if folded else y
 
+    def _guarded(self, allow_nonfinite: bool, timeout: float | None) -> Predictor:
+        """A copy of this Predictor for one call, whose backend call keeps a deadline and/or gives NaN
+        for every window holding a NaN (onnxruntime's LSTM/GRU kernels clamp NaN to a finite number
+        inside their activations, where LiteRT and numpy propagate it)."""
+        import copy
+
+        run = self._run
+        if timeout is not None:
+            run = self._deadline_run(timeout)
+        if allow_nonfinite:
+            run = _nan_windows(run)
+        guarded = copy.copy(self)
+        guarded._run, guarded._guard = run, False
+        return guarded
+
+    def _deadline_run(self, timeout: float):
+        run_within = getattr(self.runner, "run_within", None)
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or isnan(timeout) or timeout <= 0:
+            raise InputError(f"timeout must be a positive number of seconds, got {timeout!r}.")
+        if run_within is None:
+            raise InputError(
+                f"timeout={timeout:g}: the {self.backend} backend cannot stop a call once it runs; only onnxruntime "
+                "can (at one thread, or threads=N on its own pool). "
+                "Use backend='onnxruntime', or drop timeout and load an untrusted bundle with isolate=True."
+            )
+        deadline, file = monotonic() + timeout, self.artifact.file
+
+        def run(x: np.ndarray) -> np.ndarray:
+            try:
+                return run_within(x, deadline - monotonic())
+            except RunTimeoutError:
+                raise RunTimeoutError(
+                    f"{file}: predict did not finish within timeout={timeout:g} s on {self.backend}, so the "
+                    "runtime stopped it (a graph that loops, or a batch too big for that time); the model stays "
+                    "loaded. Give a longer timeout or a smaller batch, or run 'edgernn validate' on the bundle."
+                ) from None
+
+        return run
+
     def _as_float32(self, x: Any) -> np.ndarray:
         return as_float32(x, self._tail)  # the same conversion as Stream.step
 
@@ -189,6 +238,20 @@ class Predictor:
     @staticmethod
     def _nonfinite() -> None:
         raise InputError("input contains NaN or inf; clean it, or pass allow_nonfinite=True to run it anyway.")
+
+
+def _nan_windows(run):
+    """`run`, with NaN in every output of each window whose input holds a NaN."""
+
+    def poisoned(x: np.ndarray) -> np.ndarray:
+        y = run(x)
+        bad = np.isnan(x).any(axis=tuple(range(1, x.ndim)))
+        if bad.any():
+            y = np.array(y, dtype=np.float32)
+            y[bad] = np.nan
+        return y
+
+    return poisoned
 
 
 __all__ = ["Predictor"]

@@ -105,6 +105,7 @@ class Stream:
         self._names = tuple(s.name for s in model.streaming.states)
         self._shapes = tuple((batch, s.size) for s in model.streaming.states)
         self._states = model.zeros(batch)
+        self._nan_rows: np.ndarray | None = None  # rows a NaN has poisoned (see _keep_nan)
         self.steps = 0
 
     def __repr__(self) -> str:
@@ -129,12 +130,29 @@ class Stream:
         else:
             y, self._states = self.model.step_model_units(self._x.to_model(x), self._states)
             y = self._y.to_raw(y)
+        if allow_nonfinite or self._nan_rows is not None:
+            y = self._keep_nan(x, y)
         self.steps += 1
         return y[0] if np.ndim(x_t) == 1 else y
+
+    def _keep_nan(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """NaN in y and in the state of every row that has seen a NaN sample, on every backend (onnxruntime's
+        LSTM/GRU kernels clamp NaN to a finite number; LiteRT and numpy propagate it)."""
+        rows = np.isnan(x).any(axis=1)
+        if self._nan_rows is not None:
+            rows |= self._nan_rows
+        if not rows.any():
+            return y
+        self._nan_rows = rows
+        y = np.array(y, dtype=np.float32)
+        y[rows] = np.nan
+        self._states = [np.where(rows[:, None], np.float32(np.nan), s).astype(np.float32) for s in self._states]
+        return y
 
     def reset(self) -> None:
         """Back to the initial (zero) state."""
         self._states = self.model.zeros(self.batch)
+        self._nan_rows = None
         self.steps = 0
 
     @property
@@ -158,7 +176,7 @@ class Stream:
             if not np.isfinite(arr).all():
                 raise InputError(f"state {name!r} contains NaN or inf.")
             new.append(arr)
-        self._states = new
+        self._states, self._nan_rows = new, None
 
     def _check(self, x_t: Any, allow_nonfinite: bool) -> np.ndarray:
         arr = as_float32(x_t, (self._features,))  # as predict: strings, objects, complex refused

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import shutil
 from collections.abc import Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, NamedTuple, Protocol
@@ -89,6 +88,8 @@ def available(name: str) -> bool:
 
 
 def _tool_found(tools: tuple[str, ...]) -> bool:
+    import shutil  # imports bz2 and lzma: a millisecond of cold start that only the c backend's check needs
+
     return bool(os.environ.get("CC") and shutil.which(os.environ["CC"])) or any(map(shutil.which, tools))
 
 

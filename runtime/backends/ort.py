@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from .. import optional
-from ..errors import ModelLoadError
+from ..errors import InputError, ModelLoadError, ModelRunError, RunTimeoutError
 from ..manifest import ArtifactEntry, Spec
 from ..vet.onnx_proto import check_onnx
 
@@ -17,6 +17,12 @@ NAME = "onnxruntime"
 # threads=N runs on onnxruntime's own intra-op pool: on an LSTM(64) batch of 1024 it beat splitting the
 # batch over N sessions (benchmarks/RESULTS.md, "Batch 1024"); LiteRT is the other way round (parallel.py).
 INTRA_OP_THREADS = True
+# Every session of the process allocates from one CPU arena capped at this many bytes (EDGERNN_ORT_MAX_BYTES
+# overrides it), so a graph that asks at run time for more (a ConstantOfShape or Expand whose shape comes
+# from the input: no reader can bound it) fails that call with a ModelRunError instead of taking the device's
+# memory. The seed models' largest batch (4096 windows) needs a few MB.
+MAX_BYTES = 1 << 30
+_ARENA: list[int] = []  # the cap once registered: one arena per process
 
 
 def session(content: bytes, file: str, threads: int = 1):
@@ -31,10 +37,49 @@ def session(content: bytes, file: str, threads: int = 1):
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
+    if _arena(ort):
+        options.add_session_config_entry("session.use_env_allocators", "1")  # the capped arena, not its own
     try:
         return ort.InferenceSession(content, options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # ORT raises its own types and, on garbage, UnicodeDecodeError
         raise ModelLoadError(f"{file}: onnxruntime cannot load it ({type(exc).__name__}: {exc})") from None
+
+
+def memory_cap() -> int:
+    """The arena cap in bytes: EDGERNN_ORT_MAX_BYTES, else MAX_BYTES (InputError on a bad value)."""
+    text = os.environ.get("EDGERNN_ORT_MAX_BYTES", "")
+    if not text:
+        return MAX_BYTES
+    if not text.isdigit() or int(text) < 1 << 20:
+        raise InputError(f"EDGERNN_ORT_MAX_BYTES must be a whole number of bytes of at least 1048576, got {text!r}.")
+    return int(text)
+
+
+def _arena(ort) -> bool:
+    """Register the process's capped CPU arena once; False if this onnxruntime cannot (then: no cap)."""
+    if _ARENA:
+        return True
+    cap = memory_cap()
+    if not hasattr(ort, "create_and_register_allocator"):
+        return False
+    info = ort.OrtMemoryInfo("Cpu", ort.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0, ort.OrtMemType.DEFAULT)
+    try:  # extend by what is asked (1), not the next power of two: the cap is then the real limit
+        ort.create_and_register_allocator(info, ort.OrtArenaCfg(cap, 1, -1, -1))
+    except Exception:  # another thread (or the application) registered one first: sessions share that one
+        pass
+    _ARENA.append(cap)
+    return True
+
+
+def _out_of_arena(exc: Exception, file: str) -> Exception:
+    """A failed run as the typed error: the arena cap named when that is what stopped it."""
+    if "Available memory of" not in str(exc):
+        return exc
+    return ModelRunError(
+        f"{file}: the model asked onnxruntime for more memory than its cap of {_ARENA[0] if _ARENA else MAX_BYTES} "
+        "bytes (a shape computed from the input?); the call was refused. Give smaller batches, or set "
+        "EDGERNN_ORT_MAX_BYTES if the model really needs more."
+    )
 
 
 class OrtBackend:
@@ -54,15 +99,49 @@ class OrtBackend:
         self.input_shape, self.output_shape = list(inputs[0].shape), list(outputs[0].shape)
         self._input = inputs[0].name
         self._outputs = [outputs[0].name]
+        self._file = entry.file
         self._run = self._session.run
         # The C++ session's run, when this build exposes it: the Python wrapper re-validates input
         # names, OrtValue ownership and graph-capture options on every call, all fixed here at load.
         self._native_run = getattr(getattr(self._session, "_sess", None), "run", None)
 
     def run(self, x: np.ndarray) -> np.ndarray:
-        if self._native_run is not None:
-            return self._native_run(self._outputs, {self._input: x}, None)[0]
-        return self._run(self._outputs, {self._input: x})[0]
+        try:  # free when nothing is raised
+            if self._native_run is not None:
+                return self._native_run(self._outputs, {self._input: x}, None)[0]
+            return self._run(self._outputs, {self._input: x})[0]
+        except Exception as exc:
+            raise _out_of_arena(exc, self._file) from None
+
+    def run_within(self, x: np.ndarray, seconds: float) -> np.ndarray:
+        """`run`, stopped after `seconds` by RunOptions.terminate (set from a timer thread).
+
+        onnxruntime checks the flag between kernels, a Loop's iterations included, and ends that one
+        call: the session stays usable for the next. A kernel already running finishes first.
+
+        Raises:
+            RunTimeoutError: the call was stopped.
+        """
+        import threading  # here, not at import: a device app that never sets a timeout does not pay for it
+
+        ort = optional.require("onnxruntime", "the onnxruntime backend")
+        options = ort.RunOptions()
+        options.log_severity_level = 4  # the stop is reported as RunTimeoutError, not logged on stderr too
+        timer = threading.Timer(max(seconds, 0.0), _terminate, (options,))
+        timer.daemon = True
+        timer.start()
+        try:
+            return self._run(self._outputs, {self._input: x}, options)[0]
+        except Exception as exc:
+            if not options.terminate:
+                raise _out_of_arena(exc, self._file) from None
+            raise RunTimeoutError(f"onnxruntime stopped the call after {seconds:g} s") from None
+        finally:
+            timer.cancel()
+
+
+def _terminate(options) -> None:
+    options.terminate = True
 
 
 def open(content: bytes, entry: ArtifactEntry, spec: Spec, threads: int = 1) -> OrtBackend:  # noqa: A001
@@ -85,12 +164,16 @@ class OrtStepBackend:
                 f"{sorted(ins)}, outputs {sorted(outs)}); re-export the bundle with --streaming."
             )
         self._in_names, self._out_names = list(inputs), list(outputs)
+        self._file = entry.file
         # Last-axis widths in the order of `inputs` and `outputs` (None where the graph leaves it free).
         self.step_widths = ([_width(ins[n]) for n in inputs], [_width(outs[n]) for n in outputs])
 
     def run_step(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Run one step: float32 arrays in the order of `inputs`; returns arrays in the order of `outputs`."""
-        return self._session.run(self._out_names, dict(zip(self._in_names, arrays)))
+        try:
+            return self._session.run(self._out_names, dict(zip(self._in_names, arrays)))
+        except Exception as exc:
+            raise _out_of_arena(exc, self._file) from None
 
 
 def _width(shape: Sequence[Any]) -> int | None:

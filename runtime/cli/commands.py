@@ -81,8 +81,11 @@ def predict(args) -> int:
 
     predictor = load(args.bundle, backend=args.backend, variant=args.variant, threads=args.threads)
     spec, values, nonfinite = predictor.spec, args.values, getattr(args, "allow_nonfinite", False)
+    timeout = getattr(args, "timeout", None)
     with cli_nonfinite_hint():
         if args.stream:
+            if timeout is not None:
+                raise InputError("--timeout bounds one predict call; --stream runs one step per sample without it.")
             outputs = stream_values(predictor, values, allow_nonfinite=nonfinite)
             for y in outputs:
                 print(" ".join(f"{v:.6g}" for v in y))
@@ -95,7 +98,7 @@ def predict(args) -> int:
                 f"{spec.features}, time-major), got {len(values)}."
             )
         x = np.asarray(values, dtype=np.float32).reshape(1, spec.window_steps, spec.features)
-        y = predictor.predict(x, allow_nonfinite=nonfinite)
+        y = predictor.predict(x, allow_nonfinite=nonfinite, timeout=timeout)
     print(" ".join(f"{v:.6g}" for v in y.reshape(-1)))
     return 0
 
@@ -112,7 +115,8 @@ def validate(args) -> int:
 
                 reference = keras_reference(bundle)
         isolate = not keys_to_trust() if args.isolate is None else args.isolate  # unsigned: isolated
-        isolate = Limits(cpu=max(1, int(args.timeout)), timeout=args.timeout) if isolate else False
+        # The CPU limit a second above the wall clock: a spinning child then always ends by the timeout it was given.
+        isolate = Limits(cpu=int(args.timeout) + 1, timeout=args.timeout) if isolate else False
         names, variants = args.backend or None, args.variant or None
         rows = validate_bundle(bundle, names, variants, args.fresh, 0, reference, isolate, threads=args.threads)
     except EdgeRNNError as exc:  # --json prints JSON on every failure; main prints the message and exits

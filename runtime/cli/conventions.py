@@ -155,6 +155,57 @@ def needs_tensorflow(purpose: str) -> Iterator[None]:
         raise optional.missing(top, purpose) from None
 
 
+_watching: dict = {}  # the wakeup pipe of exit_on_interrupt, and the command to name
+
+
+def exit_on_interrupt(command: str, grace: float = 1.0) -> None:
+    """Ctrl-C ends the command (exit 130, no traceback) even while native code holds the main thread.
+
+    Python runs its SIGINT handler only between the main thread's bytecodes, which a hung kernel (a
+    LiteRT WHILE that never ends; LiteRT has no way to cancel an invoke) never reaches. The C-level
+    handler also writes the signal number to a wakeup pipe: a watcher thread reads it, gives the main
+    thread `grace` seconds to unwind as usual (KeyboardInterrupt, main's exit 130), then exits 130 itself.
+    Both runtimes release the GIL while they run, so the watcher gets to run.
+    """
+    import _thread  # threading itself costs the cold start
+    import signal
+    import time
+
+    _watching["command"] = command
+    if "pipe" in _watching:  # one watcher per process, however often main() runs in it
+        return
+    reader, writer = os.pipe()
+    os.set_blocking(writer, False)
+    try:
+        signal.set_wakeup_fd(writer, warn_on_full_buffer=False)
+    except ValueError:  # not the main thread (main() called from an embedding app's worker): leave it
+        os.close(reader)
+        os.close(writer)
+        return
+    _watching["pipe"] = (reader, writer)
+
+    def interrupt(signum, frame) -> None:  # Python's own behaviour, remembered: a native module's import
+        _watching["interrupted"] = True  # turns the KeyboardInterrupt into ImportError("initialization failed")
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, interrupt)
+
+    def watch() -> None:
+        while signal.SIGINT not in os.read(reader, 64):
+            pass
+        time.sleep(grace)
+        with contextlib.suppress(Exception):
+            print(f"edgernn {_watching['command']}: interrupted", file=sys.stderr, flush=True)
+        os._exit(INTERRUPTED)
+
+    _thread.start_new_thread(watch, ())
+
+
+def interrupted() -> bool:
+    """Whether Ctrl-C was pressed during this command (an error it caused then still exits 130)."""
+    return bool(_watching.get("interrupted"))
+
+
 def closed_pipe() -> int:
     """stdout's reader went away (`edgernn info x | head -1`): stop quietly, no traceback at exit."""
     with contextlib.suppress(OSError):

@@ -97,6 +97,8 @@ def predict(args) -> int:
     if args.series:
         if args.input is None:
             raise InputError("--series needs --input FILE or --input -.")
+        if getattr(args, "timeout", None) is not None:
+            raise InputError("--timeout bounds one predict call of windows; --series scores the file in chunks.")
         cols = _series(predictor, args.input)
         y = np.stack([cols[c] for c in cols if c.endswith("_pred")], axis=1)
         ids = {"row": cols["row"].tolist()}
@@ -105,7 +107,7 @@ def predict(args) -> int:
         if args.input is None and x.size != spec.window_steps * spec.features:
             return commands.predict(args)  # its message says what was expected
         x = x.reshape(-1, spec.window_steps, spec.features)
-        y = predictor.predict(x)
+        y = predictor.predict(x, timeout=getattr(args, "timeout", None))
         flat = y.reshape(len(y), -1)
         cols = {"window": np.arange(len(y)), **{f"y{j}": flat[:, j] for j in range(flat.shape[1])}}
         ids = {"window": cols["window"].tolist()}

@@ -142,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--variant", default="float32", help="float32 or a quantized variant the bundle holds")
     p.add_argument("--allow-nonfinite", dest="allow_nonfinite", action="store_true", help="run NaN/inf values too")
     p.add_argument(
+        "--timeout", type=float, metavar="S", help="stop the call after S seconds (onnxruntime only; exit 1)"
+    )
+    p.add_argument(
         "--plot", type=Path, metavar="FILE.png", help="with --stream: the stream against full-window answers"
     )
     add_threads(p)
@@ -163,7 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="first run every artifact in a child process under limits (default: unless EDGERNN_TRUSTED_KEYS is set)",
     )
-    p.add_argument("--timeout", type=float, default=60.0, metavar="S", help="wall-clock and CPU limit of --isolate")
+    p.add_argument(
+        "--timeout", type=float, default=60.0, metavar="S", help="wall-clock limit of the --isolate child (CPU: S+1)"
+    )
     add_threads(p)
     p.set_defaults(func=commands.validate)
     data_cli.validate_options(p)
@@ -216,12 +221,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     conventions.quiet_python_logs(level)
     args.verbosity = level
     Progress.quiet = level < 0
+    if argv is None:  # run as the program (not main([...]) inside an app or a test): Ctrl-C ends it even in a hang
+        conventions.exit_on_interrupt(args.command)
     try:
         with conventions.filtered_native_stderr(level <= 0):
             code = args.func(args)
         sys.stdout.flush()  # a closed pipe raises here, not in the interpreter's exit (a traceback there)
         return code
     except EdgeRNNError as exc:
+        if conventions.interrupted():  # e.g. a runtime's import cut short by Ctrl-C: a ModelLoadError
+            print(f"edgernn {args.command}: interrupted", file=sys.stderr)
+            return conventions.INTERRUPTED
         print(f"edgernn {args.command}: {type(exc).__name__}: {printable_text(exc)}", file=sys.stderr)
         return conventions.exit_code(exc)
     except BrokenPipeError:

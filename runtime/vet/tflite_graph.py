@@ -90,35 +90,39 @@ class _Graph(_Reader):
             raise self.bad(f"a buffer at offset {offset} of {size} bytes lies outside the file")
 
     def subgraph(self, index: int, sub: int, codes: list[int], buffers: list[int], n_subgraphs: int) -> None:
+        # Each field is read once (vetting runs on every load: cold start, benchmarks/cold_start.py).
         n_buffers = len(buffers)
         tensors = self.table_vector(sub, SG_TENSORS)
-        total = 0
+        total, kinds = 0, []
         for i, tensor in enumerate(tensors):
             if self.scalar(tensor, T_EXT_BUFFER, "<I", 0):  # 0 is the schema's "no external buffer"
                 raise UnsupportedModelError(f"{self.name}: tensor {i} uses an external buffer; re-export the bundle.")
-            if self.scalar(tensor, T_BUFFER, "<I", 0) >= max(n_buffers, 1):
-                raise self.bad(
-                    f"subgraph {index} tensor {i} names buffer {self.scalar(tensor, T_BUFFER, '<I', 0)} of {n_buffers}"
-                )
-            for field in (T_SHAPE, T_SHAPE_SIGNATURE):
-                if any(d < -1 or d > MAX_DIM for d in self.ints(tensor, field)):
-                    raise self.bad(f"subgraph {index} tensor {i} has shape {self.ints(tensor, field)}")
-            total += self.elements(self.ints(tensor, T_SHAPE)) * ITEM_BYTES.get(self.scalar(tensor, T_TYPE, "<b", 0), 8)
+            buffer = self.scalar(tensor, T_BUFFER, "<I", 0)
+            if buffer >= max(n_buffers, 1):
+                raise self.bad(f"subgraph {index} tensor {i} names buffer {buffer} of {n_buffers}")
+            shape = self.ints(tensor, T_SHAPE)
+            for dims in (shape, self.ints(tensor, T_SHAPE_SIGNATURE)):
+                if any(d < -1 or d > MAX_DIM for d in dims):
+                    raise self.bad(f"subgraph {index} tensor {i} has shape {dims}")
+            kind = self.scalar(tensor, T_TYPE, "<b", 0)
+            total += self.elements(shape) * ITEM_BYTES.get(kind, 8)
+            kinds.append((buffer, kind))
         if total > MAX_TENSOR_BYTES:
             raise self.bad(f"subgraph {index} declares {total} bytes of tensors; the limit is {MAX_TENSOR_BYTES}")
         n = len(tensors)
-        for what, field in (("inputs", SG_INPUTS), ("outputs", SG_OUTPUTS)):
-            if any(not 0 <= t < n for t in self.ints(sub, field)):
-                raise self.bad(f"subgraph {index} {what} {self.ints(sub, field)} outside its {n} tensors")
+        graph_inputs = self.ints(sub, SG_INPUTS)
+        for what, listed in (("inputs", graph_inputs), ("outputs", self.ints(sub, SG_OUTPUTS))):
+            if any(not 0 <= t < n for t in listed):
+                raise self.bad(f"subgraph {index} {what} {listed} outside its {n} tensors")
         # An op writing into a constant (its data is the file's own, read-only bytes: SIGSEGV, found by the
         # structure-aware fuzzer), into a subgraph input, or into a tensor another op writes.
-        constant = {i for i, t in enumerate(tensors) if self.has_data(buffers, self.scalar(t, T_BUFFER, "<I", 0))}
-        written = set(self.ints(sub, SG_INPUTS)) | constant
+        constant = {i for i, (buffer, _) in enumerate(kinds) if self.has_data(buffers, buffer)}
+        written = set(graph_inputs) | constant
         for k, op in enumerate(self.table_vector(sub, SG_OPERATORS)):
             where = f"subgraph {index} op {k}"
-            self.operator(where, op, codes, n, n_subgraphs)
-            self.shaped_output(where, op, codes, tensors, buffers)
-            outputs = self.ints(op, OP_OUTPUTS)
+            inputs, outputs = self.ints(op, OP_INPUTS), self.ints(op, OP_OUTPUTS)
+            builtin = self.operator(where, op, codes, n, n_subgraphs, inputs, outputs)
+            self.shaped_output(where, builtin, inputs, kinds, buffers)
             clash = [t for t in outputs if t in written]
             if clash or len(set(outputs)) != len(outputs):
                 raise self.bad(f"{where} writes tensors {clash or outputs} that are constants, inputs or written twice")
@@ -139,26 +143,28 @@ class _Graph(_Reader):
             count *= max(d, 1)
         return count
 
-    def shaped_output(self, where: str, op: int, codes: list[int], tensors: list[int], buffers: list[int]) -> None:
+    def shaped_output(self, where: str, builtin: int, inputs: list[int], kinds: list, buffers: list[int]) -> None:
         """An op that builds a tensor of a constant shape (FILL, BROADCAST_TO, RESHAPE): the shape's bytes."""
-        at = SHAPED_BY.get(codes[self.scalar(op, OP_OPCODE, "<I", 0)])
-        inputs = self.ints(op, OP_INPUTS)
+        at = SHAPED_BY.get(builtin)
         if at is None or at >= len(inputs) or inputs[at] < 0:
             return
-        tensor = tensors[inputs[at]]
-        found = self.vector(buffers[self.scalar(tensor, T_BUFFER, "<I", 0)], B_DATA, 1)
-        width = {2: 4, 4: 8}.get(self.scalar(tensor, T_TYPE, "<b", 0))
+        buffer, kind = kinds[inputs[at]]
+        found = self.vector(buffers[buffer], B_DATA, 1)
+        width = {2: 4, 4: 8}.get(kind)
         if found is None or width is None or found[1] % width:
             return  # computed at run time: bounded by the interpreter's own allocation (and isolate=True)
         dims = struct.unpack_from(f"<{found[1] // width}{'i' if width == 4 else 'q'}", self.data, found[0])
         if any(d < -1 for d in dims) or self.elements(list(dims)) * 4 > MAX_TENSOR_BYTES:
             raise self.bad(f"{where} builds a tensor of shape {list(dims)}; the limit is {MAX_TENSOR_BYTES} bytes")
 
-    def operator(self, where: str, op: int, codes: list[int], n_tensors: int, n_subgraphs: int) -> None:
+    def operator(
+        self, where: str, op: int, codes: list[int], n_tensors: int, n_subgraphs: int, inputs: list, outputs: list
+    ) -> int:
+        """Check one operator against its opcode; returns the builtin code."""
         opcode = self.scalar(op, OP_OPCODE, "<I", 0)
         if opcode >= len(codes):
             raise self.bad(f"{where} uses opcode {opcode} of {len(codes)}")
-        lists = {OP_INPUTS: self.ints(op, OP_INPUTS), OP_OUTPUTS: self.ints(op, OP_OUTPUTS)}
+        lists = {OP_INPUTS: inputs, OP_OUTPUTS: outputs}
         if any(not -1 <= t < n_tensors for t in lists[OP_INPUTS] + lists[OP_OUTPUTS]):
             raise self.bad(
                 f"{where} names tensors {lists[OP_INPUTS]} -> {lists[OP_OUTPUTS]} outside 0..{n_tensors - 1}"
@@ -195,6 +201,7 @@ class _Graph(_Reader):
                     raise self.bad(
                         f"{where} (WHILE) names subgraph {self.scalar(table, field, '<i', 0)} of {n_subgraphs}"
                     )
+        return builtin
 
 
 def check_graph(data: bytes, name: str = "model.tflite") -> None:

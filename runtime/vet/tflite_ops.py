@@ -16,7 +16,7 @@ CUSTOM_CODE = 32
 
 
 _STRUCTS: dict[str, struct.Struct] = {}  # compiled once per format: vetting runs on every load (cold start)
-_I32, _U16 = struct.Struct("<i"), struct.Struct("<H")
+_I32, _U16, _U32 = struct.Struct("<i"), struct.Struct("<H"), struct.Struct("<I")
 
 
 class _Reader:
@@ -46,7 +46,9 @@ class _Reader:
         return table + off if off else None
 
     def deref(self, pos: int) -> int:
-        return pos + self._unpack("<I", pos)
+        if pos < 0 or pos + 4 > self.size:
+            self._unpack("<I", pos)  # raises the out-of-range error
+        return pos + _U32.unpack_from(self.data, pos)[0]
 
     def vector(self, table: int, field: int, item_size: int) -> tuple[int, int] | None:
         """(first item position, item count) of a vector field, bounds-checked; None when absent."""
@@ -54,8 +56,10 @@ class _Reader:
         if pos is None:
             return None
         vec = self.deref(pos)
-        count = self._unpack("<I", vec)
-        if vec + 4 + item_size * count > len(self.data):
+        if vec < 0 or vec + 4 > self.size:
+            self._unpack("<I", vec)
+        count = _U32.unpack_from(self.data, vec)[0]
+        if vec + 4 + item_size * count > self.size:
             raise ModelLoadError(
                 f"{self.name}: not a valid .tflite file (a vector of {count} items overruns the file)."
             )

@@ -17,57 +17,17 @@ from edgernn.runtime.validate import validate
 
 from conftest import MODELS
 from helpers import copy_bundle, replace_file
+from spinning import spinning_bundle
 
 SEED = MODELS / "seed-lstm"
 X = np.array([[[6.0], [7.0], [8.0], [9.0]]], dtype=np.float32)
 QUICK = Limits(cpu=2, timeout=20)
 
 
-def _spinning_onnx() -> bytes:
-    """input (N, 4, 1) -> output (N, 1): the mean over time, carried through a Loop of max(x) * 1e12 trips."""
-    from onnx import TensorProto, helper
-
-    body = helper.make_graph(
-        [helper.make_node("Identity", ["cond"], ["cond_out"]), helper.make_node("Identity", ["v"], ["v_out"])],
-        "body",
-        [
-            helper.make_tensor_value_info("i", TensorProto.INT64, []),
-            helper.make_tensor_value_info("cond", TensorProto.BOOL, []),
-            helper.make_tensor_value_info("v", TensorProto.FLOAT, None),
-        ],
-        [
-            helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
-            helper.make_tensor_value_info("v_out", TensorProto.FLOAT, None),
-        ],
-    )
-    nodes = [
-        helper.make_node("ReduceMean", ["input"], ["mean3"], axes=[1], keepdims=0),
-        helper.make_node("Identity", ["mean3"], ["mean"]),
-        helper.make_node("ReduceMax", ["input"], ["peak"], keepdims=0),
-        helper.make_node("Abs", ["peak"], ["abs"]),
-        helper.make_node("Mul", ["abs", "huge"], ["trips_f"]),
-        helper.make_node("Cast", ["trips_f"], ["trips"], to=TensorProto.INT64),
-        helper.make_node("Loop", ["trips", "keep", "mean"], ["output"], body=body),
-    ]
-    graph = helper.make_graph(
-        nodes,
-        "spin",
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 4, 1])],
-        [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["N", 1])],
-        initializer=[
-            helper.make_tensor("huge", TensorProto.FLOAT, [], [1e12]),
-            helper.make_tensor("keep", TensorProto.BOOL, [], [True]),
-        ],
-    )
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]).SerializeToString()
-
-
 @pytest.fixture(scope="module")
 def spinning(tmp_path_factory):
     pytest.importorskip("onnx")
-    bundle = copy_bundle(SEED, tmp_path_factory.mktemp("spin") / "b")
-    replace_file(bundle, "model.onnx", _spinning_onnx())
-    return bundle
+    return spinning_bundle(SEED, tmp_path_factory.mktemp("spin") / "b", "model.onnx")
 
 
 def test_a_graph_that_spins_is_killed_by_the_cpu_limit_and_named(spinning):
@@ -115,3 +75,36 @@ def test_cli_validate_json_prints_json_for_every_failure_and_isolates_an_unsigne
     (unsigned / "manifest.json").write_bytes((spinning / "manifest.json").read_bytes())
     out = cli(unsigned, "--json", "--backend", "onnxruntime", "--timeout", "3")  # isolated by default
     assert out.returncode == 3 and "isolated child" in json.loads(out.stdout)["error"]  # 3: unreadable
+
+
+@pytest.fixture(scope="module")
+def spinning_while(tmp_path_factory):
+    """seed-lstm whose model.dynamic.tflite (a while_batch1 file) loops forever: the body never advances its counter."""
+    pytest.importorskip("ai_edge_litert")
+    return spinning_bundle(SEED, tmp_path_factory.mktemp("while") / "b", "model.dynamic.tflite")
+
+
+def test_a_tflite_while_that_never_advances_its_counter_ends_at_the_timeout(spinning_while):
+    neighbour = load(SEED, backend="litert", variant="dynamic", isolate=QUICK)  # the unmodified file passes
+    assert neighbour.artifact.graph_form == "while_batch1" and neighbour.predict(X).shape == (1, 1)
+    with pytest.raises(ModelLoadError, match=r"model\.dynamic\.tflite on litert did not finish within 3 s"):
+        load(spinning_while, backend="litert", variant="dynamic", isolate=Limits(cpu=60, timeout=3))
+    load(spinning_while, backend="litert", variant="float32", isolate=QUICK)  # the bundle's other files still load
+
+
+def test_cli_validate_isolate_ends_a_spinning_while_loop_with_exit_3_naming_the_timeout(spinning_while):
+    import json
+    import subprocess
+    import sys
+
+    def validate_cli(bundle):
+        args = ["--isolate", "--json", "--backend", "litert", "--variant", "dynamic", "--timeout", "3"]
+        command = [sys.executable, "-m", "edgernn.runtime", "validate", str(bundle), *args]
+        return subprocess.run(command, capture_output=True, text=True)
+
+    ok = validate_cli(SEED)
+    assert ok.returncode == 0 and json.loads(ok.stdout)["passed"] is True, ok.stderr
+    out = validate_cli(spinning_while)
+    error = json.loads(out.stdout)["error"]
+    assert out.returncode == 3 and error.startswith("ModelLoadError"), out.stderr
+    assert "model.dynamic.tflite on litert did not finish within 3 s" in error

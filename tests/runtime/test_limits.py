@@ -188,3 +188,45 @@ def test_an_undecodable_folder_name_is_a_message_not_a_unicode_error(tmp_path):
     os.mkdir(name)
     proc = subprocess.run([sys.executable, "-m", "edgernn.runtime", "info", name], capture_output=True)
     assert proc.returncode == 3 and b"ManifestError" in proc.stderr and b"Traceback" not in proc.stderr
+
+
+HUNGRY_CHILD = """
+import json, sys
+import numpy as np
+from edgernn.runtime import ModelRunError, load
+out = {}
+hungry, normal, big = sys.argv[1], sys.argv[2], float(sys.argv[3])
+for name, bundle, x in (("normal", normal, 6.0), ("small", hungry, 2.0**-8), ("big", hungry, big)):
+    p = load(bundle, backend="onnxruntime")
+    try:
+        out[name] = p.predict(np.full((1, 4, 1), x, np.float32)).tolist()
+    except ModelRunError as exc:
+        out[name] = "ModelRunError: " + str(exc)
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.parametrize("cap, x", [("67108864", 0.25), ("", 2.0)])  # 256 MiB over 64 MiB; 2 GiB over the 1 GiB default
+def test_onnxruntime_memory_above_the_arena_cap_fails_typed_and_a_normal_bundle_runs(tmp_path, cap, x):
+    """The graph's shape comes from the input, so only the arena cap can stop it; a child process, so the
+    cap (one per process) is the one asked for."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("onnx")
+    from spinning import spinning_bundle
+
+    hungry = spinning_bundle(SEED, tmp_path / "hungry", "hungry")
+    env = {**os.environ, "EDGERNN_ORT_MAX_BYTES": cap}
+    command = [sys.executable, "-c", HUNGRY_CHILD, str(hungry), str(SEED), str(x)]
+    out = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout.splitlines()[-1])
+    assert result["small"] == [[2.0**-8]]  # 4 MiB: under the cap, the graph's own answer
+    assert result["normal"] == load(SEED, backend="onnxruntime").predict(np.full((1, 4, 1), 6.0)).tolist()
+    want = f"more memory than its cap of {int(cap) if cap else 1 << 30} bytes"
+    assert (
+        result["big"].startswith("ModelRunError: model.onnx: the model asked onnxruntime for") and want in result["big"]
+    )
