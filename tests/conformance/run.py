@@ -28,6 +28,7 @@ class Outcome:
     refused: str = ""  # the whole model's refusal
     results: dict[tuple[str, str, str], str] = field(default_factory=dict)  # (format, role, backend) -> result
     worst: float = 0.0
+    cell: str = ""  # the manifest's model.cell ("lstm", "gru+lstm", ...)
 
 
 def pairs() -> list[tuple[str, str]]:
@@ -99,6 +100,7 @@ def run_case(case: Case, root: Path) -> Outcome:
         out.refused = str(exc)
         return out
     refusals = {(r.format, r.role): r.reason for r in result.manifest.refusals}
+    out.cell = result.manifest.model.cell
     windows = _windows(model, seed=3)
     wants = [_keras(model, x) for x in windows]
     for fmt, backend in pairs():

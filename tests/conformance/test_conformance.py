@@ -9,9 +9,11 @@ from __future__ import annotations
 import pytest
 
 from edgernn.runtime import backends
+from edgernn.train import CELLS
 
 from .cases import CASES
 from .run import run_case
+from helpers import covered
 
 CONVERTER_FORMATS = ("tflite", "onnx")  # prove, don't whitelist: these take any layer their converters can
 
@@ -40,6 +42,9 @@ def test_case_passes_or_is_refused_with_a_reason(case, root):
         if fmt in CONVERTER_FORMATS or fmt == "numpy":  # every layer of the zoo has a numpy kernel
             assert result.startswith("ok "), (fmt, backend, result)
     assert out.worst <= 1e-5
+    for fmt, role, backend in (key for key, result in out.results.items() if result.startswith("ok ")):
+        if out.cell in CELLS:  # the completeness matrix (tests/e2e/test_matrix.py) counts these cases too
+            covered(out.cell, fmt, "float32", role, backend)
     if case.streaming:
         steps = {f for f, role, _ in out.results if role == "step"}
         assert steps >= {
