@@ -15,6 +15,7 @@ from edgernn.runtime.errors import ExportError
 from edgernn.runtime.manifest import Spec, StreamingBlock
 from edgernn.runtime.stream import StepModel
 
+from .conv_step import buffer_width, conv_step_class, require_conv_step
 from .formats import STEP_INPUT, STEP_OUTPUT, StepSource, file_fields, get_format
 from .model_info import RNN_CLASSES, ModelInfo
 from .stream_proof import PROOF_BATCHES, PROOF_REPEATS, proof_cases, sequence_reference  # noqa: F401 - re-exported
@@ -37,7 +38,9 @@ def check_streamable(model) -> None:
     """Raise ExportError naming the layer when the model cannot run one sample at a time."""
     for layer in model.layers:
         cls = type(layer).__name__
-        if cls not in (*RNN_CLASSES, "Bidirectional", *SKIPPED) and _per_step(layer) is None:
+        if cls == "Conv1D":
+            require_conv_step(layer)
+        elif cls not in (*RNN_CLASSES, "Bidirectional", *SKIPPED) and _per_step(layer) is None:
             raise ExportError(
                 f"layer {layer.name!r} ({cls}) needs more than the current sample (a window over time, a "
                 "reshape, a merge) or has no step form yet; step models run recurrent layers and per-sample "
@@ -100,11 +103,30 @@ def build_step_model(model, info: ModelInfo):
                     {"name": name, "output": NEXT + name, "shape": [size], "layer": layer.name, "initial": "zeros"}
                 )
             index += 1
+        elif cls == "Conv1D":
+            h, index = _conv_step(layer, index, h, inputs, outputs, states)
         elif _per_step(layer) is not None:
             h = _per_step(layer)(h)
         # InputLayer: replaced by x_t; Dropout and noise: identity at inference.
     step = keras.Model(inputs, {STEP_OUTPUT: h, **outputs}, name=f"{model.name}_step")
     return step, states
+
+
+def _conv_step(layer, index: int, h, inputs: list, outputs: dict, states: list):
+    """A causal Conv1D's step: its input buffer is a state (none for kernel_size 1)."""
+    import keras
+
+    width = buffer_width(layer)
+    step = conv_step_class()(layer, name=f"step_{layer.name}")
+    if not width:
+        return step(h), index
+    name = f"state_{index}_buf"
+    buffer = keras.Input((width,), name=name)
+    h, nxt = step(h, buffer)
+    inputs.append(buffer)
+    outputs[NEXT + name] = nxt
+    states.append({"name": name, "output": NEXT + name, "shape": [width], "layer": layer.name, "initial": "zeros"})
+    return h, index + 1
 
 
 def write_step_models(model, folder: Path, info: ModelInfo, spec: Spec, formats, seed: int = 0, source=None):

@@ -47,9 +47,6 @@ def _pads(steps: int, span: int, stride: int, padding: str) -> tuple[int, int]:
 class Conv1D:
     """kernel (kernel_size, channels, filters), optional bias, activation; strides and dilation."""
 
-    can_step = False  # a causal Conv1D could carry its last inputs as state: not written yet (README)
-    state_widths = ()
-
     def __init__(self, rec: dict[str, Any], shape: tuple, w: Weights, where: str) -> None:
         steps, channels = _sequence(shape, where)
         self.size, self.stride = _ints(rec, "kernel_size", where), _ints(rec, "strides", where, 1)
@@ -62,6 +59,18 @@ class Conv1D:
         self.act = activation(rec.get("activation", "linear"), where)
         self.span = self.dilation * (self.size - 1) + 1
         self.out_shape = (_out_len(steps, self.span, self.stride, self.padding), filters)
+        # A causal stride-1 convolution steps: its state is the last span - 1 input samples (zeros at start).
+        self.can_step = self.padding == "causal" and self.stride == 1
+        self.state_widths = ((self.span - 1) * channels,) if self.can_step and self.span > 1 else ()
+
+    def step(self, x_t: np.ndarray, states: list) -> tuple[np.ndarray, list]:
+        channels = self.kernel.shape[1]
+        window = x_t[:, None, :]
+        if self.state_widths:
+            window = np.concatenate([states[0].reshape(len(x_t), self.span - 1, channels), window], axis=1)
+        y = sum(window[:, j * self.dilation] @ self.kernel[j] for j in range(self.size))
+        y = self.act(y if self.bias is None else y + self.bias).astype(np.float32)
+        return y, ([window[:, 1:].reshape(len(x_t), -1)] if self.state_widths else [])
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         before, after = _pads(x.shape[1], self.span, self.stride, self.padding)

@@ -19,6 +19,18 @@ CASES: tuple[Case, ...] = (
         ),
     ),
     Case(
+        "causal-cnn-lstm-streaming",
+        "issue 13: causal dilated Conv1D -> LSTM, streamed (the step models carry the conv's last inputs)",
+        lambda: _seq(
+            (8, 2),
+            _L().Conv1D(3, 3, padding="causal", dilation_rate=2, activation="relu"),
+            _L().Conv1D(2, 1, padding="causal"),
+            _L().LSTM(4, return_sequences=True),
+            _L().TimeDistributed(_L().Dense(1)),
+        ),
+        streaming=True,
+    ),
+    Case(
         "seq2seq-time_distributed",
         "issue 13: LSTM(return_sequences) -> TimeDistributed(Dense) sequence labelling",
         lambda: _seq((6, 2), _L().LSTM(5, return_sequences=True), _L().TimeDistributed(_L().Dense(3)), _L().Softmax()),

@@ -155,3 +155,16 @@ def test_masking_is_proven_on_padded_windows_and_the_wrong_unrolled_form_is_refu
         assert np.abs(load(result.path, backend=backend).predict(x) - want).max() <= 1e-5, backend
     with pytest.raises(ExportError, match="Masking"):
         export_bundle(model, tmp_path / "stream", formats=("numpy",), streaming=True)
+
+
+def test_only_a_causal_conv1d_streams():
+    import keras
+
+    from edgernn.export.streaming import check_streamable
+
+    L = keras.layers
+    causal = keras.Sequential([keras.Input((6, 2)), L.Conv1D(3, 2, padding="causal"), L.GRU(3)])
+    check_streamable(causal)  # neighbour: proven by tests/conformance (causal-cnn-lstm-streaming)
+    same = keras.Sequential([keras.Input((6, 2)), L.Conv1D(3, 2, padding="same"), L.GRU(3)])
+    with pytest.raises(Exception, match="reads later samples"):
+        check_streamable(same)
