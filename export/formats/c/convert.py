@@ -50,9 +50,9 @@ def names(path: Path) -> tuple[str, str]:
 def _generate(model, path: Path, target: Target, int8: bool) -> CModel:
     try:
         layers, arrays = describe(model)  # the numpy format's layer list: the C kernels cover its version-1 set
-        chain_only(layers, V1_KINDS, "the C format")
     except UnsupportedLayerError as exc:
         raise UnsupportedLayerError(f"the C format has no kernel for it: {exc}") from exc
+    chain_only(layers, V1_KINDS, "the C format")
     header_name, _ = names(path)
     cm = generate(c_prefix(target.name), target.spec, layers, arrays, int8=int8)
     path.write_text(cm.source, encoding="utf-8")
