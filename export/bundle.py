@@ -197,7 +197,8 @@ def export_bundle(
         entries, refusals = write_window_models((source, model), tmp, options.formats, info, spec, cases, target)
         streaming, written = None, [e.format for e in entries]
         if options.streaming:
-            streaming, steps = write_step_models(model, tmp, info, spec, written, options.seed, source)
+            streaming, steps, step_refusals = write_step_models(model, tmp, info, spec, written, options.seed, source)
+            refusals += step_refusals
             entries += steps
         golden = {"inputs": cases[0].inputs, "outputs": cases[0].outputs}
         golden.update(options.raw_golden or raw_golden(spec, cases[0].inputs, cases[0].outputs))

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edgernn.runtime.errors import ExportError
-from edgernn.runtime.manifest import Spec, StreamingBlock
+from edgernn.runtime.errors import EdgeRNNError, ExportError
+from edgernn.runtime.manifest import STEP_ROLE, ArtifactEntry, Refusal, Spec, StreamingBlock
 from edgernn.runtime.stream import StepModel
 
 from .conv_step import buffer_width, conv_step_class, require_conv_step
@@ -130,7 +130,8 @@ def _conv_step(layer, index: int, h, inputs: list, outputs: dict, states: list):
 
 
 def write_step_models(model, folder: Path, info: ModelInfo, spec: Spec, formats, seed: int = 0, source=None):
-    """Write and prove `step.<fmt>` for each format. Returns (the manifest's StreamingBlock, entries).
+    """Write and prove `step.<fmt>` for each format. Returns (the manifest's StreamingBlock, entries, refusals):
+    a format whose step model fails is left out with the reason, the others kept.
 
     `source` is the model the step models are built from (the folded model, export/fold.py); the
     proof's reference is always `model` in model units.
@@ -139,14 +140,14 @@ def write_step_models(model, folder: Path, info: ModelInfo, spec: Spec, formats,
     format, through the runtime's own StepModel, and compared with the sequence reference.
 
     Raises:
-        ExportError: the model cannot stream (Bidirectional, go_backwards), or a step model fails.
+        ExportError: the model cannot stream (Bidirectional, go_backwards, ...), or no step model passed.
     """
     source_model = model if source is None else source
     step, states = build_step_model(source_model, info)
     block = StreamingBlock.parse({"input": STEP_INPUT, "output": STEP_OUTPUT, "states": states}, "the step model")
     cases = [Case(label, xs, ref) for label, xs, ref in proof_cases(model, info, seed)]
     step_source = StepSource(step, states, source_model, info)
-    entries = []
+    entries, refusals = [], []
     for fmt in map(get_format, formats):
         if fmt.streams_in_model:  # e.g. C: model.c has P_step, proven on 10 x T steps when it was written
             continue
@@ -157,13 +158,23 @@ def write_step_models(model, folder: Path, info: ModelInfo, spec: Spec, formats,
                 "export that format without --streaming."
             )
         path = folder / fmt.file("step")
-        entry = fmt.step_writer(step_source, path)
-        content = path.read_bytes()  # hashed and proven: the same bytes
-        entry = entry.with_(**file_fields(content))
+        try:
+            entries.append(_write_step(fmt, step_source, path, spec, block, cases))
+        except EdgeRNNError as exc:
+            refusals.append(Refusal(fmt.name, STEP_ROLE, str(exc)))
+            path.unlink(missing_ok=True)
+    if refusals and not entries:
+        raise ExportError("no step model passed: " + " | ".join(f"{r.format}: {r.reason}" for r in refusals))
+    return block, entries, refusals
 
-        def stepper(name: str, data: bytes, entry=entry):
-            return StepModel.load(name, data, entry, spec, block).run_model_units
 
-        entry = verify(content, entry, spec, cases, opener=stepper)
-        entries.append(entry.with_(verified_steps=max(case.inputs.shape[1] for case in cases)))
-    return block, entries
+def _write_step(fmt, step_source: StepSource, path: Path, spec: Spec, block: StreamingBlock, cases) -> ArtifactEntry:
+    entry = fmt.step_writer(step_source, path)
+    content = path.read_bytes()  # hashed and proven: the same bytes
+    entry = entry.with_(**file_fields(content))
+
+    def stepper(name: str, data: bytes):
+        return StepModel.load(name, data, entry, spec, block).run_model_units
+
+    entry = verify(content, entry, spec, cases, opener=stepper)
+    return entry.with_(verified_steps=max(case.inputs.shape[1] for case in cases))
