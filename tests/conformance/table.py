@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -42,8 +43,12 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+FORM_PREFIX = re.compile(r"model\.\w+: no graph form passed\. [\w]+: ")
+
+
 def _cell(result: str) -> str:
-    return short(result, 60) if result.startswith("refused") else result
+    """A refusal's root reason (the form loop's prefix dropped), shortened; a pass as it is."""
+    return short(FORM_PREFIX.sub("", result), 70) if result.startswith("refused") else result
 
 
 if __name__ == "__main__":
