@@ -16,7 +16,6 @@ from typing import Any
 from edgernn.runtime.errors import ExportError, UnsupportedModelError
 
 RNN_CLASSES = {"SimpleRNN": "simple_rnn", "LSTM": "lstm", "GRU": "gru"}
-PLAIN_CLASSES = ("InputLayer", "Dense", "Dropout")
 REFUSED_CLASSES = {
     "Lambda": "runs arbitrary Python code, which no converter can prove and a bundle must not carry",
     "TFSMLayer": "wraps a TensorFlow SavedModel whose graph edgernn cannot inspect",
