@@ -11,11 +11,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import platform
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -24,19 +21,22 @@ import numpy as np
 from edgernn.runtime import checks, signing
 from edgernn.runtime.errors import ExportError
 from edgernn.runtime.frozen import replace
-from edgernn.runtime.manifest import MANIFEST_FILE, Affine, ArtifactEntry, Manifest, ModelBlock, Spec
+from edgernn.runtime.manifest import MANIFEST_FILE, Affine, Manifest, ModelBlock, Spec
 
 from .atomic import staging_dir
 from .compute import compute_block
 from .fold import Folding, fold
-from .formats import DEFAULT_FORMATS, Target, file_entry, get_format, try_forms
+from .formats import DEFAULT_FORMATS, Target, file_entry
 from .keras_io import load_keras, save_keras
-from .model_info import ModelInfo, inspect_model
+from .model_info import FREE_PROOF_STEPS, ModelInfo, clone_with, inspect_model
+from .padding import pad
+from .provenance import provenance
 from .source import bundle_name, raw_golden, resolve
 from .stream_variants import write_step_variants
 from .streaming import check_streamable, write_step_models
 from .variants import GOLDEN_HOLDOUT, Windows, parse_variants, quantization_block, split_windows, write_variants
-from .verify import Case, keras_cases, verify
+from .verify import keras_cases
+from .windows import write_window_models
 
 GOLDEN_FILE = "golden.npz"
 KERAS_FILE = "model.keras"
@@ -85,6 +85,7 @@ class ExportOptions:
     raw_golden: Mapping[str, np.ndarray] | None = None
     sign_key: str | os.PathLike[str] | None = None
     fold: bool = True
+    timesteps: int | None = None  # fix a free-T model's sequence length (the unrolled forms then apply)
 
 
 @dataclass(frozen=True)
@@ -97,27 +98,6 @@ class ExportResult:
 
     def __fspath__(self) -> str:  # load(export_bundle(...)) works as with a path
         return str(self.path)
-
-
-def _versions() -> dict[str, Any]:
-    out: dict[str, Any] = {"python": platform.python_version()}
-    dists = (
-        "edgernn",
-        "tensorflow",
-        "tensorflow-cpu",
-        "keras",
-        "tf2onnx",
-        "onnx",
-        "onnxruntime",
-        "ai-edge-litert",
-        "numpy",
-    )
-    for dist in dists:
-        try:
-            out[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            continue
-    return out
 
 
 def _channels(value: float | Sequence[float], size: int, what: str) -> list[float]:
@@ -142,7 +122,8 @@ def model_spec(info: ModelInfo, options: ExportOptions) -> Spec:
     y = Affine.of(
         _channels(out_offset, info.outputs, "output offset"), _channels(out_scale, info.outputs, "output scale")
     )
-    return Spec(info.timesteps, info.features, info.outputs, info.sequence_output, x, y)
+    example = None if info.timesteps else info.window_steps
+    return Spec(info.timesteps, info.features, info.outputs, info.sequence_output, x, y, example_timesteps=example)
 
 
 def golden_inputs(info: ModelInfo, representative: np.ndarray | None, seed: int) -> np.ndarray:
@@ -151,23 +132,10 @@ def golden_inputs(info: ModelInfo, representative: np.ndarray | None, seed: int)
     parts = []
     if representative is not None:
         parts.append(np.asarray(representative, dtype=np.float32)[:8])
-    parts.append(rng.uniform(-1, 1, (GOLDEN_RANDOM, info.timesteps, info.features)).astype(np.float32))
+    parts.append(rng.uniform(-1, 1, (GOLDEN_RANDOM, info.window_steps, info.features)).astype(np.float32))
+    if info.mask_value is not None:  # validate re-checks the masked steps too
+        parts[-1] = pad(parts[-1], info.mask_value)
     return np.concatenate(parts).astype(np.float32)
-
-
-def write_window_model(
-    model, folder: Path, fmt_name: str, info: ModelInfo, spec: Spec, cases: list[Case], target: Target | None = None
-) -> ArtifactEntry:
-    """The format's float32 window model in the first of its graph forms that passes parity."""
-    fmt = get_format(fmt_name)
-    path = folder / fmt.file("model")
-    more = (target,) if fmt.needs_target else ()
-    return try_forms(
-        path,
-        fmt.forms(info),
-        lambda form: fmt.write(model, path, info, form, *more),
-        lambda content, entry: verify(content, entry, spec, cases),
-    )
 
 
 def _calibration_windows(model, info: ModelInfo, spec: Spec, options: ExportOptions) -> Windows:
@@ -208,26 +176,29 @@ def export_bundle(
         )
     model = load_keras(model) if isinstance(model, (str, os.PathLike)) else model
     info = inspect_model(model)
+    if info.stateful or options.timesteps:  # stateless (the step models carry state), or T fixed for unrolling
+        model, info = _fixed(model, info, options.timesteps)
     if options.streaming:
         check_streamable(model)  # before any conversion: say at once why it cannot stream
     out = Path(out)
     spec = model_spec(info, options)
     inputs = golden_inputs(info, options.representative, options.seed)
-    cases = keras_cases(model, inputs, seed=options.seed + 1)
+    lengths = () if info.timesteps else FREE_PROOF_STEPS
+    cases = keras_cases(model, inputs, seed=options.seed + 1, lengths=lengths, mask_value=info.mask_value)
     folding = fold(model, spec, inputs) if options.fold else Folding(model, False, "exported with fold=False")
     spec = replace(spec, folded=folding.folded, fold_note=folding.reason)
     source = folding.model  # what every artifact is converted from: raw units when folded
     variants = parse_variants(options.quantize)
+    if variants and not info.timesteps:
+        raise ExportError("quantized variants are calibrated on fixed-length windows; export with --timesteps T.")
     windows = _calibration_windows(model, info, spec, options) if variants else None
     target = Target(name, spec, cases[0].inputs, cases[0].outputs)
     with writing(out), staging_dir(out) as tmp:
-        entries = [
-            write_window_model(model if get_format(fmt).unfolded else source, tmp, fmt, info, spec, cases, target)
-            for fmt in options.formats
-        ]
-        streaming = None
+        entries, refusals = write_window_models((source, model), tmp, options.formats, info, spec, cases, target)
+        streaming, written = None, [e.format for e in entries]
         if options.streaming:
-            streaming, steps = write_step_models(model, tmp, info, spec, options.formats, options.seed, source)
+            streaming, steps, step_refusals = write_step_models(model, tmp, info, spec, written, options.seed, source)
+            refusals += step_refusals
             entries += steps
         golden = {"inputs": cases[0].inputs, "outputs": cases[0].outputs}
         golden.update(options.raw_golden or raw_golden(spec, cases[0].inputs, cases[0].outputs))
@@ -254,12 +225,21 @@ def export_bundle(
             model=_model_block(info),
             streaming=streaming,
             quantization=quant,
-            extra={**_extra(options), "compute": compute_block(model, info)},
+            refusals=tuple(refusals),
+            extra={**provenance(options.extra), "compute": compute_block(model, info)},
         )
         manifest = _write_manifest(draft, tmp)
         if options.sign_key is not None:  # in the staging folder: the bundle never appears unsigned
             signing.sign(tmp, options.sign_key)
     return ExportResult(out, manifest, quant.failed if quant else ())
+
+
+def _fixed(model, info: ModelInfo, timesteps: int | None) -> tuple[Any, ModelInfo]:
+    """A stateless clone, its sequence length fixed at `timesteps` when given (ExportError for a fixed model)."""
+    if timesteps and info.timesteps not in (None, timesteps):
+        raise ExportError(f"--timesteps {timesteps}: the model's input already has {info.timesteps} timesteps.")
+    clone = clone_with(model, timesteps=timesteps)
+    return clone, inspect_model(clone)
 
 
 @contextlib.contextmanager
@@ -272,11 +252,6 @@ def writing(out: Path):
             f"cannot write the bundle to {out}: {exc.strerror or exc} ({type(exc).__name__}); nothing was written "
             "and a bundle already there is unchanged. Choose a writable --out with free space."
         ) from None
-
-
-def _extra(options: ExportOptions) -> dict[str, Any]:
-    created = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    return {"created": created, "producer": _versions(), **options.extra}
 
 
 def _write_manifest(manifest: Manifest, folder: Path) -> Manifest:

@@ -13,7 +13,10 @@ from typing import Any
 
 from .model_info import RNN_CLASSES, ModelInfo
 
-COUNTED = "kernel + recurrent kernel entries per step for recurrent layers, kernel entries for Dense"
+COUNTED = (
+    "kernel + recurrent kernel entries per step for recurrent layers, kernel entries for Dense "
+    "(a free-T model: per window of input.example_timesteps steps)"
+)
 
 
 def _kernel_entries(layer) -> int:
@@ -27,9 +30,9 @@ def macs_per_window(model, info: ModelInfo) -> int:
         cls = type(layer).__name__
         inner = type(layer.forward_layer).__name__ if cls == "Bidirectional" else cls
         if inner in RNN_CLASSES:
-            total += info.timesteps * _kernel_entries(layer)
+            total += info.window_steps * _kernel_entries(layer)
         elif cls == "Dense":
-            steps = info.timesteps if len(layer.output.shape) == 3 else 1
+            steps = info.window_steps if len(layer.output.shape) == 3 else 1
             total += steps * _kernel_entries(layer)
     return total
 

@@ -34,8 +34,26 @@ class Folding:
     reason: str = ""
 
 
+FOLDABLE_FIRST = (*RNN_CLASSES, "Bidirectional", "Dense")
+PASS_THROUGH = ("InputLayer", "Dropout", "GaussianNoise", "GaussianDropout", "AlphaDropout", "SpatialDropout1D")
+
+
 def _weighted(model) -> list[Any]:
     return [layer for layer in model.layers if layer.weights]
+
+
+def _unfoldable(model) -> str:
+    """Why the maps cannot go into the end layers' weights: '' when the input reaches a linear first layer
+    unchanged (no Masking, Conv1D, normalization before it) and the model is a chain."""
+    layers = [layer for layer in model.layers if type(layer).__name__ not in PASS_THROUGH]
+    if len(model.inputs) != 1 or any(len(node.input_tensors) != 1 for lay in layers for node in lay._inbound_nodes):
+        return "the model is not a chain of single-input layers"
+    if not layers or type(layers[0]).__name__ not in FOLDABLE_FIRST:
+        first = type(layers[0]).__name__ if layers else "none"
+        return f"the first layer ({first}) is not a recurrent or Dense layer whose kernel can absorb the input map"
+    if _weighted(model)[-1] is not layers[-1]:
+        return f"the last layer {layers[-1].name!r} has no weights to absorb the output map"
+    return ""
 
 
 def _fold_input(layer, offset: np.ndarray, scale: np.ndarray) -> str:
@@ -94,8 +112,8 @@ def fold(model, spec: Spec, inputs: np.ndarray) -> Folding:
     f64 = lambda a: np.asarray(a, np.float64)  # noqa: E731 - the maps' values, at full precision
     folded = clone_with(model)
     clone_layers = _weighted(folded)
-    reason = ""
-    if not spec.x.identity:
+    reason = _unfoldable(folded)
+    if not reason and not spec.x.identity:
         reason = _fold_input(clone_layers[0], f64(spec.x.offset), f64(spec.x.scale))
     if not reason and not spec.y.identity:
         reason = _fold_output(clone_layers[-1], f64(spec.y.offset), f64(spec.y.scale))

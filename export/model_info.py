@@ -1,4 +1,11 @@
-"""What the exporters accept: the layer whitelist, static shapes, and the model's description."""
+"""What the exporters accept, and the model's description.
+
+Prove, don't whitelist: any built-in Keras layer is accepted here, and each format's proof decides
+(every artifact is run in the shipped runtimes and held to 1e-5 against Keras). The formats with
+their own kernels (numpy, C, step models) refuse what they lack, per format, with the reason in the
+manifest. Refused for every format: code no converter can prove (Lambda, custom layers and
+activations), and what edgernn's one-input, one-output window API cannot carry yet.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +16,30 @@ from typing import Any
 from edgernn.runtime.errors import ExportError, UnsupportedModelError
 
 RNN_CLASSES = {"SimpleRNN": "simple_rnn", "LSTM": "lstm", "GRU": "gru"}
-PLAIN_CLASSES = ("InputLayer", "Dense", "Dropout")
+REFUSED_CLASSES = {
+    "Lambda": "runs arbitrary Python code, which no converter can prove and a bundle must not carry",
+    "TFSMLayer": "wraps a TensorFlow SavedModel whose graph edgernn cannot inspect",
+    # Random float windows never hit an integer token, so the proof would pass a wrong Embedding.
+    # Refused until the window API carries integer inputs (tf2onnx converts it: test_embedding).
+    "Embedding": "takes integer token ids, and edgernn's window API carries float32 inputs only so far",
+}
+KEEP = object()  # _patch_config: leave the Input's time axis as it is
+DESCRIBED = ("units", "return_sequences", "activation", "recurrent_activation", "reset_after", "go_backwards", "rate")
+DESCRIBED_MORE = (
+    "filters",
+    "kernel_size",
+    "strides",
+    "padding",
+    "dilation_rate",
+    "pool_size",
+    "axis",
+    "n",
+    "target_shape",
+)
+
+
+FREE_EXAMPLE_STEPS = 8  # a free-T model's golden windows; the proof also runs T = 1, 7 and 300
+FREE_PROOF_STEPS = (1, 7, 300)
 
 
 class UnsupportedLayerError(ExportError, UnsupportedModelError):
@@ -20,7 +50,7 @@ class UnsupportedLayerError(ExportError, UnsupportedModelError):
 class ModelInfo:
     """The facts about a Keras model that the exporters and the manifest need."""
 
-    timesteps: int
+    timesteps: int | None  # None: Input((None, F)), any T >= 1
     features: int
     outputs: int
     sequence_output: bool
@@ -28,6 +58,13 @@ class ModelInfo:
     bidirectional: bool
     layers: tuple[dict[str, Any], ...]
     trainable_params: int
+    stateful: bool = False  # the source had stateful=True layers; export works on a stateless clone
+    mask_value: float | None = None  # a Masking layer's: the proof then feeds padded windows (export/padding.py)
+
+    @property
+    def window_steps(self) -> int:
+        """A concrete T: the fixed one, or the golden windows' length for a free-T model."""
+        return self.timesteps or FREE_EXAMPLE_STEPS
 
     @property
     def cell(self) -> str:
@@ -35,88 +72,131 @@ class ModelInfo:
         return kinds[0] if len(kinds) == 1 else "+".join(kinds)
 
 
-def _rnn_problem(layer, where: str) -> str | None:
-    cfg = layer.get_config()
-    if cfg.get("stateful"):
-        return (
-            f"{where} has stateful=True, which TFLite and ONNX cannot carry between calls. Rebuild it with "
-            "stateful=False and export with --streaming to get a step model whose state you carry."
-        )
-    if cfg.get("return_state"):
-        return f"{where} has return_state=True; export a model whose only output is the prediction."
+def _halves(layer) -> tuple[Any, ...]:
+    return (layer.forward_layer, layer.backward_layer) if type(layer).__name__ == "Bidirectional" else (layer,)
+
+
+def _custom_problem(layer, where: str) -> str | None:
+    """Why `layer` (or a layer it wraps) is code edgernn must not convert: Lambda, a custom class or activation."""
+    for part in (layer, getattr(layer, "layer", None), *_halves(layer)[1:]):
+        if part is None:
+            continue
+        cls, module = type(part).__name__, type(part).__module__
+        if cls in REFUSED_CLASSES:
+            return f"{where}: {cls} {REFUSED_CLASSES[cls]}. Replace it with built-in Keras layers."
+        if not module.startswith("keras."):
+            return (
+                f"{where}: {module}.{cls} is a custom layer; edgernn exports built-in Keras layers only "
+                "(custom code cannot be loaded with safe_mode=True or proven). Rebuild it from built-in layers."
+            )
+        cfg = part.get_config()
+        for key in ("activation", "recurrent_activation"):
+            value = cfg.get(key, "linear")
+            if not isinstance(value, str) or ">" in value:
+                return f"{where}: {key} {value!r} is a custom activation; use a built-in activation name."
     return None
+
+
+def several_problem(model) -> str:
+    """Why `model` has several inputs or outputs, naming the options behind them."""
+    causes = []
+    for layer in model.layers:
+        name = f"layer {layer.name!r}"
+        if type(layer).__name__ == "InputLayer" and len(model.inputs) > 1:
+            causes.append(f"input {layer.name!r}")
+        if type(layer).__name__ == "Bidirectional" and layer.get_config().get("merge_mode") is None:
+            causes.append(f"{name} is Bidirectional(merge_mode=None), which returns its two halves apart")
+        if any(half.get_config().get("return_state") for half in _halves(layer)):
+            causes.append(f"{name} has return_state=True, which adds its final states as outputs")
+        if any(node.arguments and node.arguments.kwargs.get("initial_state") is not None for node in _nodes(layer)):
+            causes.append(f"{name} is called with initial_state=..., which feeds its states as inputs")
+    heads = [t._keras_history.operation.name for t in model.outputs]
+    if len(model.outputs) > 1 and len(set(heads)) > 1:
+        causes.append(f"output heads {heads}")
+    why = "; ".join(causes) or "several tensors in or out"
+    return (
+        f"model {model.name!r} has {len(model.inputs)} inputs and {len(model.outputs)} outputs ({why}); "
+        "edgernn exports models with one input and one output. Export a model whose only output is the "
+        "prediction (return_state=False, a merge_mode other than None, zero initial states)."
+    )
+
+
+def _nodes(layer) -> list[Any]:
+    return list(getattr(layer, "_inbound_nodes", ()) or ())
 
 
 def describe_layer(layer) -> dict[str, Any]:
     cls = type(layer).__name__
     entry: dict[str, Any] = {"class": cls, "name": layer.name}
     cfg = layer.get_config()
-    inner = layer.forward_layer if cls == "Bidirectional" else layer
-    if cls == "Bidirectional":
-        entry["merge_mode"] = cfg.get("merge_mode")
+    inner = layer.forward_layer if cls == "Bidirectional" else getattr(layer, "layer", layer)
+    if inner is not layer:
+        entry["merge_mode" if cls == "Bidirectional" else "wrapper"] = cfg.get("merge_mode", cls)
         entry["layer"] = type(inner).__name__
     icfg = inner.get_config()
-    for key in (
-        "units",
-        "return_sequences",
-        "activation",
-        "recurrent_activation",
-        "reset_after",
-        "go_backwards",
-        "rate",
-    ):
-        if key in icfg:
-            entry[key] = icfg[key]
+    entry.update({key: icfg[key] for key in DESCRIBED if key in icfg})
+    entry.update({key: list(v) if isinstance(v, tuple) else v for key in DESCRIBED_MORE if (v := icfg.get(key))})
     return entry
+
+
+def _recurrent(layer, where: str) -> str:
+    """The layer's cell name; UnsupportedLayerError for a Bidirectional with two cell types."""
+    halves = _halves(layer)
+    if any(type(half) is not type(halves[0]) for half in halves):
+        raise UnsupportedLayerError(
+            f"{where} has a {type(halves[-1]).__name__} backward layer and a {type(halves[0]).__name__} forward "
+            "layer; edgernn exports a Bidirectional whose two halves are the same cell type."
+        )
+    return RNN_CLASSES[type(halves[0]).__name__]
 
 
 def inspect_model(model) -> ModelInfo:
     """Check that `model` is exportable and describe it.
 
     Raises:
-        UnsupportedLayerError: a layer or option outside the supported set, or several inputs/outputs.
+        UnsupportedLayerError: Lambda or custom code, several inputs/outputs, no recurrent layer.
         ExportError: a free time dimension.
     """
     if len(model.inputs) != 1 or len(model.outputs) != 1:
-        raise UnsupportedLayerError(
-            f"model {model.name!r} has {len(model.inputs)} inputs and {len(model.outputs)} outputs; "
-            "edgernn exports models with one input and one output."
-        )
-    cells, bidirectional, layers = [], False, []
+        raise UnsupportedLayerError(several_problem(model))
+    cells, bidirectional, layers, stateful, mask_value = [], False, [], False, None
     for layer in model.layers:
         cls, where = type(layer).__name__, f"layer {layer.name!r} ({type(layer).__name__})"
-        inner = layer.forward_layer if cls == "Bidirectional" else layer
-        inner_cls = type(inner).__name__
-        if inner_cls in RNN_CLASSES:
-            halves = (inner, layer.backward_layer) if cls == "Bidirectional" else (inner,)
-            if any(type(half) is not type(inner) for half in halves):
-                raise UnsupportedLayerError(
-                    f"{where} has a {type(halves[-1]).__name__} backward layer and a {inner_cls} forward layer; "
-                    "edgernn exports a Bidirectional whose two halves are the same cell type."
-                )
-            problem = next(filter(None, (_rnn_problem(half, where) for half in halves)), None)
-            if problem:
-                raise UnsupportedLayerError(problem)
-            cells.append(RNN_CLASSES[inner_cls])
+        problem = _custom_problem(layer, where)
+        if problem:
+            raise UnsupportedLayerError(problem)
+        if type(_halves(layer)[0]).__name__ in RNN_CLASSES:
+            cells.append(_recurrent(layer, where))
             bidirectional |= cls == "Bidirectional"
-        elif cls not in PLAIN_CLASSES:
-            raise UnsupportedLayerError(
-                f"{where} is not supported; edgernn exports InputLayer, SimpleRNN, LSTM, GRU, "
-                "Bidirectional of those, Dense and Dropout. Replace or remove that layer."
-            )
+            stateful |= any(bool(half.get_config().get("stateful")) for half in _halves(layer))
         layers.append(describe_layer(layer))
+        if cls == "Masking" and mask_value is None:
+            mask_value = float(layer.get_config()["mask_value"])
     if not cells:
-        raise UnsupportedLayerError(f"model {model.name!r} has no SimpleRNN, LSTM or GRU layer.")
+        raise UnsupportedLayerError(
+            f"model {model.name!r} has no SimpleRNN, LSTM or GRU layer; edgernn exports recurrent sequence models."
+        )
     in_shape, out_shape = tuple(model.inputs[0].shape), tuple(model.outputs[0].shape)
     if len(in_shape) != 3:
         raise UnsupportedLayerError(f"model input has shape {in_shape}; expected (batch, timesteps, features).")
-    if in_shape[1] is None or in_shape[2] is None:
+    if in_shape[2] is None:
         raise ExportError(
-            f"model input shape {in_shape} has a free time or feature dimension; edgernn needs a static "
-            "sequence length for recurrent layers. Rebuild the model with keras.Input((timesteps, features))."
+            f"model input shape {in_shape} has a free feature dimension; edgernn needs a static feature count. "
+            "Rebuild the model with keras.Input((timesteps or None, features))."
+        )
+    if len(out_shape) not in (2, 3) or out_shape[-1] is None:
+        raise UnsupportedLayerError(
+            f"model output has shape {out_shape}; expected (batch, outputs) or (batch, timesteps, outputs). "
+            "Add a Flatten or Reshape head."
+        )
+    if len(out_shape) == 3 and out_shape[1] != in_shape[1]:
+        raise UnsupportedLayerError(
+            f"model output has shape {out_shape}: a sequence of {out_shape[1]} steps from {in_shape[1]} input steps; "
+            "an edgernn bundle returns (batch, outputs) or one output per input step (the manifest's shape). "
+            "End the model with a Flatten or Global*Pooling1D head, or keep the time axis."
         )
     return ModelInfo(
-        timesteps=int(in_shape[1]),
+        timesteps=None if in_shape[1] is None else int(in_shape[1]),
         features=int(in_shape[2]),
         outputs=int(out_shape[-1]),
         sequence_output=len(out_shape) == 3,
@@ -124,26 +204,27 @@ def inspect_model(model) -> ModelInfo:
         bidirectional=bidirectional,
         layers=tuple(layers),
         trainable_params=int(sum(int(w.numpy().size) for w in model.trainable_weights)),
+        stateful=stateful,
+        mask_value=mask_value,
     )
 
 
-def _patch_config(node: Any, rnn: dict[str, Any], batch: int | None, free_time: bool) -> None:
+def _patch_config(node: Any, rnn: dict[str, Any], batch: int | None, time: Any) -> None:
     if isinstance(node, dict):
         cls, cfg = node.get("class_name"), node.get("config")
         if cls in RNN_CLASSES and isinstance(cfg, dict):
             cfg.update(rnn)
         if cls == "InputLayer" and isinstance(cfg, dict):
             shape = list(cfg["batch_shape"])
-            if batch is not None:
-                shape[0] = batch
-            if free_time:
-                shape[1] = None
+            shape[0] = batch  # None frees it: Input(batch_size=2) must not leak into a free-batch form
+            if time is not KEEP:
+                shape[1] = time
             cfg["batch_shape"] = shape
         for value in node.values():
-            _patch_config(value, rnn, batch, free_time)
+            _patch_config(value, rnn, batch, time)
     elif isinstance(node, list):
         for value in node:
-            _patch_config(value, rnn, batch, free_time)
+            _patch_config(value, rnn, batch, time)
 
 
 def clone_with(
@@ -153,16 +234,19 @@ def clone_with(
     batch: int | None = None,
     return_sequences: bool | None = None,
     free_time: bool = False,
+    timesteps: int | None = None,
 ):
-    """A clone of `model` with the same weights: its recurrent layers unrolled and/or returning every
-    step, its batch fixed, and/or its time axis left free.
+    """A clone of `model` with the same weights: stateless, its recurrent layers unrolled and/or returning
+    every step, its batch fixed at `batch` (None: free), and/or its time axis left free or fixed at `timesteps`.
 
     Built from the config (not by wrapping the model in a tf.function), so the converters see
-    ordinary Keras variables and freeze them.
+    ordinary Keras variables and freeze them. A stateful layer's clone is stateless: its window
+    starts from zero state, as the step models do (the stream carries the state).
     """
     rnn = {k: v for k, v in (("unroll", unroll), ("return_sequences", return_sequences)) if v is not None}
+    rnn["stateful"] = False
     config = copy.deepcopy(model.get_config())
-    _patch_config(config, rnn, batch, free_time)
+    _patch_config(config, rnn, batch, None if free_time else timesteps or KEEP)
     clone = type(model).from_config(config)
     clone.set_weights(model.get_weights())
     return clone

@@ -63,7 +63,7 @@ def keras_baselines(bundle: Bundle, max_seconds: float = 2.0) -> list[dict[str, 
     source = bundle.manifest.source
     spec = bundle.manifest.spec
     rng = np.random.default_rng(0)
-    x1 = rng.uniform(-1, 1, (1, spec.timesteps, spec.features)).astype(np.float32)
+    x1 = rng.uniform(-1, 1, (1, spec.window_steps, spec.features)).astype(np.float32)
     calls = {"keras predict": lambda x: model.predict(x, verbose=0), "keras eager": lambda x: model(x, training=False)}
     rows = []
     for name, fn in calls.items():
@@ -83,7 +83,7 @@ def keras_baselines(bundle: Bundle, max_seconds: float = 2.0) -> list[dict[str, 
             "samples": lat["n"],
         }
         for batch in THROUGHPUT_BATCHES:
-            xb = rng.uniform(-1, 1, (batch, spec.timesteps, spec.features)).astype(np.float32)
+            xb = rng.uniform(-1, 1, (batch, spec.window_steps, spec.features)).astype(np.float32)
             row[f"throughput_b{batch}"] = throughput(fn, xb, max_seconds=max_seconds)
         rows.append(row)
     return rows

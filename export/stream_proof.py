@@ -26,7 +26,7 @@ def proof_cases(model, info: ModelInfo, seed: int) -> list[tuple[str, np.ndarray
     """Random samples (batch 1 and 3, 10 x T steps) and the sequence reference's per-step outputs."""
     reference = sequence_reference(model)
     rng = np.random.default_rng(seed)
-    steps = PROOF_REPEATS * info.timesteps
+    steps = PROOF_REPEATS * info.window_steps
     cases = []
     for batch in PROOF_BATCHES:
         xs = rng.uniform(-1, 1, (batch, steps, info.features)).astype(np.float32)

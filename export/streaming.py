@@ -11,22 +11,41 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edgernn.runtime.errors import ExportError
-from edgernn.runtime.manifest import Spec, StreamingBlock
+from edgernn.runtime.errors import EdgeRNNError, ExportError
+from edgernn.runtime.manifest import STEP_ROLE, ArtifactEntry, Refusal, Spec, StreamingBlock
 from edgernn.runtime.stream import StepModel
 
+from .conv_step import buffer_width, conv_step_class, require_conv_step
 from .formats import STEP_INPUT, STEP_OUTPUT, StepSource, file_fields, get_format
 from .model_info import RNN_CLASSES, ModelInfo
 from .stream_proof import PROOF_BATCHES, PROOF_REPEATS, proof_cases, sequence_reference  # noqa: F401 - re-exported
 from .verify import Case, verify
 
 NEXT = "next_"
+PER_STEP = ("Dense", "Activation", "ReLU", "LeakyReLU", "ELU", "Softmax", "LayerNormalization", "BatchNormalization")
+SKIPPED = ("InputLayer", "Dropout", "GaussianNoise", "GaussianDropout", "AlphaDropout", "SpatialDropout1D")
+
+
+def _per_step(layer):
+    """The layer a step applies to the sample (TimeDistributed(Dense): its Dense), or None."""
+    cls = type(layer).__name__
+    if cls == "TimeDistributed" and type(layer.layer).__name__ == "Dense":
+        return layer.layer
+    return layer if cls in PER_STEP else None
 
 
 def check_streamable(model) -> None:
     """Raise ExportError naming the layer when the model cannot run one sample at a time."""
     for layer in model.layers:
         cls = type(layer).__name__
+        if cls == "Conv1D":
+            require_conv_step(layer)
+        elif cls not in (*RNN_CLASSES, "Bidirectional", *SKIPPED) and _per_step(layer) is None:
+            raise ExportError(
+                f"layer {layer.name!r} ({cls}) needs more than the current sample (a window over time, a "
+                "reshape, a merge) or has no step form yet; step models run recurrent layers and per-sample "
+                f"layers ({', '.join(PER_STEP)}, TimeDistributed(Dense), Dropout). Export without --streaming."
+            )
         if cls == "Bidirectional":
             raise ExportError(
                 f"layer {layer.name!r} is Bidirectional: its backward half reads the window from the last "
@@ -84,15 +103,35 @@ def build_step_model(model, info: ModelInfo):
                     {"name": name, "output": NEXT + name, "shape": [size], "layer": layer.name, "initial": "zeros"}
                 )
             index += 1
-        elif cls == "Dense":
-            h = layer(h)
-        # InputLayer: replaced by x_t; Dropout: identity at inference.
+        elif cls == "Conv1D":
+            h, index = _conv_step(layer, index, h, inputs, outputs, states)
+        elif _per_step(layer) is not None:
+            h = _per_step(layer)(h)
+        # InputLayer: replaced by x_t; Dropout and noise: identity at inference.
     step = keras.Model(inputs, {STEP_OUTPUT: h, **outputs}, name=f"{model.name}_step")
     return step, states
 
 
+def _conv_step(layer, index: int, h, inputs: list, outputs: dict, states: list):
+    """A causal Conv1D's step: its input buffer is a state (none for kernel_size 1)."""
+    import keras
+
+    width = buffer_width(layer)
+    step = conv_step_class()(layer, name=f"step_{layer.name}")
+    if not width:
+        return step(h), index
+    name = f"state_{index}_buf"
+    buffer = keras.Input((width,), name=name)
+    h, nxt = step(h, buffer)
+    inputs.append(buffer)
+    outputs[NEXT + name] = nxt
+    states.append({"name": name, "output": NEXT + name, "shape": [width], "layer": layer.name, "initial": "zeros"})
+    return h, index + 1
+
+
 def write_step_models(model, folder: Path, info: ModelInfo, spec: Spec, formats, seed: int = 0, source=None):
-    """Write and prove `step.<fmt>` for each format. Returns (the manifest's StreamingBlock, entries).
+    """Write and prove `step.<fmt>` for each format. Returns (the manifest's StreamingBlock, entries, refusals):
+    a format whose step model fails is left out with the reason, the others kept.
 
     `source` is the model the step models are built from (the folded model, export/fold.py); the
     proof's reference is always `model` in model units.
@@ -101,14 +140,14 @@ def write_step_models(model, folder: Path, info: ModelInfo, spec: Spec, formats,
     format, through the runtime's own StepModel, and compared with the sequence reference.
 
     Raises:
-        ExportError: the model cannot stream (Bidirectional, go_backwards), or a step model fails.
+        ExportError: the model cannot stream (Bidirectional, go_backwards, ...), or no step model passed.
     """
     source_model = model if source is None else source
     step, states = build_step_model(source_model, info)
     block = StreamingBlock.parse({"input": STEP_INPUT, "output": STEP_OUTPUT, "states": states}, "the step model")
     cases = [Case(label, xs, ref) for label, xs, ref in proof_cases(model, info, seed)]
     step_source = StepSource(step, states, source_model, info)
-    entries = []
+    entries, refusals = [], []
     for fmt in map(get_format, formats):
         if fmt.streams_in_model:  # e.g. C: model.c has P_step, proven on 10 x T steps when it was written
             continue
@@ -119,13 +158,23 @@ def write_step_models(model, folder: Path, info: ModelInfo, spec: Spec, formats,
                 "export that format without --streaming."
             )
         path = folder / fmt.file("step")
-        entry = fmt.step_writer(step_source, path)
-        content = path.read_bytes()  # hashed and proven: the same bytes
-        entry = entry.with_(**file_fields(content))
+        try:
+            entries.append(_write_step(fmt, step_source, path, spec, block, cases))
+        except EdgeRNNError as exc:
+            refusals.append(Refusal(fmt.name, STEP_ROLE, str(exc)))
+            path.unlink(missing_ok=True)
+    if refusals and not entries:
+        raise ExportError("no step model passed: " + " | ".join(f"{r.format}: {r.reason}" for r in refusals))
+    return block, entries, refusals
 
-        def stepper(name: str, data: bytes, entry=entry):
-            return StepModel.load(name, data, entry, spec, block).run_model_units
 
-        entry = verify(content, entry, spec, cases, opener=stepper)
-        entries.append(entry.with_(verified_steps=max(case.inputs.shape[1] for case in cases)))
-    return block, entries
+def _write_step(fmt, step_source: StepSource, path: Path, spec: Spec, block: StreamingBlock, cases) -> ArtifactEntry:
+    entry = fmt.step_writer(step_source, path)
+    content = path.read_bytes()  # hashed and proven: the same bytes
+    entry = entry.with_(**file_fields(content))
+
+    def stepper(name: str, data: bytes):
+        return StepModel.load(name, data, entry, spec, block).run_model_units
+
+    entry = verify(content, entry, spec, cases, opener=stepper)
+    return entry.with_(verified_steps=max(case.inputs.shape[1] for case in cases))

@@ -13,6 +13,8 @@ from edgernn.runtime.errors import ExportError, ModelLoadError
 from edgernn.runtime.isolate_file import run_isolated
 from edgernn.runtime.manifest import ArtifactEntry, Spec
 
+from .padding import pad
+
 ISOLATED = ("litert", "onnxruntime", "tflm")  # native interpreters in this process: first run in a child
 Opener = Callable[[str, bytes], Callable[[np.ndarray], np.ndarray]]  # (backend, content) -> run(inputs)
 
@@ -30,13 +32,25 @@ def keras_outputs(model, x: np.ndarray) -> np.ndarray:
     return np.asarray(model(x, training=False), dtype=np.float32)
 
 
-def keras_cases(model, golden_inputs: np.ndarray, seed: int = 1, scale: float = 1.0) -> list[Case]:
-    """The golden case plus fresh random batches of 1 and 8, each with Keras's answers."""
+def keras_cases(
+    model,
+    golden_inputs: np.ndarray,
+    seed: int = 1,
+    scale: float = 1.0,
+    lengths: tuple[int, ...] = (),
+    mask_value: float | None = None,
+) -> list[Case]:
+    """The golden case plus fresh random batches of 1 and 8, and of 2 at each of `lengths` (a free-T
+    model's other sequence lengths), each with Keras's answers; padded with `mask_value` when given."""
     rng = np.random.default_rng(seed)
     shape = golden_inputs.shape[1:]
     cases = [("golden", golden_inputs)]
     for batch in (1, 8):
         cases.append((f"random batch {batch}", rng.uniform(-scale, scale, (batch, *shape)).astype(np.float32)))
+    for steps in lengths:
+        cases.append((f"T={steps}", rng.uniform(-scale, scale, (2, steps, *shape[1:])).astype(np.float32)))
+    if mask_value is not None:  # a Masking model: the random cases hit the mask (export/padding.py)
+        cases = cases[:1] + [(f"{name}, padded", pad(x, mask_value)) for name, x in cases[1:]]
     return [Case(name, x, keras_outputs(model, x)) for name, x in cases]
 
 
@@ -113,9 +127,12 @@ def prove_isolated(name: str, content: bytes, entry: ArtifactEntry, spec: Spec, 
     """Run the cases through `content` in backend `name` in a child process first: a file that crashes
     the interpreter (a segfault in LiteRT's allocate_tensors, say) is refused with the signal named,
     and the export goes on with the other artifacts."""
-    inputs = np.concatenate([case.inputs for case in cases])
+    shapes: dict[tuple[int, ...], list[np.ndarray]] = {}  # one array per sequence length
+    for case in cases:
+        shapes.setdefault(case.inputs.shape[1:], []).append(case.inputs)
+    inputs = [np.concatenate(group) for group in shapes.values()]
     if spec.folded:
-        inputs = spec.x.to_raw(inputs).astype(np.float32)
+        inputs = [spec.x.to_raw(x).astype(np.float32) for x in inputs]
     try:
         run_isolated(name, content, entry, spec, inputs)
     except ModelLoadError as exc:

@@ -155,3 +155,25 @@ class ModelBlock:
             "trainable_params": self.trainable_params,
             "layers": [dict(layer) for layer in self.layers],
         }
+
+
+class Refusal(NamedTuple):
+    """A format (and role) the export left out for this model, and why: a layer outside its kernel set, a
+    converter's refusal, or a failed proof. The other formats of the bundle are unaffected."""
+
+    format: str
+    role: str
+    reason: str
+
+    @classmethod
+    def parse_list(cls, raw: Any, where: checks.Where) -> tuple[Refusal, ...]:
+        """The manifest's `refusals` list; an odd record prints as '?' (it only reports what export left out)."""
+        if not isinstance(raw, list):
+            raise ManifestError(f"{where}: 'refusals' is {raw!r}; expected a list of objects.")
+        items = [r if isinstance(r, dict) else {} for r in raw]
+        return tuple(
+            cls(str(r.get("format", "?")), str(r.get("role", "model")), str(r.get("reason", "?"))) for r in items
+        )
+
+    def to_json(self) -> dict[str, str]:
+        return {"format": self.format, "role": self.role, "reason": self.reason}

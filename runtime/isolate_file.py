@@ -35,12 +35,13 @@ def run_isolated(
     content: bytes,
     entry: ArtifactEntry,
     spec: Spec,
-    inputs: np.ndarray,
+    inputs: np.ndarray | list[np.ndarray],
     limits: Limits | None = None,
     streaming: StreamingBlock | None = None,
 ) -> None:
-    """Open `content` as the window model `entry` in `backend` in a child and run `inputs` through it;
-    with `streaming`, as a step model stepped through `inputs` (batch, steps, features) in model units.
+    """Open `content` as the window model `entry` in `backend` in a child and run `inputs` (an array, or
+    a list of arrays of different sequence lengths, run one by one) through it; with `streaming`, as a
+    step model stepped through them (batch, steps, features) in model units.
 
     Raises:
         ModelLoadError: the child died by a signal (named), hit a limit or the timeout, or the backend
@@ -50,7 +51,8 @@ def run_isolated(
     with tempfile.TemporaryDirectory(prefix="edgernn-prove-") as tmp:
         d = Path(tmp)
         (d / "model").write_bytes(content)
-        np.save(d / "inputs.npy", np.asarray(inputs, dtype=np.float32))
+        arrays = inputs if isinstance(inputs, list) else [inputs]
+        np.savez(d / "inputs.npz", *[np.asarray(a, dtype=np.float32) for a in arrays])
         request = {
             "dir": str(d),
             "backend": backend,
@@ -113,14 +115,18 @@ def child() -> None:
     d = Path(request["dir"])
     try:
         entry, spec = ArtifactEntry(**request["entry"]), _spec(request["spec"])
-        content, inputs = (d / "model").read_bytes(), np.load(d / "inputs.npy", allow_pickle=False)
+        content = (d / "model").read_bytes()
+        with np.load(d / "inputs.npz", allow_pickle=False) as saved:
+            arrays = [saved[f"arr_{i}"] for i in range(len(saved.files))]
         if request["streaming"] is not None:
             from .stream import StepModel
 
             block = StreamingBlock.parse(request["streaming"], "the step model")
-            StepModel.load(request["backend"], content, entry, spec, block).run_model_units(inputs)
+            run = StepModel.load(request["backend"], content, entry, spec, block).run_model_units
         else:
-            backends.open_window(request["backend"], content, entry, spec).run(inputs)
+            run = backends.open_window(request["backend"], content, entry, spec).run
+        for x in arrays:
+            run(x)
         print(json.dumps({"error": None}), flush=True)
     except MemoryError:
         print(json.dumps({"error": "the memory limit was reached"}), flush=True)

@@ -19,13 +19,12 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import numpy as np
-
 from . import checks
-from .blocks import ModelBlock, QuantizationBlock, StateSpec, StreamingBlock
+from .blocks import ModelBlock, QuantizationBlock, Refusal, StateSpec, StreamingBlock
 from .errors import ManifestError, UnsupportedModelError
 from .files import BundleDir, sha256_bytes
 from .frozen import factory, record, replace
+from .manifest_json import json_default, read_json
 from .records import (
     ARTIFACT_KEYS,
     CONVENTION,
@@ -64,6 +63,7 @@ __all__ = [
     "Manifest",
     "ModelBlock",
     "QuantizationBlock",
+    "Refusal",
     "Spec",
     "StateSpec",
     "StreamingBlock",
@@ -82,6 +82,7 @@ class Manifest:
     model: ModelBlock = factory(ModelBlock)
     streaming: StreamingBlock | None = None
     quantization: QuantizationBlock | None = None
+    refusals: tuple[Refusal, ...] = ()  # formats left out for this model, and why (absent in older bundles)
     extra: Mapping[str, Any] = factory(dict)  # created, producer, training, evaluation, ...
     streaming_error: str = ""  # a malformed streaming block: raised by require_streaming, never by predict
     raw: Mapping[str, Any] = factory(dict, repr=False)  # the JSON parsed (info --json prints it)
@@ -168,7 +169,7 @@ class Manifest:
         finally:
             if own:
                 folder.close()
-        return replace(cls.parse(_json(data, path), path), text_sha256=sha256_bytes(data))
+        return replace(cls.parse(read_json(data, path), path), text_sha256=sha256_bytes(data))
 
     @classmethod
     def parse(cls, raw: Any, where: checks.Where = MANIFEST_FILE) -> Manifest:
@@ -200,7 +201,8 @@ class Manifest:
             StreamingBlock.parse_deferred(raw["streaming"], where) if "streaming" in raw else (None, "")
         )
         quant = QuantizationBlock.parse(raw["quantization"], where) if "quantization" in raw else None
-        known = {*REQUIRED_KEYS, "name", "source", "model", "streaming", "quantization"}
+        refusals = Refusal.parse_list(raw["refusals"], where) if "refusals" in raw else ()
+        known = {*REQUIRED_KEYS, "name", "source", "model", "streaming", "quantization", "refusals"}
         return cls(
             str(raw.get("name", "")),
             spec,
@@ -210,6 +212,7 @@ class Manifest:
             model,
             streaming,
             quant,
+            refusals,
             {k: v for k, v in raw.items() if k not in known},
             streaming_error,
             raw,
@@ -224,7 +227,7 @@ class Manifest:
             "name": self.name,
             **{k: v for k, v in self.extra.items() if k in ("created",)},
             "model": self.model.to_json(),
-            "input": {"name": "input", "timesteps": spec.timesteps, "features": spec.features, "dtype": "float32"},
+            "input": _input(spec),
             "output": {"name": "output", "outputs": spec.outputs, "sequence": spec.sequence_output, "dtype": "float32"},
             "preprocessing": _preprocessing(spec),
             "artifacts": [a.to_json() for a in self.entries],
@@ -233,6 +236,8 @@ class Manifest:
             out["streaming"] = self.streaming.to_json()
         if self.quantization:
             out["quantization"] = self.quantization.to_json()
+        if self.refusals:
+            out["refusals"] = [r.to_json() for r in self.refusals]
         out["golden"] = self.golden.to_json()
         if self.source:
             out["source"] = self.source.to_json()
@@ -240,40 +245,16 @@ class Manifest:
         return out
 
     def dumps(self) -> str:
-        return json.dumps(self.to_json(), indent=2, default=_json_default) + "\n"
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    keys = [k for k, _ in pairs]
-    if len(set(keys)) != len(keys):
-        repeated = sorted({k for k in keys if keys.count(k) > 1})
-        raise ValueError(f"key {repeated[0]!r} appears more than once (JSON parsers disagree on which wins)")
-    return dict(pairs)
-
-
-def _json(data: bytes, path: str) -> Any:
-    """manifest.json's object; duplicate keys are refused, not silently last-wins."""
-    try:
-        return json.loads(data.decode("utf-8"), object_pairs_hook=_unique_keys)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # RecursionError: hostile nesting
-        raise ManifestError(
-            f"{path} is not valid JSON ({type(exc).__name__}: {str(exc)[:200]}); re-export the bundle."
-        ) from None
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"cannot write {type(value).__name__} to the manifest")
+        return json.dumps(self.to_json(), indent=2, default=json_default) + "\n"
 
 
 def _spec(raw: Mapping[str, Any], where: checks.Where) -> Spec:
     inp, out, pre = raw.get("input"), raw.get("output"), raw.get("preprocessing")
     if not isinstance(inp, dict) or not isinstance(out, dict) or not isinstance(pre, dict):
         raise ManifestError(f"{where}: 'input', 'output' and 'preprocessing' must be objects.")
-    timesteps = checks.positive_int(inp.get("timesteps"), "input.timesteps", where)
+    free = "timesteps" in inp and inp["timesteps"] is None  # a free sequence length (absent: an old bundle's error)
+    timesteps = None if free else checks.positive_int(inp.get("timesteps"), "input.timesteps", where)
+    example = checks.positive_int(inp.get("example_timesteps"), "input.example_timesteps", where) if free else None
     features = checks.positive_int(inp.get("features"), "input.features", where)
     outputs = checks.positive_int(out.get("outputs"), "output.outputs", where)
     for what, block in (("input", inp), ("output", out)):
@@ -285,7 +266,14 @@ def _spec(raw: Mapping[str, Any], where: checks.Where) -> Spec:
     x = Affine.of(*checks.channels(pre.get("input"), features, "input", where))
     y = Affine.of(*checks.channels(pre.get("output"), outputs, "output", where))
     folded = checks.boolean(pre.get("folded", False), "preprocessing.folded", where)  # absent: written before folding
-    return Spec(timesteps, features, outputs, sequence, x, y, folded, str(pre.get("fold_note", "")))
+    return Spec(timesteps, features, outputs, sequence, x, y, folded, str(pre.get("fold_note", "")), example)
+
+
+def _input(spec: Spec) -> dict[str, Any]:
+    out = {"name": "input", "timesteps": spec.timesteps, "features": spec.features, "dtype": "float32"}
+    if spec.timesteps is None:  # any T; the golden windows' length for tools that need one
+        out["example_timesteps"] = spec.example_timesteps
+    return out
 
 
 def _preprocessing(spec: Spec) -> dict[str, Any]:

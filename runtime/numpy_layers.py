@@ -79,7 +79,8 @@ class Weights:
 class Recurrent:
     """One SimpleRNN, LSTM or GRU layer (zero initial state)."""
 
-    def __init__(self, rec: dict[str, Any], n_in: int, w: Weights, where: str) -> None:
+    def __init__(self, rec: dict[str, Any], shape: tuple, w: Weights, where: str) -> None:
+        n_in = _width(shape, where, rank=2)
         kind, units = (rec.get("kind"), rec.get("units")) if isinstance(rec, dict) else (None, None)
         if kind not in RNN_KINDS or not isinstance(units, int) or units <= 0:
             raise ModelLoadError(
@@ -91,6 +92,7 @@ class Recurrent:
         self.ract = activation(rec.get("recurrent_activation", "sigmoid"), where)
         self.return_sequences = bool(rec.get("return_sequences", False))
         self.go_backwards = bool(rec.get("go_backwards", False))
+        self.zero_masked = bool(rec.get("zero_output_for_mask", False))  # Bidirectional sets it with sequences
         self.reset_after = kind == "gru" and bool(rec.get("reset_after", True))
         self.kernel = w.get(rec.get("kernel"), (n_in, g * units))
         self.rkernel = w.get(rec.get("recurrent_kernel"), (units, g * units))
@@ -104,19 +106,27 @@ class Recurrent:
             self.rk_zr = np.ascontiguousarray(self.rkernel[:, : 2 * units])
             self.rk_h = np.ascontiguousarray(self.rkernel[:, 2 * units :])
         self._step = {"simple_rnn": self._simple, "lstm": self._lstm, "gru": self._gru}[kind]
-        self.out_features = units
+        self.out_shape = (shape[0], units) if self.return_sequences else (units,)
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
+    takes_mask = True
+
+    def __call__(self, x: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
         if self.go_backwards:  # Keras returns the sequence in processing order (Bidirectional flips it back)
-            x = x[:, ::-1]
+            x, mask = x[:, ::-1], None if mask is None else mask[:, ::-1]
         xw = x @ self.kernel + self.bias  # all input projections in one matmul
         step = self._step
         h = np.zeros((x.shape[0], self.units), np.float32)
         c = np.zeros_like(h)
         outs = []
         for t in range(x.shape[1]):
-            h, c = step(xw[:, t], h, c)
-            outs.append(h)
+            if mask is None:
+                h, c = step(xw[:, t], h, c)
+                outs.append(h)
+                continue
+            keep = mask[:, t, None]  # a masked step keeps the state; its output is the last one (or zeros)
+            h_new, c_new = step(xw[:, t], h, c)
+            h, c = np.where(keep, h_new, h), np.where(keep, c_new, c)
+            outs.append(np.where(keep, h, np.float32(0)) if self.zero_masked else h)
         return np.stack(outs, axis=1) if self.return_sequences else h
 
     @property
@@ -162,21 +172,21 @@ class Recurrent:
 class Bidirectional:
     """A forward and a backward recurrent layer, merged as Keras merges them."""
 
-    def __init__(self, rec: dict[str, Any], n_in: int, w: Weights, where: str) -> None:
+    def __init__(self, rec: dict[str, Any], shape: tuple, w: Weights, where: str) -> None:
         self.merge = rec.get("merge_mode")
         if self.merge not in MERGE_MODES:
             raise UnsupportedModelError(
                 f"{where}: Bidirectional merge_mode {self.merge!r} is not supported; expected one of {MERGE_MODES} "
                 "(merge_mode=None returns two outputs, and edgernn models have one)."
             )
-        self.fwd = Recurrent(rec.get("forward", {}), n_in, w, f"{where} forward")
-        self.bwd = Recurrent(rec.get("backward", {}), n_in, w, f"{where} backward")
+        self.fwd = Recurrent(rec.get("forward", {}), shape, w, f"{where} forward")
+        self.bwd = Recurrent(rec.get("backward", {}), shape, w, f"{where} backward")
         if self.fwd.return_sequences != self.bwd.return_sequences or self.fwd.units != self.bwd.units:
             raise ModelLoadError(
                 f"{where}: forward and backward layers differ in units or return_sequences; re-export."
             )
-        self.out_features = self.fwd.units * (2 if self.merge == "concat" else 1)
         self.return_sequences = self.fwd.return_sequences
+        self.out_shape = (*self.fwd.out_shape[:-1], self.fwd.units * (2 if self.merge == "concat" else 1))
 
     state_widths = ()
 
@@ -185,8 +195,10 @@ class Bidirectional:
     def step(self, x_t, states):
         raise UnsupportedModelError("a Bidirectional layer needs the whole window, so it cannot step.")
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        y, y_rev = self.fwd(x), self.bwd(x)
+    takes_mask = True
+
+    def __call__(self, x: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+        y, y_rev = self.fwd(x, mask), self.bwd(x, mask)
         if self.fwd.return_sequences:
             y_rev = y_rev[:, ::-1]
         if self.merge == "concat":
@@ -201,14 +213,14 @@ class Bidirectional:
 class Dense:
     """kernel (in, units), optional bias, activation; applied on the last axis (per step for sequences)."""
 
-    def __init__(self, rec: dict[str, Any], n_in: int, w: Weights, where: str) -> None:
-        units = rec.get("units")
+    def __init__(self, rec: dict[str, Any], shape: tuple, w: Weights, where: str) -> None:
+        n_in, units = _width(shape, where), rec.get("units")
         if not isinstance(units, int) or units <= 0:
             raise ModelLoadError(f"{where}: Dense needs positive integer units, got {units!r}.")
         self.kernel = w.get(rec.get("kernel"), (n_in, units))
         self.bias = w.get(rec["bias"], (units,)) if rec.get("bias") else None
         self.act = activation(rec.get("activation", "linear"), where)
-        self.out_features = units
+        self.out_shape = (*shape[:-1], units)
 
     state_widths = ()
     can_step = True
@@ -222,10 +234,10 @@ class Dense:
 
 
 class Identity:
-    """Dropout at inference."""
+    """Dropout, noise and regularization layers: the identity at inference."""
 
-    def __init__(self, rec: dict[str, Any], n_in: int, w: Weights, where: str) -> None:
-        self.out_features = n_in
+    def __init__(self, rec: dict[str, Any], shape: tuple, w: Weights, where: str) -> None:
+        self.out_shape = shape
 
     state_widths = ()
     can_step = True
@@ -237,27 +249,21 @@ class Identity:
         return x
 
 
+IDENTITY_KINDS = ("dropout", "gaussian_noise", "gaussian_dropout", "alpha_dropout", "spatial_dropout1d", "identity")
 LAYERS = {
     "simple_rnn": Recurrent,
     "lstm": Recurrent,
     "gru": Recurrent,
     "bidirectional": Bidirectional,
     "dense": Dense,
-    "dropout": Identity,
+    **{kind: Identity for kind in IDENTITY_KINDS},
 }
 
 
-def build_layers(records: list, weights: Weights, n_in: int, file: str) -> list:
-    """The layers of a spec's layer list, each checked against its arrays; the first takes `n_in` features."""
-    layers = []
-    for i, rec in enumerate(records):
-        where = f"{file} layer {i}"
-        kind = rec.get("kind") if isinstance(rec, dict) else None
-        if kind not in LAYERS:
-            raise UnsupportedModelError(f"{where}: layer kind {kind!r}; the numpy backend runs {sorted(LAYERS)}.")
-        layers.append(LAYERS[kind](rec, n_in, weights, where))
-        n_in = layers[-1].out_features
-    return layers
+def _width(shape: tuple, where: str, rank: int | None = None) -> int:
+    if not shape or not isinstance(shape[-1], int) or (rank and len(shape) != rank):
+        raise ModelLoadError(f"{where}: its input (batch, *{shape}) is not what the layer takes; re-export.")
+    return shape[-1]
 
 
 def input_width(records: list, arrays: dict[str, np.ndarray]) -> int:

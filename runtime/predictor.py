@@ -60,8 +60,10 @@ class Predictor:
         self._y_off, self._y_scale = (None, None) if spec.folded else spec.y.operands
         self._x_map = self._x_off is not None or self._x_scale is not None
         self._y_map = self._y_off is not None or self._y_scale is not None
-        self._small_batch = _SMALL // (spec.timesteps * spec.features)  # batches checked by list sum
-        self._empty = np.zeros((0, *self._out_tail), dtype=np.float32)
+        self._free = spec.timesteps is None  # any T >= 1: the tail is checked per call
+        self._free_seq = self._free and spec.sequence_output
+        self._small_batch = _SMALL // (spec.window_steps * spec.features)  # batches checked by list sum
+        self._empty = np.zeros((0, *(d or 0 for d in self._out_tail)), dtype=np.float32)
         # One window of a bundle without maps (folded, or identity units) and a small window: the
         # branch at the top of predict, with each check once (RESULTS.md: seed-simplernn 1.35 -> 1.28).
         self._one, self._one_out = (1, *self._tail), (1, *self._out_tail)
@@ -110,8 +112,8 @@ class Predictor:
             if y.shape != self._one_out:
                 self._bad_output(y)
             return y if y.dtype is _F32 else y.astype(np.float32)
-        if shape[1:] != self._tail:  # a (timesteps, features) tail implies rank 3
-            self._bad_shape(shape)
+        if shape[1:] != self._tail and not (self._free and len(shape) == 3 and shape[1] and shape[2] == self._tail[1]):
+            self._bad_shape(shape)  # a (timesteps, features) tail implies rank 3
         n = shape[0]
         if not allow_nonfinite:
             if n <= self._small_batch:
@@ -128,12 +130,12 @@ class Predictor:
             if 0 < n <= MAX_CHUNK:
                 y = self._run(x)
             elif n == 0:
-                return self._empty.copy()
+                return np.zeros((0, *self._free_tail(shape)), np.float32) if self._free_seq else self._empty.copy()
             else:
                 y = np.concatenate([self._run(x[i : i + MAX_CHUNK]) for i in range(0, n, MAX_CHUNK)])
         except Exception as exc:
             raise run_error(exc, self.artifact.file) from None
-        if y.shape[1:] != self._out_tail or len(y) != n:  # a damaged model can return anything
+        if (y.shape[1:] != self._out_tail and y.shape[1:] != self._free_tail(shape)) or len(y) != n:
             self._bad_output(y)
         if self._y_map:
             if self._y_scale is not None:
@@ -218,6 +220,10 @@ class Predictor:
 
     def _as_float32(self, x: Any) -> np.ndarray:
         return as_float32(x, self._tail)  # the same conversion as Stream.step
+
+    def _free_tail(self, shape: tuple[int, ...]) -> tuple[int, ...] | None:
+        """A free-T sequence model's output tail for input `shape` (None when T is fixed: no second chance)."""
+        return (shape[1], self.spec.outputs) if self._free and self.spec.sequence_output else None
 
     def _bad_output(self, y: np.ndarray) -> None:
         raise run_error(ValueError(f"output shape {y.shape}, expected (batch, *{self._out_tail})"), self.artifact.file)

@@ -92,7 +92,7 @@ class Spec:
     `x` and `y` still say what the maps are. `fold_note`: why they were not folded, when they were not.
     """
 
-    timesteps: int
+    timesteps: int | None  # None: a free sequence length (any T >= 1)
     features: int
     outputs: int
     sequence_output: bool
@@ -100,6 +100,12 @@ class Spec:
     y: Affine
     folded: bool = False
     fold_note: str = ""
+    example_timesteps: int | None = None  # a free-T bundle's golden window length
+
+    @property
+    def window_steps(self) -> int:
+        """A concrete window length: the fixed T, or a free-T bundle's golden length (CLI windows, benches)."""
+        return self.timesteps or self.example_timesteps or 1
 
 
 @record  # compared by to_json(); a frozen dataclass, made cheaply (frozen.py)

@@ -94,7 +94,7 @@ class LiteRTBackend:
         self._quant_in, self._quant_out = _quantization(inp), _quantization(out)
         self._bind()
         self._dynamic_batch = int(signature[0]) == -1
-        self._batch = int(inp["shape"][0])
+        self._batch, self._steps = int(inp["shape"][0]), int(inp["shape"][1]) if len(inp["shape"]) > 1 else 0
         self._in_dtype = inp["dtype"]
         self.input_details, self.output_details = inp, out
         self.input_shape = list(signature)
@@ -114,17 +114,17 @@ class LiteRTBackend:
         names = ("SetTensor", "Invoke", "GetTensor")
         self._fast = tuple(getattr(native, m) for m in names) if all(hasattr(native, m) for m in names) else None
 
-    def _resize(self, batch: int) -> None:
-        shape = [batch, *self.input_details["shape"][1:]]
+    def _resize(self, batch: int, steps: int) -> None:
+        shape = [batch, steps, *self.input_details["shape"][2:]]  # steps changes only in a free-T model
         self._fast = None
         self._interp.resize_tensor_input(self._in, shape)
         self._interp.allocate_tensors()
-        self._batch = batch
+        self._batch, self._steps = batch, steps
         self._bind()
 
     def _invoke(self, x: np.ndarray) -> np.ndarray:
-        if x.shape[0] != self._batch:
-            self._resize(x.shape[0])
+        if x.shape[0] != self._batch or x.shape[1] != self._steps:
+            self._resize(x.shape[0], x.shape[1])
         return self._once(x)
 
     def _once(self, x: np.ndarray) -> np.ndarray:
@@ -151,7 +151,7 @@ class LiteRTBackend:
         if not lock.acquire(False) and not lock.acquire(True, self.busy_seconds):
             _busy(self._file, self.busy_seconds)
         try:
-            if x.shape[0] == self._batch and self._fast is not None:  # the hot path, inlined
+            if x.shape[0] == self._batch and self._fast is not None and x.shape[1] == self._steps:  # hot path
                 # Read through self, never into locals: a local outlives `finally`, and its reference
                 # to the wrapper would trip the refcount probe of another thread's resize.
                 self._fast[0](self._in, x)

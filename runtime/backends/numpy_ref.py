@@ -22,12 +22,15 @@ import numpy as np
 
 from ..errors import InputError, ModelLoadError, UnsupportedModelError
 from ..manifest import ArtifactEntry, Spec
-from ..numpy_layers import Weights, build_layers, input_width
+from ..numpy_graph import Graph
+from ..numpy_layers import Weights, input_width
 from ..vet.npz import read_npz as read_members
 
 NAME = "numpy"
 SPEC_KEY = "spec"
-SPEC_VERSION = 1
+SPEC_VERSION = 1  # a chain of the recurrent, Dense and Dropout kinds: what every edgernn reads
+GRAPH_VERSION = 2  # any kind of numpy_graph.LAYERS, `inputs` wiring, the input shape stored
+SPEC_VERSIONS = (SPEC_VERSION, GRAPH_VERSION)
 WEIGHT_NAME = re.compile(r"^\d+_[\w.-]+(/[\w.-]+)+$")  # '<layer index>_<layer name>/<weight>', as export writes
 
 
@@ -41,39 +44,43 @@ def read_npz(content: bytes, file: str) -> tuple[dict[str, Any], dict[str, np.nd
         spec = None
     if not isinstance(spec, dict) or not isinstance(spec.get("layers"), list):
         raise ModelLoadError(f"{file}: expected a JSON '{SPEC_KEY}' string with a 'layers' list; re-export the bundle.")
-    if spec.get("version") != SPEC_VERSION:
+    if spec.get("version") not in SPEC_VERSIONS:
         raise ModelLoadError(
-            f"{file}: numpy spec version {spec.get('version')!r}; this edgernn reads version {SPEC_VERSION}. "
+            f"{file}: numpy spec version {spec.get('version')!r}; this edgernn reads versions {SPEC_VERSIONS}. "
             "Upgrade edgernn or re-export the bundle."
         )
     return spec, arrays
+
+
+def build(content: bytes, file: str) -> tuple[dict[str, Any], Graph, int]:
+    """(spec, layer graph, input features) of an artifact."""
+    desc, arrays = read_npz(content, file)
+    shape = desc.get("input_shape")
+    if not (isinstance(shape, list) and len(shape) == 2 and all(d is None or type(d) is int and d > 0 for d in shape)):
+        shape = [desc.get("timesteps"), input_width(desc["layers"], arrays)]  # version 1: the first kernel's rows
+    steps = shape[0] if type(shape[0]) is int and shape[0] > 0 else None
+    if not isinstance(shape[1], int):
+        raise ModelLoadError(f"{file}: the numpy spec's input has no feature count; re-export the bundle.")
+    return desc, Graph(desc["layers"], Weights(arrays, file), (steps, shape[1]), file), shape[1]
 
 
 class NumpyBackend:
     name = NAME  # keeps no state between calls, so it is thread-safe
 
     def __init__(self, content: bytes, entry: ArtifactEntry, spec: Spec) -> None:
-        file = entry.file
-        desc, arrays = read_npz(content, file)
-        features = input_width(desc["layers"], arrays)
-        self.layers = build_layers(desc["layers"], Weights(arrays, file), features, file)
-        sequence = False  # the last recurrent layer decides; Dense and Dropout keep the rank
-        for layer in self.layers:
-            sequence = getattr(layer, "return_sequences", sequence)
-        outputs = self.layers[-1].out_features if self.layers else features
+        desc, self.graph, features = build(content, entry.file)
         # The file's own shapes, checked against the manifest by open_window (as for .tflite and .onnx).
         steps = desc.get("timesteps", -1)
-        steps = steps if isinstance(steps, int) and not isinstance(steps, bool) else -1
+        steps = steps if isinstance(steps, int) and not isinstance(steps, bool) else -1  # null: free T
         self.input_shape = [-1, steps, features]
-        self.output_shape = [-1, steps, outputs] if sequence else [-1, outputs]
+        self.output_shape = [-1, *(-1 if d is None else d for d in self.graph.out_shape)]
         self._tail = (spec.timesteps, spec.features)
 
     def run(self, x: np.ndarray) -> np.ndarray:
-        if x.shape[1:] != self._tail:  # the equations would run any length; the bundle promises one
+        if x.shape[1:] != self._tail and (self._tail[0] is not None or x.shape[2:] != self._tail[1:]):
+            # the equations would run any length; the bundle promises one (or any, when T is free)
             raise InputError(f"expected model-unit windows (batch, {self._tail[0]}, {self._tail[1]}), got {x.shape}.")
-        for layer in self.layers:
-            x = layer(x)
-        return np.asarray(x, dtype=np.float32)
+        return np.asarray(self.graph(x), dtype=np.float32)
 
 
 def open(content: bytes, entry: ArtifactEntry, spec: Spec) -> NumpyBackend:  # noqa: A001 - registry API
@@ -92,14 +99,14 @@ class NumpyStepBackend:
 
     def __init__(self, content: bytes, entry: ArtifactEntry, inputs: Sequence[str], outputs: Sequence[str]) -> None:
         file = entry.file
-        desc, arrays = read_npz(content, file)
-        features = input_width(desc["layers"], arrays)
-        self.layers = build_layers(desc["layers"], Weights(arrays, file), features, file)
+        _, graph, features = build(content, file)
+        self.layers = graph.layers
         fixed = [i for i, layer in enumerate(self.layers) if not layer.can_step]
-        if fixed:
+        if fixed or not graph.chain:
             raise UnsupportedModelError(
-                f"{file}: layers {fixed} are Bidirectional or go_backwards: they read the window from its last "
-                "sample, so this model cannot run one sample at a time. Use predict on whole windows."
+                f"{file}: layers {fixed or 'merging several inputs'} need the whole window (Bidirectional, "
+                "go_backwards, convolution or pooling over time, reshapes, merges), so this model cannot run "
+                "one sample at a time. Use predict on whole windows."
             )
         widths = [w for layer in self.layers for w in layer.state_widths]
         if len(inputs) != 1 + len(widths) or len(outputs) != len(inputs):
@@ -108,7 +115,7 @@ class NumpyStepBackend:
                 f"as many outputs; the manifest names inputs {list(inputs)} and outputs {list(outputs)}. Re-export."
             )
         self.state_widths = widths
-        out = self.layers[-1].out_features if self.layers else features
+        out = graph.out_shape[-1]
         # Widths of (x_t, *states) in and (y_t, *next states) out: StepModel.load checks them against the manifest.
         self.step_widths = ([features, *widths], [out, *widths])
 

@@ -57,8 +57,10 @@ def export(args) -> int:
 
         print(try_figure(variants_figure, result.manifest, sibling_png(result.path, "quantize")), file=sys.stderr)
     message = result.manifest.quantization.message if result.manifest.quantization else ""
-    if message:  # exit 1 (bundle still written) when a requested variant was left out
-        print(f"edgernn export: wrote {result.path} without some variants:\n{message}", file=sys.stderr)
+    left_out = [f"format {r.format} ({r.role}) not written: {r.reason}" for r in result.manifest.refusals]
+    message = "\n".join(filter(None, [message, *left_out]))
+    if message:  # exit 1 (bundle still written) when a requested variant or format was left out
+        print(f"edgernn export: wrote {result.path} without some artifacts:\n{message}", file=sys.stderr)
     return 1 if message else 0
 
 
@@ -90,12 +92,12 @@ def predict(args) -> int:
             if getattr(args, "plot", None):
                 print(f"plot written to {plot_stream(predictor, values, outputs, args.plot)}", file=sys.stderr)
             return 0
-        if len(values) != spec.timesteps * spec.features:
+        if len(values) != spec.window_steps * spec.features:
             raise InputError(
-                f"expected {spec.timesteps * spec.features} values (timesteps {spec.timesteps} x features "
+                f"expected {spec.window_steps * spec.features} values (timesteps {spec.window_steps} x features "
                 f"{spec.features}, time-major), got {len(values)}."
             )
-        x = np.asarray(values, dtype=np.float32).reshape(1, spec.timesteps, spec.features)
+        x = np.asarray(values, dtype=np.float32).reshape(1, spec.window_steps, spec.features)
         y = predictor.predict(x, allow_nonfinite=nonfinite, timeout=timeout)
     print(" ".join(f"{v:.6g}" for v in y.reshape(-1)))
     return 0

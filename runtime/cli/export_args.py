@@ -38,5 +38,6 @@ def export_keywords(args, calibration) -> dict[str, Any]:
         "calibration": calibration,
         "max_error": args.max_error,
         "override_preprocessing": getattr(args, "override_preprocessing", False),
+        **({"timesteps": args.timesteps} if getattr(args, "timesteps", None) else {}),
         **mapping_keywords(args),
     }

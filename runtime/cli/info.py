@@ -22,7 +22,8 @@ def print_info(bundle: Bundle) -> None:
     params = "?" if m.model.trainable_params is None else m.model.trainable_params
     print(f"bundle   {bundle.path}  ({m.name})")
     print(f"model    {m.model.cell}, {params} trainable params")
-    print(f"input    (batch, {spec.timesteps}, {spec.features}) float32")
+    steps = spec.timesteps or f"any T >= 1 (golden: {spec.example_timesteps})"
+    print(f"input    (batch, {steps}, {spec.features}) float32")
     print(f"output   (batch, {spec.outputs}){' per step' if spec.sequence_output else ''}")
     if m.streaming:
         states = ", ".join(f"{s.name}({s.size},)" for s in m.streaming.states)
@@ -65,6 +66,8 @@ def print_info(bundle: Bundle) -> None:
             rows,
         )
     )
+    for refusal in m.refusals:  # formats export left out for this model (the others are unaffected)
+        print(f"refused  {refusal.format} {refusal.role}: {refusal.reason}")
     if "evaluation" in m.extra:
         _print_evaluation(m.extra["evaluation"])
     quant = m.quantization

@@ -107,6 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--streaming", action="store_true", help="also write step models (state in/out) for streaming")
     p.add_argument(
+        "--timesteps", type=int, help="fix a free-T model's window length (Input((None, F))): the unrolled forms apply"
+    )
+    p.add_argument(
         "--quantize",
         default="",
         type=comma_list(None, "variant", allow_empty=True),

@@ -30,11 +30,11 @@ def plot_stream(predictor, values, outputs, path: Path) -> Path:
     spec = predictor.spec
     samples = np.asarray(values, dtype=np.float32).reshape(-1, spec.features)
     stream = np.stack([np.asarray(y).reshape(-1) for y in outputs])
-    if len(samples) < spec.timesteps:
+    if len(samples) < spec.window_steps:
         raise InputError(
-            f"--plot compares with full windows of {spec.timesteps} samples; got {len(samples)} samples. "
-            f"Give at least {spec.timesteps}."
+            f"--plot compares with full windows of {spec.window_steps} samples; got {len(samples)} samples. "
+            f"Give at least {spec.window_steps}."
         )
-    windows = np.stack([samples[i - spec.timesteps + 1 : i + 1] for i in range(spec.timesteps - 1, len(samples))])
+    windows = np.stack([samples[i - spec.window_steps + 1 : i + 1] for i in range(spec.window_steps - 1, len(samples))])
     full = predictor.predict(windows, allow_nonfinite=True).reshape(len(windows), -1)
-    return stream_figure(Path(predictor.path).name, samples, stream, full, spec.timesteps, path)
+    return stream_figure(Path(predictor.path).name, samples, stream, full, spec.window_steps, path)

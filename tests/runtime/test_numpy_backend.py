@@ -84,7 +84,7 @@ def _first_kernel(arrays):
         (lambda a: a.pop(_first_kernel(a)), ModelLoadError, "lacks"),
         (lambda a: a.update({_first_kernel(a): a[_first_kernel(a)][:, :-1]}), ModelLoadError, r"expected float \("),
         (lambda a: a.update(spec=np.array([{"layers": []}], dtype=object)), ModelLoadError, "pickles"),
-        (_spec_edit(lambda s: s["layers"].insert(0, {"kind": "conv1d"})), UnsupportedModelError, "conv1d"),
+        (_spec_edit(lambda s: s["layers"].insert(0, {"kind": "conv3d"})), UnsupportedModelError, "conv3d"),
         (_spec_edit(lambda s: s["layers"][0].update(activation="gelu")), UnsupportedModelError, "gelu"),
         (_spec_edit(lambda s: s["layers"].pop()), ManifestError, "output shape"),
         (lambda a: a.update({_first_kernel(a): np.vstack([a[_first_kernel(a)]] * 2)}), ManifestError, "input shape"),

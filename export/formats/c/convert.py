@@ -21,7 +21,7 @@ from edgernn.runtime.manifest import ArtifactEntry
 from ...model_info import UnsupportedLayerError
 from ...stream_proof import proof_cases
 from ..base import GraphForm, Target, VariantJob, file_fields
-from ..numpy.convert import describe
+from ..numpy.convert import V1_KINDS, chain_only, describe
 from . import mcu
 from .source import CModel, c_prefix, generate
 from .testprog import test_program
@@ -32,6 +32,10 @@ TEST_SECONDS = 120
 
 
 def forms(info) -> list[GraphForm]:
+    if info.timesteps is None:
+        raise UnsupportedLayerError(
+            "the C format fixes the window length at compile time (P_T); export the free-T model with --timesteps T."
+        )
     return [FORM]
 
 
@@ -45,9 +49,10 @@ def names(path: Path) -> tuple[str, str]:
 
 def _generate(model, path: Path, target: Target, int8: bool) -> CModel:
     try:
-        layers, arrays = describe(model)  # the numpy format's layer list: the C kernels cover the same set
+        layers, arrays = describe(model)  # the numpy format's layer list: the C kernels cover its version-1 set
     except UnsupportedLayerError as exc:
         raise UnsupportedLayerError(f"the C format has no kernel for it: {exc}") from exc
+    chain_only(layers, V1_KINDS, "the C format")
     header_name, _ = names(path)
     cm = generate(c_prefix(target.name), target.spec, layers, arrays, int8=int8)
     path.write_text(cm.source, encoding="utf-8")

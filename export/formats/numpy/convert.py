@@ -15,23 +15,15 @@ from typing import Any
 
 import numpy as np
 
-from edgernn.runtime.backends.numpy_ref import SPEC_KEY, SPEC_VERSION
+from edgernn.runtime.backends.numpy_ref import GRAPH_VERSION, SPEC_KEY, SPEC_VERSION
 from edgernn.runtime.manifest import ArtifactEntry
-from edgernn.runtime.numpy_layers import ACTIVATIONS, MERGE_MODES
+from edgernn.runtime.numpy_layers import MERGE_MODES
 
 from ...model_info import RNN_CLASSES, ModelInfo, UnsupportedLayerError
 from ..base import REFERENCE, GraphForm
+from .layers import check_activation, dense_record, layer_record
 
 REASON = "Keras equations in numpy from the stored weights (no native runtime)"
-
-
-def _check_activation(name: Any, where: str) -> str:
-    if name not in ACTIVATIONS:
-        raise UnsupportedLayerError(
-            f"{where}: activation {name!r} has no numpy implementation (known: {sorted(ACTIVATIONS)}). "
-            "Use one of those, or export without the 'numpy' format (--formats tflite,onnx)."
-        )
-    return name
 
 
 def _recurrent(layer, prefix: str, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
@@ -41,14 +33,16 @@ def _recurrent(layer, prefix: str, arrays: dict[str, np.ndarray]) -> dict[str, A
     rec = {
         "kind": kind,
         "units": int(cfg["units"]),
-        "activation": _check_activation(cfg.get("activation", "tanh"), where),
+        "activation": check_activation(cfg.get("activation", "tanh"), where),
         "return_sequences": bool(cfg.get("return_sequences", False)),
         "go_backwards": bool(cfg.get("go_backwards", False)),
     }
     if kind != "simple_rnn":
-        rec["recurrent_activation"] = _check_activation(cfg.get("recurrent_activation", "sigmoid"), where)
+        rec["recurrent_activation"] = check_activation(cfg.get("recurrent_activation", "sigmoid"), where)
     if kind == "gru":
         rec["reset_after"] = bool(cfg.get("reset_after", True))
+    if getattr(layer, "zero_output_for_mask", False):  # set by Bidirectional when it returns sequences
+        rec["zero_output_for_mask"] = True
     weights = layer.get_weights()
     names = ["kernel", "recurrent_kernel"] + (["bias"] if cfg.get("use_bias", True) else [])
     if len(weights) != len(names):
@@ -59,65 +53,103 @@ def _recurrent(layer, prefix: str, arrays: dict[str, np.ndarray]) -> dict[str, A
     return rec
 
 
-def _dense(layer, prefix: str, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
-    cfg = layer.get_config()
-    rec = {
-        "kind": "dense",
-        "units": int(cfg["units"]),
-        "activation": _check_activation(cfg.get("activation", "linear"), f"layer {layer.name!r}"),
-    }
-    weights = layer.get_weights()
-    names = ["kernel"] + (["bias"] if cfg.get("use_bias", True) else [])
-    for key, value in zip(names, weights):
-        rec[key] = f"{prefix}/{key}"
-        arrays[rec[key]] = np.asarray(value, dtype=np.float32)
-    return rec
+V1_KINDS = ("simple_rnn", "lstm", "gru", "bidirectional", "dense", "dropout")  # what a version-1 reader runs
+
+
+def _record(layer, prefix: str, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+    cls = type(layer).__name__
+    if cls == "Dense":
+        return dense_record(layer, prefix, arrays)
+    if cls in RNN_CLASSES:
+        return _recurrent(layer, prefix, arrays)
+    if cls == "Bidirectional":
+        merge = layer.get_config().get("merge_mode")
+        if merge not in MERGE_MODES:
+            raise UnsupportedLayerError(
+                f"layer {layer.name!r}: Bidirectional merge_mode {merge!r}; expected one of {MERGE_MODES}."
+            )
+        return {
+            "kind": "bidirectional",
+            "merge_mode": merge,
+            "forward": _recurrent(layer.forward_layer, f"{prefix}/forward", arrays),
+            "backward": _recurrent(layer.backward_layer, f"{prefix}/backward", arrays),
+        }
+    return layer_record(layer, prefix, arrays)
+
+
+def _producer(tensor, index: dict[int, int], where: str) -> int:
+    op = tensor._keras_history.operation
+    if type(op).__name__ == "InputLayer":
+        return -1
+    if id(op) not in index:
+        raise UnsupportedLayerError(f"{where}: its input comes from {op.name!r}, which is not a layer of this model.")
+    return index[id(op)]
+
+
+def _inputs(layer, index: dict[int, int], own: set[int]) -> list[int]:
+    where = f"layer {layer.name!r}"
+    nodes = [n for n in layer._inbound_nodes if n.operation is layer and id(n) in own]  # not other models' calls
+    if len(nodes) != 1:
+        raise UnsupportedLayerError(f"{where} is called {len(nodes)} times; the numpy graph calls each layer once.")
+    return [_producer(t, index, where) for t in nodes[0].input_tensors]
 
 
 def describe(model) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
-    """The numpy spec's layer list and the weight arrays, for a model that passed inspect_model."""
+    """The numpy spec's layer list (topological order, `inputs` where a layer does not take the previous
+    one's output) and the weight arrays, for a model that passed inspect_model.
+
+    Raises:
+        UnsupportedLayerError: a layer without a numpy kernel, or a layer called more than once.
+    """
     layers: list[dict[str, Any]] = []
     arrays: dict[str, np.ndarray] = {}
+    index: dict[int, int] = {}
+    chain = type(model).__name__ == "Sequential"  # its layers' nodes repeat with every rebuild: a chain anyway
+    own = {id(n) for nodes in getattr(model, "_nodes_by_depth", {}).values() for n in nodes}
     for i, layer in enumerate(model.layers):
-        cls, prefix = type(layer).__name__, f"{i}_{layer.name}"
-        if cls == "InputLayer":
+        if type(layer).__name__ == "InputLayer":
             continue
-        if cls == "Dropout":
-            layers.append({"kind": "dropout"})
-        elif cls == "Dense":
-            layers.append(_dense(layer, prefix, arrays))
-        elif cls in RNN_CLASSES:
-            layers.append(_recurrent(layer, prefix, arrays))
-        elif cls == "Bidirectional":
-            merge = layer.get_config().get("merge_mode")
-            if merge not in MERGE_MODES:
-                raise UnsupportedLayerError(
-                    f"layer {layer.name!r}: Bidirectional merge_mode {merge!r}; expected one of {MERGE_MODES}."
-                )
-            layers.append(
-                {
-                    "kind": "bidirectional",
-                    "merge_mode": merge,
-                    "forward": _recurrent(layer.forward_layer, f"{prefix}/forward", arrays),
-                    "backward": _recurrent(layer.backward_layer, f"{prefix}/backward", arrays),
-                }
-            )
-        else:
-            raise UnsupportedLayerError(f"layer {layer.name!r} ({cls}) has no numpy implementation.")
+        rec = _record(layer, f"{i}_{layer.name}", arrays)
+        if not chain:
+            ins = _inputs(layer, index, own)
+            if ins != [len(layers) - 1]:
+                rec["inputs"] = ins
+        index[id(layer)] = len(layers)
+        layers.append(rec)
+    last = len(layers) - 1 if chain else _producer(model.outputs[0], index, "the model output")
+    if last != len(layers) - 1:
+        layers.append({"kind": "identity", "inputs": [last]})
     return layers, arrays
+
+
+def spec_version(layers: list[dict[str, Any]]) -> int:
+    """1 for a chain of the version-1 kinds (older readers run it), else 2."""
+    plain = all(rec["kind"] in V1_KINDS and "inputs" not in rec for rec in layers)
+    return SPEC_VERSION if plain else GRAPH_VERSION
+
+
+def chain_only(layers: list[dict[str, Any]], kinds: tuple[str, ...], what: str) -> None:
+    """UnsupportedLayerError unless `layers` is a chain of `kinds` (the C and native ONNX writers' set)."""
+    for rec in layers:
+        if rec["kind"] not in kinds or "inputs" in rec:
+            why = "a layer with several inputs or a skip" if "inputs" in rec else f"layer kind {rec['kind']!r}"
+            raise UnsupportedLayerError(f"{what} has no kernel for {why} (it runs chains of {list(kinds)}).")
 
 
 def write(model, path: Path, info: ModelInfo, form: GraphForm) -> ArtifactEntry:
     """Write the model's layer list and float32 weights as an .npz for the numpy backend."""
     layers, arrays = describe(model)
-    spec = {"version": SPEC_VERSION, "timesteps": info.timesteps, "layers": layers}
+    version = spec_version(layers)
+    spec = {"version": version, "timesteps": info.timesteps, "layers": layers}
+    if version == GRAPH_VERSION:
+        spec["input_shape"] = [info.timesteps, info.features]
     with open(path, "wb") as fh:  # a file object keeps np.savez from appending '.npz' to the name
         np.savez(fh, **{SPEC_KEY: np.array(json.dumps(spec))}, **arrays)
     kinds = collections.Counter(rec["kind"] for rec in layers)
     entry = ArtifactEntry(
         file=Path(path).name, format="numpy", graph_form=form.name, graph_form_reason=form.reason, ops=dict(kinds)
     )
-    return entry.with_(arrays=len(arrays), spec_version=SPEC_VERSION)
+    return entry.with_(arrays=len(arrays), spec_version=version)
 
 
 def forms(info: ModelInfo) -> list[GraphForm]:

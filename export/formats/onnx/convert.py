@@ -35,6 +35,8 @@ def forms(info: ModelInfo) -> list[GraphForm]:
 
 def tf2onnx_forms(info: ModelInfo) -> list[GraphForm]:
     """tf2onnx's forms, best first: the fallback when the native graph cannot be written or proven."""
+    if info.timesteps is None:
+        return [GraphForm(FUSED, "a free sequence length: tf2onnx's LSTM op or Loop runs any T (no unrolling)")]
     if info.timesteps > UNROLL_MAX_TIMESTEPS:
         return [
             GraphForm(FUSED, f"timesteps {info.timesteps} > {UNROLL_MAX_TIMESTEPS}: unrolling would bloat the graph")

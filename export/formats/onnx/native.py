@@ -15,7 +15,7 @@ import numpy as np
 
 from ...model_info import ModelInfo, UnsupportedLayerError
 from ..base import STEP_INPUT, STEP_OUTPUT, StepSource
-from ..numpy.convert import describe
+from ..numpy.convert import V1_KINDS, chain_only, describe
 from .names import BATCH_DIM, INPUT_NAME, OUTPUT_NAME
 from .native_ops import Graph, dense, merge, recurrent_op, reverse_time, squeeze
 
@@ -38,6 +38,7 @@ def window_graph(model, info: ModelInfo, opset: int):
     from onnx import TensorProto, helper
 
     layers, arrays = describe(model)
+    chain_only(layers, V1_KINDS, "the native ONNX form")
     g = Graph()
     x, width, seq = g.one("Transpose", [INPUT_NAME], perm=[1, 0, 2]), info.features, True  # time-major
     for rec in layers:
@@ -53,7 +54,7 @@ def window_graph(model, info: ModelInfo, opset: int):
     if seq:
         x = g.one("Transpose", [x], perm=[1, 0, 2])
     g.rename(x, OUTPUT_NAME)
-    t = info.timesteps
+    t = info.timesteps or "time"  # a free sequence length: a named dynamic axis
     out_shape = [BATCH_DIM, t, info.outputs] if seq else [BATCH_DIM, info.outputs]
     graph = helper.make_graph(
         g.nodes,
@@ -78,6 +79,7 @@ def step_graph(source: StepSource, opset: int):
     from onnx import TensorProto, helper
 
     layers, arrays = describe(source.model)
+    chain_only(layers, V1_KINDS, "the native ONNX step form")
     g = Graph()
     x, width = g.one("Unsqueeze", [STEP_INPUT, g.const("axes", np.array([0]), np.int64)]), source.info.features
     states = list(source.states)

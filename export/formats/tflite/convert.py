@@ -56,6 +56,14 @@ def op_counts(content: bytes) -> dict[str, int]:
 
 def forms(info: ModelInfo) -> list[GraphForm]:
     """Unrolled (free batch, fastest) when the sequence is short enough, else the WHILE loop."""
+    if info.timesteps is None:
+        return [
+            GraphForm(
+                WHILE_BATCH1,
+                "a free sequence length: a batch-1 clone converts the recurrence to a builtin WHILE loop "
+                "that runs any T (the runtime resizes the input per call)",
+            )
+        ]
     if info.timesteps <= UNROLL_MAX_TIMESTEPS:
         return [
             GraphForm(

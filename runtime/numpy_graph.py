@@ -1,0 +1,77 @@
+"""The numpy backend's layer graph: every kernel family's registry, and the wiring between layers.
+
+A spec's `layers` list is in topological order. Each record may name its `inputs` (indices of earlier
+records; -1 is the model input); without them a record takes the previous one's output, as every
+version-1 spec (a chain) does. Merge layers take the list of their inputs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import numpy_conv, numpy_norm, numpy_shape
+from .errors import ModelLoadError, UnsupportedModelError
+from .numpy_layers import LAYERS as RECURRENT_AND_DENSE
+from .numpy_layers import Weights
+
+LAYERS: dict[str, Any] = {**RECURRENT_AND_DENSE, **numpy_conv.LAYERS, **numpy_norm.LAYERS, **numpy_shape.LAYERS}
+INPUT = -1
+
+
+class Graph:
+    """The layers of a spec, each checked against its arrays and its input shapes, run in order."""
+
+    def __init__(self, records: list, weights: Weights, shape: tuple, file: str) -> None:
+        self.layers: list[Any] = []
+        self.inputs: list[list[int]] = []
+        shapes = {INPUT: tuple(shape)}
+        for i, rec in enumerate(records):
+            where = f"{file} layer {i}"
+            kind = rec.get("kind") if isinstance(rec, dict) else None
+            if kind not in LAYERS:
+                raise UnsupportedModelError(f"{where}: layer kind {kind!r}; the numpy backend runs {sorted(LAYERS)}.")
+            ins = rec.get("inputs", [i - 1])
+            if not isinstance(ins, list) or not ins or not all(type(j) is int and INPUT <= j < i for j in ins):
+                raise ModelLoadError(f"{where}: inputs {ins!r}; expected indices of earlier layers (-1: the input).")
+            cls = LAYERS[kind]
+            if getattr(cls, "merge", False):
+                layer = cls(rec, [shapes[j] for j in ins], weights, where)
+            elif len(ins) == 1:
+                layer = cls(rec, shapes[ins[0]], weights, where)
+            else:
+                raise ModelLoadError(f"{where}: a {kind} layer takes one input, the spec names {ins}.")
+            self.layers.append(layer)
+            self.inputs.append(ins)
+            shapes[i] = tuple(layer.out_shape)
+        self.out_shape = shapes[len(records) - 1]
+        self.chain = all(ins == [i - 1] for i, ins in enumerate(self.inputs))
+        self.masked = any(isinstance(layer, numpy_shape.Masking) for layer in self.layers)
+        if self.masked and not self.chain:
+            raise UnsupportedModelError(f"{file}: a Masking layer in a graph with merges is not implemented.")
+
+    def _masked_chain(self, x: np.ndarray) -> np.ndarray:
+        """Keras's mask propagation: Masking makes it, recurrent layers take it, a layer without a time
+        axis in its output drops it, the others pass it on."""
+        mask = None
+        for layer in self.layers:
+            if isinstance(layer, numpy_shape.Masking):
+                x, mask = layer.masked(x)
+            else:
+                x = layer(x, mask) if mask is not None and getattr(layer, "takes_mask", False) else layer(x)
+                mask = mask if len(layer.out_shape) == 2 else None
+        return x
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        if self.masked:
+            return self._masked_chain(x)
+        if self.chain:  # the common case: no bookkeeping
+            for layer in self.layers:
+                x = layer(x)
+            return x
+        values = {INPUT: x}
+        for i, (layer, ins) in enumerate(zip(self.layers, self.inputs)):
+            args = [values[j] for j in ins]
+            values[i] = layer(args) if getattr(layer, "merge", False) else layer(args[0])
+        return values[len(self.layers) - 1]
