@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from helpers import copy_bundle, replace_file
+from helpers import copy_bundle, edit_manifest, manifest_json, replace_file
 
 
 def spinning_onnx() -> bytes:
@@ -111,6 +111,29 @@ def spinning_tflite(content: bytes) -> bytes:
     if not edits:
         raise ValueError("no `counter + 1` ADD found: not a while_batch1 file")
     return bytes(np.frombuffer(buf, dtype=np.uint8))
+
+
+def while_bundle(seed: Path, dst: Path) -> Path:
+    """A copy of `seed` whose model.dynamic.tflite is a while_batch1 file: the shipped one when it is one
+    (bundles written before issue 18 moved the variants to the any-batch unrolled form), else the
+    float32 WHILE form of its model.keras (model units: these tests need the loop, not the answers)."""
+    bundle = copy_bundle(seed, dst)
+    entry = next(a for a in manifest_json(seed)["artifacts"] if a["file"] == "model.dynamic.tflite")
+    if entry["graph_form"] == "while_batch1":
+        return bundle
+    from edgernn.export.formats.tflite.convert import clone_for, convert
+    from edgernn.export.keras_io import load_keras
+
+    clone, _ = clone_for(load_keras(seed / "model.keras"), "while_batch1")
+    replace_file(bundle, "model.dynamic.tflite", convert(clone))
+
+    def retag(m):
+        for a in m["artifacts"]:
+            if a["file"] == "model.dynamic.tflite":
+                a.update(graph_form="while_batch1", batch=1)
+
+    edit_manifest(bundle, retag)
+    return bundle
 
 
 def spinning_bundle(seed: Path, dst: Path, file: str) -> Path:

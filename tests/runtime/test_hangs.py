@@ -16,7 +16,7 @@ import time
 import pytest
 
 from conftest import MODELS
-from spinning import spinning_bundle
+from spinning import spinning_bundle, while_bundle
 
 SEED = MODELS / "seed-lstm"
 
@@ -40,9 +40,14 @@ os._exit(0)  # a thread may still spin in native code
 
 
 @pytest.fixture(scope="module")
-def spinning(tmp_path_factory):
+def while_seed(tmp_path_factory):
     pytest.importorskip("ai_edge_litert")
-    return spinning_bundle(SEED, tmp_path_factory.mktemp("hang") / "b", "model.dynamic.tflite")
+    return while_bundle(SEED, tmp_path_factory.mktemp("hang-seed") / "b")
+
+
+@pytest.fixture(scope="module")
+def spinning(while_seed, tmp_path_factory):
+    return spinning_bundle(while_seed, tmp_path_factory.mktemp("hang") / "b", "model.dynamic.tflite")
 
 
 def _two_threads(bundle, wait: str) -> list:
@@ -53,8 +58,8 @@ def _two_threads(bundle, wait: str) -> list:
     return json.loads(out.stdout.splitlines()[-1])
 
 
-def test_a_hung_litert_call_does_not_block_the_other_threads_forever(spinning):
-    ok = _two_threads(SEED, "both")  # the neighbour: the unmodified while_batch1 file, two threads, both answer
+def test_a_hung_litert_call_does_not_block_the_other_threads_forever(spinning, while_seed):
+    ok = _two_threads(while_seed, "both")  # the neighbour: the unmodified while_batch1 file, two threads, both answer
     assert [r[0] for r in ok] == ["ok", "ok"] and ok[0][1] == ok[1][1]
     first, _ = _two_threads(spinning, "first")  # one thread hangs in invoke; the other gives up, typed
     assert first[0] == "ModelRunError", first

@@ -17,7 +17,7 @@ from edgernn.runtime.validate import validate
 
 from conftest import MODELS
 from helpers import copy_bundle, replace_file
-from spinning import spinning_bundle
+from spinning import spinning_bundle, while_bundle
 
 SEED = MODELS / "seed-lstm"
 X = np.array([[[6.0], [7.0], [8.0], [9.0]]], dtype=np.float32)
@@ -78,14 +78,20 @@ def test_cli_validate_json_prints_json_for_every_failure_and_isolates_an_unsigne
 
 
 @pytest.fixture(scope="module")
-def spinning_while(tmp_path_factory):
-    """seed-lstm whose model.dynamic.tflite (a while_batch1 file) loops forever: the body never advances its counter."""
+def while_seed(tmp_path_factory):
+    """seed-lstm with a while_batch1 model.dynamic.tflite (spinning.while_bundle)."""
     pytest.importorskip("ai_edge_litert")
-    return spinning_bundle(SEED, tmp_path_factory.mktemp("while") / "b", "model.dynamic.tflite")
+    return while_bundle(SEED, tmp_path_factory.mktemp("while-seed") / "b")
 
 
-def test_a_tflite_while_that_never_advances_its_counter_ends_at_the_timeout(spinning_while):
-    neighbour = load(SEED, backend="litert", variant="dynamic", isolate=QUICK)  # the unmodified file passes
+@pytest.fixture(scope="module")
+def spinning_while(while_seed, tmp_path_factory):
+    """seed-lstm whose model.dynamic.tflite (a while_batch1 file) loops forever: the body never advances its counter."""
+    return spinning_bundle(while_seed, tmp_path_factory.mktemp("while") / "b", "model.dynamic.tflite")
+
+
+def test_a_tflite_while_that_never_advances_its_counter_ends_at_the_timeout(spinning_while, while_seed):
+    neighbour = load(while_seed, backend="litert", variant="dynamic", isolate=QUICK)  # the unmodified file passes
     assert neighbour.artifact.graph_form == "while_batch1" and neighbour.predict(X).shape == (1, 1)
     with pytest.raises(ModelLoadError, match=r"model\.dynamic\.tflite on litert did not finish within 3 s"):
         load(spinning_while, backend="litert", variant="dynamic", isolate=Limits(cpu=60, timeout=3))
