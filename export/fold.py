@@ -109,6 +109,8 @@ def fold(model, spec: Spec, inputs: np.ndarray) -> Folding:
     """
     if spec.x.identity and spec.y.identity:
         return Folding(model, True)
+    if spec.tokens:  # ids take no input map; the output map could fold, but is kept in Python (tested path)
+        return Folding(model, False, "token-id inputs take no input map; the output map is applied in Python")
     f64 = lambda a: np.asarray(a, np.float64)  # noqa: E731 - the maps' values, at full precision
     folded = clone_with(model)
     clone_layers = _weighted(folded)

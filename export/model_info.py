@@ -19,13 +19,13 @@ RNN_CLASSES = {"SimpleRNN": "simple_rnn", "LSTM": "lstm", "GRU": "gru"}
 REFUSED_CLASSES = {
     "Lambda": "runs arbitrary Python code, which no converter can prove and a bundle must not carry",
     "TFSMLayer": "wraps a TensorFlow SavedModel whose graph edgernn cannot inspect",
-    # Random float windows never hit an integer token, so the proof would pass a wrong Embedding.
-    # Refused until the window API carries integer inputs (tf2onnx converts it: test_embedding).
-    "Embedding": "takes integer token ids, and edgernn's window API carries float32 inputs only so far",
 }
 KEEP = object()  # _patch_config: leave the Input's time axis as it is
 DESCRIBED = ("units", "return_sequences", "activation", "recurrent_activation", "reset_after", "go_backwards", "rate")
 DESCRIBED_MORE = (
+    "input_dim",
+    "output_dim",
+    "mask_zero",
     "filters",
     "kernel_size",
     "strides",
@@ -51,7 +51,7 @@ class ModelInfo:
     """The facts about a Keras model that the exporters and the manifest need."""
 
     timesteps: int | None  # None: Input((None, F)), any T >= 1
-    features: int
+    features: int | None  # None: int token ids (batch, T) into an Embedding (`vocabulary` set)
     outputs: int
     sequence_output: bool
     cells: tuple[str, ...]  # one per recurrent layer, first to last
@@ -60,6 +60,7 @@ class ModelInfo:
     trainable_params: int
     stateful: bool = False  # the source had stateful=True layers; export works on a stateless clone
     mask_value: float | None = None  # a Masking layer's: the proof then feeds padded windows (export/padding.py)
+    vocabulary: int | None = None  # token inputs: the first Embedding's input_dim (ids in [0, vocabulary))
 
     @property
     def window_steps(self) -> int:
@@ -177,9 +178,12 @@ def inspect_model(model) -> ModelInfo:
             f"model {model.name!r} has no SimpleRNN, LSTM or GRU layer; edgernn exports recurrent sequence models."
         )
     in_shape, out_shape = tuple(model.inputs[0].shape), tuple(model.outputs[0].shape)
-    if len(in_shape) != 3:
+    vocabulary = token_vocabulary(model)
+    if vocabulary:
+        mask_value = 0.0 if any(entry.get("mask_zero") for entry in layers) else None  # id 0 pads
+    elif len(in_shape) != 3:
         raise UnsupportedLayerError(f"model input has shape {in_shape}; expected (batch, timesteps, features).")
-    if in_shape[2] is None:
+    if not vocabulary and in_shape[2] is None:
         raise ExportError(
             f"model input shape {in_shape} has a free feature dimension; edgernn needs a static feature count. "
             "Rebuild the model with keras.Input((timesteps or None, features))."
@@ -197,7 +201,7 @@ def inspect_model(model) -> ModelInfo:
         )
     return ModelInfo(
         timesteps=None if in_shape[1] is None else int(in_shape[1]),
-        features=int(in_shape[2]),
+        features=None if vocabulary else int(in_shape[2]),
         outputs=int(out_shape[-1]),
         sequence_output=len(out_shape) == 3,
         cells=tuple(cells),
@@ -206,10 +210,28 @@ def inspect_model(model) -> ModelInfo:
         trainable_params=int(sum(int(w.numpy().size) for w in model.trainable_weights)),
         stateful=stateful,
         mask_value=mask_value,
+        vocabulary=vocabulary,
     )
 
 
-def _patch_config(node: Any, rnn: dict[str, Any], batch: int | None, time: Any) -> None:
+def token_vocabulary(model) -> int | None:
+    """The first Embedding's input_dim when the model takes token ids (batch, T) into it; None for float
+    windows. UnsupportedLayerError for integer inputs that do not go straight into an Embedding.
+
+    Any input dtype counts (Keras's Embedding casts floats to ids): export works on an int32 clone."""
+    tensor = model.inputs[0]
+    first = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"][:1]
+    if len(tensor.shape) == 2 and first and type(first[0]).__name__ == "Embedding":
+        return int(first[0].get_config()["input_dim"])
+    if "int" in str(tensor.dtype):
+        raise UnsupportedLayerError(
+            f"model input is {tensor.dtype} {tuple(tensor.shape)}; edgernn takes integer inputs only as token ids "
+            "(batch, timesteps) straight into an Embedding layer. Feed float32 (batch, timesteps, features) otherwise."
+        )
+    return None
+
+
+def _patch_config(node: Any, rnn: dict[str, Any], batch: int | None, time: Any, tokens: bool = False) -> None:
     if isinstance(node, dict):
         cls, cfg = node.get("class_name"), node.get("config")
         if cls in RNN_CLASSES and isinstance(cfg, dict):
@@ -220,11 +242,13 @@ def _patch_config(node: Any, rnn: dict[str, Any], batch: int | None, time: Any) 
             if time is not KEEP:
                 shape[1] = time
             cfg["batch_shape"] = shape
+            if tokens:  # token ids: every artifact takes int32, whatever dtype the source's Input had
+                cfg["dtype"] = "int32"
         for value in node.values():
-            _patch_config(value, rnn, batch, time)
+            _patch_config(value, rnn, batch, time, tokens)
     elif isinstance(node, list):
         for value in node:
-            _patch_config(value, rnn, batch, time)
+            _patch_config(value, rnn, batch, time, tokens)
 
 
 def clone_with(
@@ -235,9 +259,11 @@ def clone_with(
     return_sequences: bool | None = None,
     free_time: bool = False,
     timesteps: int | None = None,
+    tokens: bool = False,
 ):
     """A clone of `model` with the same weights: stateless, its recurrent layers unrolled and/or returning
-    every step, its batch fixed at `batch` (None: free), and/or its time axis left free or fixed at `timesteps`.
+    every step, its batch fixed at `batch` (None: free), and/or its time axis left free or fixed at `timesteps`;
+    `tokens`: an int32 Input (a token model's ids, whatever its source's Input dtype).
 
     Built from the config (not by wrapping the model in a tf.function), so the converters see
     ordinary Keras variables and freeze them. A stateful layer's clone is stateless: its window
@@ -246,7 +272,7 @@ def clone_with(
     rnn = {k: v for k, v in (("unroll", unroll), ("return_sequences", return_sequences)) if v is not None}
     rnn["stateful"] = False
     config = copy.deepcopy(model.get_config())
-    _patch_config(config, rnn, batch, None if free_time else timesteps or KEEP)
+    _patch_config(config, rnn, batch, None if free_time else timesteps or KEEP, tokens)
     clone = type(model).from_config(config)
     clone.set_weights(model.get_weights())
     return clone

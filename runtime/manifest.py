@@ -255,22 +255,39 @@ def _spec(raw: Mapping[str, Any], where: checks.Where) -> Spec:
     free = "timesteps" in inp and inp["timesteps"] is None  # a free sequence length (absent: an old bundle's error)
     timesteps = None if free else checks.positive_int(inp.get("timesteps"), "input.timesteps", where)
     example = checks.positive_int(inp.get("example_timesteps"), "input.example_timesteps", where) if free else None
-    features = checks.positive_int(inp.get("features"), "input.features", where)
+    vocabulary = _vocabulary(inp, where)
+    features = None if vocabulary else checks.positive_int(inp.get("features"), "input.features", where)
     outputs = checks.positive_int(out.get("outputs"), "output.outputs", where)
-    for what, block in (("input", inp), ("output", out)):
-        if block.get("dtype", "float32") != "float32":
-            raise ManifestError(
-                f"{where}: {what}.dtype is {block['dtype']!r}; this edgernn feeds and reads float32 only."
-            )
+    if out.get("dtype", "float32") != "float32":
+        raise ManifestError(f"{where}: output.dtype is {out['dtype']!r}; this edgernn reads float32 outputs only.")
     sequence = checks.boolean(out.get("sequence", False), "output.sequence", where)
-    x = Affine.of(*checks.channels(pre.get("input"), features, "input", where))
+    x = Affine.of(*checks.channels(pre.get("input"), features or 1, "input", where))
+    if vocabulary and not x.identity:
+        raise ManifestError(f"{where}: preprocessing.input maps token ids; token inputs take no map. Re-export.")
     y = Affine.of(*checks.channels(pre.get("output"), outputs, "output", where))
     folded = checks.boolean(pre.get("folded", False), "preprocessing.folded", where)  # absent: written before folding
-    return Spec(timesteps, features, outputs, sequence, x, y, folded, str(pre.get("fold_note", "")), example)
+    note = str(pre.get("fold_note", ""))
+    return Spec(timesteps, features, outputs, sequence, x, y, folded, note, example, vocabulary)
+
+
+def _vocabulary(inp: Mapping[str, Any], where: checks.Where) -> int | None:
+    """input.vocabulary of an int32 token input (None for float32, the dtype of every older bundle)."""
+    dtype = inp.get("dtype", "float32")
+    if dtype == "float32":
+        return None
+    if dtype != "int32":
+        raise ManifestError(
+            f"{where}: input.dtype is {dtype!r}; this edgernn feeds float32 windows or int32 token ids only."
+        )
+    if inp.get("features") is not None:
+        raise ManifestError(f"{where}: an int32 token input is (batch, timesteps); input.features must be null.")
+    return checks.positive_int(inp.get("vocabulary"), "input.vocabulary", where)
 
 
 def _input(spec: Spec) -> dict[str, Any]:
-    out = {"name": "input", "timesteps": spec.timesteps, "features": spec.features, "dtype": "float32"}
+    out = {"name": "input", "timesteps": spec.timesteps, "features": spec.features, "dtype": spec.input_dtype}
+    if spec.tokens:  # ids in [0, vocabulary): predict refuses the others
+        out["vocabulary"] = spec.vocabulary
     if spec.timesteps is None:  # any T; the golden windows' length for tools that need one
         out["example_timesteps"] = spec.example_timesteps
     return out

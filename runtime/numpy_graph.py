@@ -47,16 +47,18 @@ class Graph:
             shapes[i] = tuple(layer.out_shape)
         self.out_shape = shapes[len(records) - 1]
         self.chain = all(ins == [i - 1] for i, ins in enumerate(self.inputs))
-        self.masked = any(isinstance(layer, numpy_shape.Masking) for layer in self.layers)
+        self.masked = any(getattr(layer, "makes_mask", False) for layer in self.layers)
         if self.masked and not self.chain:
-            raise UnsupportedModelError(f"{file}: a Masking layer in a graph with merges is not implemented.")
+            raise UnsupportedModelError(
+                f"{file}: a mask (Masking, mask_zero) in a graph with merges is not implemented."
+            )
 
     def _masked_chain(self, x: np.ndarray) -> np.ndarray:
-        """Keras's mask propagation: Masking makes it, recurrent layers take it, a layer without a time
-        axis in its output drops it, the others pass it on."""
+        """Keras's mask propagation: Masking (or a mask_zero Embedding) makes it, recurrent layers take it,
+        a layer without a time axis in its output drops it, the others pass it on."""
         mask = None
         for layer in self.layers:
-            if isinstance(layer, numpy_shape.Masking):
+            if getattr(layer, "makes_mask", False):
                 x, mask = layer.masked(x)
             else:
                 x = layer(x, mask) if mask is not None and getattr(layer, "takes_mask", False) else layer(x)

@@ -75,6 +75,7 @@ class LiteRTBackend:
         vet(content, entry.file)
         self._content, self._file = content, entry.file
         self._reset = entry.reset_variables
+        self._dtypes = (np.int32,) if spec.tokens else (np.float32, np.int8, np.uint8)  # ids, or float (quantized)
         self._lock = allocate_lock()
         self.runtime_module = interpreter_module().__name__
         self._build()
@@ -82,16 +83,18 @@ class LiteRTBackend:
     def _build(self) -> None:
         interp = interpreter(self._content, self._file)
         inputs, outputs = interp.get_input_details(), interp.get_output_details()
-        if len(inputs) != 1 or not outputs or inputs[0]["dtype"] not in (np.float32, np.int8, np.uint8):
+        if len(inputs) != 1 or not outputs or inputs[0]["dtype"] not in self._dtypes:
             raise ModelLoadError(
-                f"{self._file}: expected 1 float32 (or quantized int8) input and 1 output, the model has "
+                f"{self._file}: expected 1 {'int32' if len(self._dtypes) == 1 else 'float32 (or quantized int8)'} "
+                "input and 1 output, the model has "
                 f"{[str(i['dtype']) for i in inputs]} in, {len(outputs)} out; re-export the bundle."
             )
         inp, out = inputs[0], outputs[0]
         signature = inp.get("shape_signature", inp["shape"])
         self._interp = interp
         self._in, self._out = inp["index"], out["index"]
-        self._quant_in, self._quant_out = _quantization(inp), _quantization(out)
+        self._quant_in = None if inp["dtype"] == np.int32 else _quantization(inp)  # token ids go in as they are
+        self._quant_out = _quantization(out)
         self._bind()
         self._dynamic_batch = int(signature[0]) == -1
         self._batch, self._steps = int(inp["shape"][0]), int(inp["shape"][1]) if len(inp["shape"]) > 1 else 0

@@ -91,9 +91,10 @@ class OrtBackend:
         self._session = session(content, entry.file, threads)
         self.threads = threads
         inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
-        if len(inputs) != 1 or not outputs or inputs[0].type != "tensor(float)":
+        kind = "tensor(int32)" if spec.tokens else "tensor(float)"  # token ids, or float windows
+        if len(inputs) != 1 or not outputs or inputs[0].type != kind:
             raise ModelLoadError(
-                f"{entry.file}: expected 1 float input and 1 output, the model has "
+                f"{entry.file}: expected 1 {kind} input and 1 output, the model has "
                 f"{[i.type for i in inputs]} in, {len(outputs)} out; re-export the bundle."
             )
         self.input_shape, self.output_shape = list(inputs[0].shape), list(outputs[0].shape)

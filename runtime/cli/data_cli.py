@@ -104,9 +104,9 @@ def predict(args) -> int:
         ids = {"row": cols["row"].tolist()}
     else:
         x = read_windows(args.input, spec) if args.input else np.asarray(args.values, np.float32)
-        if args.input is None and x.size != spec.window_steps * spec.features:
+        if args.input is None and x.size != spec.window_width:
             return commands.predict(args)  # its message says what was expected
-        x = x.reshape(-1, spec.window_steps, spec.features)
+        x = x.reshape(-1, *spec.window_tail)
         y = predictor.predict(x, timeout=getattr(args, "timeout", None))
         flat = y.reshape(len(y), -1)
         cols = {"window": np.arange(len(y)), **{f"y{j}": flat[:, j] for j in range(flat.shape[1])}}

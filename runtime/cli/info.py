@@ -23,7 +23,10 @@ def print_info(bundle: Bundle) -> None:
     print(f"bundle   {bundle.path}  ({m.name})")
     print(f"model    {m.model.cell}, {params} trainable params")
     steps = spec.timesteps or f"any T >= 1 (golden: {spec.example_timesteps})"
-    print(f"input    (batch, {steps}, {spec.features}) float32")
+    if spec.tokens:
+        print(f"input    (batch, {steps}) int32 token ids in [0, {spec.vocabulary})")
+    else:
+        print(f"input    (batch, {steps}, {spec.features}) float32")
     print(f"output   (batch, {spec.outputs}){' per step' if spec.sequence_output else ''}")
     if m.streaming:
         states = ", ".join(f"{s.name}({s.size},)" for s in m.streaming.states)

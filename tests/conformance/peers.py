@@ -139,8 +139,6 @@ CASES: tuple[Case, ...] = (
         lambda: _seq(
             (50,), _L().Embedding(39, 16), _L().Bidirectional(_L().LSTM(8, return_sequences=True)), _L().Dense(44)
         ),
-        refused="Embedding",
-        peer="tf2onnx",
     ),
     Case(
         "tf2onnx-rnn_state_passing",

@@ -54,6 +54,12 @@ def _windows(model, seed: int) -> list[np.ndarray]:
     shape = tuple(model.inputs[0].shape)
     batch, rng = shape[0] or 3, np.random.default_rng(seed)
     lengths = FREE_STEPS if shape[1] is None else (shape[1],)
+    embedding = [layer for layer in model.layers if type(layer).__name__ == "Embedding"]
+    if len(shape) == 2 and embedding:  # token ids over the whole vocabulary, id 0 padding the first row's tail
+        windows = [rng.integers(0, embedding[0].input_dim, (batch, t)).astype(np.int32) for t in lengths]
+        for x in windows:
+            x[0, -2:] = 0
+        return windows
     windows = [rng.uniform(-1, 1, (batch, t, *shape[2:])).astype(np.float32) for t in lengths]
     masking = [layer for layer in model.layers if type(layer).__name__ == "Masking"]
     if masking:  # padded rows (tail, head, middle), written here rather than with export's helper

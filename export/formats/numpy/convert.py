@@ -141,7 +141,9 @@ def write(model, path: Path, info: ModelInfo, form: GraphForm) -> ArtifactEntry:
     layers, arrays = describe(model)
     version = spec_version(layers)
     spec = {"version": version, "timesteps": info.timesteps, "layers": layers}
-    if version == GRAPH_VERSION:
+    if info.vocabulary:  # token ids (batch, T): only a version-2 reader knows the embedding kind
+        spec.update(input_shape=[info.timesteps], input_dtype="int32")
+    elif version == GRAPH_VERSION:
         spec["input_shape"] = [info.timesteps, info.features]
     with open(path, "wb") as fh:  # a file object keeps np.savez from appending '.npz' to the name
         np.savez(fh, **{SPEC_KEY: np.array(json.dumps(spec))}, **arrays)

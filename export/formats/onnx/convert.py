@@ -73,7 +73,10 @@ def to_onnx(keras_model, info: ModelInfo, opset: int = OPSET):
     """Convert a window model with input `input` and output `output`; returns an onnx ModelProto."""
     import tensorflow as tf
 
-    signature = (tf.TensorSpec((None, info.timesteps, info.features), tf.float32, name=INPUT_NAME),)
+    if info.vocabulary:  # token ids (batch, T)
+        signature = (tf.TensorSpec((None, info.timesteps), tf.int32, name=INPUT_NAME),)
+    else:
+        signature = (tf.TensorSpec((None, info.timesteps, info.features), tf.float32, name=INPUT_NAME),)
 
     @tf.function(input_signature=signature)
     def serve(input):  # noqa: A002 - the name becomes the ONNX input name
