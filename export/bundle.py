@@ -28,6 +28,7 @@ from .atomic import staging_dir
 from .compute import compute_block
 from .fold import Folding, fold
 from .formats import DEFAULT_FORMATS, Target, file_entry
+from .heads import check_heads_options
 from .keras_io import load_keras, save_keras
 from .model_info import FREE_PROOF_STEPS, ModelInfo, clone_with, inspect_model
 from .padding import pad
@@ -115,9 +116,10 @@ def model_spec(info: ModelInfo, options: ExportOptions) -> Spec:
     """Shapes and preprocessing; outputs map back with the input's scale/offset when those are scalars."""
     scale = 1.0 if options.scale is None else options.scale
     offset = 0.0 if options.offset is None else options.offset
-    out_scale = options.output_scale
+    out_scale, out_offset = options.output_scale, options.output_offset
+    if info.heads:  # several outputs come back in model units (export/heads.py refuses an output map)
+        out_scale, out_offset = 1.0, 0.0
     out_scale = (scale if np.isscalar(scale) else 1.0) if out_scale is None else out_scale
-    out_offset = options.output_offset
     out_offset = (offset if np.isscalar(offset) else 0.0) if out_offset is None else out_offset
     x = Affine.of(_channels(offset, info.features or 1, "offset"), _channels(scale, info.features or 1, "scale"))
     y = Affine.of(
@@ -125,7 +127,7 @@ def model_spec(info: ModelInfo, options: ExportOptions) -> Spec:
     )
     example = None if info.timesteps else info.window_steps
     fields = (info.timesteps, info.features, info.outputs, info.sequence_output, x, y)
-    return Spec(*fields, example_timesteps=example, vocabulary=info.vocabulary)
+    return Spec(*fields, example_timesteps=example, vocabulary=info.vocabulary, heads=info.heads)
 
 
 def golden_inputs(info: ModelInfo, representative: np.ndarray | None, seed: int) -> np.ndarray:
@@ -183,6 +185,7 @@ def export_bundle(
     model = load_keras(model) if isinstance(model, (str, os.PathLike)) else model
     info = inspect_model(model)
     check_token_options(info, options)
+    check_heads_options(info, options)
     if info.stateful or options.timesteps or info.vocabulary:  # stateless, T fixed for unrolling, int32 ids
         model, info = _fixed(model, info, options.timesteps)
     if options.streaming:

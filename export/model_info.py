@@ -13,7 +13,10 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
-from edgernn.runtime.errors import ExportError, UnsupportedModelError
+from edgernn.runtime.errors import ExportError
+from edgernn.runtime.outputs import Head, packed_width
+
+from .heads import UnsupportedLayerError, output_heads
 
 RNN_CLASSES = {"SimpleRNN": "simple_rnn", "LSTM": "lstm", "GRU": "gru"}
 REFUSED_CLASSES = {
@@ -42,10 +45,6 @@ FREE_EXAMPLE_STEPS = 8  # a free-T model's golden windows; the proof also runs T
 FREE_PROOF_STEPS = (1, 7, 300)
 
 
-class UnsupportedLayerError(ExportError, UnsupportedModelError):
-    """A layer or option the exporters refuse; an ExportError and an UnsupportedModelError."""
-
-
 @dataclass(frozen=True)
 class ModelInfo:
     """The facts about a Keras model that the exporters and the manifest need."""
@@ -61,6 +60,7 @@ class ModelInfo:
     stateful: bool = False  # the source had stateful=True layers; export works on a stateless clone
     mask_value: float | None = None  # a Masking layer's: the proof then feeds padded windows (export/padding.py)
     vocabulary: int | None = None  # token inputs: the first Embedding's input_dim (ids in [0, vocabulary))
+    heads: tuple[Head, ...] = ()  # several outputs (export/heads.py); `outputs` is then their packed width
 
     @property
     def window_steps(self) -> int:
@@ -99,26 +99,19 @@ def _custom_problem(layer, where: str) -> str | None:
 
 
 def several_problem(model) -> str:
-    """Why `model` has several inputs or outputs, naming the options behind them."""
+    """Why `model` has several inputs, naming the options behind them (several outputs export: export/heads.py)."""
     causes = []
     for layer in model.layers:
         name = f"layer {layer.name!r}"
         if type(layer).__name__ == "InputLayer" and len(model.inputs) > 1:
             causes.append(f"input {layer.name!r}")
-        if type(layer).__name__ == "Bidirectional" and layer.get_config().get("merge_mode") is None:
-            causes.append(f"{name} is Bidirectional(merge_mode=None), which returns its two halves apart")
-        if any(half.get_config().get("return_state") for half in _halves(layer)):
-            causes.append(f"{name} has return_state=True, which adds its final states as outputs")
         if any(node.arguments and node.arguments.kwargs.get("initial_state") is not None for node in _nodes(layer)):
             causes.append(f"{name} is called with initial_state=..., which feeds its states as inputs")
-    heads = [t._keras_history.operation.name for t in model.outputs]
-    if len(model.outputs) > 1 and len(set(heads)) > 1:
-        causes.append(f"output heads {heads}")
-    why = "; ".join(causes) or "several tensors in or out"
+    why = "; ".join(causes) or "several tensors in"
     return (
         f"model {model.name!r} has {len(model.inputs)} inputs and {len(model.outputs)} outputs ({why}); "
-        "edgernn exports models with one input and one output. Export a model whose only output is the "
-        "prediction (return_state=False, a merge_mode other than None, zero initial states)."
+        "edgernn exports models with one input so far (several outputs are fine). Start the states from zeros "
+        "(no initial_state), or join the inputs into one."
     )
 
 
@@ -155,10 +148,11 @@ def inspect_model(model) -> ModelInfo:
     """Check that `model` is exportable and describe it.
 
     Raises:
-        UnsupportedLayerError: Lambda or custom code, several inputs/outputs, no recurrent layer.
+        UnsupportedLayerError: Lambda or custom code, several inputs, no recurrent layer, an output shape
+            the manifest cannot hold.
         ExportError: a free time dimension.
     """
-    if len(model.inputs) != 1 or len(model.outputs) != 1:
+    if len(model.inputs) != 1:
         raise UnsupportedLayerError(several_problem(model))
     cells, bidirectional, layers, stateful, mask_value = [], False, [], False, None
     for layer in model.layers:
@@ -188,22 +182,18 @@ def inspect_model(model) -> ModelInfo:
             f"model input shape {in_shape} has a free feature dimension; edgernn needs a static feature count. "
             "Rebuild the model with keras.Input((timesteps or None, features))."
         )
-    if len(out_shape) not in (2, 3) or out_shape[-1] is None:
+    heads = output_heads(model, in_shape)  # checks every output's shape; () for one output
+    if heads and in_shape[1] is None:
         raise UnsupportedLayerError(
-            f"model output has shape {out_shape}; expected (batch, outputs) or (batch, timesteps, outputs). "
-            "Add a Flatten or Reshape head."
+            f"model {model.name!r} has {len(heads)} outputs and a free sequence length; several outputs are exported "
+            "at a fixed T so far. Export with --timesteps T (ExportOptions(timesteps=T))."
         )
-    if len(out_shape) == 3 and out_shape[1] != in_shape[1]:
-        raise UnsupportedLayerError(
-            f"model output has shape {out_shape}: a sequence of {out_shape[1]} steps from {in_shape[1]} input steps; "
-            "an edgernn bundle returns (batch, outputs) or one output per input step (the manifest's shape). "
-            "End the model with a Flatten or Global*Pooling1D head, or keep the time axis."
-        )
+    width = packed_width(heads) if heads else int(out_shape[-1])
     return ModelInfo(
         timesteps=None if in_shape[1] is None else int(in_shape[1]),
         features=None if vocabulary else int(in_shape[2]),
-        outputs=int(out_shape[-1]),
-        sequence_output=len(out_shape) == 3,
+        outputs=width,
+        sequence_output=len(out_shape) == 3 and not heads,
         cells=tuple(cells),
         bidirectional=bidirectional,
         layers=tuple(layers),
@@ -211,6 +201,7 @@ def inspect_model(model) -> ModelInfo:
         stateful=stateful,
         mask_value=mask_value,
         vocabulary=vocabulary,
+        heads=heads,
     )
 
 

@@ -12,6 +12,7 @@ from edgernn.runtime.compare import compare, tolerance
 from edgernn.runtime.errors import ExportError
 from edgernn.runtime.manifest import ArtifactEntry, Spec
 
+from .heads import keras_outputs
 from .padding import pad
 from .tokens import random_ids
 
@@ -25,10 +26,6 @@ class Case:
     name: str
     inputs: np.ndarray
     outputs: np.ndarray
-
-
-def keras_outputs(model, x: np.ndarray) -> np.ndarray:
-    return np.asarray(model(x, training=False), dtype=np.float32)
 
 
 def keras_cases(

@@ -276,8 +276,12 @@ __all__ = ["Bundle", "check_threads", "keys_to_trust", "read_checked", "sha256_b
 
 
 def _predictor_class(spec) -> type[Predictor]:
-    if not spec.tokens:
+    """Predictor, or the subclass for token ids and/or several outputs (loaded only for those bundles)."""
+    if not spec.tokens and not spec.heads:
         return Predictor
-    from .tokens import TokenPredictor  # only token-input bundles load it
+    from .heads import MultiPredictor
+    from .tokens import TokenPredictor
 
-    return TokenPredictor
+    if spec.tokens and spec.heads:
+        return type("TokenMultiPredictor", (MultiPredictor, TokenPredictor), {})
+    return TokenPredictor if spec.tokens else MultiPredictor

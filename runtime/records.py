@@ -14,6 +14,7 @@ import numpy as np
 from . import checks
 from .errors import ManifestError
 from .frozen import factory, record, replace
+from .outputs import Head
 
 FORMAT_NAME = "edgernn-bundle"
 SCHEMA_VERSION = 1
@@ -102,6 +103,7 @@ class Spec:
     fold_note: str = ""
     example_timesteps: int | None = None  # a free-T bundle's golden window length
     vocabulary: int | None = None  # token inputs: ids in [0, vocabulary) (the Embedding's input_dim)
+    heads: tuple[Head, ...] = ()  # several outputs, in the Keras order; `outputs` is then their packed width
 
     @property
     def tokens(self) -> bool:

@@ -21,6 +21,7 @@ import numpy as np
 from .. import optional
 from ..errors import ModelLoadError, ModelRunError, UnsupportedModelError
 from ..manifest import ArtifactEntry, Spec
+from ..outputs import file_output, pack
 from ..vet.tflite_graph import check_graph
 from ..vet.tflite_ops import custom_ops
 from . import REGISTRY
@@ -76,6 +77,8 @@ class LiteRTBackend:
         self._content, self._file = content, entry.file
         self._reset = entry.reset_variables
         self._dtypes = (np.int32,) if spec.tokens else (np.float32, np.int8, np.uint8)  # ids, or float (quantized)
+        self._heads = len(spec.heads)  # several outputs: read them all, packed (runtime/outputs.py)
+        self._outs: list[int] | None = None
         self._lock = allocate_lock()
         self.runtime_module = interpreter_module().__name__
         self._build()
@@ -102,6 +105,10 @@ class LiteRTBackend:
         self.input_details, self.output_details = inp, out
         self.input_shape = list(signature)
         self.output_shape = list(out.get("shape_signature", out["shape"]))
+        if self._heads:
+            self._outs = _head_indices(interp, self._heads, self._file)
+            shapes = {d["index"]: d.get("shape_signature", d["shape"]) for d in outputs}
+            self.output_shape = [-1, sum(int(np.prod(shapes[i][1:])) for i in self._outs)]
 
     def _bind(self) -> None:
         """Hold the wrapper's C++ SetTensor/Invoke/GetTensor for the hot path, when this build has them.
@@ -110,7 +117,7 @@ class LiteRTBackend:
         by tensor(); this backend never makes any. Each bound method holds a reference to the
         wrapper, which would trip that same probe in allocate_tensors(): _resize unbinds first.
         """
-        if self._quant_in is not None or self._quant_out is not None or self._reset:
+        if self._quant_in is not None or self._quant_out is not None or self._reset or self._outs:
             self._fast = None  # the hot path passes floats straight through; these files need _once
             return
         native = getattr(self._interp, "_interpreter", None)
@@ -141,6 +148,8 @@ class LiteRTBackend:
             self._interp.reset_all_variables()
         self._interp.set_tensor(self._in, x)
         self._interp.invoke()
+        if self._outs:
+            return pack([self._interp.get_tensor(i) for i in self._outs])
         y = self._interp.get_tensor(self._out)
         if self._quant_out is not None:
             scale, zero = self._quant_out
@@ -176,6 +185,18 @@ def _busy(file: str, seconds: float) -> None:
         "hangs?) and LiteRT cannot stop it; this call gave up. Run 'edgernn validate --isolate' on the bundle, "
         "or load untrusted bundles with isolate=True."
     )
+
+
+def _head_indices(interp, count: int, file: str) -> list[int]:
+    """The tensor indices of signature outputs output_0 .. output_{count-1} (the manifest's head order)."""
+    outputs = interp._get_full_signature_list().get("serving_default", {}).get("outputs", {})
+    names = [file_output(i) for i in range(count)]
+    if sorted(outputs) != sorted(names):
+        raise ModelLoadError(
+            f"{file}: expected signature outputs {names} (one per output in the manifest), the model has "
+            f"{sorted(outputs)}; re-export the bundle."
+        )
+    return [int(outputs[n]) for n in names]
 
 
 def _quantization(detail: dict[str, Any]) -> tuple[float, int] | None:

@@ -61,11 +61,12 @@ def build(content: bytes, file: str) -> tuple[dict[str, Any], Graph, int | None]
     if not (ok and all(d is None or type(d) is int and d > 0 for d in shape)):
         shape = [desc.get("timesteps"), input_width(desc["layers"], arrays)]  # version 1: the first kernel's rows
     steps = shape[0] if type(shape[0]) is int and shape[0] > 0 else None
+    heads = desc.get("outputs")  # several outputs (absent: the last layer's)
     if tokens:
-        return desc, Graph(desc["layers"], Weights(arrays, file), (steps,), file), None
+        return desc, Graph(desc["layers"], Weights(arrays, file), (steps,), file, heads), None
     if not isinstance(shape[1], int):
         raise ModelLoadError(f"{file}: the numpy spec's input has no feature count; re-export the bundle.")
-    return desc, Graph(desc["layers"], Weights(arrays, file), (steps, shape[1]), file), shape[1]
+    return desc, Graph(desc["layers"], Weights(arrays, file), (steps, shape[1]), file, heads), shape[1]
 
 
 class NumpyBackend:

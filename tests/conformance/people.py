@@ -126,8 +126,6 @@ CASES: tuple[Case, ...] = (
                 k.Input((5, 2))
             )
         ),
-        refused="output heads",
-        peer="tf2onnx",
     ),
     Case(
         "free-time",
