@@ -10,7 +10,7 @@ export TF_CPP_MIN_LOG_LEVEL := 3
 export ORT_DISABLE_TELEMETRY := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test lint models fuzz report install clean check-install test-tflite-runtime test-ray fresh-clone mcu
+.PHONY: demo test lint models fuzz report install clean check-install test-tflite-runtime test-ray test-backends fresh-clone mcu
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,13 +26,23 @@ demo: $(STAMP)
 
 ## The test suite (real converters and runtimes, tiny models). The Ray engine's tests are `make test-ray`.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -p no:cacheprovider --ignore=tests/data/test_ray_engine.py
+	$(BIN)/python -m pytest -q -p no:cacheprovider --ignore=tests/data/test_ray_engine.py \
+		--ignore=tests/export/test_other_backends.py
 
 ## --engine ray on a local Ray (num_cpus=2): installs the [ray] extra, then checks Ray == local row for row.
 ## Without ray (the install failed, or an unsupported Python) the tests skip and say why (-rs).
 test-ray: $(STAMP)
 	-$(BIN)/python -m pip install -q -e '.[ray]'
 	$(BIN)/python -m pytest -q -rs -p no:cacheprovider tests/data/test_ray_engine.py
+
+## .keras files saved on the JAX and torch backends export, every artifact answering like the saving backend:
+## installs the [keras-backends] extra with torch's CPU wheel (the default torch wheel pulls the CUDA stack,
+## gigabytes), else jax alone; a backend that does not install or import skips, saying why (-rs).
+TORCH_CPU ?= torch==2.13.0+cpu
+test-backends: $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[keras-backends]' '$(TORCH_CPU)' || $(BIN)/python -m pip install -q jax \
+		|| echo "test-backends: neither torch ($(TORCH_CPU)) nor jax installs; the tests skip"
+	$(BIN)/python -m pytest -q -rs -p no:cacheprovider tests/export/test_other_backends.py
 
 ## Formatter and linter (ruff, configured in pyproject.toml): line length, import order, pyflakes.
 lint: $(STAMP)
