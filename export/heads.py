@@ -66,7 +66,12 @@ def check_heads_options(info: Any, options: Any) -> None:
             f"--output-scale/--output-offset: {why}and an output map for several outputs is not "
             "implemented; they are returned in model units. Drop the output map."
         )
+    refuse_streaming_and_variants(options, why, "with several outputs")
+
+
+def refuse_streaming_and_variants(options: Any, why: str, what: str) -> None:
+    """ExportError for --streaming or --quantize on a model kind that has neither yet (`what` names the kind)."""
     if options.streaming:
-        raise ExportError(f"--streaming: {why}and step models with several outputs are not implemented yet.")
+        raise ExportError(f"--streaming: {why}and step models {what} are not implemented yet.")
     if options.quantize:
-        raise ExportError(f"--quantize: {why}and quantized variants with several outputs are not implemented yet.")
+        raise ExportError(f"--quantize: {why}and quantized variants {what} are not implemented yet.")

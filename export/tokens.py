@@ -13,6 +13,7 @@ import numpy as np
 
 from edgernn.runtime.errors import ExportError
 
+from .heads import refuse_streaming_and_variants
 from .model_info import ModelInfo
 
 
@@ -28,10 +29,7 @@ def check_token_options(info: ModelInfo, options: Any) -> None:
                 f"{key}={value!r}: {why}and a preprocessing map does not apply to ids. "
                 "Drop --scale/--offset (give --output-scale/--output-offset for the outputs)."
             )
-    if options.streaming:
-        raise ExportError(f"--streaming: {why}and step models for token inputs are not implemented yet.")
-    if options.quantize:
-        raise ExportError(f"--quantize: {why}and quantized variants of token models are not implemented yet.")
+    refuse_streaming_and_variants(options, why, "for token inputs")
 
 
 def random_ids(rng: np.random.Generator, shape: tuple[int, ...], vocabulary: int) -> np.ndarray:

@@ -104,7 +104,7 @@ def test_a_float_input_into_an_embedding_exports_as_int32_ids(tmp_path):
         ({"scale": 0.5}, "a preprocessing map does not apply to ids"),
         ({"offset": [1.0]}, "a preprocessing map does not apply to ids"),
         ({"streaming": True}, "step models for token inputs are not implemented"),
-        ({"quantize": "dynamic"}, "quantized variants of token models are not implemented"),
+        ({"quantize": "dynamic"}, "quantized variants for token inputs are not implemented"),
     ],
 )
 def test_token_models_refuse_input_maps_streaming_and_variants_with_the_reason(tmp_path, options, expected):
