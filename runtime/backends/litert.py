@@ -89,7 +89,7 @@ class LiteRTBackend:
         if len(inputs) != 1 or not outputs or inputs[0]["dtype"] not in self._dtypes:
             raise ModelLoadError(
                 f"{self._file}: expected 1 {'int32' if len(self._dtypes) == 1 else 'float32 (or quantized int8)'} "
-                "input and 1 output, the model has "
+                f"input and {self._heads or 1} output(s), the model has "
                 f"{[str(i['dtype']) for i in inputs]} in, {len(outputs)} out; re-export the bundle."
             )
         inp, out = inputs[0], outputs[0]
@@ -98,6 +98,8 @@ class LiteRTBackend:
         self._in, self._out = inp["index"], out["index"]
         self._quant_in = None if inp["dtype"] == np.int32 else _quantization(inp)  # token ids go in as they are
         self._quant_out = _quantization(out)
+        if self._heads:  # before _bind: several outputs never take the one-output hot path
+            self._outs = _head_indices(interp, self._heads, self._file)
         self._bind()
         self._dynamic_batch = int(signature[0]) == -1
         self._batch, self._steps = int(inp["shape"][0]), int(inp["shape"][1]) if len(inp["shape"]) > 1 else 0
@@ -105,8 +107,7 @@ class LiteRTBackend:
         self.input_details, self.output_details = inp, out
         self.input_shape = list(signature)
         self.output_shape = list(out.get("shape_signature", out["shape"]))
-        if self._heads:
-            self._outs = _head_indices(interp, self._heads, self._file)
+        if self._outs:
             shapes = {d["index"]: d.get("shape_signature", d["shape"]) for d in outputs}
             self.output_shape = [-1, sum(int(np.prod(shapes[i][1:])) for i in self._outs)]
 

@@ -53,6 +53,8 @@ def test_predict_returns_a_dict_by_output_name_on_every_backend(heads, backend):
     x = np.random.default_rng(2).uniform(-1, 1, (3, 5, 2)).astype(np.float32)
     score, tags = (np.asarray(t) for t in model(x, training=False))
     predictor = load(result.path, backend=backend)
+    first = predictor.predict(x[:1])  # batch 1 first: the shape a fresh interpreter is allocated at
+    np.testing.assert_allclose(first["tags"], tags[:1], atol=1e-5, rtol=0)
     for got in (predictor.predict(x), predictor.predict(x, allow_nonfinite=True)):
         assert list(got) == ["score", "tags"]
         np.testing.assert_allclose(got["score"], score, atol=1e-5, rtol=0)
