@@ -99,6 +99,10 @@ def predict(args) -> int:
             )
         x = np.asarray(values, dtype=np.float32).reshape(1, *spec.window_tail)
         y = predictor.predict(x, allow_nonfinite=nonfinite, timeout=timeout)
+    if isinstance(y, dict):  # several outputs: one line each, led by its name
+        for name, values in y.items():
+            print(name, " ".join(f"{v:.6g}" for v in values.reshape(-1)))
+        return 0
     print(" ".join(f"{v:.6g}" for v in y.reshape(-1)))
     return 0
 

@@ -137,3 +137,15 @@ def test_malformed_heads_are_refused(heads, heads_value, expected):
     raw["output"]["heads"] = heads_value
     with pytest.raises(ManifestError, match=expected):
         Manifest.parse(raw)
+
+
+def test_the_cli_prints_one_line_per_output(heads, capsys):
+    from edgernn.runtime.cli.main import main
+
+    model, result = heads
+    x = np.linspace(-1, 1, 10, dtype=np.float32)
+    assert main(["predict", str(result.path), *map(str, x)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == ["score", "tags"]
+    want = np.asarray(model(x.reshape(1, 5, 2))[1]).reshape(-1)
+    np.testing.assert_allclose(np.array(lines[1].split()[1:], np.float32), want, atol=1e-5, rtol=0)

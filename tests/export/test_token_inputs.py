@@ -143,3 +143,14 @@ def test_a_map_on_token_ids_in_a_manifest_is_refused(tokens):
     raw["preprocessing"]["input"] = {"offset": [0.0], "scale": [2.0]}
     with pytest.raises(ManifestError, match="token inputs take no map"):
         Manifest.parse(raw)
+
+
+def test_the_cli_predicts_ids_given_as_values_and_refuses_a_fraction(tokens, capsys):
+    from edgernn.runtime.cli.main import main
+
+    model, result, ids = tokens
+    assert main(["predict", str(result.path), *map(str, ids[0])]) == 0
+    got = np.array(capsys.readouterr().out.split(), np.float32)
+    np.testing.assert_allclose(got, np.asarray(model(ids[:1]))[0] / 2.0, atol=1e-5, rtol=0)
+    assert main(["predict", str(result.path), "1", "2", "3", "4", "5", "0.5"]) == 2
+    assert "not whole numbers" in capsys.readouterr().err
