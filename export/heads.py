@@ -61,7 +61,8 @@ def check_heads_options(info: Any, options: Any) -> None:
     if not info.heads:
         return
     why = f"the model has {len(info.heads)} outputs ({', '.join(h.name for h in info.heads)}) "
-    if options.output_scale is not None or options.output_offset is not None:
+    maps = ((options.output_scale, 1.0), (options.output_offset, 0.0))  # a re-export carries the identity
+    if any(value is not None and not np.all(np.asarray(value, np.float64) == neutral) for value, neutral in maps):
         raise ExportError(
             f"--output-scale/--output-offset: {why}and an output map for several outputs is not "
             "implemented; they are returned in model units. Drop the output map."

@@ -149,3 +149,9 @@ def test_the_cli_prints_one_line_per_output(heads, capsys):
     assert [line.split()[0] for line in lines] == ["score", "tags"]
     want = np.asarray(model(x.reshape(1, 5, 2))[1]).reshape(-1)
     np.testing.assert_allclose(np.array(lines[1].split()[1:], np.float32), want, atol=1e-5, rtol=0)
+
+
+def test_a_bundle_with_several_outputs_re_exports(heads, tmp_path):
+    _, result = heads
+    again = export_bundle(str(result.path), tmp_path / "again", formats=("onnx",))
+    assert [h.name for h in again.manifest.spec.heads] == ["score", "tags"]

@@ -154,3 +154,10 @@ def test_the_cli_predicts_ids_given_as_values_and_refuses_a_fraction(tokens, cap
     np.testing.assert_allclose(got, np.asarray(model(ids[:1]))[0] / 2.0, atol=1e-5, rtol=0)
     assert main(["predict", str(result.path), "1", "2", "3", "4", "5", "0.5"]) == 2
     assert "not whole numbers" in capsys.readouterr().err
+
+
+def test_a_token_bundle_re_exports_with_its_output_map(tokens, tmp_path):
+    _, result, ids = tokens
+    again = export_bundle(str(result.path), tmp_path / "again", formats=("onnx",))
+    assert again.manifest.spec.vocabulary == VOCABULARY and not again.manifest.spec.y.identity
+    np.testing.assert_allclose(load(again.path).predict(ids), load(result.path).predict(ids), atol=1e-6, rtol=0)
