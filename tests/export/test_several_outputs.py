@@ -147,6 +147,8 @@ def test_the_cli_prints_one_line_per_output(heads, capsys):
     assert main(["predict", str(result.path), *map(str, x)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in lines] == ["score", "tags"]
+    assert main(["info", str(result.path)]) == 0
+    assert "output   score (batch, 1), tags (batch, 5, 2)" in capsys.readouterr().out
     want = np.asarray(model(x.reshape(1, 5, 2))[1]).reshape(-1)
     np.testing.assert_allclose(np.array(lines[1].split()[1:], np.float32), want, atol=1e-5, rtol=0)
 
