@@ -27,6 +27,7 @@ from .atomic import staging_dir
 from .compute import compute_block
 from .fold import Folding, fold
 from .formats import DEFAULT_FORMATS, Target, file_entry
+from .heads import check_heads_options
 from .keras_io import load_keras, save_keras
 from .model_info import FREE_PROOF_STEPS, ModelInfo, clone_with, inspect_model
 from .padding import pad
@@ -34,6 +35,7 @@ from .provenance import provenance
 from .source import bundle_name, raw_golden, resolve
 from .stream_variants import write_step_variants
 from .streaming import check_streamable, write_step_models
+from .tokens import check_token_options, random_ids
 from .variants import GOLDEN_HOLDOUT, Windows, parse_variants, quantization_block, split_windows, write_variants
 from .verify import keras_cases
 from .windows import write_window_models
@@ -114,28 +116,34 @@ def model_spec(info: ModelInfo, options: ExportOptions) -> Spec:
     """Shapes and preprocessing; outputs map back with the input's scale/offset when those are scalars."""
     scale = 1.0 if options.scale is None else options.scale
     offset = 0.0 if options.offset is None else options.offset
-    out_scale = options.output_scale
+    out_scale, out_offset = options.output_scale, options.output_offset
+    if info.heads:  # several outputs come back in model units (export/heads.py refuses an output map)
+        out_scale, out_offset = 1.0, 0.0
     out_scale = (scale if np.isscalar(scale) else 1.0) if out_scale is None else out_scale
-    out_offset = options.output_offset
     out_offset = (offset if np.isscalar(offset) else 0.0) if out_offset is None else out_offset
-    x = Affine.of(_channels(offset, info.features, "offset"), _channels(scale, info.features, "scale"))
+    x = Affine.of(_channels(offset, info.features or 1, "offset"), _channels(scale, info.features or 1, "scale"))
     y = Affine.of(
         _channels(out_offset, info.outputs, "output offset"), _channels(out_scale, info.outputs, "output scale")
     )
     example = None if info.timesteps else info.window_steps
-    return Spec(info.timesteps, info.features, info.outputs, info.sequence_output, x, y, example_timesteps=example)
+    fields = (info.timesteps, info.features, info.outputs, info.sequence_output, x, y)
+    return Spec(*fields, example_timesteps=example, vocabulary=info.vocabulary, heads=info.heads)
 
 
 def golden_inputs(info: ModelInfo, representative: np.ndarray | None, seed: int) -> np.ndarray:
     """Up to 8 representative windows (model units) and 8 random ones."""
     rng = np.random.default_rng(seed)
+    dtype = np.int32 if info.vocabulary else np.float32  # token ids, or float windows
     parts = []
     if representative is not None:
-        parts.append(np.asarray(representative, dtype=np.float32)[:8])
-    parts.append(rng.uniform(-1, 1, (GOLDEN_RANDOM, info.window_steps, info.features)).astype(np.float32))
+        parts.append(np.asarray(representative, dtype=dtype)[:8])
+    if info.vocabulary:
+        parts.append(random_ids(rng, (GOLDEN_RANDOM, info.window_steps), info.vocabulary))
+    else:
+        parts.append(rng.uniform(-1, 1, (GOLDEN_RANDOM, info.window_steps, info.features)).astype(np.float32))
     if info.mask_value is not None:  # validate re-checks the masked steps too
         parts[-1] = pad(parts[-1], info.mask_value)
-    return np.concatenate(parts).astype(np.float32)
+    return np.concatenate(parts).astype(dtype)
 
 
 def _calibration_windows(model, info: ModelInfo, spec: Spec, options: ExportOptions) -> Windows:
@@ -176,7 +184,9 @@ def export_bundle(
         )
     model = load_keras(model) if isinstance(model, (str, os.PathLike)) else model
     info = inspect_model(model)
-    if info.stateful or options.timesteps:  # stateless (the step models carry state), or T fixed for unrolling
+    check_token_options(info, options)
+    check_heads_options(info, options)
+    if info.stateful or options.timesteps or info.vocabulary:  # stateless, T fixed for unrolling, int32 ids
         model, info = _fixed(model, info, options.timesteps)
     if options.streaming:
         check_streamable(model)  # before any conversion: say at once why it cannot stream
@@ -184,7 +194,9 @@ def export_bundle(
     spec = model_spec(info, options)
     inputs = golden_inputs(info, options.representative, options.seed)
     lengths = () if info.timesteps else FREE_PROOF_STEPS
-    cases = keras_cases(model, inputs, seed=options.seed + 1, lengths=lengths, mask_value=info.mask_value)
+    cases = keras_cases(
+        model, inputs, seed=options.seed + 1, lengths=lengths, mask_value=info.mask_value, vocabulary=info.vocabulary
+    )
     folding = fold(model, spec, inputs) if options.fold else Folding(model, False, "exported with fold=False")
     spec = replace(spec, folded=folding.folded, fold_note=folding.reason)
     source = folding.model  # what every artifact is converted from: raw units when folded
@@ -238,7 +250,7 @@ def _fixed(model, info: ModelInfo, timesteps: int | None) -> tuple[Any, ModelInf
     """A stateless clone, its sequence length fixed at `timesteps` when given (ExportError for a fixed model)."""
     if timesteps and info.timesteps not in (None, timesteps):
         raise ExportError(f"--timesteps {timesteps}: the model's input already has {info.timesteps} timesteps.")
-    clone = clone_with(model, timesteps=timesteps)
+    clone = clone_with(model, timesteps=timesteps, tokens=bool(info.vocabulary))
     return clone, inspect_model(clone)
 
 

@@ -13,19 +13,22 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
-from edgernn.runtime.errors import ExportError, UnsupportedModelError
+from edgernn.runtime.errors import ExportError
+from edgernn.runtime.outputs import Head, packed_width
+
+from .heads import UnsupportedLayerError, output_heads
 
 RNN_CLASSES = {"SimpleRNN": "simple_rnn", "LSTM": "lstm", "GRU": "gru"}
 REFUSED_CLASSES = {
     "Lambda": "runs arbitrary Python code, which no converter can prove and a bundle must not carry",
     "TFSMLayer": "wraps a TensorFlow SavedModel whose graph edgernn cannot inspect",
-    # Random float windows never hit an integer token, so the proof would pass a wrong Embedding.
-    # Refused until the window API carries integer inputs (tf2onnx converts it: test_embedding).
-    "Embedding": "takes integer token ids, and edgernn's window API carries float32 inputs only so far",
 }
 KEEP = object()  # _patch_config: leave the Input's time axis as it is
 DESCRIBED = ("units", "return_sequences", "activation", "recurrent_activation", "reset_after", "go_backwards", "rate")
 DESCRIBED_MORE = (
+    "input_dim",
+    "output_dim",
+    "mask_zero",
     "filters",
     "kernel_size",
     "strides",
@@ -42,16 +45,12 @@ FREE_EXAMPLE_STEPS = 8  # a free-T model's golden windows; the proof also runs T
 FREE_PROOF_STEPS = (1, 7, 300)
 
 
-class UnsupportedLayerError(ExportError, UnsupportedModelError):
-    """A layer or option the exporters refuse; an ExportError and an UnsupportedModelError."""
-
-
 @dataclass(frozen=True)
 class ModelInfo:
     """The facts about a Keras model that the exporters and the manifest need."""
 
     timesteps: int | None  # None: Input((None, F)), any T >= 1
-    features: int
+    features: int | None  # None: int token ids (batch, T) into an Embedding (`vocabulary` set)
     outputs: int
     sequence_output: bool
     cells: tuple[str, ...]  # one per recurrent layer, first to last
@@ -60,6 +59,8 @@ class ModelInfo:
     trainable_params: int
     stateful: bool = False  # the source had stateful=True layers; export works on a stateless clone
     mask_value: float | None = None  # a Masking layer's: the proof then feeds padded windows (export/padding.py)
+    vocabulary: int | None = None  # token inputs: the first Embedding's input_dim (ids in [0, vocabulary))
+    heads: tuple[Head, ...] = ()  # several outputs (export/heads.py); `outputs` is then their packed width
 
     @property
     def window_steps(self) -> int:
@@ -98,26 +99,19 @@ def _custom_problem(layer, where: str) -> str | None:
 
 
 def several_problem(model) -> str:
-    """Why `model` has several inputs or outputs, naming the options behind them."""
+    """Why `model` has several inputs, naming the options behind them (several outputs export: export/heads.py)."""
     causes = []
     for layer in model.layers:
         name = f"layer {layer.name!r}"
         if type(layer).__name__ == "InputLayer" and len(model.inputs) > 1:
             causes.append(f"input {layer.name!r}")
-        if type(layer).__name__ == "Bidirectional" and layer.get_config().get("merge_mode") is None:
-            causes.append(f"{name} is Bidirectional(merge_mode=None), which returns its two halves apart")
-        if any(half.get_config().get("return_state") for half in _halves(layer)):
-            causes.append(f"{name} has return_state=True, which adds its final states as outputs")
         if any(node.arguments and node.arguments.kwargs.get("initial_state") is not None for node in _nodes(layer)):
             causes.append(f"{name} is called with initial_state=..., which feeds its states as inputs")
-    heads = [t._keras_history.operation.name for t in model.outputs]
-    if len(model.outputs) > 1 and len(set(heads)) > 1:
-        causes.append(f"output heads {heads}")
-    why = "; ".join(causes) or "several tensors in or out"
+    why = "; ".join(causes) or "several tensors in"
     return (
         f"model {model.name!r} has {len(model.inputs)} inputs and {len(model.outputs)} outputs ({why}); "
-        "edgernn exports models with one input and one output. Export a model whose only output is the "
-        "prediction (return_state=False, a merge_mode other than None, zero initial states)."
+        "edgernn exports models with one input so far (several outputs are fine). Start the states from zeros "
+        "(no initial_state), or join the inputs into one."
     )
 
 
@@ -154,10 +148,11 @@ def inspect_model(model) -> ModelInfo:
     """Check that `model` is exportable and describe it.
 
     Raises:
-        UnsupportedLayerError: Lambda or custom code, several inputs/outputs, no recurrent layer.
+        UnsupportedLayerError: Lambda or custom code, several inputs, no recurrent layer, an output shape
+            the manifest cannot hold.
         ExportError: a free time dimension.
     """
-    if len(model.inputs) != 1 or len(model.outputs) != 1:
+    if len(model.inputs) != 1:
         raise UnsupportedLayerError(several_problem(model))
     cells, bidirectional, layers, stateful, mask_value = [], False, [], False, None
     for layer in model.layers:
@@ -177,39 +172,57 @@ def inspect_model(model) -> ModelInfo:
             f"model {model.name!r} has no SimpleRNN, LSTM or GRU layer; edgernn exports recurrent sequence models."
         )
     in_shape, out_shape = tuple(model.inputs[0].shape), tuple(model.outputs[0].shape)
-    if len(in_shape) != 3:
+    vocabulary = token_vocabulary(model)
+    if vocabulary:
+        mask_value = 0.0 if any(entry.get("mask_zero") for entry in layers) else None  # id 0 pads
+    elif len(in_shape) != 3:
         raise UnsupportedLayerError(f"model input has shape {in_shape}; expected (batch, timesteps, features).")
-    if in_shape[2] is None:
+    if not vocabulary and in_shape[2] is None:
         raise ExportError(
             f"model input shape {in_shape} has a free feature dimension; edgernn needs a static feature count. "
             "Rebuild the model with keras.Input((timesteps or None, features))."
         )
-    if len(out_shape) not in (2, 3) or out_shape[-1] is None:
+    heads = output_heads(model, in_shape)  # checks every output's shape; () for one output
+    if heads and in_shape[1] is None:
         raise UnsupportedLayerError(
-            f"model output has shape {out_shape}; expected (batch, outputs) or (batch, timesteps, outputs). "
-            "Add a Flatten or Reshape head."
+            f"model {model.name!r} has {len(heads)} outputs and a free sequence length; several outputs are exported "
+            "at a fixed T so far. Export with --timesteps T (ExportOptions(timesteps=T))."
         )
-    if len(out_shape) == 3 and out_shape[1] != in_shape[1]:
-        raise UnsupportedLayerError(
-            f"model output has shape {out_shape}: a sequence of {out_shape[1]} steps from {in_shape[1]} input steps; "
-            "an edgernn bundle returns (batch, outputs) or one output per input step (the manifest's shape). "
-            "End the model with a Flatten or Global*Pooling1D head, or keep the time axis."
-        )
+    width = packed_width(heads) if heads else int(out_shape[-1])
     return ModelInfo(
         timesteps=None if in_shape[1] is None else int(in_shape[1]),
-        features=int(in_shape[2]),
-        outputs=int(out_shape[-1]),
-        sequence_output=len(out_shape) == 3,
+        features=None if vocabulary else int(in_shape[2]),
+        outputs=width,
+        sequence_output=len(out_shape) == 3 and not heads,
         cells=tuple(cells),
         bidirectional=bidirectional,
         layers=tuple(layers),
         trainable_params=int(sum(int(w.numpy().size) for w in model.trainable_weights)),
         stateful=stateful,
         mask_value=mask_value,
+        vocabulary=vocabulary,
+        heads=heads,
     )
 
 
-def _patch_config(node: Any, rnn: dict[str, Any], batch: int | None, time: Any) -> None:
+def token_vocabulary(model) -> int | None:
+    """The first Embedding's input_dim when the model takes token ids (batch, T) into it; None for float
+    windows. UnsupportedLayerError for integer inputs that do not go straight into an Embedding.
+
+    Any input dtype counts (Keras's Embedding casts floats to ids): export works on an int32 clone."""
+    tensor = model.inputs[0]
+    first = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"][:1]
+    if len(tensor.shape) == 2 and first and type(first[0]).__name__ == "Embedding":
+        return int(first[0].get_config()["input_dim"])
+    if "int" in str(tensor.dtype):
+        raise UnsupportedLayerError(
+            f"model input is {tensor.dtype} {tuple(tensor.shape)}; edgernn takes integer inputs only as token ids "
+            "(batch, timesteps) straight into an Embedding layer. Feed float32 (batch, timesteps, features) otherwise."
+        )
+    return None
+
+
+def _patch_config(node: Any, rnn: dict[str, Any], batch: int | None, time: Any, tokens: bool = False) -> None:
     if isinstance(node, dict):
         cls, cfg = node.get("class_name"), node.get("config")
         if cls in RNN_CLASSES and isinstance(cfg, dict):
@@ -220,11 +233,13 @@ def _patch_config(node: Any, rnn: dict[str, Any], batch: int | None, time: Any) 
             if time is not KEEP:
                 shape[1] = time
             cfg["batch_shape"] = shape
+            if tokens:  # token ids: every artifact takes int32, whatever dtype the source's Input had
+                cfg["dtype"] = "int32"
         for value in node.values():
-            _patch_config(value, rnn, batch, time)
+            _patch_config(value, rnn, batch, time, tokens)
     elif isinstance(node, list):
         for value in node:
-            _patch_config(value, rnn, batch, time)
+            _patch_config(value, rnn, batch, time, tokens)
 
 
 def clone_with(
@@ -235,9 +250,11 @@ def clone_with(
     return_sequences: bool | None = None,
     free_time: bool = False,
     timesteps: int | None = None,
+    tokens: bool = False,
 ):
     """A clone of `model` with the same weights: stateless, its recurrent layers unrolled and/or returning
-    every step, its batch fixed at `batch` (None: free), and/or its time axis left free or fixed at `timesteps`.
+    every step, its batch fixed at `batch` (None: free), and/or its time axis left free or fixed at `timesteps`;
+    `tokens`: an int32 Input (a token model's ids, whatever its source's Input dtype).
 
     Built from the config (not by wrapping the model in a tf.function), so the converters see
     ordinary Keras variables and freeze them. A stateful layer's clone is stateless: its window
@@ -246,7 +263,7 @@ def clone_with(
     rnn = {k: v for k, v in (("unroll", unroll), ("return_sequences", return_sequences)) if v is not None}
     rnn["stateful"] = False
     config = copy.deepcopy(model.get_config())
-    _patch_config(config, rnn, batch, None if free_time else timesteps or KEEP)
+    _patch_config(config, rnn, batch, None if free_time else timesteps or KEEP, tokens)
     clone = type(model).from_config(config)
     clone.set_weights(model.get_weights())
     return clone

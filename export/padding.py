@@ -13,7 +13,7 @@ import numpy as np
 
 def pad(windows: np.ndarray, mask_value: float) -> np.ndarray:
     """A copy of `windows` with rows masked by turns: none, the tail, the head, a middle run."""
-    out = np.array(windows, dtype=np.float32, copy=True)
+    out = np.array(windows, copy=True)  # float32 windows, or int32 token ids (padded with id 0)
     steps = out.shape[1]
     cut = max(steps // 3, 1)
     for i in range(len(out)):

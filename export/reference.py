@@ -19,6 +19,8 @@ from edgernn.runtime.cli.bench import THROUGHPUT_BATCHES, throughput
 from edgernn.runtime.cli.timing import per_call_us
 from edgernn.runtime.errors import ManifestError
 
+from .heads import keras_outputs
+
 
 def keras_model(bundle: Bundle):
     """model.keras of the bundle, its bytes checked against the manifest, loaded with safe_mode=True.
@@ -48,7 +50,7 @@ def keras_model(bundle: Bundle):
 def keras_reference(bundle: Bundle) -> Callable[[np.ndarray], np.ndarray]:
     """model-unit windows -> model.keras's outputs (what `validate --fresh` compares every artifact with)."""
     model = keras_model(bundle)
-    return lambda windows: np.asarray(model(windows, training=False), dtype=np.float32)
+    return lambda windows: keras_outputs(model, windows)  # several outputs: packed, as the bundle's golden
 
 
 def keras_baselines(bundle: Bundle, max_seconds: float = 2.0) -> list[dict[str, Any]]:

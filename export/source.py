@@ -165,7 +165,7 @@ def source_raw_golden(source: Bundle) -> dict[str, np.ndarray]:
 def raw_golden(spec: Spec, inputs: np.ndarray, outputs: np.ndarray) -> dict[str, np.ndarray]:
     """The golden pair in raw units: what `predict` on raw windows must answer."""
     return {
-        "raw_inputs": np.asarray(spec.x.to_raw(inputs), dtype=np.float32),
+        "raw_inputs": np.asarray(spec.x.to_raw(inputs), dtype=spec.input_dtype),  # token ids stay int32
         "raw_outputs": np.asarray(spec.y.to_raw(outputs), dtype=np.float32),
     }
 

@@ -13,7 +13,9 @@ from edgernn.runtime.errors import ExportError, ModelLoadError
 from edgernn.runtime.isolate_file import run_isolated
 from edgernn.runtime.manifest import ArtifactEntry, Spec
 
+from .heads import keras_outputs
 from .padding import pad
+from .tokens import random_ids
 
 ISOLATED = ("litert", "onnxruntime", "tflm")  # native interpreters in this process: first run in a child
 Opener = Callable[[str, bytes], Callable[[np.ndarray], np.ndarray]]  # (backend, content) -> run(inputs)
@@ -28,10 +30,6 @@ class Case:
     outputs: np.ndarray
 
 
-def keras_outputs(model, x: np.ndarray) -> np.ndarray:
-    return np.asarray(model(x, training=False), dtype=np.float32)
-
-
 def keras_cases(
     model,
     golden_inputs: np.ndarray,
@@ -39,16 +37,22 @@ def keras_cases(
     scale: float = 1.0,
     lengths: tuple[int, ...] = (),
     mask_value: float | None = None,
+    vocabulary: int | None = None,
 ) -> list[Case]:
     """The golden case plus fresh random batches of 1 and 8, and of 2 at each of `lengths` (a free-T
-    model's other sequence lengths), each with Keras's answers; padded with `mask_value` when given."""
+    model's other sequence lengths), each with Keras's answers; padded with `mask_value` when given;
+    int32 ids in [0, vocabulary) for a token model."""
     rng = np.random.default_rng(seed)
+    if vocabulary:
+        draw = lambda shape: random_ids(rng, shape, vocabulary)  # noqa: E731
+    else:
+        draw = lambda shape: rng.uniform(-scale, scale, shape).astype(np.float32)  # noqa: E731
     shape = golden_inputs.shape[1:]
     cases = [("golden", golden_inputs)]
     for batch in (1, 8):
-        cases.append((f"random batch {batch}", rng.uniform(-scale, scale, (batch, *shape)).astype(np.float32)))
+        cases.append((f"random batch {batch}", draw((batch, *shape))))
     for steps in lengths:
-        cases.append((f"T={steps}", rng.uniform(-scale, scale, (2, steps, *shape[1:])).astype(np.float32)))
+        cases.append((f"T={steps}", draw((2, steps, *shape[1:]))))
     if mask_value is not None:  # a Masking model: the random cases hit the mask (export/padding.py)
         cases = cases[:1] + [(f"{name}, padded", pad(x, mask_value)) for name, x in cases[1:]]
     return [Case(name, x, keras_outputs(model, x)) for name, x in cases]
@@ -62,7 +66,7 @@ def window_opener(spec: Spec, entry: ArtifactEntry) -> Opener:
 
     def opener(name: str, content: bytes) -> Callable[[np.ndarray], np.ndarray]:
         run = backends.open_window(name, content, entry, spec).run
-        return lambda xm: spec.y.to_model(run(spec.x.to_raw(xm).astype(np.float32))).astype(np.float32)
+        return lambda xm: spec.y.to_model(run(spec.x.to_raw(xm).astype(spec.input_dtype))).astype(np.float32)
 
     return opener
 

@@ -217,15 +217,16 @@ class Bundle:
             artifact = self.artifact_for(backend, variant)
         content, spec = self.read(artifact), self.manifest.spec
         threads = check_threads(threads)
+        predictor = _predictor_class(spec)  # chosen once here: the float32 hot path has no token branch
         if threads > 1 and backends.intra_op_threads(backend):  # the runtime's own pool (ort.py)
-            return Predictor(self, backends.open_window(backend, content, artifact, spec, threads), artifact)
+            return predictor(self, backends.open_window(backend, content, artifact, spec, threads), artifact)
         runner = backends.open_window(backend, content, artifact, spec)
         if threads > 1:  # big batches split over one runner per thread (runtime/parallel.py)
             from .parallel import ParallelRunner, macs_per_window, min_rows
 
             more = [backends.open_window(backend, content, artifact, spec) for _ in range(threads - 1)]
             runner = ParallelRunner([runner, *more], min_rows(macs_per_window(self.manifest)))
-        return Predictor(self, runner, artifact)
+        return predictor(self, runner, artifact)
 
     def step_model(
         self,
@@ -272,3 +273,15 @@ def check_threads(threads: object) -> int:
 
 
 __all__ = ["Bundle", "check_threads", "keys_to_trust", "read_checked", "sha256_bytes"]
+
+
+def _predictor_class(spec) -> type[Predictor]:
+    """Predictor, or the subclass for token ids and/or several outputs (loaded only for those bundles)."""
+    if not spec.tokens and not spec.heads:
+        return Predictor
+    from .heads import MultiPredictor
+    from .tokens import TokenPredictor
+
+    if spec.tokens and spec.heads:
+        return type("TokenMultiPredictor", (MultiPredictor, TokenPredictor), {})
+    return TokenPredictor if spec.tokens else MultiPredictor

@@ -25,6 +25,7 @@ from .errors import ManifestError, UnsupportedModelError
 from .files import BundleDir, sha256_bytes
 from .frozen import factory, record, replace
 from .manifest_json import json_default, read_json
+from .manifest_spec import input_json, output_json, parse_spec, preprocessing_json
 from .records import (
     ARTIFACT_KEYS,
     CONVENTION,
@@ -186,7 +187,7 @@ class Manifest:
                 f"{where}: schema_version {raw['schema_version']!r} is not supported by this edgernn "
                 f"(it reads version {SCHEMA_VERSION}); upgrade edgernn or re-export the bundle."
             )
-        spec = _spec(raw, where)
+        spec = parse_spec(raw, where)
         artifacts = raw["artifacts"]
         if not isinstance(artifacts, list) or not artifacts:
             raise ManifestError(f"{where}: 'artifacts' must be a non-empty list.")
@@ -227,9 +228,9 @@ class Manifest:
             "name": self.name,
             **{k: v for k, v in self.extra.items() if k in ("created",)},
             "model": self.model.to_json(),
-            "input": _input(spec),
-            "output": {"name": "output", "outputs": spec.outputs, "sequence": spec.sequence_output, "dtype": "float32"},
-            "preprocessing": _preprocessing(spec),
+            "input": input_json(spec),
+            "output": output_json(spec),
+            "preprocessing": preprocessing_json(spec),
             "artifacts": [a.to_json() for a in self.entries],
         }
         if self.streaming:
@@ -246,38 +247,3 @@ class Manifest:
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), indent=2, default=json_default) + "\n"
-
-
-def _spec(raw: Mapping[str, Any], where: checks.Where) -> Spec:
-    inp, out, pre = raw.get("input"), raw.get("output"), raw.get("preprocessing")
-    if not isinstance(inp, dict) or not isinstance(out, dict) or not isinstance(pre, dict):
-        raise ManifestError(f"{where}: 'input', 'output' and 'preprocessing' must be objects.")
-    free = "timesteps" in inp and inp["timesteps"] is None  # a free sequence length (absent: an old bundle's error)
-    timesteps = None if free else checks.positive_int(inp.get("timesteps"), "input.timesteps", where)
-    example = checks.positive_int(inp.get("example_timesteps"), "input.example_timesteps", where) if free else None
-    features = checks.positive_int(inp.get("features"), "input.features", where)
-    outputs = checks.positive_int(out.get("outputs"), "output.outputs", where)
-    for what, block in (("input", inp), ("output", out)):
-        if block.get("dtype", "float32") != "float32":
-            raise ManifestError(
-                f"{where}: {what}.dtype is {block['dtype']!r}; this edgernn feeds and reads float32 only."
-            )
-    sequence = checks.boolean(out.get("sequence", False), "output.sequence", where)
-    x = Affine.of(*checks.channels(pre.get("input"), features, "input", where))
-    y = Affine.of(*checks.channels(pre.get("output"), outputs, "output", where))
-    folded = checks.boolean(pre.get("folded", False), "preprocessing.folded", where)  # absent: written before folding
-    return Spec(timesteps, features, outputs, sequence, x, y, folded, str(pre.get("fold_note", "")), example)
-
-
-def _input(spec: Spec) -> dict[str, Any]:
-    out = {"name": "input", "timesteps": spec.timesteps, "features": spec.features, "dtype": "float32"}
-    if spec.timesteps is None:  # any T; the golden windows' length for tools that need one
-        out["example_timesteps"] = spec.example_timesteps
-    return out
-
-
-def _preprocessing(spec: Spec) -> dict[str, Any]:
-    out = {"convention": CONVENTION, "input": spec.x.to_json(), "output": spec.y.to_json(), "folded": spec.folded}
-    if spec.fold_note:
-        out["fold_note"] = spec.fold_note
-    return out

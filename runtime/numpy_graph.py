@@ -7,6 +7,7 @@ version-1 spec (a chain) does. Merge layers take the list of their inputs.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,7 @@ from . import numpy_conv, numpy_norm, numpy_shape
 from .errors import ModelLoadError, UnsupportedModelError
 from .numpy_layers import LAYERS as RECURRENT_AND_DENSE
 from .numpy_layers import Weights
+from .outputs import pack
 
 LAYERS: dict[str, Any] = {**RECURRENT_AND_DENSE, **numpy_conv.LAYERS, **numpy_norm.LAYERS, **numpy_shape.LAYERS}
 INPUT = -1
@@ -23,7 +25,7 @@ INPUT = -1
 class Graph:
     """The layers of a spec, each checked against its arrays and its input shapes, run in order."""
 
-    def __init__(self, records: list, weights: Weights, shape: tuple, file: str) -> None:
+    def __init__(self, records: list, weights: Weights, shape: tuple, file: str, outputs: Any = None) -> None:
         self.layers: list[Any] = []
         self.inputs: list[list[int]] = []
         shapes = {INPUT: tuple(shape)}
@@ -47,16 +49,28 @@ class Graph:
             shapes[i] = tuple(layer.out_shape)
         self.out_shape = shapes[len(records) - 1]
         self.chain = all(ins == [i - 1] for i, ins in enumerate(self.inputs))
-        self.masked = any(isinstance(layer, numpy_shape.Masking) for layer in self.layers)
+        self.heads: list[int] | None = None  # several outputs: these layers' outputs, packed (runtime/outputs.py)
+        if outputs is not None:
+            if not (
+                isinstance(outputs, list)
+                and len(outputs) > 1
+                and all(type(j) is int and 0 <= j < len(records) for j in outputs)
+            ):
+                raise ModelLoadError(f"{file}: outputs {outputs!r}; expected indices of 2 or more layers.")
+            self.heads, self.chain = outputs, False
+            self.out_shape = (sum(math.prod(d or 1 for d in shapes[j]) for j in outputs),)
+        self.masked = any(getattr(layer, "makes_mask", False) for layer in self.layers)
         if self.masked and not self.chain:
-            raise UnsupportedModelError(f"{file}: a Masking layer in a graph with merges is not implemented.")
+            raise UnsupportedModelError(
+                f"{file}: a mask (Masking, mask_zero) in a graph with merges is not implemented."
+            )
 
     def _masked_chain(self, x: np.ndarray) -> np.ndarray:
-        """Keras's mask propagation: Masking makes it, recurrent layers take it, a layer without a time
-        axis in its output drops it, the others pass it on."""
+        """Keras's mask propagation: Masking (or a mask_zero Embedding) makes it, recurrent layers take it,
+        a layer without a time axis in its output drops it, the others pass it on."""
         mask = None
         for layer in self.layers:
-            if isinstance(layer, numpy_shape.Masking):
+            if getattr(layer, "makes_mask", False):
                 x, mask = layer.masked(x)
             else:
                 x = layer(x, mask) if mask is not None and getattr(layer, "takes_mask", False) else layer(x)
@@ -74,4 +88,6 @@ class Graph:
         for i, (layer, ins) in enumerate(zip(self.layers, self.inputs)):
             args = [values[j] for j in ins]
             values[i] = layer(args) if getattr(layer, "merge", False) else layer(args[0])
+        if self.heads is not None:
+            return pack([values[j] for j in self.heads])
         return values[len(self.layers) - 1]

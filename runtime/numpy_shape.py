@@ -1,5 +1,6 @@
-"""Layers that reshape or combine tensors, in numpy: Flatten, Reshape, RepeatVector, and the merges
-(Concatenate, Add, Subtract, Multiply, Average, Maximum, Minimum), which take several inputs."""
+"""Layers that reshape or combine tensors, in numpy: Masking, Embedding (token ids), Flatten, Reshape,
+RepeatVector, and the merges (Concatenate, Add, Subtract, Multiply, Average, Maximum, Minimum), which
+take several inputs."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ class Masking:
 
     can_step = False  # a masked step is the identity on the state: not in the step models yet
     state_widths = ()
+    makes_mask = True
 
     def __init__(self, rec: dict[str, Any], shape: tuple, w: Weights, where: str) -> None:
         value = rec.get("mask_value", 0.0)
@@ -31,6 +33,28 @@ class Masking:
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return self.masked(x)[0]
+
+
+class Embedding:
+    """Keras's Embedding: int token ids (batch, T) -> rows of the table (batch, T, D); with mask_zero, id 0
+    is masked (the mask goes on as Masking's does). Ids outside the table are refused by TokenPredictor."""
+
+    can_step = False  # token inputs do not stream yet
+    state_widths = ()
+
+    def __init__(self, rec: dict[str, Any], shape: tuple, w: Weights, where: str) -> None:
+        vocabulary, width = rec.get("input_dim"), rec.get("output_dim")
+        if len(shape) != 1 or not all(type(v) is int and v > 0 for v in (vocabulary, width)):
+            raise ModelLoadError(f"{where}: Embedding needs input_dim, output_dim and (batch, T) ids; re-export.")
+        self.table = w.get(rec.get("embeddings"), (vocabulary, width))
+        self.makes_mask = bool(rec.get("mask_zero", False))
+        self.out_shape = (shape[0], width)
+
+    def masked(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.table[x], x != 0
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self.table[x]
 
 
 class Flatten:
@@ -134,6 +158,7 @@ class Merge:
 
 LAYERS = {
     "masking": Masking,
+    "embedding": Embedding,
     "flatten": Flatten,
     "reshape": Reshape,
     "repeat_vector": RepeatVector,

@@ -51,7 +51,7 @@ class Predictor:
         self._run = runner.run
         self._step_model: StepModel | None = None
         self._step_lock = allocate_lock()  # one StepModel per Predictor, even when streams open from many threads
-        self._tail = (spec.timesteps, spec.features)
+        self._tail = spec.input_tail  # (timesteps, features), or (timesteps,) for token ids (runtime/tokens.py)
         self._out_tail = (spec.timesteps, spec.outputs) if spec.sequence_output else (spec.outputs,)
         # Affine.operands folded at load; applied inline below (a call to Affine.to_model would add a
         # Python frame per map on a 4 us call): the same ufuncs, so results are bit-identical.
@@ -62,7 +62,7 @@ class Predictor:
         self._y_map = self._y_off is not None or self._y_scale is not None
         self._free = spec.timesteps is None  # any T >= 1: the tail is checked per call
         self._free_seq = self._free and spec.sequence_output
-        self._small_batch = _SMALL // (spec.window_steps * spec.features)  # batches checked by list sum
+        self._small_batch = _SMALL // (spec.window_steps * (spec.features or 1))  # batches checked by list sum
         self._empty = np.zeros((0, *(d or 0 for d in self._out_tail)), dtype=np.float32)
         # One window of a bundle without maps (folded, or identity units) and a small window: the
         # branch at the top of predict, with each check once (RESULTS.md: seed-simplernn 1.35 -> 1.28).

@@ -14,6 +14,7 @@ import numpy as np
 from . import checks
 from .errors import ManifestError
 from .frozen import factory, record, replace
+from .outputs import Head
 
 FORMAT_NAME = "edgernn-bundle"
 SCHEMA_VERSION = 1
@@ -93,7 +94,7 @@ class Spec:
     """
 
     timesteps: int | None  # None: a free sequence length (any T >= 1)
-    features: int
+    features: int | None  # None: integer token ids (batch, T) for an Embedding, `vocabulary` of them
     outputs: int
     sequence_output: bool
     x: Affine
@@ -101,6 +102,32 @@ class Spec:
     folded: bool = False
     fold_note: str = ""
     example_timesteps: int | None = None  # a free-T bundle's golden window length
+    vocabulary: int | None = None  # token inputs: ids in [0, vocabulary) (the Embedding's input_dim)
+    heads: tuple[Head, ...] = ()  # several outputs, in the Keras order; `outputs` is then their packed width
+
+    @property
+    def tokens(self) -> bool:
+        """The input is int32 token ids shaped (batch, timesteps), not float32 (batch, timesteps, features)."""
+        return self.vocabulary is not None
+
+    @property
+    def input_dtype(self) -> str:
+        return "int32" if self.vocabulary is not None else "float32"
+
+    @property
+    def window_tail(self) -> tuple[int, ...]:
+        """One concrete window's shape after the batch axis (CLI files and values are cut into these)."""
+        return (self.window_steps,) if self.vocabulary is not None else (self.window_steps, self.features or 1)
+
+    @property
+    def window_width(self) -> int:
+        """Numbers in one window, time-major: timesteps x features (timesteps for token ids)."""
+        return self.window_steps * (1 if self.vocabulary is not None else self.features or 1)
+
+    @property
+    def input_tail(self) -> tuple[int | None, ...]:
+        """The input's shape after the batch axis: (timesteps,) for tokens, else (timesteps, features)."""
+        return (self.timesteps,) if self.vocabulary is not None else (self.timesteps, self.features)
 
     @property
     def window_steps(self) -> int:

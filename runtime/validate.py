@@ -246,4 +246,6 @@ def fresh_windows(golden_inputs: np.ndarray, count: int, seed: int = 0) -> np.nd
     lo = min(float(golden_inputs.min()), -1.0)
     hi = max(float(golden_inputs.max()), 1.0)
     shape = (count, *golden_inputs.shape[1:])
+    if golden_inputs.dtype.kind in "iu":  # token ids: ids up to the largest the golden windows hold
+        return np.random.default_rng(seed).integers(0, int(golden_inputs.max()) + 1, shape).astype(np.int32)
     return np.random.default_rng(seed).uniform(lo, hi, shape).astype(np.float32)

@@ -21,6 +21,7 @@ import numpy as np
 from .. import optional
 from ..errors import ModelLoadError, ModelRunError, UnsupportedModelError
 from ..manifest import ArtifactEntry, Spec
+from ..outputs import file_output, pack
 from ..vet.tflite_graph import check_graph
 from ..vet.tflite_ops import custom_ops
 from . import REGISTRY
@@ -75,6 +76,9 @@ class LiteRTBackend:
         vet(content, entry.file)
         self._content, self._file = content, entry.file
         self._reset = entry.reset_variables
+        self._dtypes = (np.int32,) if spec.tokens else (np.float32, np.int8, np.uint8)  # ids, or float (quantized)
+        self._heads = len(spec.heads)  # several outputs: read them all, packed (runtime/outputs.py)
+        self._outs: list[int] | None = None
         self._lock = allocate_lock()
         self.runtime_module = interpreter_module().__name__
         self._build()
@@ -82,16 +86,20 @@ class LiteRTBackend:
     def _build(self) -> None:
         interp = interpreter(self._content, self._file)
         inputs, outputs = interp.get_input_details(), interp.get_output_details()
-        if len(inputs) != 1 or not outputs or inputs[0]["dtype"] not in (np.float32, np.int8, np.uint8):
+        if len(inputs) != 1 or not outputs or inputs[0]["dtype"] not in self._dtypes:
             raise ModelLoadError(
-                f"{self._file}: expected 1 float32 (or quantized int8) input and 1 output, the model has "
+                f"{self._file}: expected 1 {'int32' if len(self._dtypes) == 1 else 'float32 (or quantized int8)'} "
+                f"input and {self._heads or 1} output(s), the model has "
                 f"{[str(i['dtype']) for i in inputs]} in, {len(outputs)} out; re-export the bundle."
             )
         inp, out = inputs[0], outputs[0]
         signature = inp.get("shape_signature", inp["shape"])
         self._interp = interp
         self._in, self._out = inp["index"], out["index"]
-        self._quant_in, self._quant_out = _quantization(inp), _quantization(out)
+        self._quant_in = None if inp["dtype"] == np.int32 else _quantization(inp)  # token ids go in as they are
+        self._quant_out = _quantization(out)
+        if self._heads:  # before _bind: several outputs never take the one-output hot path
+            self._outs = _head_indices(interp, self._heads, self._file)
         self._bind()
         self._dynamic_batch = int(signature[0]) == -1
         self._batch, self._steps = int(inp["shape"][0]), int(inp["shape"][1]) if len(inp["shape"]) > 1 else 0
@@ -99,6 +107,9 @@ class LiteRTBackend:
         self.input_details, self.output_details = inp, out
         self.input_shape = list(signature)
         self.output_shape = list(out.get("shape_signature", out["shape"]))
+        if self._outs:
+            shapes = {d["index"]: d.get("shape_signature", d["shape"]) for d in outputs}
+            self.output_shape = [-1, sum(int(np.prod(shapes[i][1:])) for i in self._outs)]
 
     def _bind(self) -> None:
         """Hold the wrapper's C++ SetTensor/Invoke/GetTensor for the hot path, when this build has them.
@@ -107,7 +118,7 @@ class LiteRTBackend:
         by tensor(); this backend never makes any. Each bound method holds a reference to the
         wrapper, which would trip that same probe in allocate_tensors(): _resize unbinds first.
         """
-        if self._quant_in is not None or self._quant_out is not None or self._reset:
+        if self._quant_in is not None or self._quant_out is not None or self._reset or self._outs:
             self._fast = None  # the hot path passes floats straight through; these files need _once
             return
         native = getattr(self._interp, "_interpreter", None)
@@ -138,6 +149,8 @@ class LiteRTBackend:
             self._interp.reset_all_variables()
         self._interp.set_tensor(self._in, x)
         self._interp.invoke()
+        if self._outs:
+            return pack([self._interp.get_tensor(i) for i in self._outs])
         y = self._interp.get_tensor(self._out)
         if self._quant_out is not None:
             scale, zero = self._quant_out
@@ -173,6 +186,18 @@ def _busy(file: str, seconds: float) -> None:
         "hangs?) and LiteRT cannot stop it; this call gave up. Run 'edgernn validate --isolate' on the bundle, "
         "or load untrusted bundles with isolate=True."
     )
+
+
+def _head_indices(interp, count: int, file: str) -> list[int]:
+    """The tensor indices of signature outputs output_0 .. output_{count-1} (the manifest's head order)."""
+    outputs = interp._get_full_signature_list().get("serving_default", {}).get("outputs", {})
+    names = [file_output(i) for i in range(count)]
+    if sorted(outputs) != sorted(names):
+        raise ModelLoadError(
+            f"{file}: expected signature outputs {names} (one per output in the manifest), the model has "
+            f"{sorted(outputs)}; re-export the bundle."
+        )
+    return [int(outputs[n]) for n in names]
 
 
 def _quantization(detail: dict[str, Any]) -> tuple[float, int] | None:

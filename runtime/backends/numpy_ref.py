@@ -52,16 +52,21 @@ def read_npz(content: bytes, file: str) -> tuple[dict[str, Any], dict[str, np.nd
     return spec, arrays
 
 
-def build(content: bytes, file: str) -> tuple[dict[str, Any], Graph, int]:
-    """(spec, layer graph, input features) of an artifact."""
+def build(content: bytes, file: str) -> tuple[dict[str, Any], Graph, int | None]:
+    """(spec, layer graph, input features: None for token ids) of an artifact."""
     desc, arrays = read_npz(content, file)
     shape = desc.get("input_shape")
-    if not (isinstance(shape, list) and len(shape) == 2 and all(d is None or type(d) is int and d > 0 for d in shape)):
+    tokens = desc.get("input_dtype") == "int32"  # (batch, T) ids for an Embedding: input_shape is [T]
+    ok = isinstance(shape, list) and len(shape) == (1 if tokens else 2)
+    if not (ok and all(d is None or type(d) is int and d > 0 for d in shape)):
         shape = [desc.get("timesteps"), input_width(desc["layers"], arrays)]  # version 1: the first kernel's rows
     steps = shape[0] if type(shape[0]) is int and shape[0] > 0 else None
+    heads = desc.get("outputs")  # several outputs (absent: the last layer's)
+    if tokens:
+        return desc, Graph(desc["layers"], Weights(arrays, file), (steps,), file, heads), None
     if not isinstance(shape[1], int):
         raise ModelLoadError(f"{file}: the numpy spec's input has no feature count; re-export the bundle.")
-    return desc, Graph(desc["layers"], Weights(arrays, file), (steps, shape[1]), file), shape[1]
+    return desc, Graph(desc["layers"], Weights(arrays, file), (steps, shape[1]), file, heads), shape[1]
 
 
 class NumpyBackend:
@@ -72,14 +77,14 @@ class NumpyBackend:
         # The file's own shapes, checked against the manifest by open_window (as for .tflite and .onnx).
         steps = desc.get("timesteps", -1)
         steps = steps if isinstance(steps, int) and not isinstance(steps, bool) else -1  # null: free T
-        self.input_shape = [-1, steps, features]
+        self.input_shape = [-1, steps] if features is None else [-1, steps, features]
         self.output_shape = [-1, *(-1 if d is None else d for d in self.graph.out_shape)]
-        self._tail = (spec.timesteps, spec.features)
+        self._tail = spec.input_tail
 
     def run(self, x: np.ndarray) -> np.ndarray:
         if x.shape[1:] != self._tail and (self._tail[0] is not None or x.shape[2:] != self._tail[1:]):
             # the equations would run any length; the bundle promises one (or any, when T is free)
-            raise InputError(f"expected model-unit windows (batch, {self._tail[0]}, {self._tail[1]}), got {x.shape}.")
+            raise InputError(f"expected model-unit windows (batch, {', '.join(map(str, self._tail))}), got {x.shape}.")
         return np.asarray(self.graph(x), dtype=np.float32)
 
 

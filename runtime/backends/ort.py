@@ -11,6 +11,7 @@ import numpy as np
 from .. import optional
 from ..errors import InputError, ModelLoadError, ModelRunError, RunTimeoutError
 from ..manifest import ArtifactEntry, Spec
+from ..outputs import file_output, pack
 from ..vet.onnx_proto import check_onnx
 
 NAME = "onnxruntime"
@@ -91,15 +92,21 @@ class OrtBackend:
         self._session = session(content, entry.file, threads)
         self.threads = threads
         inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
-        if len(inputs) != 1 or not outputs or inputs[0].type != "tensor(float)":
+        kind = "tensor(int32)" if spec.tokens else "tensor(float)"  # token ids, or float windows
+        if len(inputs) != 1 or not outputs or inputs[0].type != kind:
             raise ModelLoadError(
-                f"{entry.file}: expected 1 float input and 1 output, the model has "
+                f"{entry.file}: expected 1 {kind} input and {len(spec.heads) or 1} output(s), the model has "
                 f"{[i.type for i in inputs]} in, {len(outputs)} out; re-export the bundle."
             )
         self.input_shape, self.output_shape = list(inputs[0].shape), list(outputs[0].shape)
         self._input = inputs[0].name
         self._outputs = [outputs[0].name]
         self._file = entry.file
+        if spec.heads:  # several outputs: every one, packed (runtime/outputs.py); chosen here, not per call
+            self._outputs = _head_names(outputs, len(spec.heads), entry.file)
+            self.output_shape = [-1, spec.outputs]
+            self.run = lambda x: pack(self._every(x))
+            self.run_within = lambda x, seconds: pack(self._every(x, seconds))
         self._run = self._session.run
         # The C++ session's run, when this build exposes it: the Python wrapper re-validates input
         # names, OrtValue ownership and graph-capture options on every call, all fixed here at load.
@@ -114,7 +121,11 @@ class OrtBackend:
             raise _out_of_arena(exc, self._file) from None
 
     def run_within(self, x: np.ndarray, seconds: float) -> np.ndarray:
-        """`run`, stopped after `seconds` by RunOptions.terminate (set from a timer thread).
+        return self._every(x, seconds)[0]
+
+    def _every(self, x: np.ndarray, seconds: float | None = None) -> list[np.ndarray]:
+        """Every output named in `_outputs`, stopped after `seconds` (None: no deadline) by
+        RunOptions.terminate (set from a timer thread).
 
         onnxruntime checks the flag between kernels, a Loop's iterations included, and ends that one
         call: the session stays usable for the next. A kernel already running finishes first.
@@ -122,6 +133,11 @@ class OrtBackend:
         Raises:
             RunTimeoutError: the call was stopped.
         """
+        if seconds is None:
+            try:
+                return self._run(self._outputs, {self._input: x})
+            except Exception as exc:
+                raise _out_of_arena(exc, self._file) from None
         import threading  # here, not at import: a device app that never sets a timeout does not pay for it
 
         ort = optional.require("onnxruntime", "the onnxruntime backend")
@@ -131,13 +147,23 @@ class OrtBackend:
         timer.daemon = True
         timer.start()
         try:
-            return self._run(self._outputs, {self._input: x}, options)[0]
+            return self._run(self._outputs, {self._input: x}, options)
         except Exception as exc:
             if not options.terminate:
                 raise _out_of_arena(exc, self._file) from None
             raise RunTimeoutError(f"onnxruntime stopped the call after {seconds:g} s") from None
         finally:
             timer.cancel()
+
+
+def _head_names(outputs, count: int, file: str) -> list[str]:
+    """The graph outputs output_0 .. output_{count-1} (the manifest's head order)."""
+    names, have = [file_output(i) for i in range(count)], sorted(o.name for o in outputs)
+    if sorted(names) != have:
+        raise ModelLoadError(
+            f"{file}: expected outputs {names} (one per output in the manifest), the model has {have}; re-export."
+        )
+    return names
 
 
 def _terminate(options) -> None:

@@ -85,7 +85,9 @@ def machine_info() -> dict[str, Any]:
 
 
 def windows(spec, batch: int, seed: int = 0) -> np.ndarray:
-    """Random raw-unit windows that map to model units in [-1, 1]."""
+    """Random raw-unit windows that map to model units in [-1, 1] (token ids over the vocabulary)."""
+    if spec.tokens:
+        return np.random.default_rng(seed).integers(0, spec.vocabulary, (batch, spec.window_steps)).astype(np.int32)
     xm = np.random.default_rng(seed).uniform(-1, 1, (batch, spec.window_steps, spec.features))
     return spec.x.to_raw(xm.astype(np.float32))
 
@@ -108,7 +110,7 @@ def cold_start_ms(bundle: Path, backend: str, variant: str, runs: int = 3) -> fl
         t0 = time.perf_counter()
         from edgernn.runtime import load
         p = load({str(bundle)!r}, backend={backend!r}, variant={variant!r})
-        p.predict(np.zeros((1, p.spec.window_steps, p.spec.features), np.float32))
+        p.predict(np.zeros((1, *p.spec.window_tail), np.float32))
         print((time.perf_counter() - t0) * 1e3)
     """)
     env = {**os.environ, "ORT_DISABLE_TELEMETRY": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}

@@ -92,13 +92,17 @@ def predict(args) -> int:
             if getattr(args, "plot", None):
                 print(f"plot written to {plot_stream(predictor, values, outputs, args.plot)}", file=sys.stderr)
             return 0
-        if len(values) != spec.window_steps * spec.features:
+        if len(values) != spec.window_width:
+            what = "token ids" if spec.tokens else f"x features {spec.features}, time-major"
             raise InputError(
-                f"expected {spec.window_steps * spec.features} values (timesteps {spec.window_steps} x features "
-                f"{spec.features}, time-major), got {len(values)}."
+                f"expected {spec.window_width} values (timesteps {spec.window_steps} {what}), got {len(values)}."
             )
-        x = np.asarray(values, dtype=np.float32).reshape(1, spec.window_steps, spec.features)
+        x = np.asarray(values, dtype=np.float32).reshape(1, *spec.window_tail)
         y = predictor.predict(x, allow_nonfinite=nonfinite, timeout=timeout)
+    if isinstance(y, dict):  # several outputs: one line each, led by its name
+        for name, values in y.items():
+            print(name, " ".join(f"{v:.6g}" for v in values.reshape(-1)))
+        return 0
     print(" ".join(f"{v:.6g}" for v in y.reshape(-1)))
     return 0
 

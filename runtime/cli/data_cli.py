@@ -104,10 +104,12 @@ def predict(args) -> int:
         ids = {"row": cols["row"].tolist()}
     else:
         x = read_windows(args.input, spec) if args.input else np.asarray(args.values, np.float32)
-        if args.input is None and x.size != spec.window_steps * spec.features:
+        if args.input is None and x.size != spec.window_width:
             return commands.predict(args)  # its message says what was expected
-        x = x.reshape(-1, spec.window_steps, spec.features)
+        x = x.reshape(-1, *spec.window_tail)
         y = predictor.predict(x, timeout=getattr(args, "timeout", None))
+        if isinstance(y, dict):  # several outputs: their values side by side, in the manifest's order
+            y = np.concatenate([v.reshape(len(v), -1) for v in y.values()], axis=1)
         flat = y.reshape(len(y), -1)
         cols = {"window": np.arange(len(y)), **{f"y{j}": flat[:, j] for j in range(flat.shape[1])}}
         ids = {"window": cols["window"].tolist()}

@@ -58,6 +58,8 @@ def text_rows(text: str, width: int, what: str, name: str) -> np.ndarray:
 
 
 def _window_what(spec: Spec) -> str:
+    if spec.tokens:
+        return f"one window per line: {spec.window_steps} token ids"
     return (
         f"one window per line: timesteps {spec.window_steps} x features {spec.features} = "
         f"{spec.window_steps * spec.features} values, time-major"
@@ -69,7 +71,7 @@ def _csv_windows(path: Path, spec: Spec) -> np.ndarray:
     rows = [r for r in csv.reader(io.StringIO(text)) if any(c.strip() for c in r)]
     if rows and any(number(c) is None for c in rows[0]):
         rows = rows[1:]  # a header
-    width = spec.window_steps * spec.features
+    width = spec.window_width
     out = []
     for i, row in enumerate(rows):
         if len(row) != width:
@@ -85,17 +87,17 @@ def _npy_windows(path: Path, spec: Spec) -> np.ndarray:
         arr = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as exc:
         raise InputError(f"{path}: cannot read it as a .npy array without pickle ({exc}).") from None
-    width, tail = spec.window_steps * spec.features, (spec.window_steps, spec.features)
+    width, tail = spec.window_width, spec.window_tail
     if arr.dtype.kind not in "biuf":
         raise InputError(f"{path}: dtype {arr.dtype}; expected numbers.")
-    if arr.ndim == 3 and arr.shape[1:] == tail:
+    if arr.ndim == 1 + len(tail) and arr.shape[1:] == tail:
         return arr
     if arr.ndim == 2 and arr.shape[1] == width:
         return arr
     if arr.ndim == 1 and arr.shape[0] == width:
         return arr[None]
     raise InputError(
-        f"{path}: shape {arr.shape}; expected (n, {tail[0]}, {tail[1]}), (n, {width}) or ({width},) windows. "
+        f"{path}: shape {arr.shape}; expected (n, {', '.join(map(str, tail))}), (n, {width}) or ({width},) windows. "
         "For a series (one time step per row), add --series."
     )
 
@@ -103,7 +105,7 @@ def _npy_windows(path: Path, spec: Spec) -> np.ndarray:
 def read_windows(name: str, spec: Spec, stdin: TextIO | None = None) -> np.ndarray:
     """(n, timesteps, features) float32 windows from `name` (a .npy/.csv path, or '-' for stdin)."""
     if name == "-":
-        x = text_rows((stdin or sys.stdin).read(), spec.window_steps * spec.features, _window_what(spec), "stdin")
+        x = text_rows((stdin or sys.stdin).read(), spec.window_width, _window_what(spec), "stdin")
     else:
         path = Path(name)
         if not path.is_file():
@@ -112,7 +114,7 @@ def read_windows(name: str, spec: Spec, stdin: TextIO | None = None) -> np.ndarr
         if suffix not in (".npy", ".csv"):
             raise InputError(f"--input {name}: unknown file type {suffix!r}; expected .npy, .csv or '-'.")
         x = _npy_windows(path, spec) if suffix == ".npy" else _csv_windows(path, spec)
-    return np.asarray(x, dtype=np.float32).reshape(len(x), spec.window_steps, spec.features)
+    return np.asarray(x, dtype=np.float32).reshape(len(x), *spec.window_tail)
 
 
 def read_stdin_series(spec: Spec, stdin: TextIO | None = None) -> np.ndarray:

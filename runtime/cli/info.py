@@ -23,8 +23,14 @@ def print_info(bundle: Bundle) -> None:
     print(f"bundle   {bundle.path}  ({m.name})")
     print(f"model    {m.model.cell}, {params} trainable params")
     steps = spec.timesteps or f"any T >= 1 (golden: {spec.example_timesteps})"
-    print(f"input    (batch, {steps}, {spec.features}) float32")
-    print(f"output   (batch, {spec.outputs}){' per step' if spec.sequence_output else ''}")
+    if spec.tokens:
+        print(f"input    (batch, {steps}) int32 token ids in [0, {spec.vocabulary})")
+    else:
+        print(f"input    (batch, {steps}, {spec.features}) float32")
+    if spec.heads:  # several outputs: predict returns a dict by these names
+        print("output   " + ", ".join(f"{h.name} (batch, {', '.join(map(str, h.shape))})" for h in spec.heads))
+    else:
+        print(f"output   (batch, {spec.outputs}){' per step' if spec.sequence_output else ''}")
     if m.streaming:
         states = ", ".join(f"{s.name}({s.size},)" for s in m.streaming.states)
         print(f"stream   step(x_t, {states}) -> y_t, next states; initial state zeros")

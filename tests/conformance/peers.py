@@ -100,8 +100,6 @@ CASES: tuple[Case, ...] = (
         "tf2onnx-LSTM-return_state",
         f"{TF2ONNX} test_LSTM",
         _fn(lambda k, L: (lambda x: k.Model(x, L.LSTM(2, return_state=True)(x)))(k.Input((3, 5)))),
-        refused="return_state=True",
-        peer="tf2onnx",
     ),
     Case(
         "tf2onnx-LSTM_reshape",
@@ -125,8 +123,6 @@ CASES: tuple[Case, ...] = (
         "tf2onnx-bidirectional-merge_none",
         f"{TF2ONNX} test_bidirectional (merge_mode=None)",
         _fn(lambda k, L: (lambda x: k.Model(x, L.Bidirectional(L.GRU(7), merge_mode=None)(x)))(k.Input((5, 10)))),
-        refused="merge_mode=None",
-        peer="tf2onnx",
     ),
     Case(
         "tf2onnx-bidirectional_with_bias",
@@ -139,8 +135,6 @@ CASES: tuple[Case, ...] = (
         lambda: _seq(
             (50,), _L().Embedding(39, 16), _L().Bidirectional(_L().LSTM(8, return_sequences=True)), _L().Dense(44)
         ),
-        refused="Embedding",
-        peer="tf2onnx",
     ),
     Case(
         "tf2onnx-rnn_state_passing",

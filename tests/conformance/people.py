@@ -117,8 +117,6 @@ CASES: tuple[Case, ...] = (
         "embedding-mask_zero",
         "issue 13: Embedding(mask_zero=True) -> LSTM text classifier",
         lambda: _seq((6,), _L().Embedding(20, 4, mask_zero=True), _L().LSTM(3), _L().Dense(1)),
-        refused="Embedding",
-        peer="tf2onnx",
     ),
     Case(
         "multi-output-heads",
@@ -128,8 +126,6 @@ CASES: tuple[Case, ...] = (
                 k.Input((5, 2))
             )
         ),
-        refused="output heads",
-        peer="tf2onnx",
     ),
     Case(
         "free-time",

@@ -16,6 +16,7 @@ from .run import run_case
 from helpers import covered
 
 CONVERTER_FORMATS = ("tflite", "onnx")  # prove, don't whitelist: these take any layer their converters can
+ONE_OUTPUT = ("a layer's main output only", "merge_mode None")  # numpy's refusal of state outputs and merge None
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +40,8 @@ def test_case_passes_or_is_refused_with_a_reason(case, root):
             backend,
             result,
         )
-        if fmt in CONVERTER_FORMATS or fmt == "numpy":  # every layer of the zoo has a numpy kernel
-            assert result.startswith("ok "), (fmt, backend, result)
+        if fmt in CONVERTER_FORMATS or (fmt == "numpy" and not any(w in result for w in ONE_OUTPUT)):
+            assert result.startswith("ok "), (fmt, backend, result)  # every layer of the zoo has a numpy kernel
     assert out.worst <= 1e-5
     for fmt, role, backend in (key for key, result in out.results.items() if result.startswith("ok ")):
         if out.cell in CELLS:  # the completeness matrix (tests/e2e/test_matrix.py) counts these cases too

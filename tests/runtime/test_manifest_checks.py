@@ -57,7 +57,7 @@ CASES = {
     "suffix_disagrees": (_set([_art("onnx"), "file"], "model.tflite"), "not the '.onnx' suffix"),
     "duplicate_file": (lambda m: m["artifacts"].append(dict(m["artifacts"][0])), "repeat a name"),
     "extra_preprocessing_step": (_set(["preprocessing", "input", "clip"], [0, 1]), r"keys \['clip'\]"),
-    "int8_input": (_set(["input", "dtype"], "int8"), "float32 only"),
+    "int8_input": (_set(["input", "dtype"], "int8"), "float32 windows or int32 token ids only"),
     "sequence_not_bool": (_set(["output", "sequence"], "yes"), "true or false"),
     "scale_zero": (_set(["preprocessing", "input", "scale"], [0.0]), r"\|scale\| must lie"),
     "scale_inf_as_float32": (_set(["preprocessing", "input", "scale"], [1e39]), r"\|scale\| must lie"),

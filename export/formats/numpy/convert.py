@@ -66,7 +66,8 @@ def _record(layer, prefix: str, arrays: dict[str, np.ndarray]) -> dict[str, Any]
         merge = layer.get_config().get("merge_mode")
         if merge not in MERGE_MODES:
             raise UnsupportedLayerError(
-                f"layer {layer.name!r}: Bidirectional merge_mode {merge!r}; expected one of {MERGE_MODES}."
+                f"layer {layer.name!r}: Bidirectional merge_mode {merge!r}; expected one of {MERGE_MODES} (merge_mode "
+                "None returns two outputs: the numpy kernels return a layer's main output only)."
             )
         return {
             "kind": "bidirectional",
@@ -116,10 +117,27 @@ def describe(model) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
                 rec["inputs"] = ins
         index[id(layer)] = len(layers)
         layers.append(rec)
+    if len(model.outputs) > 1:
+        return layers, arrays  # several outputs: write() names their producers (outputs())
     last = len(layers) - 1 if chain else _producer(model.outputs[0], index, "the model output")
     if last != len(layers) - 1:
         layers.append({"kind": "identity", "inputs": [last]})
     return layers, arrays
+
+
+def outputs(model) -> list[int]:
+    """The layer record of each of several outputs (the numpy kernels return a layer's main output only)."""
+    index = {id(layer): i for i, layer in enumerate(x for x in model.layers if type(x).__name__ != "InputLayer")}
+    found = []
+    for k, tensor in enumerate(model.outputs):
+        history = tensor._keras_history
+        if history.tensor_index:
+            raise UnsupportedLayerError(
+                f"model output {k} is output {history.tensor_index} of layer {history.operation.name!r} (its states "
+                "or the second half of merge_mode=None); the numpy kernels return a layer's main output only."
+            )
+        found.append(_producer(tensor, index, f"model output {k}"))
+    return found
 
 
 def spec_version(layers: list[dict[str, Any]]) -> int:
@@ -139,9 +157,13 @@ def chain_only(layers: list[dict[str, Any]], kinds: tuple[str, ...], what: str) 
 def write(model, path: Path, info: ModelInfo, form: GraphForm) -> ArtifactEntry:
     """Write the model's layer list and float32 weights as an .npz for the numpy backend."""
     layers, arrays = describe(model)
-    version = spec_version(layers)
+    version = GRAPH_VERSION if info.heads else spec_version(layers)
     spec = {"version": version, "timesteps": info.timesteps, "layers": layers}
-    if version == GRAPH_VERSION:
+    if info.heads:
+        spec["outputs"] = outputs(model)
+    if info.vocabulary:  # token ids (batch, T): only a version-2 reader knows the embedding kind
+        spec.update(input_shape=[info.timesteps], input_dtype="int32")
+    elif version == GRAPH_VERSION:
         spec["input_shape"] = [info.timesteps, info.features]
     with open(path, "wb") as fh:  # a file object keeps np.savez from appending '.npz' to the name
         np.savez(fh, **{SPEC_KEY: np.array(json.dumps(spec))}, **arrays)

@@ -121,6 +121,15 @@ def _time_distributed(layer, cfg, where, prefix, arrays):
     return dense_record(inner, prefix, arrays)  # Dense on a sequence maps each step: TimeDistributed(Dense) is Dense
 
 
+def _embedding(layer, cfg: dict[str, Any], where: str, prefix: str, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+    if len(layer.weights) != 1:  # a quantized or LoRA Embedding carries more arrays than the table
+        raise UnsupportedLayerError(f"{where}: expected one embeddings table, found {len(layer.weights)} arrays.")
+    rec = {"kind": "embedding", "input_dim": int(cfg["input_dim"]), "output_dim": int(cfg["output_dim"])}
+    rec.update(mask_zero=bool(cfg.get("mask_zero", False)), embeddings=f"{prefix}/embeddings")
+    arrays[rec["embeddings"]] = np.asarray(layer.weights[0].numpy(), dtype=np.float32)
+    return rec
+
+
 RECORDS: dict[str, Callable] = {
     "Conv1D": _conv1d,
     "MaxPooling1D": _pool("max_pool1d"),
@@ -133,6 +142,7 @@ RECORDS: dict[str, Callable] = {
     "Flatten": lambda layer, cfg, where, prefix, arrays: _channels_last(cfg, where) or {"kind": "flatten"},
     "Reshape": lambda layer, cfg, where, prefix, arrays: {"kind": "reshape", "target_shape": list(cfg["target_shape"])},
     "Masking": lambda layer, cfg, where, prefix, arrays: {"kind": "masking", "mask_value": float(cfg["mask_value"])},
+    "Embedding": _embedding,
     "RepeatVector": lambda layer, cfg, where, prefix, arrays: {"kind": "repeat_vector", "n": int(cfg["n"])},
     "TimeDistributed": _time_distributed,
     **{cls: _activation_layer for cls in ("Activation", "ReLU", "LeakyReLU", "ELU", "Softmax")},

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from edgernn.runtime.errors import ExportError
 from edgernn.runtime.manifest import ArtifactEntry
+from edgernn.runtime.outputs import file_output
 
 from ...model_info import ModelInfo, clone_with
 from ..base import FUSED, NATIVE, UNROLL_MAX_TIMESTEPS, UNROLLED, GraphForm
@@ -73,11 +74,17 @@ def to_onnx(keras_model, info: ModelInfo, opset: int = OPSET):
     """Convert a window model with input `input` and output `output`; returns an onnx ModelProto."""
     import tensorflow as tf
 
-    signature = (tf.TensorSpec((None, info.timesteps, info.features), tf.float32, name=INPUT_NAME),)
+    if info.vocabulary:  # token ids (batch, T)
+        signature = (tf.TensorSpec((None, info.timesteps), tf.int32, name=INPUT_NAME),)
+    else:
+        signature = (tf.TensorSpec((None, info.timesteps, info.features), tf.float32, name=INPUT_NAME),)
 
     @tf.function(input_signature=signature)
     def serve(input):  # noqa: A002 - the name becomes the ONNX input name
-        return {OUTPUT_NAME: keras_model(input, training=False)}
+        y = keras_model(input, training=False)
+        if info.heads:  # several outputs: output_0, output_1, ... in the manifest's head order
+            return {file_output(i): t for i, t in enumerate(y)}
+        return {OUTPUT_NAME: y}
 
     return convert_function(serve, signature, opset)
 

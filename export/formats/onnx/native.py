@@ -37,6 +37,8 @@ def window_graph(model, info: ModelInfo, opset: int):
     """The window model (batch, T, F) -> (batch, outputs) or (batch, T, outputs) as an onnx ModelProto."""
     from onnx import TensorProto, helper
 
+    if info.heads:
+        raise UnsupportedLayerError("the native ONNX form writes one output; several go to tf2onnx's forms.")
     layers, arrays = describe(model)
     chain_only(layers, V1_KINDS, "the native ONNX form")
     g = Graph()

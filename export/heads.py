@@ -1,0 +1,78 @@
+"""The outputs of a Keras model as the manifest holds them: one, or several named heads.
+
+Several outputs (return_state=True, Bidirectional(merge_mode=None), multi-task heads) are named
+after the layer that makes each (Keras's `output_names`); a layer giving several gets `name:k`, its
+k-th output, as TensorFlow names tensors. Their values travel packed (runtime/outputs.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from edgernn.runtime.errors import ExportError, UnsupportedModelError
+from edgernn.runtime.outputs import Head, pack
+
+
+class UnsupportedLayerError(ExportError, UnsupportedModelError):
+    """A layer or option the exporters refuse; an ExportError and an UnsupportedModelError."""
+
+
+def _check(shape: tuple, in_steps: Any, what: str) -> None:
+    if len(shape) not in (2, 3) or shape[-1] is None:
+        raise UnsupportedLayerError(
+            f"{what} has shape {shape}; expected (batch, outputs) or (batch, timesteps, outputs). "
+            "Add a Flatten or Reshape head."
+        )
+    if len(shape) == 3 and shape[1] != in_steps:
+        raise UnsupportedLayerError(
+            f"{what} has shape {shape}: a sequence of {shape[1]} steps from {in_steps} input steps; "
+            "an edgernn bundle returns (batch, outputs) or one output per input step (the manifest's shape). "
+            "End the model with a Flatten or Global*Pooling1D head, or keep the time axis."
+        )
+
+
+def output_heads(model, in_shape: tuple) -> tuple[Head, ...]:
+    """Every output's shape checked; the named heads of a model with several, () for one output."""
+    outputs = list(model.outputs)
+    if len(outputs) == 1:
+        _check(tuple(outputs[0].shape), in_shape[1], "model output")
+        return ()
+    names = [t._keras_history.operation.name for t in outputs]
+    heads = []
+    for i, (tensor, name) in enumerate(zip(outputs, names)):
+        if names.count(name) > 1:
+            name = f"{name}:{tensor._keras_history.tensor_index}"
+        shape = tuple(tensor.shape)
+        _check(shape, in_shape[1], f"model output {i} ({name!r})")
+        heads.append(Head(name, tuple(int(d) for d in shape[1:])))
+    return tuple(heads)
+
+
+def keras_outputs(model, x: np.ndarray) -> np.ndarray:
+    """Keras's answer as one float32 array: the outputs packed in head order when there are several."""
+    y = model(x, training=False)
+    return pack(y) if isinstance(y, (list, tuple)) else np.asarray(y, dtype=np.float32)
+
+
+def check_heads_options(info: Any, options: Any) -> None:
+    """ExportError for what a model with several outputs cannot take yet: an output map, step models, variants."""
+    if not info.heads:
+        return
+    why = f"the model has {len(info.heads)} outputs ({', '.join(h.name for h in info.heads)}) "
+    maps = ((options.output_scale, 1.0), (options.output_offset, 0.0))  # a re-export carries the identity
+    if any(value is not None and not np.all(np.asarray(value, np.float64) == neutral) for value, neutral in maps):
+        raise ExportError(
+            f"--output-scale/--output-offset: {why}and an output map for several outputs is not "
+            "implemented; they are returned in model units. Drop the output map."
+        )
+    refuse_streaming_and_variants(options, why, "with several outputs")
+
+
+def refuse_streaming_and_variants(options: Any, why: str, what: str) -> None:
+    """ExportError for --streaming or --quantize on a model kind that has neither yet (`what` names the kind)."""
+    if options.streaming:
+        raise ExportError(f"--streaming: {why}and step models {what} are not implemented yet.")
+    if options.quantize:
+        raise ExportError(f"--quantize: {why}and quantized variants {what} are not implemented yet.")

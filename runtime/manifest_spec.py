@@ -1,0 +1,95 @@
+"""manifest.json's `input`, `output` and `preprocessing` blocks <-> the typed Spec (runtime/records.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from . import checks
+from .errors import ManifestError
+from .outputs import Head, packed_width
+from .records import CONVENTION, Affine, Spec
+
+
+def parse_spec(raw: Mapping[str, Any], where: checks.Where) -> Spec:
+    inp, out, pre = raw.get("input"), raw.get("output"), raw.get("preprocessing")
+    if not isinstance(inp, dict) or not isinstance(out, dict) or not isinstance(pre, dict):
+        raise ManifestError(f"{where}: 'input', 'output' and 'preprocessing' must be objects.")
+    free = "timesteps" in inp and inp["timesteps"] is None  # a free sequence length (absent: an old bundle's error)
+    timesteps = None if free else checks.positive_int(inp.get("timesteps"), "input.timesteps", where)
+    example = checks.positive_int(inp.get("example_timesteps"), "input.example_timesteps", where) if free else None
+    vocabulary = _vocabulary(inp, where)
+    features = None if vocabulary else checks.positive_int(inp.get("features"), "input.features", where)
+    outputs = checks.positive_int(out.get("outputs"), "output.outputs", where)
+    if out.get("dtype", "float32") != "float32":
+        raise ManifestError(f"{where}: output.dtype is {out['dtype']!r}; this edgernn reads float32 outputs only.")
+    sequence = checks.boolean(out.get("sequence", False), "output.sequence", where)
+    heads = _heads(out, outputs, where)
+    x = Affine.of(*checks.channels(pre.get("input"), features or 1, "input", where))
+    if vocabulary and not x.identity:
+        raise ManifestError(f"{where}: preprocessing.input maps token ids; token inputs take no map. Re-export.")
+    y = Affine.of(*checks.channels(pre.get("output"), outputs, "output", where))
+    if heads and not y.identity:
+        raise ManifestError(f"{where}: preprocessing.output maps several outputs; they take no map. Re-export.")
+    folded = checks.boolean(pre.get("folded", False), "preprocessing.folded", where)  # absent: written before folding
+    note = str(pre.get("fold_note", ""))
+    return Spec(timesteps, features, outputs, sequence, x, y, folded, note, example, vocabulary, heads)
+
+
+def _heads(out: Mapping[str, Any], outputs: int, where: checks.Where) -> tuple[Head, ...]:
+    """output.heads: the named outputs of a model with several (absent: one output, every older bundle)."""
+    raw = out.get("heads")
+    if raw is None:
+        return ()
+    ok = isinstance(raw, list) and len(raw) > 1 and all(isinstance(h, dict) for h in raw)
+    heads = []
+    for h in raw if ok else ():
+        shape = h.get("shape")
+        if not (isinstance(shape, list) and shape and all(type(d) is int and d > 0 for d in shape)):
+            ok = False
+            break
+        heads.append(Head(checks.name(h.get("name"), "output.heads[].name", where), tuple(shape)))
+    if not ok or len({h.name for h in heads}) != len(heads):
+        raise ManifestError(
+            f"{where}: output.heads is {raw!r}; expected a list of 2 or more {{'name', 'shape'}} with distinct names."
+        )
+    if packed_width(heads) != outputs:
+        raise ManifestError(f"{where}: output.heads hold {packed_width(heads)} values a row, output.outputs {outputs}.")
+    return tuple(heads)
+
+
+def _vocabulary(inp: Mapping[str, Any], where: checks.Where) -> int | None:
+    """input.vocabulary of an int32 token input (None for float32, the dtype of every older bundle)."""
+    dtype = inp.get("dtype", "float32")
+    if dtype == "float32":
+        return None
+    if dtype != "int32":
+        raise ManifestError(
+            f"{where}: input.dtype is {dtype!r}; this edgernn feeds float32 windows or int32 token ids only."
+        )
+    if inp.get("features") is not None:
+        raise ManifestError(f"{where}: an int32 token input is (batch, timesteps); input.features must be null.")
+    return checks.positive_int(inp.get("vocabulary"), "input.vocabulary", where)
+
+
+def input_json(spec: Spec) -> dict[str, Any]:
+    out = {"name": "input", "timesteps": spec.timesteps, "features": spec.features, "dtype": spec.input_dtype}
+    if spec.tokens:  # ids in [0, vocabulary): predict refuses the others
+        out["vocabulary"] = spec.vocabulary
+    if spec.timesteps is None:  # any T; the golden windows' length for tools that need one
+        out["example_timesteps"] = spec.example_timesteps
+    return out
+
+
+def output_json(spec: Spec) -> dict[str, Any]:
+    out = {"name": "output", "outputs": spec.outputs, "sequence": spec.sequence_output, "dtype": "float32"}
+    if spec.heads:  # several outputs: predict returns a dict by these names
+        out["heads"] = [{"name": h.name, "shape": list(h.shape)} for h in spec.heads]
+    return out
+
+
+def preprocessing_json(spec: Spec) -> dict[str, Any]:
+    out = {"convention": CONVENTION, "input": spec.x.to_json(), "output": spec.y.to_json(), "folded": spec.folded}
+    if spec.fold_note:
+        out["fold_note"] = spec.fold_note
+    return out
