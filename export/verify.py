@@ -136,7 +136,7 @@ def prove_isolated(name: str, content: bytes, entry: ArtifactEntry, spec: Spec, 
         shapes.setdefault(case.inputs.shape[1:], []).append(case.inputs)
     inputs = [np.concatenate(group) for group in shapes.values()]
     if spec.folded:
-        inputs = [spec.x.to_raw(x).astype(np.float32) for x in inputs]
+        inputs = [spec.x.to_raw(x).astype(spec.input_dtype) for x in inputs]
     try:
         run_isolated(name, content, entry, spec, inputs)
     except ModelLoadError as exc:

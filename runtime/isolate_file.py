@@ -24,7 +24,8 @@ import numpy as np
 from .blocks import StreamingBlock
 from .errors import ModelLoadError
 from .isolate import Limits, _signal_name
-from .records import Affine, ArtifactEntry, Spec
+from .manifest_spec import input_json, output_json, parse_spec, preprocessing_json
+from .records import ArtifactEntry, Spec
 
 _ENTRY_FIELDS = ("file", "format", "variant", "role", "graph_form", "batch", "reset_variables")  # and extra
 CHILD = "from edgernn.runtime.isolate_file import child; child()"
@@ -52,7 +53,7 @@ def run_isolated(
         d = Path(tmp)
         (d / "model").write_bytes(content)
         arrays = inputs if isinstance(inputs, list) else [inputs]
-        np.savez(d / "inputs.npz", *[np.asarray(a, dtype=np.float32) for a in arrays])
+        np.savez(d / "inputs.npz", *[np.asarray(a) for a in arrays])
         request = {
             "dir": str(d),
             "backend": backend,
@@ -88,18 +89,12 @@ def _plain(value):
 
 
 def _spec_json(spec: Spec) -> dict:
-    return {
-        "shape": [spec.timesteps, spec.features, spec.outputs],
-        "sequence_output": spec.sequence_output,
-        "x": spec.x.to_json(),
-        "y": spec.y.to_json(),
-        "folded": spec.folded,
-    }
+    """The spec as manifest.json writes it (every field: token inputs, several heads, free lengths)."""
+    return {"input": input_json(spec), "output": output_json(spec), "preprocessing": preprocessing_json(spec)}
 
 
 def _spec(raw: dict) -> Spec:
-    x, y = (Affine.of(raw[k]["offset"], raw[k]["scale"]) for k in ("x", "y"))
-    return Spec(*raw["shape"], raw["sequence_output"], x, y, raw["folded"])
+    return parse_spec(raw, "the isolated proof's request")
 
 
 def child() -> None:
@@ -107,7 +102,6 @@ def child() -> None:
     import resource
 
     from . import backends
-    from .errors import EdgeRNNError
 
     request = json.loads(sys.argv[1])
     resource.setrlimit(resource.RLIMIT_AS, (request["memory"], request["memory"]))
@@ -130,5 +124,5 @@ def child() -> None:
         print(json.dumps({"error": None}), flush=True)
     except MemoryError:
         print(json.dumps({"error": "the memory limit was reached"}), flush=True)
-    except EdgeRNNError as exc:
+    except Exception as exc:  # a typed refusal, or the runtime's own error on this file
         print(json.dumps({"error": f"{type(exc).__name__}: {str(exc)[:2000]}"}), flush=True)
