@@ -28,10 +28,7 @@ def measure(models: Path = ROOT / "models", number: int = 300, rounds: int = 7) 
 
     rows = []
     for seed in SEEDS:
-        floats = Bundle.open(models / seed).manifest.artifacts(role="model", variant="float32")
-        # the installed backends that run one of its float32 window models (a C compiler makes the `c`
-        # backend installed, but the shipped seed bundles hold no model.c)
-        names = [n for n in backends.installed() if any(backends.runs(n, a) for a in floats)]
+        names = backends.installed_for(Bundle.open(models / seed).manifest)
         predictors = {n: load(models / seed, backend=n) for n in names}
         x = np.random.default_rng(0).uniform(0, 10, (1, predictors[names[0]].spec.timesteps, 1)).astype(np.float32)
         xm = (x * 0.1).astype(np.float32)

@@ -27,6 +27,7 @@ import speed  # noqa: E402  (benchmarks/ is sys.path[0])
 from results_md import headline, render  # noqa: E402
 
 from edgernn.runtime import (  # noqa: E402
+    Bundle,
     backends,
     load,
     optional,  # noqa: E402
@@ -164,7 +165,7 @@ def cold_starts(bundle: Path, runs: int, tf_runs: int) -> dict[str, list[float]]
         "p.predict(numpy.zeros((1, p.spec.timesteps, p.spec.features), numpy.float32))"
     )
     codes = {"numpy only": "pass"}
-    for name in backends.installed():
+    for name in backends.installed_for(Bundle.open(bundle).manifest):
         codes[f"edgernn {name}: import + load + first answer"] = first.format(b=str(bundle), n=name)
     if optional.available("tensorflow"):
         codes["import tensorflow"] = "import tensorflow"
@@ -189,7 +190,7 @@ def cold_starts(bundle: Path, runs: int, tf_runs: int) -> dict[str, list[float]]
 
 def throughputs(bundle: Path) -> list[list[Any]]:
     rows = []
-    for name in backends.installed():
+    for name in backends.installed_for(Bundle.open(bundle).manifest):
         p = load(bundle, backend=name)
         rows.append([bundle.name, name] + [throughput(p.predict, windows(p.spec, b, seed=b)) for b in (1, 64, 1024)])
     return rows

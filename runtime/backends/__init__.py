@@ -115,6 +115,13 @@ def runs(name: str, artifact: ArtifactEntry) -> bool:
     return artifact.format in row.formats and (not row.variants or artifact.variant in row.variants)
 
 
+def installed_for(manifest: Manifest, variant: str = "float32") -> list[str]:
+    """Installed backends (auto order) that run one of the bundle's `variant` window models (a C compiler
+    makes `c` installed, yet most bundles hold no model.c)."""
+    entries = manifest.artifacts(role="model", variant=variant)
+    return [name for name in installed() if any(runs(name, e) for e in entries)]
+
+
 def runs_variant(name: str, variant: str) -> bool:
     row = _registered(name)
     return not row.variants or variant in row.variants
