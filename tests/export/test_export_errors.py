@@ -43,6 +43,31 @@ def test_a_full_disk_mid_export_is_an_export_error_and_nothing_is_left(tmp_path)
     assert list(tmp_path.iterdir()) == []  # no bundle, no staging folder
 
 
+@pytest.fixture
+def read_only_dir(tmp_path):
+    """tmp_path/ro as a read-only bind mount (EROFS: root ignores mode bits, not a read-only mount)."""
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    mounted = subprocess.run(["mount", "--bind", str(ro), str(ro)], capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot make a bind mount here (needs root with CAP_SYS_ADMIN): {mounted.stderr.strip()}")
+    try:
+        remount = subprocess.run(["mount", "-o", "remount,bind,ro", str(ro)], capture_output=True, text=True)
+        if remount.returncode != 0:
+            pytest.skip(f"cannot remount read-only here: {remount.stderr.strip()}")
+        yield ro
+    finally:
+        subprocess.run(["umount", str(ro)], capture_output=True)
+
+
+def test_export_to_a_read_only_filesystem_is_an_export_error(read_only_dir, capsys):
+    pytest.importorskip("tensorflow")
+    assert main(["export", str(SEED / "model.keras"), "--out", str(read_only_dir / "b"), "--formats", "numpy"]) == 1
+    err = capsys.readouterr().err
+    assert "ExportError: cannot write the bundle to" in err and "Traceback" not in err
+    assert list(read_only_dir.iterdir()) == []
+
+
 @pytest.mark.parametrize("kind", ["npz", "2d"])
 def test_a_calibration_file_that_is_not_windows_is_an_input_error(tmp_path, capsys, kind):
     path = tmp_path / f"cal.{'npz' if kind == 'npz' else 'npy'}"
