@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from . import backends
+from . import backends, optional
 from .bundle import Bundle
 from .compare import compare, error_stats, tolerance
 from .errors import EdgeRNNError, InputError, IntegrityError, ManifestError
@@ -146,6 +146,12 @@ def not_run(bundle: Bundle) -> list[str]:
         if able and not any(backends.available(n) for n in able):
             hints = "; ".join(f"{n} backend: {backends.install_hint(n)}" for n in able)
             notes.append(f"{art.file}: skipped, no installed backend runs it ({hints})")
+        for name in backends.REGISTRY:
+            need = backends.unmet_need(name, art.variant)
+            if need and art.format in backends.formats_of(name) and backends.available(name):
+                notes.append(
+                    f"{art.file}: skipped on {name}: its {art.variant} files need {need} ({optional.hint(need)})"
+                )
     return notes
 
 

@@ -53,12 +53,21 @@ class Registered(NamedTuple):
     requires: tuple[str, ...]  # optional modules, any one of which makes it available
     tools: tuple[str, ...] = ()  # executables, any one of which must be on PATH ($CC counts for "cc")
     variants: tuple[str, ...] = ()  # the only artifact variants it runs (empty: every variant of its formats)
+    # (variant, module): that variant runs only with that one of `requires` (another gives wrong answers)
+    variant_needs: tuple[tuple[str, str], ...] = ()
 
 
 # In the order `auto` prefers them: fastest batch-1 first, as measured by
 # benchmarks/backend_latency.py (README "Backends", benchmarks/RESULTS-install.md).
 REGISTRY: dict[str, Registered] = {
-    "litert": Registered("edgernn.runtime.backends.litert", ("tflite",), ("ai_edge_litert", "tflite_runtime")),
+    # ai-edge-quantizer's dynamic files run wrong on tflite-runtime 2.14's hybrid kernels (seed-lstm:
+    # max error 0.24 against a 0.0022 tolerance, found by make check-install), right on ai-edge-litert.
+    "litert": Registered(
+        "edgernn.runtime.backends.litert",
+        ("tflite",),
+        ("ai_edge_litert", "tflite_runtime"),
+        variant_needs=(("dynamic", "ai_edge_litert"),),
+    ),
     "onnxruntime": Registered("edgernn.runtime.backends.ort", ("onnx",), ("onnxruntime",)),
     "numpy": Registered("edgernn.runtime.backends.numpy_ref", ("numpy",), ()),
     # Last: it compiles model.c on load (about 0.1-1 s), so `auto` takes it only for a C-only bundle.
@@ -111,8 +120,7 @@ def formats_of(name: str) -> tuple[str, ...]:
 
 def runs(name: str, artifact: ArtifactEntry) -> bool:
     """Whether backend `name` runs this artifact: its format, and its variant when the backend is restricted."""
-    row = _registered(name)
-    return artifact.format in row.formats and (not row.variants or artifact.variant in row.variants)
+    return artifact.format in _registered(name).formats and runs_variant(name, artifact.variant)
 
 
 def installed_for(manifest: Manifest, variant: str = "float32") -> list[str]:
@@ -124,7 +132,13 @@ def installed_for(manifest: Manifest, variant: str = "float32") -> list[str]:
 
 def runs_variant(name: str, variant: str) -> bool:
     row = _registered(name)
-    return not row.variants or variant in row.variants
+    return (not row.variants or variant in row.variants) and not unmet_need(name, variant)
+
+
+def unmet_need(name: str, variant: str) -> str:
+    """The module backend `name` needs for `variant` and lacks here ('' when none): see variant_needs."""
+    needs = dict(_registered(name).variant_needs).get(variant)
+    return needs if needs and not optional.available(needs) else ""
 
 
 def backends_for(fmt: str) -> tuple[str, ...]:
