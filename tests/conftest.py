@@ -271,3 +271,20 @@ def pytest_collection_modifyitems(session, config, items):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "matrix_check: runs after every other test (see tests/e2e/test_matrix.py)")
+
+
+@pytest.fixture(scope="session")
+def while_seed(tmp_path_factory):
+    """seed-lstm with a while_batch1 model.dynamic.tflite (tests/runtime/spinning.py), built once a session."""
+    pytest.importorskip("ai_edge_litert")
+    from spinning import while_bundle  # tests/runtime is on sys.path once its tests are collected
+
+    return while_bundle(MODELS / "seed-lstm", tmp_path_factory.mktemp("while-seed") / "b")
+
+
+@pytest.fixture(scope="session")
+def spinning_while(while_seed, tmp_path_factory):
+    """seed-lstm whose model.dynamic.tflite (a while_batch1 file) loops forever: the body never advances its counter."""
+    from spinning import spinning_bundle
+
+    return spinning_bundle(while_seed, tmp_path_factory.mktemp("while") / "b", "model.dynamic.tflite")

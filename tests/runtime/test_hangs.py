@@ -16,7 +16,6 @@ import time
 import pytest
 
 from conftest import MODELS
-from spinning import spinning_bundle, while_bundle
 
 SEED = MODELS / "seed-lstm"
 
@@ -39,17 +38,6 @@ os._exit(0)  # a thread may still spin in native code
 """
 
 
-@pytest.fixture(scope="module")
-def while_seed(tmp_path_factory):
-    pytest.importorskip("ai_edge_litert")
-    return while_bundle(SEED, tmp_path_factory.mktemp("hang-seed") / "b")
-
-
-@pytest.fixture(scope="module")
-def spinning(while_seed, tmp_path_factory):
-    return spinning_bundle(while_seed, tmp_path_factory.mktemp("hang") / "b", "model.dynamic.tflite")
-
-
 def _two_threads(bundle, wait: str) -> list:
     out = subprocess.run(
         [sys.executable, "-c", TWO_THREADS, str(bundle), wait], capture_output=True, text=True, timeout=300
@@ -58,10 +46,10 @@ def _two_threads(bundle, wait: str) -> list:
     return json.loads(out.stdout.splitlines()[-1])
 
 
-def test_a_hung_litert_call_does_not_block_the_other_threads_forever(spinning, while_seed):
+def test_a_hung_litert_call_does_not_block_the_other_threads_forever(spinning_while, while_seed):
     ok = _two_threads(while_seed, "both")  # the neighbour: the unmodified while_batch1 file, two threads, both answer
     assert [r[0] for r in ok] == ["ok", "ok"] and ok[0][1] == ok[1][1]
-    first, _ = _two_threads(spinning, "first")  # one thread hangs in invoke; the other gives up, typed
+    first, _ = _two_threads(spinning_while, "first")  # one thread hangs in invoke; the other gives up, typed
     assert first[0] == "ModelRunError", first
     assert "another call has held this LiteRT interpreter for more than 1 s" in first[1]
 
@@ -88,8 +76,8 @@ def _wait_until_spinning(proc: subprocess.Popen, marker: str) -> None:
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="reads /proc to see the child spin")
-def test_ctrl_c_ends_the_cli_during_a_native_hang_with_exit_130_and_no_traceback(spinning):
-    command = [sys.executable, "-m", "edgernn.runtime", "predict", str(spinning), "1", "1", "1", "1"]
+def test_ctrl_c_ends_the_cli_during_a_native_hang_with_exit_130_and_no_traceback(spinning_while):
+    command = [sys.executable, "-m", "edgernn.runtime", "predict", str(spinning_while), "1", "1", "1", "1"]
     proc = subprocess.Popen(
         [*command, "--backend", "litert", "--variant", "dynamic"],
         stdout=subprocess.PIPE,

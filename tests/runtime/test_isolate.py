@@ -17,7 +17,7 @@ from edgernn.runtime.validate import validate
 
 from conftest import MODELS
 from helpers import copy_bundle, replace_file
-from spinning import spinning_bundle, while_bundle
+from spinning import spinning_bundle
 
 SEED = MODELS / "seed-lstm"
 X = np.array([[[6.0], [7.0], [8.0], [9.0]]], dtype=np.float32)
@@ -75,19 +75,6 @@ def test_cli_validate_json_prints_json_for_every_failure_and_isolates_an_unsigne
     (unsigned / "manifest.json").write_bytes((spinning / "manifest.json").read_bytes())
     out = cli(unsigned, "--json", "--backend", "onnxruntime", "--timeout", "3")  # isolated by default
     assert out.returncode == 3 and "isolated child" in json.loads(out.stdout)["error"]  # 3: unreadable
-
-
-@pytest.fixture(scope="module")
-def while_seed(tmp_path_factory):
-    """seed-lstm with a while_batch1 model.dynamic.tflite (spinning.while_bundle)."""
-    pytest.importorskip("ai_edge_litert")
-    return while_bundle(SEED, tmp_path_factory.mktemp("while-seed") / "b")
-
-
-@pytest.fixture(scope="module")
-def spinning_while(while_seed, tmp_path_factory):
-    """seed-lstm whose model.dynamic.tflite (a while_batch1 file) loops forever: the body never advances its counter."""
-    return spinning_bundle(while_seed, tmp_path_factory.mktemp("while") / "b", "model.dynamic.tflite")
 
 
 def test_a_tflite_while_that_never_advances_its_counter_ends_at_the_timeout(spinning_while, while_seed):
