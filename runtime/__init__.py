@@ -3,28 +3,64 @@
 from edgernn.runtime import load
 p = load("models/seed-lstm")
 p.predict([[[6.0], [7.0], [8.0], [9.0]]])
+
+`import edgernn.runtime` imports nothing: every name below is imported on first use (PEP 562), so
+an application pays only for what it touches (cold start, benchmarks/cold_start.py).
 """
 
-from .bundle import Bundle
-from .errors import (
-    BackendUnavailableError,
-    EdgeRNNError,
-    ExportError,
-    InputError,
-    IntegrityError,
-    ManifestError,
-    MissingExtraError,
-    ModelLoadError,
-    ModelRunError,
-    RunTimeoutError,
-    SignatureError,
-    UnsupportedModelError,
-)
-from .loading import load
-from .manifest import ArtifactEntry, Manifest
-from .predictor import Predictor
+from __future__ import annotations
 
-__all__ = [
+from typing import TYPE_CHECKING
+
+# public name -> the submodule that defines it
+_LAZY = {
+    "load": "loading",
+    "Bundle": "bundle",
+    "Manifest": "manifest",
+    "ArtifactEntry": "manifest",
+    "Predictor": "predictor",
+    "Stream": "stream",
+    **dict.fromkeys(
+        (
+            "BackendUnavailableError",
+            "EdgeRNNError",
+            "ExportError",
+            "InputError",
+            "IntegrityError",
+            "ManifestError",
+            "MissingExtraError",
+            "ModelLoadError",
+            "ModelRunError",
+            "RunTimeoutError",
+            "SignatureError",
+            "UnsupportedModelError",
+        ),
+        "errors",
+    ),
+}
+
+if TYPE_CHECKING:
+    from .bundle import Bundle
+    from .errors import (
+        BackendUnavailableError,
+        EdgeRNNError,
+        ExportError,
+        InputError,
+        IntegrityError,
+        ManifestError,
+        MissingExtraError,
+        ModelLoadError,
+        ModelRunError,
+        RunTimeoutError,
+        SignatureError,
+        UnsupportedModelError,
+    )
+    from .loading import load
+    from .manifest import ArtifactEntry, Manifest
+    from .predictor import Predictor
+    from .stream import Stream
+
+__all__ = [  # the names of _LAZY, spelled out for linters and readers
     "load",
     "Bundle",
     "Manifest",
@@ -38,19 +74,25 @@ __all__ = [
     "IntegrityError",
     "ManifestError",
     "MissingExtraError",
-    "SignatureError",
     "ModelLoadError",
     "ModelRunError",
     "RunTimeoutError",
+    "SignatureError",
     "UnsupportedModelError",
 ]
 __version__ = "0.1.0"
 
 
 def __getattr__(name: str):
-    """`Stream` is imported on first use: a predict-only app never loads streaming (cold start)."""
-    if name == "Stream":
-        from .stream import Stream
+    """Import the submodule defining `name` on first use, and keep the name here from then on."""
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
 
-        return Stream
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})

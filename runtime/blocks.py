@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
 from . import checks
 from .errors import ManifestError
-from .frozen import record
+from .frozen import named_tuple, record
 
 
-class StateSpec(NamedTuple):  # a NamedTuple: immutable, and ~5x cheaper to define than a dataclass
+@named_tuple  # immutable, compared and unpacked like a NamedTuple, cheaper to define (frozen.py)
+class StateSpec:
     """One state tensor of a step model: its input name, the name of its next value, its width."""
 
     name: str
@@ -157,7 +158,8 @@ class ModelBlock:
         }
 
 
-class Refusal(NamedTuple):
+@named_tuple
+class Refusal:
     """A format (and role) the export left out for this model, and why: a layer outside its kernel set, a
     converter's refusal, or a failed proof. The other formats of the bundle are unaffected."""
 

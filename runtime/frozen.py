@@ -15,6 +15,7 @@ methods are shared closures over the field names, so defining a record costs mic
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import Any, Callable, TypeVar
 
 T = TypeVar("T")
@@ -77,6 +78,40 @@ def record(cls: type[T]) -> type[T]:
     cls.__init__, cls.__setattr__, cls.__delattr__, cls.__repr__ = __init__, __setattr__, __delattr__, __repr__
     cls.FIELDS = names
     return cls
+
+
+def named_tuple(cls: type[T]) -> type[T]:
+    """`cls` as a tuple of its annotated fields, like `typing.NamedTuple` (equality, unpacking, hashing),
+    without the source text namedtuple exec()s: ~10 us a class instead of ~60 (cold start)."""
+    names = tuple(cls.__dict__.get("__annotations__", {}))
+    defaults = {n: cls.__dict__[n] for n in names if n in cls.__dict__}
+    title = cls.__qualname__
+
+    def __new__(klass: type, *args: Any, **kwargs: Any) -> Any:
+        if len(args) > len(names):
+            raise TypeError(f"{title}() takes {len(names)} arguments, got {len(args)}")
+        values = list(args)
+        for name in names[len(args) :]:
+            if name in kwargs:
+                values.append(kwargs.pop(name))
+            elif name in defaults:
+                values.append(defaults[name])
+            else:
+                raise TypeError(f"{title}() missing required argument {name!r}")
+        if kwargs:
+            raise TypeError(f"{title}() got an unexpected or repeated argument {sorted(kwargs)[0]!r}")
+        return tuple.__new__(klass, values)
+
+    def __repr__(self: Any) -> str:
+        return f"{title}(" + ", ".join(f"{n}={v!r}" for n, v in zip(names, self)) + ")"
+
+    def __getnewargs__(self: Any) -> tuple:  # pickling and copy
+        return tuple(self)
+
+    namespace = {k: v for k, v in cls.__dict__.items() if k not in ("__dict__", "__weakref__", *names)}
+    namespace.update({n: property(itemgetter(i), doc=f"field {i}") for i, n in enumerate(names)})
+    namespace.update(__slots__=(), __new__=__new__, __repr__=__repr__, __getnewargs__=__getnewargs__, FIELDS=names)
+    return type(cls.__name__, (tuple,), namespace)  # type: ignore[return-value]
 
 
 def replace(obj: T, **changes: Any) -> T:

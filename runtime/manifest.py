@@ -14,7 +14,6 @@ metrics, producer versions, exporter details of an artifact) ride along in `extr
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -246,4 +245,6 @@ class Manifest:
         return out
 
     def dumps(self) -> str:
+        import json  # only export writes manifests: reading never imports json (manifest_json.py)
+
         return json.dumps(self.to_json(), indent=2, default=json_default) + "\n"

@@ -13,12 +13,13 @@ import importlib
 import os
 from collections.abc import Sequence
 from types import ModuleType
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from .. import optional
 from ..errors import BackendUnavailableError, EdgeRNNError, InputError, ModelLoadError, UnsupportedModelError
+from ..frozen import named_tuple
 from ..guard import check_io
 from ..manifest import ArtifactEntry, Spec
 
@@ -45,8 +46,9 @@ class StepRunner(Protocol):
     def run_step(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]: ...
 
 
-class Registered(NamedTuple):
-    """A registry row (a NamedTuple: defining one costs a fifth of a dataclass at import)."""
+@named_tuple  # a NamedTuple-like row, defined without exec (cold start, frozen.py)
+class Registered:
+    """A registry row."""
 
     module: str
     formats: tuple[str, ...]  # artifact formats it runs

@@ -1,0 +1,88 @@
+"""Cold start stays cut: `import edgernn.runtime` imports nothing, a plain LiteRT load only what it needs.
+
+Each deferred module is milliseconds of a ~5 ms budget (benchmarks/cold_start.py); these fresh
+processes fail the moment one of them creeps back onto the path of a plain load.
+"""
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from conftest import MODELS, ROOT
+from helpers import installed_default_backends
+
+# Loaded only by the commands or features that use them, never by `load` + `predict` of a plain bundle.
+DEFERRED = (
+    "json",  # the manifest is read with json's own C scanner (runtime/manifest_json.py)
+    "importlib.util",  # runtime/optional.py asks sys.meta_path directly
+    "edgernn.runtime.cli",
+    "edgernn.runtime.validate",
+    "edgernn.runtime.compare",
+    "edgernn.runtime.data",
+    "edgernn.runtime.heads",
+    "edgernn.runtime.tokens",
+    "edgernn.runtime.stream",
+    "edgernn.runtime.isolate",
+    "edgernn.runtime.signing",
+    "edgernn.runtime.parallel",
+    "edgernn.runtime.vet.npz",
+    "edgernn.runtime.backends.ort",
+    "edgernn.runtime.backends.numpy_ref",
+    "edgernn.runtime.backends.c",
+    "edgernn.runtime.backends.tflm",
+    "pathlib",
+    "threading",
+    "shutil",
+    "dataclasses",
+    "zipfile",
+)
+
+
+def imported_by(code: str) -> tuple[set[str], dict]:
+    """(modules the code imported beyond the interpreter's own start-up and numpy, what it printed as JSON)."""
+    script = textwrap.dedent(f"""
+        import json as _probe_json, sys
+        before = set(sys.modules) - {{"json", "json.decoder", "json.scanner", "json.encoder", "_json"}}
+        dumps = _probe_json.dumps
+        del sys.modules["json"], _probe_json  # the probe's own json must not hide the code's
+        import numpy
+        before |= set(sys.modules)
+        result = {{}}
+        {textwrap.indent(textwrap.dedent(code), "        ").strip()}
+        print(dumps({{"new": sorted(set(sys.modules) - before), "result": result}}))
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, check=True)
+    found = json.loads(out.stdout.strip().splitlines()[-1])
+    return set(found["new"]), found["result"]
+
+
+def test_import_edgernn_runtime_imports_no_submodule():
+    new, _ = imported_by("import edgernn.runtime")
+    assert sorted(m for m in new if m.startswith("edgernn.runtime.")) == []
+    assert "json" not in new
+
+
+def test_names_of_the_package_still_resolve_on_first_use():
+    _, result = imported_by("""
+        import edgernn.runtime as rt
+        result["names"] = sorted(n for n in rt.__all__ if getattr(rt, n) is not None)
+        result["error"] = issubclass(rt.InputError, ValueError) and issubclass(rt.ModelLoadError, rt.EdgeRNNError)
+    """)
+    import edgernn.runtime as rt
+
+    assert result == {"names": sorted(rt.__all__), "error": True}
+
+
+@pytest.mark.skipif("litert" not in installed_default_backends(), reason="needs ai-edge-litert or tflite-runtime")
+def test_a_plain_litert_load_and_predict_import_none_of_the_deferred_modules():
+    new, result = imported_by(f"""
+        from edgernn.runtime import load
+        p = load({str(MODELS / "seed-lstm")!r}, backend="litert")
+        result["y"] = float(p.predict([[[6.0], [7.0], [8.0], [9.0]]])[0, 0])
+    """)
+    assert sorted(new & set(DEFERRED)) == []
+    assert "edgernn.runtime.backends.litert" in new  # the probe sees the load's imports at all
+    assert result["y"] == result["y"]  # a number came back, not NaN
