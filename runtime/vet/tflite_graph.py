@@ -14,7 +14,7 @@ import struct
 
 from ..errors import ModelLoadError, UnsupportedModelError
 from .tflite_arity import arity_problem
-from .tflite_ops import _Reader
+from .tflite_ops import _I32, _U16, _Reader
 
 # Model / SubGraph / Tensor / Operator / Buffer fields.
 M_CODES, M_SUBGRAPHS, M_BUFFERS, M_EXT_GROUPS, M_EXT_BUFFERS = 1, 2, 4, 8, 9
@@ -59,12 +59,33 @@ class _Graph(_Reader):
 
     def ints(self, table: int, field: int) -> list[int]:
         """An int32 vector field ([] when absent)."""
-        found = self.vector(table, field, 4)
-        return [] if found is None else list(struct.unpack_from(f"<{found[1]}i", self.data, found[0]))
+        pos = self.field_pos(table, field)
+        return self.ints_at(pos) if pos else []
 
-    def byte_vector_size(self, table: int, field: int) -> int:
-        found = self.vector(table, field, 1)
-        return 0 if found is None else found[1]
+    def ints_at(self, pos: int) -> list[int]:
+        """The int32 vector of the field at `pos` (0, as `slots` marks an absent field: [])."""
+        if not pos:
+            return []
+        start, count = self.vector_at(pos, 4)
+        return list(struct.unpack_from(f"<{count}i", self.data, start))
+
+    def slots(self, table: int, width: int) -> list[int]:
+        """The position of each of `table`'s first `width` fields (0: absent), its vtable read in one go:
+        field_pos for each of the five fields of every tensor and operator was most of a load's vetting
+        (cold start, benchmarks/cold_start.py). The same bounds as field_pos: every read slot in the file."""
+        data, size = self.data, self.size
+        if table < 0 or table + 4 > size:
+            self._unpack("<i", table)  # raises the out-of-range error
+        vtable = table - _I32.unpack_from(data, table)[0]
+        if vtable < 0 or vtable + 2 > size:
+            self._unpack("<H", vtable)
+        count = min(width, (_U16.unpack_from(data, vtable)[0] - 4) // 2)  # fields the vtable has slots for
+        if count <= 0:
+            return [0] * width
+        if vtable + 4 + 2 * count > size:
+            self._unpack("<H", vtable + 2 + 2 * count)  # the last slot: raises the out-of-range error
+        offsets = struct.unpack_from(f"<{count}H", data, vtable + 4)
+        return [table + off if off else 0 for off in offsets] + [0] * (width - count)
 
     def check(self) -> None:
         root = self.deref(0)
@@ -75,36 +96,42 @@ class _Graph(_Reader):
             )
         codes = [max(self.scalar(c, 0, "<b", 0), self.scalar(c, 3, "<i", 0)) for c in self.table_vector(root, M_CODES)]
         buffers = self.table_vector(root, M_BUFFERS)
-        for buf in buffers:
-            self.buffer(buf)
+        filled = [self.buffer(buf) for buf in buffers]
         subgraphs = self.table_vector(root, M_SUBGRAPHS)
         if not subgraphs:
             raise self.bad("no subgraph")
         for index, sub in enumerate(subgraphs):
-            self.subgraph(index, sub, codes, buffers, len(subgraphs))
+            self.subgraph(index, sub, codes, buffers, len(subgraphs), filled)
 
-    def buffer(self, buf: int) -> None:
-        self.byte_vector_size(buf, B_DATA)
-        offset, size = self.scalar(buf, B_OFFSET, "<Q", 0), self.scalar(buf, B_SIZE, "<Q", 0)
-        if offset > 1 and offset + size > len(self.data):  # offset 1 marks "no data" in the schema
-            raise self.bad(f"a buffer at offset {offset} of {size} bytes lies outside the file")
+    def buffer(self, buf: int) -> bool:
+        """Check a buffer's data lies in the file; whether it holds data (a constant's bytes)."""
+        data_at, offset_at, size_at = self.slots(buf, 3)
+        size = self.vector_at(data_at, 1)[1] if data_at else 0
+        offset = self._unpack("<Q", offset_at) if offset_at else 0
+        length = self._unpack("<Q", size_at) if size_at else 0
+        if offset > 1 and offset + length > len(self.data):  # offset 1 marks "no data" in the schema
+            raise self.bad(f"a buffer at offset {offset} of {length} bytes lies outside the file")
+        return size > 0 or (offset > 1 and length > 0)
 
-    def subgraph(self, index: int, sub: int, codes: list[int], buffers: list[int], n_subgraphs: int) -> None:
+    def subgraph(
+        self, index: int, sub: int, codes: list[int], buffers: list[int], n_subgraphs: int, filled: list[bool]
+    ) -> None:
         # Each field is read once (vetting runs on every load: cold start, benchmarks/cold_start.py).
         n_buffers = len(buffers)
         tensors = self.table_vector(sub, SG_TENSORS)
-        total, kinds = 0, []
+        total, kinds, unpack = 0, [], self._unpack
         for i, tensor in enumerate(tensors):
-            if self.scalar(tensor, T_EXT_BUFFER, "<I", 0):  # 0 is the schema's "no external buffer"
+            at = self.slots(tensor, T_EXT_BUFFER + 1)
+            if at[T_EXT_BUFFER] and unpack("<I", at[T_EXT_BUFFER]):  # 0 is the schema's "no external buffer"
                 raise UnsupportedModelError(f"{self.name}: tensor {i} uses an external buffer; re-export the bundle.")
-            buffer = self.scalar(tensor, T_BUFFER, "<I", 0)
+            buffer = unpack("<I", at[T_BUFFER]) if at[T_BUFFER] else 0
             if buffer >= max(n_buffers, 1):
                 raise self.bad(f"subgraph {index} tensor {i} names buffer {buffer} of {n_buffers}")
-            shape = self.ints(tensor, T_SHAPE)
-            for dims in (shape, self.ints(tensor, T_SHAPE_SIGNATURE)):
-                if any(d < -1 or d > MAX_DIM for d in dims):
+            shape = self.ints_at(at[T_SHAPE])
+            for dims in (shape, self.ints_at(at[T_SHAPE_SIGNATURE])):
+                if dims and (min(dims) < -1 or max(dims) > MAX_DIM):
                     raise self.bad(f"subgraph {index} tensor {i} has shape {dims}")
-            kind = self.scalar(tensor, T_TYPE, "<b", 0)
+            kind = unpack("<b", at[T_TYPE]) if at[T_TYPE] else 0
             total += self.elements(shape) * ITEM_BYTES.get(kind, 8)
             kinds.append((buffer, kind))
         if total > MAX_TENSOR_BYTES:
@@ -116,12 +143,13 @@ class _Graph(_Reader):
                 raise self.bad(f"subgraph {index} {what} {listed} outside its {n} tensors")
         # An op writing into a constant (its data is the file's own, read-only bytes: SIGSEGV, found by the
         # structure-aware fuzzer), into a subgraph input, or into a tensor another op writes.
-        constant = {i for i, (buffer, _) in enumerate(kinds) if self.has_data(buffers, buffer)}
+        constant = {i for i, (buffer, _) in enumerate(kinds) if buffer < n_buffers and filled[buffer]}
         written = set(graph_inputs) | constant
         for k, op in enumerate(self.table_vector(sub, SG_OPERATORS)):
             where = f"subgraph {index} op {k}"
-            inputs, outputs = self.ints(op, OP_INPUTS), self.ints(op, OP_OUTPUTS)
-            builtin = self.operator(where, op, codes, n, n_subgraphs, inputs, outputs)
+            at = self.slots(op, OP_OPTIONS + 1)
+            inputs, outputs = self.ints_at(at[OP_INPUTS]), self.ints_at(at[OP_OUTPUTS])
+            builtin = self.operator(where, at, codes, n, n_subgraphs, inputs, outputs)
             self.shaped_output(where, builtin, inputs, kinds, buffers)
             clash = [t for t in outputs if t in written]
             if clash or len(set(outputs)) != len(outputs):
@@ -129,12 +157,9 @@ class _Graph(_Reader):
             written.update(outputs)
 
     def has_data(self, buffers: list[int], index: int) -> bool:
+        """Whether buffer `index` holds bytes (the tensor naming it is a constant)."""
         buf = buffers[index] if 0 <= index < len(buffers) else None
-        if buf is None:
-            return False
-        return self.byte_vector_size(buf, B_DATA) > 0 or (
-            self.scalar(buf, B_OFFSET, "<Q", 0) > 1 and self.scalar(buf, B_SIZE, "<Q", 0) > 0
-        )
+        return False if buf is None else self.buffer(buf)
 
     @staticmethod
     def elements(shape: list[int]) -> int:
@@ -158,14 +183,16 @@ class _Graph(_Reader):
             raise self.bad(f"{where} builds a tensor of shape {list(dims)}; the limit is {MAX_TENSOR_BYTES} bytes")
 
     def operator(
-        self, where: str, op: int, codes: list[int], n_tensors: int, n_subgraphs: int, inputs: list, outputs: list
+        self, where: str, at: list[int], codes: list[int], n_tensors: int, n_subgraphs: int, inputs: list, outputs: list
     ) -> int:
-        """Check one operator against its opcode; returns the builtin code."""
-        opcode = self.scalar(op, OP_OPCODE, "<I", 0)
+        """Check one operator (`at`: the positions of its fields, see `slots`) against its opcode; returns
+        the builtin code."""
+        opcode = self._unpack("<I", at[OP_OPCODE]) if at[OP_OPCODE] else 0
         if opcode >= len(codes):
             raise self.bad(f"{where} uses opcode {opcode} of {len(codes)}")
         lists = {OP_INPUTS: inputs, OP_OUTPUTS: outputs}
-        if any(not -1 <= t < n_tensors for t in lists[OP_INPUTS] + lists[OP_OUTPUTS]):
+        named = inputs + outputs
+        if named and (min(named) < -1 or max(named) >= n_tensors):
             raise self.bad(
                 f"{where} names tensors {lists[OP_INPUTS]} -> {lists[OP_OUTPUTS]} outside 0..{n_tensors - 1}"
             )
@@ -175,14 +202,14 @@ class _Graph(_Reader):
             raise UnsupportedModelError(f"{self.name}: {where}: {problem}; re-export the bundle with 'edgernn export'.")
         if problem:
             raise self.bad(f"{where}: {problem}")
-        optional = OPTIONAL_INPUTS.get(builtin, set())
-        absent = [k for k, t in enumerate(lists[OP_INPUTS]) if t == -1 and k not in optional]
+        optional = OPTIONAL_INPUTS.get(builtin, ())
+        absent = [k for k, t in enumerate(inputs) if t == -1 and k not in optional] if -1 in inputs else []
         if absent:
             raise self.bad(f"{where} (builtin {builtin}) marks inputs {absent} absent (-1); the op requires them")
         if -1 in lists[OP_OUTPUTS]:
             raise self.bad(f"{where} (builtin {builtin}) marks an output absent (-1)")
-        options_type = self.scalar(op, OP_OPTIONS_TYPE, "<B", 0)
-        options_pos = self.field_pos(op, OP_OPTIONS)
+        options_type = self._unpack("<B", at[OP_OPTIONS_TYPE]) if at[OP_OPTIONS_TYPE] else 0
+        options_pos = at[OP_OPTIONS] or None
         if builtin in COUNTED:
             union, field, against = COUNTED[builtin]
             count = (

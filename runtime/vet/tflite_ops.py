@@ -53,13 +53,18 @@ class _Reader:
     def vector(self, table: int, field: int, item_size: int) -> tuple[int, int] | None:
         """(first item position, item count) of a vector field, bounds-checked; None when absent."""
         pos = self.field_pos(table, field)
-        if pos is None:
-            return None
-        vec = self.deref(pos)
-        if vec < 0 or vec + 4 > self.size:
+        return None if pos is None else self.vector_at(pos, item_size)
+
+    def vector_at(self, pos: int, item_size: int) -> tuple[int, int]:
+        """`vector` of the field at `pos` (a position field_pos or slots found)."""
+        data, size = self.data, self.size  # deref() inlined: thousands of calls per load (cold start)
+        if pos < 0 or pos + 4 > size:
+            self._unpack("<I", pos)  # raises the out-of-range error
+        vec = pos + _U32.unpack_from(data, pos)[0]
+        if vec + 4 > size:
             self._unpack("<I", vec)
-        count = _U32.unpack_from(self.data, vec)[0]
-        if vec + 4 + item_size * count > self.size:
+        count = _U32.unpack_from(data, vec)[0]
+        if vec + 4 + item_size * count > size:
             raise ModelLoadError(
                 f"{self.name}: not a valid .tflite file (a vector of {count} items overruns the file)."
             )
@@ -67,7 +72,11 @@ class _Reader:
 
     def table_vector(self, table: int, field: int) -> list[int]:
         found = self.vector(table, field, 4)
-        return [] if found is None else [self.deref(found[0] + 4 * i) for i in range(found[1])]
+        if found is None:
+            return []
+        start, count = found  # in range: vector() checked all `count` offsets lie in the file
+        offsets = struct.unpack_from(f"<{count}I", self.data, start)
+        return [start + 4 * i + off for i, off in enumerate(offsets)]  # deref() of each, in one unpack
 
     def string(self, table: int, field: int) -> str | None:
         pos = self.field_pos(table, field)
