@@ -14,6 +14,7 @@ from typing import Any
 from .errors import ManifestError
 
 Where = object  # a path or a label: only printed
+_HEX = frozenset("0123456789abcdef")
 
 
 def obj(value: Any, what: str, where: Where) -> Mapping[str, Any]:
@@ -41,7 +42,7 @@ def size(value: Any, what: str, where: Where) -> int:
 
 
 def sha256(value: Any, what: str, where: Where) -> str:
-    if not (isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)):
+    if not (isinstance(value, str) and len(value) == 64 and _HEX.issuperset(value)):
         raise ManifestError(f"{where}: {what} has sha256 {value!r}; expected 64 lowercase hex digits.")
     return value
 

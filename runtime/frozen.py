@@ -44,22 +44,28 @@ def record(cls: type[T]) -> type[T]:
     defaults = {n: cls.__dict__[n] for n in names if n in cls.__dict__}
     shown = tuple(n for n in names if not (isinstance(defaults.get(n), Factory) and not defaults[n].repr))
     title = cls.__qualname__
+    known = frozenset(names)
+    made = {n: d.make for n, d in defaults.items() if type(d) is Factory}
+    plain = {n: d for n, d in defaults.items() if n not in made}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        if len(args) > len(names):
-            raise TypeError(f"{title}() takes {len(names)} arguments, got {len(args)}")
-        values = dict(zip(names, args))
-        for key, value in kwargs.items():
-            if key not in names or key in values:
-                raise TypeError(f"{title}() got an unexpected or repeated argument {key!r}")
-            values[key] = value
-        put = object.__setattr__
+        if args:
+            if len(args) > len(names):
+                raise TypeError(f"{title}() takes {len(names)} arguments, got {len(args)}")
+            repeated = kwargs.keys() & names[: len(args)]
+            if repeated:
+                raise TypeError(f"{title}() got an unexpected or repeated argument {sorted(repeated)[0]!r}")
+            kwargs.update(zip(names, args))
+        if not kwargs.keys() <= known:
+            raise TypeError(f"{title}() got an unexpected or repeated argument {sorted(kwargs.keys() - known)[0]!r}")
+        put = self.__dict__  # the instance dict itself: __setattr__ refuses, and a manifest makes ~30 records
         for name in names:
-            if name in values:
-                put(self, name, values[name])
-            elif name in defaults:
-                default = defaults[name]
-                put(self, name, default.make() if type(default) is Factory else default)
+            if name in kwargs:
+                put[name] = kwargs[name]
+            elif name in plain:
+                put[name] = plain[name]
+            elif name in made:
+                put[name] = made[name]()
             else:
                 raise TypeError(f"{title}() missing required argument {name!r}")
 

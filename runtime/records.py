@@ -231,7 +231,7 @@ class ArtifactEntry:
                     "(a bound that passes anything proves nothing). Re-export the bundle."
                 )
         batch = raw.get("batch", "dynamic")
-        known = set(cls.FIELDS) - {"extra"}
+        known = _ARTIFACT_FIELDS
         return cls(
             file=file.file,
             format=fmt,
@@ -277,6 +277,9 @@ class ArtifactEntry:
             if value not in (None, "", ()):
                 out[key] = list(value) if isinstance(value, tuple) else value
         return out
+
+
+_ARTIFACT_FIELDS = frozenset(ArtifactEntry.FIELDS) - {"extra"}  # the keys that are not `extra`
 
 
 def _mapping(value: Any) -> dict[str, Any]:
