@@ -66,8 +66,10 @@ class Predictor:
         self._empty = np.zeros((0, *(d or 0 for d in self._out_tail)), dtype=np.float32)
         # One window of a bundle without maps (folded, or identity units) and a small window: the
         # branch at the top of predict, with each check once (RESULTS.md: seed-simplernn 1.35 -> 1.28).
-        self._one, self._one_out = (1, *self._tail), (1, *self._out_tail)
         self._direct = not self._x_map and not self._y_map and self._small_batch >= 1
+        # None when not direct: then one tuple compare in predict says "one window" and "direct" at once.
+        self._one = (1, *self._tail) if self._direct else None
+        self._one_out = (1, *self._out_tail)
 
     def __repr__(self) -> str:
         return f"Predictor({self.bundle.folder!r}, backend={self.backend!r}, variant={self.variant!r})"
@@ -102,7 +104,7 @@ class Predictor:
         if type(x) is not np.ndarray or x.dtype is not _F32:
             x = self._as_float32(x)
         shape = x.shape
-        if shape == self._one and self._direct:
+        if shape == self._one:
             if not (allow_nonfinite or isfinite(sum(x.ravel().tolist()))):
                 self._nonfinite()
             try:

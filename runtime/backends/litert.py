@@ -70,6 +70,7 @@ class LiteRTBackend:
 
     name = NAME
     _fast = None  # the bound C++ methods of the hot path (see _bind)
+    _hot = None  # the input shape the hot path takes (the interpreter's, while _fast is bound), else None
     busy_seconds = BUSY_SECONDS
 
     def __init__(self, content: bytes, entry: ArtifactEntry, spec: Spec) -> None:
@@ -100,7 +101,7 @@ class LiteRTBackend:
         self._quant_out = _quantization(out)
         if self._heads:  # before _bind: several outputs never take the one-output hot path
             self._outs = _head_indices(interp, self._heads, self._file)
-        self._bind()
+        self._bind(inp["shape"])
         self._dynamic_batch = int(signature[0]) == -1
         self._batch, self._steps = int(inp["shape"][0]), int(inp["shape"][1]) if len(inp["shape"]) > 1 else 0
         self._in_dtype = inp["dtype"]
@@ -111,7 +112,7 @@ class LiteRTBackend:
             shapes = {d["index"]: d.get("shape_signature", d["shape"]) for d in outputs}
             self.output_shape = [-1, sum(int(np.prod(shapes[i][1:])) for i in self._outs)]
 
-    def _bind(self) -> None:
+    def _bind(self, shape) -> None:
         """Hold the wrapper's C++ SetTensor/Invoke/GetTensor for the hot path, when this build has them.
 
         They skip a Python frame each and invoke()'s refcount probe, which guards numpy views made
@@ -119,19 +120,21 @@ class LiteRTBackend:
         wrapper, which would trip that same probe in allocate_tensors(): _resize unbinds first.
         """
         if self._quant_in is not None or self._quant_out is not None or self._reset or self._outs:
-            self._fast = None  # the hot path passes floats straight through; these files need _once
+            self._fast = self._hot = None  # the hot path passes floats straight through; these files need _once
             return
         native = getattr(self._interp, "_interpreter", None)
         names = ("SetTensor", "Invoke", "GetTensor")
         self._fast = tuple(getattr(native, m) for m in names) if all(hasattr(native, m) for m in names) else None
+        # One tuple compare in run() then says both "bound" and "sized for this x" (RESULTS.md hot path).
+        self._hot = None if self._fast is None else tuple(int(d) for d in shape)
 
     def _resize(self, batch: int, steps: int) -> None:
         shape = [batch, steps, *self.input_details["shape"][2:]]  # steps changes only in a free-T model
-        self._fast = None
+        self._fast = self._hot = None
         self._interp.resize_tensor_input(self._in, shape)
         self._interp.allocate_tensors()
         self._batch, self._steps = batch, steps
-        self._bind()
+        self._bind(shape)
 
     def _invoke(self, x: np.ndarray) -> np.ndarray:
         if x.shape[0] != self._batch or x.shape[1] != self._steps:
@@ -164,7 +167,7 @@ class LiteRTBackend:
         if not lock.acquire(False) and not lock.acquire(True, self.busy_seconds):
             _busy(self._file, self.busy_seconds)
         try:
-            if x.shape[0] == self._batch and self._fast is not None and x.shape[1] == self._steps:  # hot path
+            if x.shape == self._hot:  # hot path: bound, and the interpreter sized for x
                 # Read through self, never into locals: a local outlives `finally`, and its reference
                 # to the wrapper would trip the refcount probe of another thread's resize.
                 self._fast[0](self._in, x)
