@@ -66,9 +66,14 @@ def onnx_forms(bundles: dict[str, Path], root: Path, interleaved) -> dict[str, d
         convert.write(model, unrolled, info, GraphForm(UNROLLED, "benchmark"))
         x = np.zeros((1, info.timesteps, info.features), np.float32)
         floor = _identity_onnx(root / f"{seed}.identity.onnx")
+        bundle = Bundle.open(path)
+        entry = bundle.artifact_for("onnxruntime")
         for form, file in (("native", path / "model.onnx"), ("unrolled", unrolled), ("floor", floor)):
             session = _session(file)
             fns[(seed, form)] = lambda s=session: s.run(["output"], {"input": x})
+            if form != "floor":  # what predict pays: edgernn's backend on the same file (bound I/O at batch 1)
+                runner = backends.open_window("onnxruntime", file.read_bytes(), entry, bundle.manifest.spec)
+                fns[(seed, f"{form} backend")] = lambda r=runner: r.run(x)
             import onnx
 
             ops[(seed, form)] = convert.op_types(onnx.load(str(file)))
@@ -76,7 +81,8 @@ def onnx_forms(bundles: dict[str, Path], root: Path, interleaved) -> dict[str, d
     out: dict[str, dict[str, Any]] = {}
     for (seed, form), _ in fns.items():
         out.setdefault(seed, {})[form] = times[f"{seed}|{form}"]
-        out[seed][f"{form} ops"] = ops[(seed, form)]
+        if (seed, form) in ops:
+            out[seed][f"{form} ops"] = ops[(seed, form)]
     return out
 
 
@@ -145,6 +151,8 @@ def section(results: dict[str, Any], md_table) -> list[str]:
             "(export/formats/onnx/native.py), `unrolled` is tf2onnx's graph with unroll=True. `floor` is",
             "session.run of a one-op Identity graph on the same input: the fixed cost no graph form avoids;",
             "`above floor` compares the two forms' own work, (unrolled - floor) / (native - floor).",
+            "`backend` columns: the same two files through edgernn's onnxruntime backend (`OrtBackend.run`, what",
+            "predict pays: an IOBinding on preallocated buffers at batch 1, runtime/backends/ort.py).",
             "",
             md_table(
                 [
@@ -154,6 +162,9 @@ def section(results: dict[str, Any], md_table) -> list[str]:
                     "floor",
                     "unrolled / native",
                     "above floor",
+                    "native backend",
+                    "unrolled backend",
+                    "unrolled / native, backend",
                     "native / seed-lstm native",
                     "native ops",
                 ],
@@ -165,6 +176,9 @@ def section(results: dict[str, Any], md_table) -> list[str]:
                         f["floor"],
                         f["unrolled"] / f["native"],
                         (f["unrolled"] - f["floor"]) / max(f["native"] - f["floor"], 1e-9),
+                        f.get("native backend"),
+                        f.get("unrolled backend"),
+                        f["unrolled backend"] / f["native backend"] if "native backend" in f else None,
                         f["native"] / lstm,
                         _ops(f),
                     ]
