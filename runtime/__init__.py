@@ -12,31 +12,30 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-# public name -> the submodule that defines it
+__all__ = [  # each imported on first use (__getattr__)
+    "load",
+    "Bundle",
+    "Manifest",
+    "ArtifactEntry",
+    "Predictor",
+    "Stream",
+    "BackendUnavailableError",
+    "EdgeRNNError",
+    "ExportError",
+    "InputError",
+    "IntegrityError",
+    "ManifestError",
+    "MissingExtraError",
+    "ModelLoadError",
+    "ModelRunError",
+    "RunTimeoutError",
+    "SignatureError",
+    "UnsupportedModelError",
+]
+# public name -> the submodule that defines it (the names after Stream are the error types)
 _LAZY = {
-    "load": "loading",
-    "Bundle": "bundle",
-    "Manifest": "manifest",
-    "ArtifactEntry": "manifest",
-    "Predictor": "predictor",
-    "Stream": "stream",
-    **dict.fromkeys(
-        (
-            "BackendUnavailableError",
-            "EdgeRNNError",
-            "ExportError",
-            "InputError",
-            "IntegrityError",
-            "ManifestError",
-            "MissingExtraError",
-            "ModelLoadError",
-            "ModelRunError",
-            "RunTimeoutError",
-            "SignatureError",
-            "UnsupportedModelError",
-        ),
-        "errors",
-    ),
+    **dict(zip(__all__, ("loading", "bundle", "manifest", "manifest", "predictor", "stream"))),
+    **dict.fromkeys(__all__[6:], "errors"),
 }
 
 if TYPE_CHECKING:
@@ -60,26 +59,6 @@ if TYPE_CHECKING:
     from .predictor import Predictor
     from .stream import Stream
 
-__all__ = [  # the names of _LAZY, spelled out for linters and readers
-    "load",
-    "Bundle",
-    "Manifest",
-    "ArtifactEntry",
-    "Predictor",
-    "Stream",
-    "BackendUnavailableError",
-    "EdgeRNNError",
-    "ExportError",
-    "InputError",
-    "IntegrityError",
-    "ManifestError",
-    "MissingExtraError",
-    "ModelLoadError",
-    "ModelRunError",
-    "RunTimeoutError",
-    "SignatureError",
-    "UnsupportedModelError",
-]
 __version__ = "0.1.0"
 
 

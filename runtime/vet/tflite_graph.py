@@ -14,7 +14,7 @@ import struct
 
 from ..errors import ModelLoadError, UnsupportedModelError
 from .tflite_arity import arity_problem
-from .tflite_ops import _I32, _U16, _Reader
+from .tflite_ops import _U16, _Reader
 
 # Model / SubGraph / Tensor / Operator / Buffer fields.
 M_CODES, M_SUBGRAPHS, M_BUFFERS, M_EXT_GROUPS, M_EXT_BUFFERS = 1, 2, 4, 8, 9
@@ -73,12 +73,7 @@ class _Graph(_Reader):
         """The position of each of `table`'s first `width` fields (0: absent), its vtable read in one go:
         field_pos for each of the five fields of every tensor and operator was most of a load's vetting
         (cold start, benchmarks/cold_start.py). The same bounds as field_pos: every read slot in the file."""
-        data, size = self.data, self.size
-        if table < 0 or table + 4 > size:
-            self._unpack("<i", table)  # raises the out-of-range error
-        vtable = table - _I32.unpack_from(data, table)[0]
-        if vtable < 0 or vtable + 2 > size:
-            self._unpack("<H", vtable)
+        data, size, vtable = self.data, self.size, self.vtable(table)
         count = min(width, (_U16.unpack_from(data, vtable)[0] - 4) // 2)  # fields the vtable has slots for
         if count <= 0:
             return [0] * width

@@ -29,14 +29,18 @@ class _Reader:
             raise ModelLoadError(f"{self.name}: not a valid .tflite file (offset {pos} out of range).")
         return packed.unpack_from(self.data, pos)[0]
 
-    def field_pos(self, table: int, field: int) -> int | None:
-        # The hottest call of vetting (thousands per file, on every load): _unpack's checks inlined.
+    def vtable(self, table: int) -> int:
+        """The position of `table`'s vtable, its size field in the file (_unpack's checks inlined)."""
         data, size = self.data, self.size
         if table < 0 or table + 4 > size:
             self._unpack("<i", table)  # raises the out-of-range error
         vtable = table - _I32.unpack_from(data, table)[0]
         if vtable < 0 or vtable + 2 > size:
             self._unpack("<H", vtable)
+        return vtable
+
+    def field_pos(self, table: int, field: int) -> int | None:
+        data, size, vtable = self.data, self.size, self.vtable(table)
         slot = 4 + 2 * field
         if slot + 2 > _U16.unpack_from(data, vtable)[0]:
             return None
