@@ -120,7 +120,12 @@ class OrtBackend:
         # names, OrtValue ownership and graph-capture options on every call, all fixed here at load.
         self._native_run = getattr(getattr(self._session, "_sess", None), "run", None)
         self._bound_lock = allocate_lock()
-        self._can_bind = not spec.heads and hasattr(getattr(self._session, "_sess", None), "run_with_iobinding")
+        # Only for an output whose every dimension but the batch is fixed in the graph: a preallocated
+        # buffer cannot take an answer whose shape comes from the data (test_hostile.py), session.run can.
+        static = all(isinstance(d, int) and d > 0 for d in outputs[0].shape[1:])
+        self._can_bind = (
+            static and not spec.heads and hasattr(getattr(self._session, "_sess", None), "run_with_iobinding")
+        )
 
     def run(self, x: np.ndarray) -> np.ndarray:
         if x.shape == self._bound_shape and x.dtype is self._bound_dtype and self._bound_lock.acquire(False):
