@@ -76,7 +76,8 @@ def hot_section(hot: dict[str, dict], ort_hot: dict[str, dict]) -> list[str]:
         ]
     out += [
         "onnxruntime, same comparison (raw = the public `session.run` on a separate session; the backend calls",
-        "the C++ session's `run`, skipping the wrapper's per-call validation):",
+        "the C++ session's `run`, skipping the wrapper's per-call validation, and at batch 1 an IOBinding on",
+        "preallocated buffers, skipping the per-call feed and fetch containers; runtime/backends/ort.py):",
         "",
         md_table(
             ["bundle", "raw call", "predict", "predict / raw"],
