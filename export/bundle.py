@@ -25,6 +25,7 @@ from edgernn.runtime.manifest import MANIFEST_FILE, Affine, Manifest, ModelBlock
 
 from .atomic import staging_dir
 from .compute import compute_block
+from .feeds import check_inputs_options
 from .fold import Folding, fold
 from .formats import DEFAULT_FORMATS, Target, file_entry
 from .heads import check_heads_options
@@ -127,7 +128,7 @@ def model_spec(info: ModelInfo, options: ExportOptions) -> Spec:
     )
     example = None if info.timesteps else info.window_steps
     fields = (info.timesteps, info.features, info.outputs, info.sequence_output, x, y)
-    return Spec(*fields, example_timesteps=example, vocabulary=info.vocabulary, heads=info.heads)
+    return Spec(*fields, example_timesteps=example, vocabulary=info.vocabulary, heads=info.heads, inputs=info.inputs)
 
 
 def golden_inputs(info: ModelInfo, representative: np.ndarray | None, seed: int) -> np.ndarray:
@@ -139,6 +140,8 @@ def golden_inputs(info: ModelInfo, representative: np.ndarray | None, seed: int)
         parts.append(np.asarray(representative, dtype=dtype)[:8])
     if info.vocabulary:
         parts.append(random_ids(rng, (GOLDEN_RANDOM, info.window_steps), info.vocabulary))
+    elif info.inputs:  # several inputs: packed side by side (runtime/inputs.py)
+        parts.append(rng.uniform(-1, 1, (GOLDEN_RANDOM, info.features)).astype(np.float32))
     else:
         parts.append(rng.uniform(-1, 1, (GOLDEN_RANDOM, info.window_steps, info.features)).astype(np.float32))
     if info.mask_value is not None:  # validate re-checks the masked steps too
@@ -186,6 +189,7 @@ def export_bundle(
     info = inspect_model(model)
     check_token_options(info, options)
     check_heads_options(info, options)
+    check_inputs_options(info, options)
     if info.stateful or options.timesteps or info.vocabulary:  # stateless, T fixed for unrolling, int32 ids
         model, info = _fixed(model, info, options.timesteps)
     if options.streaming:

@@ -62,7 +62,7 @@ class Predictor:
         self._y_map = self._y_off is not None or self._y_scale is not None
         self._free = spec.timesteps is None  # any T >= 1: the tail is checked per call
         self._free_seq = self._free and spec.sequence_output
-        self._small_batch = _SMALL // (spec.window_steps * (spec.features or 1))  # batches checked by list sum
+        self._small_batch = _SMALL // spec.window_width  # batches checked by list sum
         self._empty = np.zeros((0, *(d or 0 for d in self._out_tail)), dtype=np.float32)
         # One window of a bundle without maps (folded, or identity units) and a small window: the
         # branch at the top of predict, with each check once (RESULTS.md: seed-simplernn 1.35 -> 1.28).

@@ -30,7 +30,8 @@ NAME = "numpy"
 SPEC_KEY = "spec"
 SPEC_VERSION = 1  # a chain of the recurrent, Dense and Dropout kinds: what every edgernn reads
 GRAPH_VERSION = 2  # any kind of numpy_graph.LAYERS, `inputs` wiring, the input shape stored
-SPEC_VERSIONS = (SPEC_VERSION, GRAPH_VERSION)
+INPUTS_VERSION = 3  # several model inputs: the spec's `inputs` holds their shapes (input k is layer index -1 - k)
+SPEC_VERSIONS = (SPEC_VERSION, GRAPH_VERSION, INPUTS_VERSION)
 WEIGHT_NAME = re.compile(r"^\d+_[\w.-]+(/[\w.-]+)+$")  # '<layer index>_<layer name>/<weight>', as export writes
 
 
@@ -62,11 +63,21 @@ def build(content: bytes, file: str) -> tuple[dict[str, Any], Graph, int | None]
         shape = [desc.get("timesteps"), input_width(desc["layers"], arrays)]  # version 1: the first kernel's rows
     steps = shape[0] if type(shape[0]) is int and shape[0] > 0 else None
     heads = desc.get("outputs")  # several outputs (absent: the last layer's)
+    several = desc.get("inputs")  # several inputs' shapes (absent: one input)
+    if several is not None:
+        if not (isinstance(several, list) and len(several) > 1 and all(_shape(s) for s in several)):
+            raise ModelLoadError(f"{file}: inputs {several!r}; expected the shapes of 2 or more inputs.")
+        graph = Graph(desc["layers"], Weights(arrays, file), (), file, heads, inputs=several)
+        return desc, graph, sum(p.width for p in graph.ports)
     if tokens:
         return desc, Graph(desc["layers"], Weights(arrays, file), (steps,), file, heads), None
     if not isinstance(shape[1], int):
         raise ModelLoadError(f"{file}: the numpy spec's input has no feature count; re-export the bundle.")
     return desc, Graph(desc["layers"], Weights(arrays, file), (steps, shape[1]), file, heads), shape[1]
+
+
+def _shape(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(type(d) is int and d > 0 for d in value)
 
 
 class NumpyBackend:
@@ -78,6 +89,8 @@ class NumpyBackend:
         steps = desc.get("timesteps", -1)
         steps = steps if isinstance(steps, int) and not isinstance(steps, bool) else -1  # null: free T
         self.input_shape = [-1, steps] if features is None else [-1, steps, features]
+        if self.graph.ports:  # several inputs: the packed (batch, width) array (runtime/inputs.py)
+            self.input_shape = [-1, features]
         self.output_shape = [-1, *(-1 if d is None else d for d in self.graph.out_shape)]
         self._tail = spec.input_tail
 

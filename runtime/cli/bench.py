@@ -88,7 +88,7 @@ def windows(spec, batch: int, seed: int = 0) -> np.ndarray:
     """Random raw-unit windows that map to model units in [-1, 1] (token ids over the vocabulary)."""
     if spec.tokens:
         return np.random.default_rng(seed).integers(0, spec.vocabulary, (batch, spec.window_steps)).astype(np.int32)
-    xm = np.random.default_rng(seed).uniform(-1, 1, (batch, spec.window_steps, spec.features))
+    xm = np.random.default_rng(seed).uniform(-1, 1, (batch, *spec.window_tail))  # several inputs: packed
     return spec.x.to_raw(xm.astype(np.float32))
 
 

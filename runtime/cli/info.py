@@ -23,7 +23,9 @@ def print_info(bundle: Bundle) -> None:
     print(f"bundle   {bundle.path}  ({m.name})")
     print(f"model    {m.model.cell}, {params} trainable params")
     steps = spec.timesteps or f"any T >= 1 (golden: {spec.example_timesteps})"
-    if spec.tokens:
+    if spec.inputs:  # several inputs: predict takes a dict by these names (or the packed row, in this order)
+        print("input    " + ", ".join(f"{p.name} (batch, {', '.join(map(str, p.shape))})" for p in spec.inputs))
+    elif spec.tokens:
         print(f"input    (batch, {steps}) int32 token ids in [0, {spec.vocabulary})")
     else:
         print(f"input    (batch, {steps}, {spec.features}) float32")

@@ -1,0 +1,65 @@
+"""The inputs of a Keras model as the manifest holds them: one, or several named inputs.
+
+Several inputs (two sequences, a sequence plus a static feature vector, `initial_state` fed as
+inputs) are named after their Input layers, and those names are the files' input names too (TFLite
+signature inputs, ONNX graph inputs). Their values travel packed (runtime/inputs.py): golden vectors,
+the proof and validate hold one (batch, total) array, split for Keras by export/heads.keras_inputs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from edgernn.runtime.errors import ExportError
+from edgernn.runtime.inputs import Port, describe
+
+from .heads import UnsupportedLayerError, refuse_streaming_and_variants
+
+
+def input_ports(model) -> tuple[Port, ...]:
+    """The named inputs of a model with several, each checked; () for one input.
+
+    Raises:
+        UnsupportedLayerError: an integer input, a free dimension, or no (batch, timesteps, features) input.
+    """
+    if len(model.inputs) == 1:
+        return ()
+    ports = []
+    for k, tensor in enumerate(model.inputs):
+        name, shape = tensor._keras_history.operation.name, tuple(tensor.shape)
+        where = f"model input {k} ({name!r}, shape {shape}, {tensor.dtype})"
+        if "float" not in str(tensor.dtype):
+            raise UnsupportedLayerError(
+                f"{where}: a model with several inputs takes float32 inputs only so far (token ids go in alone). "
+                "Feed it float32, or export the Embedding model with one input."
+            )
+        if len(shape) not in (2, 3) or any(d is None for d in shape[1:]):
+            raise UnsupportedLayerError(
+                f"{where}: several inputs are exported as (batch, timesteps, features) or (batch, features) with "
+                "every size fixed; rebuild the Input with a fixed shape (keras.Input((T, F)) or keras.Input((K,)))."
+            )
+        ports.append(Port(name, tuple(int(d) for d in shape[1:])))
+    if not any(len(p.shape) == 2 for p in ports):
+        raise UnsupportedLayerError(
+            f"model {model.name!r} has inputs {describe(ports)} and none is a sequence (batch, timesteps, features); "
+            "edgernn exports recurrent sequence models."
+        )
+    return tuple(ports)
+
+
+def check_inputs_options(info: Any, options: Any) -> None:
+    """ExportError for what a model with several inputs cannot take yet: an input map, step models, variants."""
+    if not info.inputs:
+        return
+    why = f"the model has {len(info.inputs)} inputs ({describe(info.inputs)}) "
+    maps = ((options.scale, 1.0), (options.offset, 0.0))  # a re-export carries the identity
+    if any(value is not None and not np.all(np.asarray(value, np.float64) == neutral) for value, neutral in maps):
+        raise ExportError(
+            f"--scale/--offset: {why}and a preprocessing map per input is not implemented; they are taken in model "
+            "units (nothing to fold). Scale each input before predict, or drop the input map."
+        )
+    if options.timesteps:
+        raise ExportError(f"--timesteps: {why}, each at a fixed size already; drop --timesteps.")
+    refuse_streaming_and_variants(options, why, "with several inputs")
