@@ -128,6 +128,24 @@ CASES: tuple[Case, ...] = (
         ),
     ),
     Case(
+        "two-inputs-sequence-and-static",
+        "issue 13: a sequence through an LSTM and a static feature vector Input((K,)), concatenated into the head",
+        _fn(
+            lambda k, L: (lambda x, v: k.Model([x, v], L.Dense(2)(L.Concatenate()([L.LSTM(4)(x), L.Dense(3)(v)]))))(
+                k.Input((5, 2), name="series"), k.Input((3,), name="static")
+            )
+        ),
+    ),
+    Case(
+        "two-inputs-two-sequences",
+        "issue 13: two sequences of the same length, joined per step (Concatenate) into one GRU",
+        _fn(
+            lambda k, L: (lambda a, b: k.Model([a, b], L.GRU(3)(L.Concatenate()([a, b]))))(
+                k.Input((4, 2), name="a"), k.Input((4, 1), name="b")
+            )
+        ),
+    ),
+    Case(
         "free-time",
         "issue 13: keras.Input((None, F))",
         lambda: _seq((None, 2), _L().GRU(3), _L().Dense(1)),
