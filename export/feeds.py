@@ -8,6 +8,7 @@ the proof and validate hold one (batch, total) array, split for Keras by export/
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,7 @@ import numpy as np
 from edgernn.runtime.errors import ExportError
 from edgernn.runtime.inputs import Port, describe
 
-from .heads import UnsupportedLayerError, refuse_streaming_and_variants
+from .heads import UnsupportedLayerError
 
 
 def input_ports(model) -> tuple[Port, ...]:
@@ -62,4 +63,46 @@ def check_inputs_options(info: Any, options: Any) -> None:
         )
     if options.timesteps:
         raise ExportError(f"--timesteps: {why}, each at a fixed size already; drop --timesteps.")
-    refuse_streaming_and_variants(options, why, "with several inputs")
+    if options.quantize:
+        raise ExportError(f"--quantize: {why}and quantized variants with several inputs are not implemented yet.")
+    # --streaming: export/streaming.check_streamable takes initial_state inputs (started_states) and refuses the rest
+
+
+def started_states(model) -> dict[str, tuple[str, int]]:
+    """{input name: (recurrent layer, state k)} for a model whose inputs beyond one sequence are only the
+    initial states of its recurrent layers, in a chain: it streams, each state starting from its input.
+
+    Raises:
+        ExportError: another use of several inputs (a merge, a state passed between layers): it cannot stream.
+    """
+    inputs = {id(t._keras_history.operation): t._keras_history.operation.name for t in model.inputs}
+    started, previous = {}, None
+    for layer in (x for x in model.layers if id(x) not in inputs):
+        tensors = [t._keras_history for t in _call(layer).input_tensors]
+        source, *states = tensors
+        chained = id(source.operation) in inputs if previous is None else source.operation is previous
+        recurrent = type(layer).__name__ in ("SimpleRNN", "LSTM", "GRU")
+        if not chained or (states and not recurrent) or any(id(s.operation) not in inputs for s in states):
+            raise ExportError(
+                f"--streaming: layer {layer.name!r} ({type(layer).__name__}) takes {len(tensors)} tensors from "
+                f"{[t.operation.name for t in tensors]}; a model with several inputs streams when the inputs beyond "
+                "one sequence are only its recurrent layers' initial_state (a chain otherwise). Export without "
+                "--streaming."
+            )
+        started.update({inputs[id(s.operation)]: (layer.name, k) for k, s in enumerate(states)})
+        previous = layer
+    return started
+
+
+def step_info(info: Any) -> Any:
+    """The ModelInfo a step model is written from: one sample x_t of the sequence input (several inputs: the
+    one no state starts from; the others are its states)."""
+    if not info.inputs:
+        return info
+    sequence = [p for p in info.inputs if len(p.shape) == 2]
+    return dataclasses.replace(info, features=sequence[0].shape[1], inputs=())
+
+
+def _call(layer):
+    nodes = [n for n in getattr(layer, "_inbound_nodes", ()) if n.operation is layer]
+    return nodes[0]

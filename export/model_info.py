@@ -205,7 +205,10 @@ def token_vocabulary(model) -> int | None:
     return None
 
 
-def _patch_config(node: Any, rnn: dict[str, Any], batch: int | None, time: Any, tokens: bool = False) -> None:
+def _patch_config(
+    node: Any, rnn: dict[str, Any], batch: int | None, time: Any, tokens: bool = False, several: bool = False
+) -> None:
+    """Patch a model config in place; `time` reaches every Input with a time axis (several inputs: rank 3 only)."""
     if isinstance(node, dict):
         cls, cfg = node.get("class_name"), node.get("config")
         if cls in RNN_CLASSES and isinstance(cfg, dict):
@@ -213,16 +216,16 @@ def _patch_config(node: Any, rnn: dict[str, Any], batch: int | None, time: Any, 
         if cls == "InputLayer" and isinstance(cfg, dict):
             shape = list(cfg["batch_shape"])
             shape[0] = batch  # None frees it: Input(batch_size=2) must not leak into a free-batch form
-            if time is not KEEP:
+            if time is not KEEP and (len(shape) == 3 or tokens or not several):
                 shape[1] = time
             cfg["batch_shape"] = shape
             if tokens:  # token ids: every artifact takes int32, whatever dtype the source's Input had
                 cfg["dtype"] = "int32"
         for value in node.values():
-            _patch_config(value, rnn, batch, time, tokens)
+            _patch_config(value, rnn, batch, time, tokens, several)
     elif isinstance(node, list):
         for value in node:
-            _patch_config(value, rnn, batch, time, tokens)
+            _patch_config(value, rnn, batch, time, tokens, several)
 
 
 def clone_with(
@@ -246,7 +249,8 @@ def clone_with(
     rnn = {k: v for k, v in (("unroll", unroll), ("return_sequences", return_sequences)) if v is not None}
     rnn["stateful"] = False
     config = copy.deepcopy(model.get_config())
-    _patch_config(config, rnn, batch, None if free_time else timesteps or KEEP, tokens)
+    time = None if free_time else timesteps or KEEP
+    _patch_config(config, rnn, batch, time, tokens, several=len(model.inputs) > 1)  # a state Input keeps its shape
     clone = type(model).from_config(config)
     clone.set_weights(model.get_weights())
     return clone

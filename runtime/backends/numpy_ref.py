@@ -23,7 +23,7 @@ import numpy as np
 from ..errors import InputError, ModelLoadError, UnsupportedModelError
 from ..manifest import ArtifactEntry, Spec
 from ..numpy_graph import Graph
-from ..numpy_layers import Weights, input_width
+from ..numpy_layers import Recurrent, Weights, input_width
 from ..vet.npz import read_npz as read_members
 
 NAME = "numpy"
@@ -120,7 +120,11 @@ class NumpyStepBackend:
         _, graph, features = build(content, file)
         self.layers = graph.layers
         fixed = [i for i, layer in enumerate(self.layers) if not layer.can_step]
-        if fixed or not graph.chain:
+        if (
+            graph.ports and not fixed and _started_chain(graph)
+        ):  # several inputs: x, and recurrent layers' initial states
+            features = graph.ports[-1 - graph.inputs[0][0]].shape[-1]
+        elif fixed or not graph.chain:
             raise UnsupportedModelError(
                 f"{file}: layers {fixed or 'merging several inputs'} need the whole window (Bidirectional, "
                 "go_backwards, convolution or pooling over time, reshapes, merges), so this model cannot run "
@@ -148,6 +152,15 @@ class NumpyStepBackend:
         # A copy: a model ending in a recurrent layer returns its new h as y_t too, and the caller
         # owns y_t (may write to it) while the stream keeps the state.
         return [np.array(x, dtype=np.float32), *new]
+
+
+def _started_chain(graph: Graph) -> bool:
+    """A chain from one model input, whose other inputs are only recurrent layers' initial states
+    (a step takes those as its states, so the stream starts from them)."""
+    first = graph.inputs[0][0]
+    chain = first < 0 and all(ins[0] == i - 1 for i, ins in enumerate(graph.inputs) if i)
+    extra = [(layer, ins[1:]) for layer, ins in zip(graph.layers, graph.inputs) if len(ins) > 1]
+    return chain and all(isinstance(layer, Recurrent) and all(j < 0 for j in js) for layer, js in extra)
 
 
 def open_step(content: bytes, entry: ArtifactEntry, inputs: Sequence[str], outputs: Sequence[str]) -> NumpyStepBackend:

@@ -138,7 +138,7 @@ def test_validate_checks_every_input(bundles):
     "options, expected",
     [
         ({"scale": 2.0}, "a preprocessing map per input is not implemented"),
-        ({"streaming": True}, "step models with several inputs are not implemented"),
+        ({"streaming": True}, "streams when the inputs beyond one sequence are only its recurrent layers. initial_state"),
         ({"quantize": "dynamic"}, "quantized variants with several inputs are not implemented"),
     ],
 )
