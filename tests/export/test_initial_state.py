@@ -56,6 +56,19 @@ def test_every_format_but_c_carries_the_initial_state_and_streams(started):
     block = json.loads((result.path / "manifest.json").read_text())["streaming"]
     assert [(s["name"], s["initial"]) for s in block["states"]] == [("state_0_h", "h0"), ("state_0_c", "c0")]
     assert block["initial_state"] == "inputs"
+    onnx_model, onnx_step = (result.manifest.artifacts(role=r, formats=["onnx"])[0] for r in ("model", "step"))
+    assert onnx_model.graph_form == "native" and onnx_step.extra["step_form"] == "native"
+
+
+def test_the_native_onnx_op_takes_initial_h_and_c_from_the_graph_inputs(started):
+    import onnx
+
+    _, result = started["lstm"]
+    graph = onnx.load(str(result.path / "model.onnx")).graph
+    assert [i.name for i in graph.input] == ["x", "h0", "c0"]
+    (lstm,) = [n for n in graph.node if n.op_type == "LSTM"]
+    feeds = {n.output[0]: n.input[0] for n in graph.node if n.op_type == "Unsqueeze"}
+    assert [feeds[name] for name in lstm.input[5:7]] == ["h0", "c0"]  # initial_h, initial_c
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])

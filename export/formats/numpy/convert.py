@@ -166,6 +166,22 @@ def spec_version(layers: list[dict[str, Any]]) -> int:
     return SPEC_VERSION if plain else GRAPH_VERSION
 
 
+def started_chain(layers: list[dict[str, Any]], what: str) -> tuple[list[dict[str, Any]], int, list[list[int]]]:
+    """A several-input layer list that is a chain from one model input whose other inputs are only recurrent
+    layers' initial states: (the records without `inputs`, the sequence input's k, each record's state inputs' k).
+
+    Raises:
+        UnsupportedLayerError: any other wiring (a merge of inputs, a skip).
+    """
+    ins = [rec.get("inputs", [i - 1]) for i, rec in enumerate(layers)]
+    first = ins[0][0] if ins else 0
+    chain = first < 0 and all(wires[0] == i - 1 for i, wires in enumerate(ins) if i)
+    if not chain or any(j >= 0 for wires in ins for j in wires[1:]):
+        raise UnsupportedLayerError(f"{what} takes several inputs only as recurrent layers' initial_state in a chain.")
+    stripped = [{k: v for k, v in rec.items() if k not in ("inputs", "initial_state")} for rec in layers]
+    return stripped, -1 - first, [[-1 - j for j in wires[1:]] for wires in ins]
+
+
 def chain_only(layers: list[dict[str, Any]], kinds: tuple[str, ...], what: str) -> None:
     """UnsupportedLayerError unless `layers` is a chain of `kinds` (the C and native ONNX writers' set)."""
     for rec in layers:
