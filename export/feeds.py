@@ -11,12 +11,10 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-import numpy as np
-
 from edgernn.runtime.errors import ExportError
 from edgernn.runtime.inputs import Port, describe
 
-from .heads import UnsupportedLayerError
+from .heads import UnsupportedLayerError, map_given
 
 
 def input_ports(model) -> tuple[Port, ...]:
@@ -51,21 +49,24 @@ def input_ports(model) -> tuple[Port, ...]:
 
 
 def check_inputs_options(info: Any, options: Any) -> None:
-    """ExportError for what a model with several inputs cannot take yet: an input map, step models, variants."""
+    """ExportError for what a model with several inputs cannot take yet: an input map, --timesteps, variants.
+
+    --streaming is export/streaming.check_streamable's: initial_state inputs stream (started_states)."""
     if not info.inputs:
         return
-    why = f"the model has {len(info.inputs)} inputs ({describe(info.inputs)}) "
-    maps = ((options.scale, 1.0), (options.offset, 0.0))  # a re-export carries the identity
-    if any(value is not None and not np.all(np.asarray(value, np.float64) == neutral) for value, neutral in maps):
-        raise ExportError(
-            f"--scale/--offset: {why}and a preprocessing map per input is not implemented; they are taken in model "
-            "units (nothing to fold). Scale each input before predict, or drop the input map."
-        )
-    if options.timesteps:
-        raise ExportError(f"--timesteps: {why}, each at a fixed size already; drop --timesteps.")
-    if options.quantize:
-        raise ExportError(f"--quantize: {why}and quantized variants with several inputs are not implemented yet.")
-    # --streaming: export/streaming.check_streamable takes initial_state inputs (started_states) and refuses the rest
+    refused = (
+        (
+            "--scale/--offset",
+            map_given(options.scale, options.offset),
+            "a preprocessing map per input is not implemented; they are taken in model units (nothing to fold). "
+            "Scale each input before predict, or drop the map.",
+        ),
+        ("--timesteps", options.timesteps, "each is at a fixed size already; drop --timesteps."),
+        ("--quantize", options.quantize, "quantized (and TFLM) variants with several inputs are not implemented yet."),
+    )
+    for flag, given, why in refused:
+        if given:
+            raise ExportError(f"{flag}: the model has {len(info.inputs)} inputs ({describe(info.inputs)}) and {why}")
 
 
 def started_states(model) -> dict[str, tuple[str, int]]:

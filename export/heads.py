@@ -71,13 +71,18 @@ def check_heads_options(info: Any, options: Any) -> None:
     if not info.heads:
         return
     why = f"the model has {len(info.heads)} outputs ({', '.join(h.name for h in info.heads)}) "
-    maps = ((options.output_scale, 1.0), (options.output_offset, 0.0))  # a re-export carries the identity
-    if any(value is not None and not np.all(np.asarray(value, np.float64) == neutral) for value, neutral in maps):
+    if map_given(options.output_scale, options.output_offset):
         raise ExportError(
             f"--output-scale/--output-offset: {why}and an output map for several outputs is not "
             "implemented; they are returned in model units. Drop the output map."
         )
     refuse_streaming_and_variants(options, why, "with several outputs")
+
+
+def map_given(scale: Any, offset: Any) -> bool:
+    """Whether a unit map other than the identity was given (a re-export carries the identity)."""
+    maps = ((scale, 1.0), (offset, 0.0))
+    return any(value is not None and not np.all(np.asarray(value, np.float64) == neutral) for value, neutral in maps)
 
 
 def refuse_streaming_and_variants(options: Any, why: str, what: str) -> None:

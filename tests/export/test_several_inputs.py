@@ -138,8 +138,11 @@ def test_validate_checks_every_input(bundles):
     "options, expected",
     [
         ({"scale": 2.0}, "a preprocessing map per input is not implemented"),
-        ({"streaming": True}, "streams when the inputs beyond one sequence are only its recurrent layers. initial_state"),
-        ({"quantize": "dynamic"}, "quantized variants with several inputs are not implemented"),
+        (
+            {"streaming": True},
+            "streams when the inputs beyond one sequence are only its recurrent layers. initial_state",
+        ),
+        ({"quantize": "dynamic"}, "quantized .and TFLM. variants with several inputs are not implemented"),
     ],
 )
 def test_several_inputs_refuse_what_is_not_implemented_with_the_reason(tmp_path, options, expected):
