@@ -222,9 +222,9 @@ def _quantize(x: np.ndarray, dtype, scale: float, zero: int) -> np.ndarray:
 
 def open(content: bytes, entry: ArtifactEntry, spec: Spec) -> LiteRTBackend:  # noqa: A001 - registry API
     if spec.inputs:  # several inputs: their own class, chosen here once (the one-input hot path untouched)
-        from .litert_inputs import LiteRTInputsBackend
+        from .litert_inputs import SeveralInputs
 
-        return LiteRTInputsBackend(content, entry, spec)
+        return type("LiteRTInputsBackend", (SeveralInputs, LiteRTBackend), {})(content, entry, spec)
     return LiteRTBackend(content, entry, spec)
 
 

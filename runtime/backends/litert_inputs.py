@@ -1,21 +1,32 @@
 """LiteRT with several inputs: the packed array (runtime/inputs.py) split into the signature's inputs.
 
-Chosen once by litert.open for a bundle with `input.inputs`, so the one-input LiteRTBackend keeps its
-bound hot path. The signature inputs carry the Keras input names; each is set by its tensor index.
+A mixin that litert.open puts in front of LiteRTBackend, once, for a bundle with `input.inputs`, so the
+one-input LiteRTBackend keeps its bound hot path (and this module never imports litert: no cycle). The
+signature inputs carry the Keras input names; each is set by its tensor index.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 
 from ..inputs import file_inputs, split
 from ..manifest import ArtifactEntry, Spec
 from ..outputs import pack
-from .litert import LiteRTBackend
 
 
-class LiteRTInputsBackend(LiteRTBackend):
-    """A window model with several float32 inputs; every call holds the lock, as for one input."""
+class SeveralInputs:
+    """LiteRTBackend's build and invoke for a window model with several float32 inputs (every call holds the
+    backend's lock, as for one input)."""
+
+    _interp: Any
+    _file: str
+    _batch: int
+    _dynamic_batch: bool
+    _reset: bool
+    _outs: list[int] | None
+    _out: int
 
     def __init__(self, content: bytes, entry: ArtifactEntry, spec: Spec) -> None:
         self._ports, self._width = spec.inputs, spec.features

@@ -148,3 +148,20 @@ def test_a_state_naming_an_unknown_input_is_a_manifest_error(started):
 
     with pytest.raises(ManifestError, match="do not leave one sequence input"):
         sample_width(bundle_manifest.spec, bundle_manifest.streaming, "step.npz")
+
+
+def test_bench_and_the_cli_stream_run_an_initial_state_bundle_from_zeros(started, capsys):
+    from edgernn.runtime import Bundle
+    from edgernn.runtime.cli.bench import bench_step
+    from edgernn.runtime.cli.main import main
+
+    model, result = started["gru"]
+    bundle = Bundle.open(result.path)
+    (step,) = bundle.manifest.artifacts(role="step", formats=["numpy"])
+    row = bench_step(bundle, step, "numpy", max_seconds=0.05)
+    assert row["file"] == "step.npz" and row["samples"] > 0
+    x = np.linspace(-1, 1, STEPS * 2, dtype=np.float32)
+    assert main(["predict", str(result.path), "--backend", "numpy", "--stream", *map(str, x)]) == 0
+    got = np.array(capsys.readouterr().out.split(), np.float32)
+    want = np.asarray(model([x.reshape(1, STEPS, 2), np.zeros((1, 4), np.float32)])).reshape(-1)
+    np.testing.assert_allclose(got, want, atol=1e-5, rtol=0)

@@ -208,3 +208,17 @@ def test_a_bundle_with_several_inputs_re_exports(bundles, tmp_path):
     again = export_bundle(str(result.path), tmp_path / "again", formats=("onnx",))
     assert [p.name for p in again.manifest.spec.inputs] == ["accel", "gyro"]
     assert all(row.passed for row in validate(again.path))
+
+
+def test_predict_reads_packed_rows_from_a_file_and_score_refuses_a_series(bundles, tmp_path, capsys):
+    from edgernn.runtime.cli.main import main
+
+    model, result = bundles["sequence_and_static"]
+    xs = _inputs(model, 3)
+    np.save(tmp_path / "windows.npy", np.concatenate([x.reshape(3, -1) for x in xs], axis=1))
+    assert main(["predict", str(result.path), "--input", str(tmp_path / "windows.npy"), "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)["outputs"]
+    np.testing.assert_allclose(got, np.asarray(model(xs)), atol=1e-5, rtol=0)
+    (tmp_path / "series.csv").write_text("a,b\n" + "\n".join(f"{i},{i}" for i in range(20)) + "\n")
+    code = main(["score", str(result.path), "--data", str(tmp_path / "series.csv"), "--out", str(tmp_path / "o.csv")])
+    assert code != 0 and "a series file feeds one" in capsys.readouterr().err
