@@ -165,3 +165,22 @@ def test_bench_and_the_cli_stream_run_an_initial_state_bundle_from_zeros(started
     got = np.array(capsys.readouterr().out.split(), np.float32)
     want = np.asarray(model([x.reshape(1, STEPS, 2), np.zeros((1, 4), np.float32)])).reshape(-1)
     np.testing.assert_allclose(got, want, atol=1e-5, rtol=0)
+
+
+def test_a_decoder_started_from_an_input_returning_its_state_gives_a_dict(tmp_path):
+    """Several inputs and several outputs at once (a seq2seq decoder step: initial_state in, return_state out)."""
+    import keras
+
+    keras.utils.set_random_seed(34)
+    L = keras.layers
+    x, h0 = keras.Input((5, 2), name="x"), keras.Input((3,), name="h0")
+    seq, state = L.GRU(3, return_sequences=True, return_state=True, name="dec")(x, initial_state=h0)
+    model = keras.Model([x, h0], [L.Dense(1, name="y")(seq), state])
+    result = export_bundle(model, tmp_path / "dec", formats=("tflite", "onnx"))
+    feed = _feed(model, 2)
+    want = [np.asarray(t) for t in model(list(feed.values()))]
+    for backend in [b for b in installed_default_backends() if b != "numpy"]:  # numpy refuses state outputs
+        got = load(result.path, backend=backend).predict(feed)
+        assert list(got) == ["y", "dec"]
+        for name, w in zip(got, want):
+            np.testing.assert_allclose(got[name], w, atol=1e-5, rtol=0)
