@@ -35,7 +35,9 @@ def print_info(bundle: Bundle) -> None:
         print(f"output   (batch, {spec.outputs}){' per step' if spec.sequence_output else ''}")
     if m.streaming:
         states = ", ".join(f"{s.name}({s.size},)" for s in m.streaming.states)
-        print(f"stream   step(x_t, {states}) -> y_t, next states; initial state zeros")
+        start = m.streaming.started  # initial_state inputs: stream(initial_state={name: ...}) starts there
+        first = f"from inputs {', '.join(start)} (stream(initial_state=...)), else zeros" if start else "zeros"
+        print(f"stream   step(x_t, {states}) -> y_t, next states; initial state {first}")
     elif m.streaming_error:
         print("stream   ? (the manifest's streaming block is malformed; see --json)")
     if m.extra.get("feature_names"):

@@ -165,6 +165,8 @@ def test_bench_and_the_cli_stream_run_an_initial_state_bundle_from_zeros(started
     got = np.array(capsys.readouterr().out.split(), np.float32)
     want = np.asarray(model([x.reshape(1, STEPS, 2), np.zeros((1, 4), np.float32)])).reshape(-1)
     np.testing.assert_allclose(got, want, atol=1e-5, rtol=0)
+    assert main(["info", str(result.path)]) == 0
+    assert "initial state from inputs h0 (stream(initial_state=...)), else zeros" in capsys.readouterr().out
 
 
 def test_a_decoder_started_from_an_input_returning_its_state_gives_a_dict(tmp_path):
