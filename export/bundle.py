@@ -25,7 +25,7 @@ from edgernn.runtime.manifest import MANIFEST_FILE, Affine, Manifest, ModelBlock
 
 from .atomic import staging_dir
 from .compute import compute_block
-from .feeds import check_inputs_options
+from .feeds import check_inputs_options, packed_map
 from .fold import Folding, fold
 from .formats import DEFAULT_FORMATS, Target, file_entry
 from .heads import check_heads_options
@@ -52,7 +52,8 @@ class ExportOptions:
 
     Attributes:
         formats: artifact formats, from `edgernn.export.FORMAT_NAMES` (default tflite, onnx, numpy; add "c").
-        scale, offset: input preprocessing, x_model = (x_raw - offset) * scale (scalar or per feature).
+        scale, offset: input preprocessing, x_model = (x_raw - offset) * scale (scalar or per feature; several
+            inputs: also {input name: scalar or per feature}, an input left out unmapped).
         output_scale, output_offset: output mapping (default: the input's, when scalar).
         representative: windows in model units (e.g. the training windows) used in the golden vectors.
         name: the bundle's name; it is always the output folder's name (a different one is refused).
@@ -122,6 +123,8 @@ def model_spec(info: ModelInfo, options: ExportOptions) -> Spec:
         out_scale, out_offset = 1.0, 0.0
     out_scale = (scale if np.isscalar(scale) else 1.0) if out_scale is None else out_scale
     out_offset = (offset if np.isscalar(offset) else 0.0) if out_offset is None else out_offset
+    if info.inputs:  # several inputs: a map per input ({name: value or per feature}) laid out packed
+        scale, offset = packed_map(scale, info.inputs, "scale"), packed_map(offset, info.inputs, "offset")
     x = Affine.of(_channels(offset, info.features or 1, "offset"), _channels(scale, info.features or 1, "scale"))
     y = Affine.of(
         _channels(out_offset, info.outputs, "output offset"), _channels(out_scale, info.outputs, "output scale")
@@ -189,13 +192,13 @@ def export_bundle(
     info = inspect_model(model)
     check_token_options(info, options)
     check_heads_options(info, options)
-    check_inputs_options(info, options)
     if info.stateful or options.timesteps or info.vocabulary:  # stateless, T fixed for unrolling, int32 ids
         model, info = _fixed(model, info, options.timesteps)
     if options.streaming:
         check_streamable(model)  # before any conversion: say at once why it cannot stream
     out = Path(out)
     spec = model_spec(info, options)
+    check_inputs_options(spec, options)
     inputs = golden_inputs(info, options.representative, options.seed)
     lengths = () if info.timesteps else FREE_PROOF_STEPS
     cases = keras_cases(

@@ -9,12 +9,15 @@ the proof and validate hold one (batch, total) array, split for Keras by export/
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping, Sequence
 from typing import Any
+
+import numpy as np
 
 from edgernn.runtime.errors import ExportError
 from edgernn.runtime.inputs import Port, describe
 
-from .heads import UnsupportedLayerError, map_given
+from .heads import UnsupportedLayerError
 
 
 def input_ports(model) -> tuple[Port, ...]:
@@ -48,25 +51,45 @@ def input_ports(model) -> tuple[Port, ...]:
     return tuple(ports)
 
 
-def check_inputs_options(info: Any, options: Any) -> None:
-    """ExportError for what a model with several inputs cannot take yet: an input map, --timesteps, variants.
-
-    --streaming is export/streaming.check_streamable's: initial_state inputs stream (started_states)."""
-    if not info.inputs:
+def check_inputs_options(spec: Any, options: Any) -> None:
+    """ExportError for what a model with several inputs cannot take yet: --timesteps, variants, step models
+    with an input map. --streaming is otherwise export/streaming.check_streamable's (initial_state inputs)."""
+    if not spec.inputs:
         return
     refused = (
-        (
-            "--scale/--offset",
-            map_given(options.scale, options.offset),
-            "a preprocessing map per input is not implemented; they are taken in model units (nothing to fold). "
-            "Scale each input before predict, or drop the map.",
-        ),
         ("--timesteps", options.timesteps, "each is at a fixed size already; drop --timesteps."),
         ("--quantize", options.quantize, "quantized (and TFLM) variants with several inputs are not implemented yet."),
+        (
+            "--streaming",
+            options.streaming and not spec.x.identity,
+            "an input map: step models of several inputs take model units (the map of one sample and of the "
+            "initial states apart is not implemented). Drop --scale/--offset, or --streaming.",
+        ),
     )
     for flag, given, why in refused:
         if given:
-            raise ExportError(f"{flag}: the model has {len(info.inputs)} inputs ({describe(info.inputs)}) and {why}")
+            raise ExportError(f"{flag}: the model has {len(spec.inputs)} inputs ({describe(spec.inputs)}) and {why}")
+
+
+def packed_map(value: Any, ports: Sequence[Port], what: str) -> Any:
+    """A map per input, {name: scalar or one value per feature}, as the packed row's values (runtime/inputs.py);
+    a scalar or an already packed list passes through. ExportError naming the input for a bad size or name."""
+    if not isinstance(value, Mapping):
+        return value
+    names = [p.name for p in ports]
+    unknown = [str(k) for k in value if k not in names]
+    if unknown:
+        raise ExportError(f"{what} names inputs {unknown}; the model's inputs are {names}.")
+    packed = []
+    for port in ports:
+        values = np.asarray(value.get(port.name, 1.0 if what == "scale" else 0.0), np.float64).ravel()
+        if values.size not in (1, port.shape[-1]):
+            raise ExportError(
+                f"{what} of input {port.name!r} has {values.size} values; expected 1 or {port.shape[-1]} (one per "
+                f"feature of its shape {port.shape})."
+            )
+        packed += np.broadcast_to(values, port.shape).ravel().tolist()
+    return packed
 
 
 def started_states(model) -> dict[str, tuple[str, int]]:

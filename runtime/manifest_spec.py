@@ -34,8 +34,6 @@ def parse_spec(raw: Mapping[str, Any], where: checks.Where) -> Spec:
         raise ManifestError(f"{where}: preprocessing.output maps several outputs; they take no map. Re-export.")
     folded = checks.boolean(pre.get("folded", False), "preprocessing.folded", where)  # absent: written before folding
     note = str(pre.get("fold_note", ""))
-    if inputs and not x.identity:
-        raise ManifestError(f"{where}: preprocessing.input maps several inputs; they take no map. Re-export.")
     return Spec(timesteps, features, outputs, sequence, x, y, folded, note, example, vocabulary, heads, inputs)
 
 

@@ -186,3 +186,10 @@ def test_a_decoder_started_from_an_input_returning_its_state_gives_a_dict(tmp_pa
         assert list(got) == ["y", "dec"]
         for name, w in zip(got, want):
             np.testing.assert_allclose(got[name], w, atol=1e-5, rtol=0)
+
+
+def test_step_models_of_several_inputs_refuse_an_input_map_with_the_reason(tmp_path):
+    with pytest.raises(ExportError, match="--streaming: the model has 2 inputs .* and an input map"):
+        export_bundle(_started("gru"), tmp_path / "x", formats=("numpy",), streaming=True, scale={"x": 2.0})
+    mapped = export_bundle(_started("gru"), tmp_path / "y", formats=("numpy",), scale={"x": 2.0})  # neighbour
+    assert mapped.manifest.streaming is None and not mapped.manifest.spec.x.identity

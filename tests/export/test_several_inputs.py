@@ -137,7 +137,9 @@ def test_validate_checks_every_input(bundles):
 @pytest.mark.parametrize(
     "options, expected",
     [
-        ({"scale": 2.0}, "a preprocessing map per input is not implemented"),
+        ({"scale": {"accel": [1.0, 2.0]}}, r"scale of input 'accel' has 2 values; expected 1 or 3"),
+        ({"offset": {"nope": 1.0}}, r"offset names inputs \['nope'\]"),
+        ({"timesteps": 5}, "each is at a fixed size already"),
         (
             {"streaming": True},
             "streams when the inputs beyond one sequence are only its recurrent layers. initial_state",
@@ -148,6 +150,23 @@ def test_validate_checks_every_input(bundles):
 def test_several_inputs_refuse_what_is_not_implemented_with_the_reason(tmp_path, options, expected):
     with pytest.raises(ExportError, match=expected):
         export_bundle(_two_sequences(), tmp_path / "x", formats=("numpy",), **options)
+
+
+def test_a_map_per_input_is_applied_in_python_with_the_reason_it_is_not_folded(tmp_path):
+    model = _sequence_and_static()
+    scale, offset = {"seq": [0.5, 2.0], "static": 0.1}, {"seq": [10.0, -1.0]}  # 'static' keeps offset 0
+    result = export_bundle(model, tmp_path / "mapped", formats=("tflite", "onnx", "numpy"), scale=scale, offset=offset)
+    spec = result.manifest.spec
+    assert not spec.folded and "several inputs" in spec.fold_note
+    assert spec.x.to_json()["scale"] == [0.5, 2.0] * 6 + [0.1] * 3  # packed: per value, in input.inputs order
+    xm = _inputs(model, 2)
+    raw = {"seq": xm[0] / np.float32([0.5, 2.0]) + np.float32([10.0, -1.0]), "static": xm[1] / np.float32(0.1)}
+    want = np.asarray(model(xm))  # the output map stays the identity: the input map is not one scalar
+    for backend in installed_default_backends():
+        np.testing.assert_allclose(load(result.path, backend=backend).predict(raw), want, atol=1e-5, rtol=0)
+    assert all(row.passed for row in validate(result.path))
+    again = export_bundle(str(result.path), tmp_path / "again", formats=("numpy",))  # the re-export keeps the map
+    assert again.manifest.spec.x.to_json() == spec.x.to_json()
 
 
 def test_several_inputs_of_a_kind_not_carried_are_refused_naming_the_input():
