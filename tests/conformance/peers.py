@@ -101,6 +101,7 @@ CASES: tuple[Case, ...] = (
                 )
             )(k.Input((1, 2), name="inputs"), k.Input((5,), name="state_h"), k.Input((5,), name="state_c"))
         ),
+        streaming=True,
     ),
     Case("tf2onnx-GRU", f"{TF2ONNX} test_GRU (no initial state)", lambda: _seq((3, 1), _L().GRU(2))),
     Case(

@@ -137,6 +137,18 @@ CASES: tuple[Case, ...] = (
         ),
     ),
     Case(
+        "initial-state-streaming",
+        "issue 13: GRU(return_sequences)(x, initial_state=h0) -> TimeDistributed(Dense), streamed from the given h0",
+        _fn(
+            lambda k, L: (
+                lambda x, h: k.Model(
+                    [x, h], L.TimeDistributed(L.Dense(2))(L.GRU(4, return_sequences=True)(x, initial_state=h))
+                )
+            )(k.Input((5, 3), name="x"), k.Input((4,), name="h0"))
+        ),
+        streaming=True,
+    ),
+    Case(
         "two-inputs-two-sequences",
         "issue 13: two sequences of the same length, joined per step (Concatenate) into one GRU",
         _fn(
