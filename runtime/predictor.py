@@ -21,6 +21,8 @@ from .guard import as_float32, run_error
 from .manifest import ArtifactEntry
 
 if TYPE_CHECKING:  # annotations only
+    from collections.abc import Mapping
+
     from .bundle import Bundle
     from .stream import StepModel, Stream
 
@@ -52,7 +54,7 @@ class Predictor:
         self._step_model: StepModel | None = None
         self._step_lock = allocate_lock()  # one StepModel per Predictor, even when streams open from many threads
         self._tail = spec.input_tail  # (timesteps, features), or (timesteps,) for token ids (runtime/tokens.py)
-        self._out_tail = (spec.timesteps, spec.outputs) if spec.sequence_output else (spec.outputs,)
+        self._out_tail = (spec.out_steps, spec.outputs) if spec.sequence_output else (spec.outputs,)
         # Affine.operands folded at load; applied inline below (a call to Affine.to_model would add a
         # Python frame per map on a 4 us call): the same ufuncs, so results are bit-identical.
         # A folded bundle's artifacts take and return raw units: no map at all on the hot path.
@@ -62,7 +64,7 @@ class Predictor:
         self._y_map = self._y_off is not None or self._y_scale is not None
         self._free = spec.timesteps is None  # any T >= 1: the tail is checked per call
         self._free_seq = self._free and spec.sequence_output
-        self._small_batch = _SMALL // (spec.window_steps * (spec.features or 1))  # batches checked by list sum
+        self._small_batch = _SMALL // spec.window_width  # batches checked by list sum
         self._empty = np.zeros((0, *(d or 0 for d in self._out_tail)), dtype=np.float32)
         # One window of a bundle without maps (folded, or identity units) and a small window: the
         # branch at the top of predict, with each check once (RESULTS.md: seed-simplernn 1.35 -> 1.28).
@@ -146,10 +148,12 @@ class Predictor:
                 y = _add(y, self._y_off)
         return y if y.dtype is _F32 else y.astype(np.float32)
 
-    def stream(self, batch: int = 1) -> Stream:
+    def stream(self, batch: int = 1, initial_state: Mapping[str, Any] | None = None) -> Stream:
         """A new Stream (runtime/stream.py): `step(x_t) -> y_t` with the state carried for you.
 
         All streams of this Predictor share one loaded step model of the same format and variant.
+        `initial_state`: for a model called with initial_state= inputs, {input name: (batch, size)} to start
+        from (model units); without it every state starts from zeros.
 
         Raises:
             UnsupportedModelError: the bundle was exported without --streaming.
@@ -161,7 +165,7 @@ class Predictor:
         """
         from .stream import Stream  # imported on first use: a predict-only app never loads streaming
 
-        return Stream(self.step_model(), batch)
+        return Stream(self.step_model(), batch, initial_state)
 
     def step_model(self) -> StepModel:
         """The step model shared by this Predictor's streams (loaded on first use)."""
