@@ -24,6 +24,8 @@ DEFERRED = (
     "edgernn.runtime.data",
     "edgernn.runtime.heads",
     "edgernn.runtime.tokens",
+    "edgernn.runtime.inputs",  # several inputs (issue 13)
+    "edgernn.runtime.backends.litert_inputs",
     "edgernn.runtime.stream",
     "edgernn.runtime.isolate",
     "edgernn.runtime.signing",
