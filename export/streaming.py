@@ -176,5 +176,5 @@ def _write_step(fmt, step_source: StepSource, path: Path, spec: Spec, block: Str
     def stepper(name: str, data: bytes):
         return StepModel.load(name, data, entry, spec, block).run_model_units
 
-    entry = verify(content, entry, spec, cases, opener=stepper)
+    entry = verify(content, entry, spec, cases, opener=stepper, streaming=block)  # first in a child
     return entry.with_(verified_steps=max(case.inputs.shape[1] for case in cases))
