@@ -26,7 +26,7 @@ from helpers import BACKEND_OF, artifact_json, covered, manifest_json
 QUANT_PAIRS = [
     (fmt, v, b)
     for (fmt, v) in TOLERANCES
-    if v not in ("float32", "tflm") and fmt in ("tflite", "onnx")  # tflm: tests/export/test_tflm.py
+    if v not in ("float32", "tflm", "tflm-int8") and fmt in ("tflite", "onnx")  # tflm*: tests/export/test_tflm.py
     for b in backends.REGISTRY
     if fmt in backends.formats_of(b) and backends.runs_variant(b, v)
 ]

@@ -42,7 +42,7 @@ from .convert import clone_for, convert, op_counts
 from .isolated import convert_isolated
 from .quantized import CALIBRATED, MAX_CALIBRATION, QUANTIZER, QUANTIZER_RECIPE, configure, strip_names, tflite_bytes
 from .selective import RECIPE as TAIL_RECIPE
-from .selective import quantize_tail
+from .selective import float_input, quantize_tail
 
 _COMPACT = "one loop body instead of one copy of the step per timestep: quantizing shrinks weights, not ops"
 _ANY_BATCH = {
@@ -125,6 +125,7 @@ def quantize_tflite(
     if variant == INT8_FLOAT_TAIL:
         configure(variant, calibration)  # refuses a missing calibration
         content, tail = quantize_tail(convert(clone_for(model, form.name)[0]), calibration)
+        content = float_input(content)  # float32 in and out: the graph quantizes its own input
         extra.update(quantizer=TAIL_RECIPE, float_ops=tail)
     elif variant in CALIBRATED:
         configure(variant, calibration)  # refuse a missing calibration before starting a process
