@@ -25,6 +25,7 @@ from edgernn.runtime.manifest import MANIFEST_FILE, Affine, Manifest, ModelBlock
 
 from .atomic import staging_dir
 from .compute import compute_block
+from .feeds import check_inputs_options, packed_map
 from .fold import Folding, fold
 from .formats import DEFAULT_FORMATS, Target, file_entry
 from .heads import check_heads_options
@@ -51,7 +52,8 @@ class ExportOptions:
 
     Attributes:
         formats: artifact formats, from `edgernn.export.FORMAT_NAMES` (default tflite, onnx, numpy; add "c").
-        scale, offset: input preprocessing, x_model = (x_raw - offset) * scale (scalar or per feature).
+        scale, offset: input preprocessing, x_model = (x_raw - offset) * scale (scalar or per feature; several
+            inputs: also {input name: scalar or per feature}, an input left out unmapped).
         output_scale, output_offset: output mapping (default: the input's, when scalar).
         representative: windows in model units (e.g. the training windows) used in the golden vectors.
         name: the bundle's name; it is always the output folder's name (a different one is refused).
@@ -121,13 +123,15 @@ def model_spec(info: ModelInfo, options: ExportOptions) -> Spec:
         out_scale, out_offset = 1.0, 0.0
     out_scale = (scale if np.isscalar(scale) else 1.0) if out_scale is None else out_scale
     out_offset = (offset if np.isscalar(offset) else 0.0) if out_offset is None else out_offset
+    if info.inputs:  # several inputs: a map per input ({name: value or per feature}) laid out packed
+        scale, offset = packed_map(scale, info.inputs, "scale"), packed_map(offset, info.inputs, "offset")
     x = Affine.of(_channels(offset, info.features or 1, "offset"), _channels(scale, info.features or 1, "scale"))
     y = Affine.of(
         _channels(out_offset, info.outputs, "output offset"), _channels(out_scale, info.outputs, "output scale")
     )
     example = None if info.timesteps else info.window_steps
     fields = (info.timesteps, info.features, info.outputs, info.sequence_output, x, y)
-    return Spec(*fields, example_timesteps=example, vocabulary=info.vocabulary, heads=info.heads)
+    return Spec(*fields, example_timesteps=example, vocabulary=info.vocabulary, heads=info.heads, inputs=info.inputs)
 
 
 def golden_inputs(info: ModelInfo, representative: np.ndarray | None, seed: int) -> np.ndarray:
@@ -139,6 +143,8 @@ def golden_inputs(info: ModelInfo, representative: np.ndarray | None, seed: int)
         parts.append(np.asarray(representative, dtype=dtype)[:8])
     if info.vocabulary:
         parts.append(random_ids(rng, (GOLDEN_RANDOM, info.window_steps), info.vocabulary))
+    elif info.inputs:  # several inputs: packed side by side (runtime/inputs.py)
+        parts.append(rng.uniform(-1, 1, (GOLDEN_RANDOM, info.features)).astype(np.float32))
     else:
         parts.append(rng.uniform(-1, 1, (GOLDEN_RANDOM, info.window_steps, info.features)).astype(np.float32))
     if info.mask_value is not None:  # validate re-checks the masked steps too
@@ -192,6 +198,7 @@ def export_bundle(
         check_streamable(model)  # before any conversion: say at once why it cannot stream
     out = Path(out)
     spec = model_spec(info, options)
+    check_inputs_options(spec, options)
     inputs = golden_inputs(info, options.representative, options.seed)
     lengths = () if info.timesteps else FREE_PROOF_STEPS
     cases = keras_cases(

@@ -110,6 +110,13 @@ def fold(model, spec: Spec, inputs: np.ndarray) -> Folding:
     """
     if spec.x.identity and spec.y.identity:
         return Folding(model, True)
+    if spec.inputs:  # a map per input, packed (runtime/inputs.py): applied by the Predictor, as for token ids
+        return Folding(
+            model,
+            False,
+            "several inputs: their maps are applied in Python (folding a map per input "
+            "into the layers each input reaches is not implemented)",
+        )
     if spec.tokens:  # ids take no input map; the output map could fold, but is kept in Python (tested path)
         return Folding(model, False, "token-id inputs take no input map; the output map is applied in Python")
     f64 = lambda a: np.asarray(a, np.float64)  # noqa: E731 - the maps' values, at full precision

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from edgernn.runtime.errors import ExportError, UnsupportedModelError
+from edgernn.runtime.inputs import Port, split
 from edgernn.runtime.outputs import Head, pack
 
 
@@ -50,9 +51,18 @@ def output_heads(model, in_shape: tuple) -> tuple[Head, ...]:
     return tuple(heads)
 
 
+def keras_inputs(model, x: np.ndarray) -> Any:
+    """What Keras is called with: `x` itself for one input; for several, the packed array (runtime/inputs.py)
+    split into a list in the model's input order."""
+    if len(model.inputs) == 1:
+        return x
+    return split(np.asarray(x, np.float32), [Port("", tuple(int(d) for d in t.shape[1:])) for t in model.inputs])
+
+
 def keras_outputs(model, x: np.ndarray) -> np.ndarray:
-    """Keras's answer as one float32 array: the outputs packed in head order when there are several."""
-    y = model(x, training=False)
+    """Keras's answer as one float32 array: the outputs packed in head order when there are several
+    (several inputs are given packed, see keras_inputs)."""
+    y = model(keras_inputs(model, x), training=False)
     return pack(y) if isinstance(y, (list, tuple)) else np.asarray(y, dtype=np.float32)
 
 
@@ -61,13 +71,18 @@ def check_heads_options(info: Any, options: Any) -> None:
     if not info.heads:
         return
     why = f"the model has {len(info.heads)} outputs ({', '.join(h.name for h in info.heads)}) "
-    maps = ((options.output_scale, 1.0), (options.output_offset, 0.0))  # a re-export carries the identity
-    if any(value is not None and not np.all(np.asarray(value, np.float64) == neutral) for value, neutral in maps):
+    if map_given(options.output_scale, options.output_offset):
         raise ExportError(
             f"--output-scale/--output-offset: {why}and an output map for several outputs is not "
             "implemented; they are returned in model units. Drop the output map."
         )
     refuse_streaming_and_variants(options, why, "with several outputs")
+
+
+def map_given(scale: Any, offset: Any) -> bool:
+    """Whether a unit map other than the identity was given (a re-export carries the identity)."""
+    maps = ((scale, 1.0), (offset, 0.0))
+    return any(value is not None and not np.all(np.asarray(value, np.float64) == neutral) for value, neutral in maps)
 
 
 def refuse_streaming_and_variants(options: Any, why: str, what: str) -> None:

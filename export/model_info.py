@@ -4,7 +4,7 @@ Prove, don't whitelist: any built-in Keras layer is accepted here, and each form
 (every artifact is run in the shipped runtimes and held to 1e-5 against Keras). The formats with
 their own kernels (numpy, C, step models) refuse what they lack, per format, with the reason in the
 manifest. Refused for every format: code no converter can prove (Lambda, custom layers and
-activations), and what edgernn's one-input, one-output window API cannot carry yet.
+activations), and what edgernn's window API cannot carry yet (export/feeds.py, export/heads.py).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 from edgernn.runtime.errors import ExportError
 from edgernn.runtime.outputs import Head, packed_width
 
+from .feeds import input_ports
 from .heads import UnsupportedLayerError, output_heads
 
 RNN_CLASSES = {"SimpleRNN": "simple_rnn", "LSTM": "lstm", "GRU": "gru"}
@@ -61,6 +62,7 @@ class ModelInfo:
     mask_value: float | None = None  # a Masking layer's: the proof then feeds padded windows (export/padding.py)
     vocabulary: int | None = None  # token inputs: the first Embedding's input_dim (ids in [0, vocabulary))
     heads: tuple[Head, ...] = ()  # several outputs (export/heads.py); `outputs` is then their packed width
+    inputs: tuple[Head, ...] = ()  # several inputs (export/feeds.py); `features` is then their packed width
 
     @property
     def window_steps(self) -> int:
@@ -98,27 +100,6 @@ def _custom_problem(layer, where: str) -> str | None:
     return None
 
 
-def several_problem(model) -> str:
-    """Why `model` has several inputs, naming the options behind them (several outputs export: export/heads.py)."""
-    causes = []
-    for layer in model.layers:
-        name = f"layer {layer.name!r}"
-        if type(layer).__name__ == "InputLayer" and len(model.inputs) > 1:
-            causes.append(f"input {layer.name!r}")
-        if any(node.arguments and node.arguments.kwargs.get("initial_state") is not None for node in _nodes(layer)):
-            causes.append(f"{name} is called with initial_state=..., which feeds its states as inputs")
-    why = "; ".join(causes) or "several tensors in"
-    return (
-        f"model {model.name!r} has {len(model.inputs)} inputs and {len(model.outputs)} outputs ({why}); "
-        "edgernn exports models with one input so far (several outputs are fine). Start the states from zeros "
-        "(no initial_state), or join the inputs into one."
-    )
-
-
-def _nodes(layer) -> list[Any]:
-    return list(getattr(layer, "_inbound_nodes", ()) or ())
-
-
 def describe_layer(layer) -> dict[str, Any]:
     cls = type(layer).__name__
     entry: dict[str, Any] = {"class": cls, "name": layer.name}
@@ -148,12 +129,11 @@ def inspect_model(model) -> ModelInfo:
     """Check that `model` is exportable and describe it.
 
     Raises:
-        UnsupportedLayerError: Lambda or custom code, several inputs, no recurrent layer, an output shape
-            the manifest cannot hold.
+        UnsupportedLayerError: Lambda or custom code, several inputs of a kind not carried (export/feeds.py),
+            no recurrent layer, an output shape the manifest cannot hold.
         ExportError: a free time dimension.
     """
-    if len(model.inputs) != 1:
-        raise UnsupportedLayerError(several_problem(model))
+    ports = input_ports(model)  # () for one input; checks several inputs' shapes and dtypes
     cells, bidirectional, layers, stateful, mask_value = [], False, [], False, None
     for layer in model.layers:
         cls, where = type(layer).__name__, f"layer {layer.name!r} ({type(layer).__name__})"
@@ -172,7 +152,9 @@ def inspect_model(model) -> ModelInfo:
             f"model {model.name!r} has no SimpleRNN, LSTM or GRU layer; edgernn exports recurrent sequence models."
         )
     in_shape, out_shape = tuple(model.inputs[0].shape), tuple(model.outputs[0].shape)
-    vocabulary = token_vocabulary(model)
+    if ports:  # the sequence input's T, and the packed width of them all (runtime/inputs.py)
+        in_shape = (None, next(p.shape[0] for p in ports if len(p.shape) == 2), packed_width(ports))
+    vocabulary = None if ports else token_vocabulary(model)
     if vocabulary:
         mask_value = 0.0 if any(entry.get("mask_zero") for entry in layers) else None  # id 0 pads
     elif len(in_shape) != 3:
@@ -202,6 +184,7 @@ def inspect_model(model) -> ModelInfo:
         mask_value=mask_value,
         vocabulary=vocabulary,
         heads=heads,
+        inputs=ports,
     )
 
 
@@ -222,7 +205,10 @@ def token_vocabulary(model) -> int | None:
     return None
 
 
-def _patch_config(node: Any, rnn: dict[str, Any], batch: int | None, time: Any, tokens: bool = False) -> None:
+def _patch_config(
+    node: Any, rnn: dict[str, Any], batch: int | None, time: Any, tokens: bool = False, several: bool = False
+) -> None:
+    """Patch a model config in place; `time` reaches every Input with a time axis (several inputs: rank 3 only)."""
     if isinstance(node, dict):
         cls, cfg = node.get("class_name"), node.get("config")
         if cls in RNN_CLASSES and isinstance(cfg, dict):
@@ -230,16 +216,16 @@ def _patch_config(node: Any, rnn: dict[str, Any], batch: int | None, time: Any, 
         if cls == "InputLayer" and isinstance(cfg, dict):
             shape = list(cfg["batch_shape"])
             shape[0] = batch  # None frees it: Input(batch_size=2) must not leak into a free-batch form
-            if time is not KEEP:
+            if time is not KEEP and (len(shape) == 3 or tokens or not several):
                 shape[1] = time
             cfg["batch_shape"] = shape
             if tokens:  # token ids: every artifact takes int32, whatever dtype the source's Input had
                 cfg["dtype"] = "int32"
         for value in node.values():
-            _patch_config(value, rnn, batch, time, tokens)
+            _patch_config(value, rnn, batch, time, tokens, several)
     elif isinstance(node, list):
         for value in node:
-            _patch_config(value, rnn, batch, time, tokens)
+            _patch_config(value, rnn, batch, time, tokens, several)
 
 
 def clone_with(
@@ -263,7 +249,8 @@ def clone_with(
     rnn = {k: v for k, v in (("unroll", unroll), ("return_sequences", return_sequences)) if v is not None}
     rnn["stateful"] = False
     config = copy.deepcopy(model.get_config())
-    _patch_config(config, rnn, batch, None if free_time else timesteps or KEEP, tokens)
+    time = None if free_time else timesteps or KEEP
+    _patch_config(config, rnn, batch, time, tokens, several=len(model.inputs) > 1)  # a state Input keeps its shape
     clone = type(model).from_config(config)
     clone.set_weights(model.get_weights())
     return clone

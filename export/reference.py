@@ -19,7 +19,7 @@ from edgernn.runtime.cli.bench import THROUGHPUT_BATCHES, throughput
 from edgernn.runtime.cli.timing import per_call_us
 from edgernn.runtime.errors import ManifestError
 
-from .heads import keras_outputs
+from .heads import keras_inputs, keras_outputs
 
 
 def keras_model(bundle: Bundle):
@@ -65,8 +65,11 @@ def keras_baselines(bundle: Bundle, max_seconds: float = 2.0) -> list[dict[str, 
     source = bundle.manifest.source
     spec = bundle.manifest.spec
     rng = np.random.default_rng(0)
-    x1 = rng.uniform(-1, 1, (1, spec.window_steps, spec.features)).astype(np.float32)
-    calls = {"keras predict": lambda x: model.predict(x, verbose=0), "keras eager": lambda x: model(x, training=False)}
+    x1 = rng.uniform(-1, 1, (1, *spec.window_tail)).astype(np.float32)  # several inputs: packed
+    calls = {
+        "keras predict": lambda x: model.predict(keras_inputs(model, x), verbose=0),
+        "keras eager": lambda x: model(keras_inputs(model, x), training=False),
+    }
     rows = []
     for name, fn in calls.items():
         lat = per_call_us(lambda: fn(x1), warmup=3, repeat=200, max_seconds=max_seconds)
@@ -85,7 +88,7 @@ def keras_baselines(bundle: Bundle, max_seconds: float = 2.0) -> list[dict[str, 
             "samples": lat["n"],
         }
         for batch in THROUGHPUT_BATCHES:
-            xb = rng.uniform(-1, 1, (batch, spec.window_steps, spec.features)).astype(np.float32)
+            xb = rng.uniform(-1, 1, (batch, *spec.window_tail)).astype(np.float32)
             row[f"throughput_b{batch}"] = throughput(fn, xb, max_seconds=max_seconds)
         rows.append(row)
     return rows

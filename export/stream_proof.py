@@ -6,6 +6,8 @@ without importing the module that imports the format registry.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .model_info import ModelInfo, clone_with
@@ -22,13 +24,25 @@ def sequence_reference(model):
     return clone_with(model, return_sequences=True, free_time=True)
 
 
-def proof_cases(model, info: ModelInfo, seed: int) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    """Random samples (batch 1 and 3, 10 x T steps) and the sequence reference's per-step outputs."""
+def proof_cases(model, info: ModelInfo, seed: int, block=None) -> list[tuple[str, Any, np.ndarray]]:
+    """Random samples (batch 1 and 3, 10 x T steps) and the sequence reference's per-step outputs.
+
+    A model whose states start from inputs (initial_state=, the StreamingBlock `block` says which) gets
+    random initial states too: each case's inputs are then (samples, the states in the block's order)."""
     reference = sequence_reference(model)
     rng = np.random.default_rng(seed)
     steps = PROOF_REPEATS * info.window_steps
+    features = info.features if not info.inputs else next(p.shape[1] for p in info.inputs if len(p.shape) == 2)
     cases = []
     for batch in PROOF_BATCHES:
-        xs = rng.uniform(-1, 1, (batch, steps, info.features)).astype(np.float32)
-        cases.append((f"{steps} steps, batch {batch}", xs, np.asarray(reference(xs, training=False), np.float32)))
+        xs = rng.uniform(-1, 1, (batch, steps, features)).astype(np.float32)
+        if not info.inputs:
+            cases.append((f"{steps} steps, batch {batch}", xs, np.asarray(reference(xs, training=False), np.float32)))
+            continue
+        states = [rng.uniform(-1, 1, (batch, s.size)).astype(np.float32) for s in block.states]
+        given = {s.initial: v for s, v in zip(block.states, states)}
+        feed = [given.get(t._keras_history.operation.name, xs) for t in model.inputs]
+        states = [v if s.initial != "zeros" else np.zeros_like(v) for s, v in zip(block.states, states)]
+        label = f"{steps} steps from given initial states, batch {batch}"
+        cases.append((label, (xs, states), np.asarray(reference(feed, training=False), np.float32)))
     return cases

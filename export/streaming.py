@@ -16,6 +16,7 @@ from edgernn.runtime.manifest import STEP_ROLE, ArtifactEntry, Refusal, Spec, St
 from edgernn.runtime.stream import StepModel
 
 from .conv_step import buffer_width, conv_step_class, require_conv_step
+from .feeds import started_states, step_info
 from .formats import STEP_INPUT, STEP_OUTPUT, StepSource, file_fields, get_format
 from .model_info import RNN_CLASSES, ModelInfo
 from .stream_proof import PROOF_BATCHES, PROOF_REPEATS, proof_cases, sequence_reference  # noqa: F401 - re-exported
@@ -36,6 +37,8 @@ def _per_step(layer):
 
 def check_streamable(model) -> None:
     """Raise ExportError naming the layer when the model cannot run one sample at a time."""
+    if len(model.inputs) > 1:
+        started_states(model)  # several inputs stream when the others are initial states only
     for layer in model.layers:
         cls = type(layer).__name__
         if cls == "Conv1D":
@@ -82,10 +85,14 @@ def state_names(layer_index: int, cell) -> list[tuple[str, int]]:
 
 
 def build_step_model(model, info: ModelInfo):
-    """A Keras model (x_t, *states) -> {y_t, next_*}, sharing `model`'s weights; and the state list."""
+    """A Keras model (x_t, *states) -> {y_t, next_*}, sharing `model`'s weights; and the state list.
+
+    A state that `model` starts from an input (initial_state=) records that input's name as its `initial`.
+    `info` is the step's (step_info): its `features` are x_t's."""
     import keras
 
     check_streamable(model)
+    started = {where: name for name, where in started_states(model).items()} if len(model.inputs) > 1 else {}
     StepCell = _step_cell_class()
     x_t = keras.Input((info.features,), name=STEP_INPUT)
     inputs, outputs, states = [x_t], {}, []
@@ -97,10 +104,11 @@ def build_step_model(model, info: ModelInfo):
             ins = [keras.Input((size,), name=name) for name, size in named]
             h, new = StepCell(layer.cell, name=f"step_{index}")(h, ins)
             inputs += ins
-            for (name, size), tensor in zip(named, new):
+            for k, ((name, size), tensor) in enumerate(zip(named, new)):
                 outputs[NEXT + name] = tensor
+                initial = started.get((layer.name, k), "zeros")
                 states.append(
-                    {"name": name, "output": NEXT + name, "shape": [size], "layer": layer.name, "initial": "zeros"}
+                    {"name": name, "output": NEXT + name, "shape": [size], "layer": layer.name, "initial": initial}
                 )
             index += 1
         elif cls == "Conv1D":
@@ -143,10 +151,10 @@ def write_step_models(model, folder: Path, info: ModelInfo, spec: Spec, formats,
         ExportError: the model cannot stream (Bidirectional, go_backwards, ...), or no step model passed.
     """
     source_model = model if source is None else source
-    step, states = build_step_model(source_model, info)
+    step, states = build_step_model(source_model, step_info(info))
     block = StreamingBlock.parse({"input": STEP_INPUT, "output": STEP_OUTPUT, "states": states}, "the step model")
-    cases = [Case(label, xs, ref) for label, xs, ref in proof_cases(model, info, seed)]
-    step_source = StepSource(step, states, source_model, info)
+    cases = [Case(label, xs, ref) for label, xs, ref in proof_cases(model, info, seed, block)]
+    step_source = StepSource(step, states, source_model, step_info(info))
     entries, refusals = [], []
     for fmt in map(get_format, formats):
         if fmt.streams_in_model:  # e.g. C: model.c has P_step, proven on 10 x T steps when it was written
@@ -174,7 +182,8 @@ def _write_step(fmt, step_source: StepSource, path: Path, spec: Spec, block: Str
     entry = entry.with_(**file_fields(content))
 
     def stepper(name: str, data: bytes):
-        return StepModel.load(name, data, entry, spec, block).run_model_units
+        run = StepModel.load(name, data, entry, spec, block).run_model_units
+        return lambda x: run(*x) if isinstance(x, tuple) else run(x)  # (samples, initial states): see proof_cases
 
     entry = verify(content, entry, spec, cases, opener=stepper, streaming=block)  # first in a child
-    return entry.with_(verified_steps=max(case.inputs.shape[1] for case in cases))
+    return entry.with_(verified_steps=max(case.outputs.shape[1] for case in cases))

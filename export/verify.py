@@ -138,9 +138,10 @@ def prove_isolated(
     """Run the cases through `content` in backend `name` in a child process first: a file that crashes
     the interpreter (a segfault in LiteRT's allocate_tensors, say) is refused with the signal named,
     and the export goes on with the other artifacts. A step model (`streaming`) is stepped through the
-    first case (model units): loading it and stepping is what can crash."""
+    first case's samples (model units, from the zero state): loading it and stepping is what can crash."""
     if streaming is not None:
-        inputs = cases[0].inputs
+        first = cases[0].inputs  # (samples, initial states) for a model with initial_state inputs
+        inputs = first[0] if isinstance(first, tuple) else first
     else:
         shapes: dict[tuple[int, ...], list[np.ndarray]] = {}  # one array per sequence length
         for case in cases:

@@ -17,9 +17,16 @@ class StateSpec(NamedTuple):  # a NamedTuple: immutable, and ~5x cheaper to defi
     output: str
     size: int
     layer: str = ""
+    initial: str = "zeros"  # or the model input it starts from (a layer called with initial_state=, runtime/inputs.py)
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "output": self.output, "shape": [self.size], "layer": self.layer, "initial": "zeros"}
+        return {
+            "name": self.name,
+            "output": self.output,
+            "shape": [self.size],
+            "layer": self.layer,
+            "initial": self.initial,
+        }
 
 
 @record  # compared by to_json(); a frozen dataclass, made cheaply (frozen.py)
@@ -48,7 +55,13 @@ class StreamingBlock:
             raise ManifestError(f"{where}: streaming.states is {states!r}; expected a list of state objects.")
         try:
             parsed = tuple(
-                StateSpec(str(s["name"]), str(s["output"]), int(s["shape"][-1]), str(s.get("layer", "")))
+                StateSpec(
+                    str(s["name"]),
+                    str(s["output"]),
+                    int(s["shape"][-1]),
+                    str(s.get("layer", "")),
+                    str(s.get("initial", "zeros")),
+                )
                 for s in states
             )
             block = cls(str(raw["input"]), str(raw["output"]), parsed)
@@ -60,6 +73,11 @@ class StreamingBlock:
         if not parsed or any(s.size <= 0 for s in parsed):
             return None, f"{where}: the 'streaming' block lists states {states!r}; expected positive widths."
         return block, ""
+
+    @property
+    def started(self) -> dict[str, int]:
+        """{model input name: state index} of the states that start from an input (initial_state=), else {}."""
+        return {s.initial: i for i, s in enumerate(self.states) if s.initial != "zeros"}
 
     @property
     def input_names(self) -> list[str]:
@@ -74,9 +92,9 @@ class StreamingBlock:
             "input": self.input,
             "output": self.output,
             "states": [s.to_json() for s in self.states],
-            "initial_state": "zeros",
+            "initial_state": "inputs" if self.started else "zeros",
             "state_units": "model",
-            "convention": "y_t, next states = step(x_t, states); start from zeros",
+            "convention": "y_t, next states = step(x_t, states); start from zeros (or a state's 'initial' input)",
         }
 
 

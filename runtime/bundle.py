@@ -276,12 +276,13 @@ __all__ = ["Bundle", "check_threads", "keys_to_trust", "read_checked", "sha256_b
 
 
 def _predictor_class(spec) -> type[Predictor]:
-    """Predictor, or the subclass for token ids and/or several outputs (loaded only for those bundles)."""
-    if not spec.tokens and not spec.heads:
+    """Predictor, or the subclass for token ids, several outputs and/or several inputs (loaded only for those)."""
+    if not spec.tokens and not spec.heads and not spec.inputs:
         return Predictor
+    from .feeds import InputsPredictor
     from .heads import MultiPredictor
     from .tokens import TokenPredictor
 
-    if spec.tokens and spec.heads:
-        return type("TokenMultiPredictor", (MultiPredictor, TokenPredictor), {})
-    return TokenPredictor if spec.tokens else MultiPredictor
+    kinds = [(spec.heads, MultiPredictor), (spec.tokens, TokenPredictor), (spec.inputs, InputsPredictor)]
+    bases = tuple(cls for wanted, cls in kinds if wanted)
+    return bases[0] if len(bases) == 1 else type("".join(c.__name__ for c in bases), bases, {})

@@ -25,6 +25,7 @@ def parse_spec(raw: Mapping[str, Any], where: checks.Where) -> Spec:
         raise ManifestError(f"{where}: output.dtype is {out['dtype']!r}; this edgernn reads float32 outputs only.")
     sequence = checks.boolean(out.get("sequence", False), "output.sequence", where)
     heads = _heads(out, outputs, where)
+    inputs = _inputs(inp, features, vocabulary, where)
     x = Affine.of(*checks.channels(pre.get("input"), features or 1, "input", where))
     if vocabulary and not x.identity:
         raise ManifestError(f"{where}: preprocessing.input maps token ids; token inputs take no map. Re-export.")
@@ -33,7 +34,22 @@ def parse_spec(raw: Mapping[str, Any], where: checks.Where) -> Spec:
         raise ManifestError(f"{where}: preprocessing.output maps several outputs; they take no map. Re-export.")
     folded = checks.boolean(pre.get("folded", False), "preprocessing.folded", where)  # absent: written before folding
     note = str(pre.get("fold_note", ""))
-    return Spec(timesteps, features, outputs, sequence, x, y, folded, note, example, vocabulary, heads)
+    return Spec(timesteps, features, outputs, sequence, x, y, folded, note, example, vocabulary, heads, inputs)
+
+
+def _inputs(inp: Mapping[str, Any], features: int | None, vocabulary: int | None, where: checks.Where) -> tuple:
+    """input.inputs: the named inputs of a model with several (absent: one input, every older bundle)."""
+    if inp.get("inputs") is None:
+        return ()
+    ports = _named(inp["inputs"], "input.inputs", where)
+    if vocabulary or inp["timesteps"] is None or packed_width(ports) != features:
+        raise ManifestError(
+            f"{where}: input.inputs hold {packed_width(ports)} values a row; expected float32 inputs at a fixed "
+            f"timesteps whose widths add up to input.features ({features})."
+        )
+    if any(p.get("dtype", "float32") != "float32" for p in inp["inputs"]):
+        raise ManifestError(f"{where}: input.inputs[].dtype must be float32 (several inputs take float32 only).")
+    return ports
 
 
 def _heads(out: Mapping[str, Any], outputs: int, where: checks.Where) -> tuple[Head, ...]:
@@ -41,6 +57,14 @@ def _heads(out: Mapping[str, Any], outputs: int, where: checks.Where) -> tuple[H
     raw = out.get("heads")
     if raw is None:
         return ()
+    heads = _named(raw, "output.heads", where)
+    if packed_width(heads) != outputs:
+        raise ManifestError(f"{where}: output.heads hold {packed_width(heads)} values a row, output.outputs {outputs}.")
+    return heads
+
+
+def _named(raw: Any, what: str, where: checks.Where) -> tuple[Head, ...]:
+    """A list of 2 or more {'name', 'shape'} with distinct names (output.heads, input.inputs)."""
     ok = isinstance(raw, list) and len(raw) > 1 and all(isinstance(h, dict) for h in raw)
     heads = []
     for h in raw if ok else ():
@@ -48,13 +72,11 @@ def _heads(out: Mapping[str, Any], outputs: int, where: checks.Where) -> tuple[H
         if not (isinstance(shape, list) and shape and all(type(d) is int and d > 0 for d in shape)):
             ok = False
             break
-        heads.append(Head(checks.name(h.get("name"), "output.heads[].name", where), tuple(shape)))
+        heads.append(Head(checks.name(h.get("name"), f"{what}[].name", where), tuple(shape)))
     if not ok or len({h.name for h in heads}) != len(heads):
         raise ManifestError(
-            f"{where}: output.heads is {raw!r}; expected a list of 2 or more {{'name', 'shape'}} with distinct names."
+            f"{where}: {what} is {raw!r}; expected a list of 2 or more {{'name', 'shape'}} with distinct names."
         )
-    if packed_width(heads) != outputs:
-        raise ManifestError(f"{where}: output.heads hold {packed_width(heads)} values a row, output.outputs {outputs}.")
     return tuple(heads)
 
 
@@ -78,6 +100,8 @@ def input_json(spec: Spec) -> dict[str, Any]:
         out["vocabulary"] = spec.vocabulary
     if spec.timesteps is None:  # any T; the golden windows' length for tools that need one
         out["example_timesteps"] = spec.example_timesteps
+    if spec.inputs:  # several inputs: predict takes a dict by these names; `features` is their packed width
+        out["inputs"] = [{"name": p.name, "shape": list(p.shape), "dtype": "float32"} for p in spec.inputs]
     return out
 
 

@@ -14,8 +14,9 @@ import numpy as np
 
 from . import numpy_conv, numpy_norm, numpy_shape
 from .errors import ModelLoadError, UnsupportedModelError
+from .inputs import Port, split
 from .numpy_layers import LAYERS as RECURRENT_AND_DENSE
-from .numpy_layers import Weights
+from .numpy_layers import Recurrent, Weights
 from .outputs import pack
 
 LAYERS: dict[str, Any] = {**RECURRENT_AND_DENSE, **numpy_conv.LAYERS, **numpy_norm.LAYERS, **numpy_shape.LAYERS}
@@ -25,30 +26,42 @@ INPUT = -1
 class Graph:
     """The layers of a spec, each checked against its arrays and its input shapes, run in order."""
 
-    def __init__(self, records: list, weights: Weights, shape: tuple, file: str, outputs: Any = None) -> None:
+    def __init__(
+        self, records: list, weights: Weights, shape: tuple, file: str, outputs: Any = None, inputs: Any = None
+    ) -> None:
         self.layers: list[Any] = []
         self.inputs: list[list[int]] = []
-        shapes = {INPUT: tuple(shape)}
+        # Several model inputs (`inputs`: their shapes): input k is index -1 - k, fed from the packed array.
+        self.ports = tuple(Port(f"input {k}", tuple(s)) for k, s in enumerate(inputs or ()))
+        shapes = {INPUT - k: p.shape for k, p in enumerate(self.ports)} if self.ports else {INPUT: tuple(shape)}
+        first = min(shapes)
         for i, rec in enumerate(records):
             where = f"{file} layer {i}"
             kind = rec.get("kind") if isinstance(rec, dict) else None
             if kind not in LAYERS:
                 raise UnsupportedModelError(f"{where}: layer kind {kind!r}; the numpy backend runs {sorted(LAYERS)}.")
             ins = rec.get("inputs", [i - 1])
-            if not isinstance(ins, list) or not ins or not all(type(j) is int and INPUT <= j < i for j in ins):
+            if not isinstance(ins, list) or not ins or not all(type(j) is int and first <= j < i for j in ins):
                 raise ModelLoadError(f"{where}: inputs {ins!r}; expected indices of earlier layers (-1: the input).")
             cls = LAYERS[kind]
             if getattr(cls, "merge", False):
                 layer = cls(rec, [shapes[j] for j in ins], weights, where)
             elif len(ins) == 1:
                 layer = cls(rec, shapes[ins[0]], weights, where)
+            elif rec.get("initial_state") and cls is Recurrent:  # x, then its initial states (h, and c for LSTM)
+                layer = cls(rec, shapes[ins[0]], weights, where)
+                if [shapes[j] for j in ins[1:]] != [(w,) for w in layer.state_widths]:
+                    raise ModelLoadError(
+                        f"{where}: initial states {[shapes[j] for j in ins[1:]]}; expected "
+                        f"{[(w,) for w in layer.state_widths]}."
+                    )
             else:
                 raise ModelLoadError(f"{where}: a {kind} layer takes one input, the spec names {ins}.")
             self.layers.append(layer)
             self.inputs.append(ins)
             shapes[i] = tuple(layer.out_shape)
         self.out_shape = shapes[len(records) - 1]
-        self.chain = all(ins == [i - 1] for i, ins in enumerate(self.inputs))
+        self.chain = not self.ports and all(ins == [i - 1] for i, ins in enumerate(self.inputs))
         self.heads: list[int] | None = None  # several outputs: these layers' outputs, packed (runtime/outputs.py)
         if outputs is not None:
             if not (
@@ -84,10 +97,13 @@ class Graph:
             for layer in self.layers:
                 x = layer(x)
             return x
-        values = {INPUT: x}
+        values = {INPUT - k: part for k, part in enumerate(split(x, self.ports))} if self.ports else {INPUT: x}
         for i, (layer, ins) in enumerate(zip(self.layers, self.inputs)):
             args = [values[j] for j in ins]
-            values[i] = layer(args) if getattr(layer, "merge", False) else layer(args[0])
+            if getattr(layer, "merge", False):
+                values[i] = layer(args)
+            else:  # a recurrent layer called with initial_state= takes its states after x
+                values[i] = layer(args[0], None, args[1:]) if len(args) > 1 else layer(args[0])
         if self.heads is not None:
             return pack([values[j] for j in self.heads])
         return values[len(self.layers) - 1]

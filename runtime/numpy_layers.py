@@ -3,7 +3,8 @@
 Each layer is built from its record in the artifact's spec and its float32 arrays, checks their
 shapes once, and then maps (batch, time, features) or (batch, features) arrays. Gate orders are
 Keras's: LSTM i,f,c,o (reordered to i,f,o,c at load so the three sigmoid gates are one slice), GRU
-z,r,h; GRU with reset_after=True has separate input and recurrent biases. Initial states are zeros.
+z,r,h; GRU with reset_after=True has separate input and recurrent biases. Initial states are zeros, or
+the tensors a layer called with initial_state= takes (runtime/numpy_graph.py feeds them).
 """
 
 from __future__ import annotations
@@ -110,13 +111,13 @@ class Recurrent:
 
     takes_mask = True
 
-    def __call__(self, x: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    def __call__(self, x: np.ndarray, mask: np.ndarray | None = None, initial: list | None = None) -> np.ndarray:
         if self.go_backwards:  # Keras returns the sequence in processing order (Bidirectional flips it back)
             x, mask = x[:, ::-1], None if mask is None else mask[:, ::-1]
         xw = x @ self.kernel + self.bias  # all input projections in one matmul
         step = self._step
-        h = np.zeros((x.shape[0], self.units), np.float32)
-        c = np.zeros_like(h)
+        h = np.zeros((x.shape[0], self.units), np.float32) if initial is None else initial[0]
+        c = initial[1] if initial is not None and self.kind == "lstm" else np.zeros_like(h)
         outs = []
         for t in range(x.shape[1]):
             if mask is None:

@@ -21,6 +21,8 @@ from .guard import as_float32, run_error
 from .manifest import ArtifactEntry
 
 if TYPE_CHECKING:  # annotations only
+    from collections.abc import Mapping
+
     from .bundle import Bundle
     from .stream import StepModel, Stream
 
@@ -62,7 +64,7 @@ class Predictor:
         self._y_map = self._y_off is not None or self._y_scale is not None
         self._free = spec.timesteps is None  # any T >= 1: the tail is checked per call
         self._free_seq = self._free and spec.sequence_output
-        self._small_batch = _SMALL // (spec.window_steps * (spec.features or 1))  # batches checked by list sum
+        self._small_batch = _SMALL // spec.window_width  # batches checked by list sum
         self._empty = np.zeros((0, *(d or 0 for d in self._out_tail)), dtype=np.float32)
         # One window of a bundle without maps (folded, or identity units) and a small window: the
         # branch at the top of predict, with each check once (RESULTS.md: seed-simplernn 1.35 -> 1.28).
@@ -144,10 +146,12 @@ class Predictor:
                 y = _add(y, self._y_off)
         return y if y.dtype is _F32 else y.astype(np.float32)
 
-    def stream(self, batch: int = 1) -> Stream:
+    def stream(self, batch: int = 1, initial_state: Mapping[str, Any] | None = None) -> Stream:
         """A new Stream (runtime/stream.py): `step(x_t) -> y_t` with the state carried for you.
 
         All streams of this Predictor share one loaded step model of the same format and variant.
+        `initial_state`: for a model called with initial_state= inputs, {input name: (batch, size)} to start
+        from (model units); without it every state starts from zeros.
 
         Raises:
             UnsupportedModelError: the bundle was exported without --streaming.
@@ -159,7 +163,7 @@ class Predictor:
         """
         from .stream import Stream  # imported on first use: a predict-only app never loads streaming
 
-        return Stream(self.step_model(), batch)
+        return Stream(self.step_model(), batch, initial_state)
 
     def step_model(self) -> StepModel:
         """The step model shared by this Predictor's streams (loaded on first use)."""

@@ -104,6 +104,7 @@ class Spec:
     example_timesteps: int | None = None  # a free-T bundle's golden window length
     vocabulary: int | None = None  # token inputs: ids in [0, vocabulary) (the Embedding's input_dim)
     heads: tuple[Head, ...] = ()  # several outputs, in the Keras order; `outputs` is then their packed width
+    inputs: tuple[Head, ...] = ()  # several inputs (runtime/inputs.py), Keras order; `features` is their packed width
 
     @property
     def tokens(self) -> bool:
@@ -117,16 +118,22 @@ class Spec:
     @property
     def window_tail(self) -> tuple[int, ...]:
         """One concrete window's shape after the batch axis (CLI files and values are cut into these)."""
+        if self.inputs:  # several inputs: one packed row (runtime/inputs.py)
+            return (self.features or 1,)
         return (self.window_steps,) if self.vocabulary is not None else (self.window_steps, self.features or 1)
 
     @property
     def window_width(self) -> int:
         """Numbers in one window, time-major: timesteps x features (timesteps for token ids)."""
+        if self.inputs:
+            return self.features or 1
         return self.window_steps * (1 if self.vocabulary is not None else self.features or 1)
 
     @property
     def input_tail(self) -> tuple[int | None, ...]:
         """The input's shape after the batch axis: (timesteps,) for tokens, else (timesteps, features)."""
+        if self.inputs:  # several inputs travel packed: (batch, their total width)
+            return (self.features,)
         return (self.timesteps,) if self.vocabulary is not None else (self.timesteps, self.features)
 
     @property

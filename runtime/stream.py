@@ -3,8 +3,10 @@
 A bundle exported with `--streaming` holds step models (artifacts with `"role": "step"`) that
 take one sample `x_t` of shape (batch, features) plus every state tensor, and return `y_t` and
 the next states. The manifest's `streaming` block names the tensors and gives the state shapes;
-the initial state is zeros. One `StepModel` is loaded per Predictor and shared by all its
-streams; each `Stream` owns only its state arrays, so streams are cheap and independent.
+the initial state is zeros, or for a model with initial_state inputs what `stream(initial_state=...)`
+is given by input name (each state's `initial` names its input; zeros when not given). One
+`StepModel` is loaded per Predictor and shared by all its streams; each `Stream` owns only its state
+arrays, so streams are cheap and independent.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from . import backends
 from .backends import StepRunner
 from .errors import InputError, ManifestError
 from .guard import as_float32, run_error
+from .inputs import split
 from .manifest import ArtifactEntry, Spec, StreamingBlock
 
 
@@ -29,6 +32,7 @@ class StepModel:
         self.spec, self.streaming, self.artifact = spec, streaming, artifact
         self._run_step = runner.run_step
         self.backend = runner.name
+        self.features = sample_width(spec, streaming, artifact.file)  # x_t's width
 
     @classmethod
     def load(
@@ -42,7 +46,8 @@ class StepModel:
         names_in, names_out = streaming.input_names, streaming.output_names
         runner = backends.open_step(backend, content, artifact, names_in, names_out)
         sizes = [s.size for s in streaming.states]
-        _check_widths(artifact.file, names_in, [spec.features, *sizes], runner.step_widths[0])
+        features = sample_width(spec, streaming, artifact.file)
+        _check_widths(artifact.file, names_in, [features, *sizes], runner.step_widths[0])
         _check_widths(artifact.file, names_out, [spec.outputs, *sizes], runner.step_widths[1])
         return cls(runner, spec, streaming, artifact)
 
@@ -64,15 +69,43 @@ class StepModel:
             raise run_error(exc, self.artifact.file) from None
         return out[0], out[1:]
 
-    def run_model_units(self, xs: np.ndarray) -> np.ndarray:
-        """Step through (batch, steps, features) model-unit samples from the zero state -> (batch, steps, outputs)."""
+    def run_model_units(self, xs: np.ndarray, initial: list[np.ndarray] | None = None) -> np.ndarray:
+        """Step through (batch, steps, features) model-unit samples from the zero state (or `initial`, a state
+        list) -> (batch, steps, outputs). A model with initial_state inputs also takes its packed windows
+        (batch, total) (runtime/inputs.py: golden.npz, validate), split into the samples and the initial states."""
+        if initial is None and self.spec.inputs and np.ndim(xs) == 2:
+            xs, initial = self._unpacked(xs)
         xs = np.ascontiguousarray(xs, dtype=np.float32)
-        states = self.zeros(xs.shape[0])
+        states = self.zeros(xs.shape[0]) if initial is None else [np.asarray(s, np.float32) for s in initial]
         ys = []
         for t in range(xs.shape[1]):
             y, states = self.step_model_units(np.ascontiguousarray(xs[:, t]), states)
             ys.append(y)
         return np.stack(ys, axis=1) if ys else np.zeros((xs.shape[0], 0, self.spec.outputs), np.float32)
+
+    def _unpacked(self, x: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+        parts = dict(zip((p.name for p in self.spec.inputs), split(np.asarray(x, np.float32), self.spec.inputs)))
+        states = self.zeros(len(x))
+        for name, index in self.streaming.started.items():
+            states[index] = parts.pop(name)
+        (xs,) = parts.values()
+        return xs, states
+
+
+def sample_width(spec: Spec, streaming: StreamingBlock, file: str) -> int | None:
+    """Features of one sample x_t: the input's, or with several inputs the one no state starts from."""
+    if not spec.inputs:
+        return spec.features
+    started = streaming.started
+    rest = [p for p in spec.inputs if p.name not in started]
+    known = {p.name: p.shape for p in spec.inputs}
+    sizes = {s.initial: s.size for s in streaming.states if s.initial != "zeros"}
+    if len(rest) != 1 or len(rest[0].shape) != 2 or any(known.get(n) != (w,) for n, w in sizes.items()):
+        raise ManifestError(
+            f"{file}: the manifest's inputs {[p.name for p in spec.inputs]} and the streaming states' initial inputs "
+            f"{sorted(started)} do not leave one sequence input with each state's input its width; re-export."
+        )
+    return rest[0].shape[1]
 
 
 def _check_widths(file: str, names: list[str], want: list[int], got: list[int | None]) -> None:
@@ -94,17 +127,21 @@ class Stream:
     Not thread-safe by itself (it owns its state); give each thread or sensor its own Stream.
     """
 
-    def __init__(self, model: StepModel, batch: int = 1):
+    def __init__(self, model: StepModel, batch: int = 1, initial_state: Mapping[str, Any] | None = None):
         if not (isinstance(batch, int) and not isinstance(batch, bool) and 0 < batch <= MAX_STREAM_BATCH):
             raise InputError(
                 f"batch must be an integer from 1 to {MAX_STREAM_BATCH} (the streams carried at once), got {batch!r}."
             )
         self.model, self.batch = model, batch
         self._x, self._y, self._folded = model.spec.x, model.spec.y, model.spec.folded
-        self._features = model.spec.features
+        self._features = model.features
         self._names = tuple(s.name for s in model.streaming.states)
         self._shapes = tuple((batch, s.size) for s in model.streaming.states)
         self._states = model.zeros(batch)
+        self._initial = None  # initial_state given: the states reset() returns to
+        if initial_state is not None:
+            self._initial = self._starting(initial_state)
+            self._states = [s.copy() for s in self._initial]
         self._nan_rows: np.ndarray | None = None  # rows a NaN has poisoned (see _keep_nan)
         self.steps = 0
 
@@ -150,10 +187,36 @@ class Stream:
         return y
 
     def reset(self) -> None:
-        """Back to the initial (zero) state."""
-        self._states = self.model.zeros(self.batch)
+        """Back to the initial state (zeros, or the initial_state the stream was opened with)."""
+        self._states = self.model.zeros(self.batch) if self._initial is None else [s.copy() for s in self._initial]
         self._nan_rows = None
         self.steps = 0
+
+    def _starting(self, given: Any) -> list[np.ndarray]:
+        """The states from `initial_state` {model input name: (batch, size) or (size,) at batch 1}; InputError
+        naming the inputs this bundle's states start from."""
+        started = self.model.streaming.started
+        if not started:
+            raise InputError(
+                "initial_state: this bundle's model starts every state from zeros (it takes no initial_state "
+                "inputs); open the stream without it, or set stream.state to resume a stream."
+            )
+        if not isinstance(given, Mapping) or set(given) != set(started):
+            got = sorted(map(str, given)) if isinstance(given, Mapping) else type(given).__name__
+            raise InputError(
+                f"initial_state must be a mapping with keys {sorted(started)} (the model's inputs), got {got}."
+            )
+        states = self.model.zeros(self.batch)
+        for name, index in started.items():
+            arr = as_float32(given[name], (self._shapes[index][1],))
+            arr = arr[None] if arr.ndim == 1 and self.batch == 1 else arr
+            if arr.shape != self._shapes[index] or not np.isfinite(arr).all():
+                raise InputError(
+                    f"initial_state {name!r} must be finite, shaped {self._shapes[index]} (batch, size), "
+                    f"got {arr.shape}."
+                )
+            states[index] = np.array(arr, np.float32)
+        return states
 
     @property
     def state(self) -> dict[str, np.ndarray]:
@@ -205,7 +268,7 @@ def window_outputs(model: StepModel) -> Callable[[np.ndarray], np.ndarray]:
 
 def stream_values(predictor, values, allow_nonfinite: bool = False) -> list[np.ndarray]:
     """Feed a flat list of raw values (features per sample, time-major) to a new stream; one output per sample."""
-    features = predictor.spec.features
+    features = predictor.step_model().features
     if not len(values) or len(values) % features:
         raise InputError(f"expected a multiple of {features} values (features per sample), got {len(values)}.")
     stream = predictor.stream()

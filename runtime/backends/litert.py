@@ -70,6 +70,7 @@ class LiteRTBackend:
 
     name = NAME
     _fast = None  # the bound C++ methods of the hot path (see _bind)
+    _ports: tuple = ()  # several inputs: LiteRTInputsBackend (litert_inputs.py)
     busy_seconds = BUSY_SECONDS
 
     def __init__(self, content: bytes, entry: ArtifactEntry, spec: Spec) -> None:
@@ -86,10 +87,10 @@ class LiteRTBackend:
     def _build(self) -> None:
         interp = interpreter(self._content, self._file)
         inputs, outputs = interp.get_input_details(), interp.get_output_details()
-        if len(inputs) != 1 or not outputs or inputs[0]["dtype"] not in self._dtypes:
+        count, kind = len(self._ports) or 1, "int32" if len(self._dtypes) == 1 else "float32 (or quantized int8)"
+        if len(inputs) != count or not outputs or any(i["dtype"] not in self._dtypes for i in inputs):
             raise ModelLoadError(
-                f"{self._file}: expected 1 {'int32' if len(self._dtypes) == 1 else 'float32 (or quantized int8)'} "
-                f"input and {self._heads or 1} output(s), the model has "
+                f"{self._file}: expected {count} {kind} input(s) and {self._heads or 1} output(s), the model has "
                 f"{[str(i['dtype']) for i in inputs]} in, {len(outputs)} out; re-export the bundle."
             )
         inp, out = inputs[0], outputs[0]
@@ -220,6 +221,10 @@ def _quantize(x: np.ndarray, dtype, scale: float, zero: int) -> np.ndarray:
 
 
 def open(content: bytes, entry: ArtifactEntry, spec: Spec) -> LiteRTBackend:  # noqa: A001 - registry API
+    if spec.inputs:  # several inputs: their own class, chosen here once (the one-input hot path untouched)
+        from .litert_inputs import SeveralInputs
+
+        return type("LiteRTInputsBackend", (SeveralInputs, LiteRTBackend), {})(content, entry, spec)
     return LiteRTBackend(content, entry, spec)
 
 

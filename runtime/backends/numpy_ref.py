@@ -23,14 +23,15 @@ import numpy as np
 from ..errors import InputError, ModelLoadError, UnsupportedModelError
 from ..manifest import ArtifactEntry, Spec
 from ..numpy_graph import Graph
-from ..numpy_layers import Weights, input_width
+from ..numpy_layers import Recurrent, Weights, input_width
 from ..vet.npz import read_npz as read_members
 
 NAME = "numpy"
 SPEC_KEY = "spec"
 SPEC_VERSION = 1  # a chain of the recurrent, Dense and Dropout kinds: what every edgernn reads
 GRAPH_VERSION = 2  # any kind of numpy_graph.LAYERS, `inputs` wiring, the input shape stored
-SPEC_VERSIONS = (SPEC_VERSION, GRAPH_VERSION)
+INPUTS_VERSION = 3  # several model inputs: the spec's `inputs` holds their shapes (input k is layer index -1 - k)
+SPEC_VERSIONS = (SPEC_VERSION, GRAPH_VERSION, INPUTS_VERSION)
 WEIGHT_NAME = re.compile(r"^\d+_[\w.-]+(/[\w.-]+)+$")  # '<layer index>_<layer name>/<weight>', as export writes
 
 
@@ -62,11 +63,21 @@ def build(content: bytes, file: str) -> tuple[dict[str, Any], Graph, int | None]
         shape = [desc.get("timesteps"), input_width(desc["layers"], arrays)]  # version 1: the first kernel's rows
     steps = shape[0] if type(shape[0]) is int and shape[0] > 0 else None
     heads = desc.get("outputs")  # several outputs (absent: the last layer's)
+    several = desc.get("inputs")  # several inputs' shapes (absent: one input)
+    if several is not None:
+        if not (isinstance(several, list) and len(several) > 1 and all(_shape(s) for s in several)):
+            raise ModelLoadError(f"{file}: inputs {several!r}; expected the shapes of 2 or more inputs.")
+        graph = Graph(desc["layers"], Weights(arrays, file), (), file, heads, inputs=several)
+        return desc, graph, sum(p.width for p in graph.ports)
     if tokens:
         return desc, Graph(desc["layers"], Weights(arrays, file), (steps,), file, heads), None
     if not isinstance(shape[1], int):
         raise ModelLoadError(f"{file}: the numpy spec's input has no feature count; re-export the bundle.")
     return desc, Graph(desc["layers"], Weights(arrays, file), (steps, shape[1]), file, heads), shape[1]
+
+
+def _shape(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(type(d) is int and d > 0 for d in value)
 
 
 class NumpyBackend:
@@ -78,6 +89,8 @@ class NumpyBackend:
         steps = desc.get("timesteps", -1)
         steps = steps if isinstance(steps, int) and not isinstance(steps, bool) else -1  # null: free T
         self.input_shape = [-1, steps] if features is None else [-1, steps, features]
+        if self.graph.ports:  # several inputs: the packed (batch, width) array (runtime/inputs.py)
+            self.input_shape = [-1, features]
         self.output_shape = [-1, *(-1 if d is None else d for d in self.graph.out_shape)]
         self._tail = spec.input_tail
 
@@ -107,7 +120,11 @@ class NumpyStepBackend:
         _, graph, features = build(content, file)
         self.layers = graph.layers
         fixed = [i for i, layer in enumerate(self.layers) if not layer.can_step]
-        if fixed or not graph.chain:
+        if (
+            graph.ports and not fixed and _started_chain(graph)
+        ):  # several inputs: x, and recurrent layers' initial states
+            features = graph.ports[-1 - graph.inputs[0][0]].shape[-1]
+        elif fixed or not graph.chain:
             raise UnsupportedModelError(
                 f"{file}: layers {fixed or 'merging several inputs'} need the whole window (Bidirectional, "
                 "go_backwards, convolution or pooling over time, reshapes, merges), so this model cannot run "
@@ -135,6 +152,15 @@ class NumpyStepBackend:
         # A copy: a model ending in a recurrent layer returns its new h as y_t too, and the caller
         # owns y_t (may write to it) while the stream keeps the state.
         return [np.array(x, dtype=np.float32), *new]
+
+
+def _started_chain(graph: Graph) -> bool:
+    """A chain from one model input, whose other inputs are only recurrent layers' initial states
+    (a step takes those as its states, so the stream starts from them)."""
+    first = graph.inputs[0][0]
+    chain = first < 0 and all(ins[0] == i - 1 for i, ins in enumerate(graph.inputs) if i)
+    extra = [(layer, ins[1:]) for layer, ins in zip(graph.layers, graph.inputs) if len(ins) > 1]
+    return chain and all(isinstance(layer, Recurrent) and all(j < 0 for j in js) for layer, js in extra)
 
 
 def open_step(content: bytes, entry: ArtifactEntry, inputs: Sequence[str], outputs: Sequence[str]) -> NumpyStepBackend:

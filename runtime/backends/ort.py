@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import optional
 from ..errors import InputError, ModelLoadError, ModelRunError, RunTimeoutError
+from ..inputs import file_inputs, split
 from ..manifest import ArtifactEntry, Spec
 from ..outputs import file_output, pack
 from ..vet.onnx_proto import check_onnx
@@ -93,19 +94,26 @@ class OrtBackend:
         self.threads = threads
         inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
         kind = "tensor(int32)" if spec.tokens else "tensor(float)"  # token ids, or float windows
-        if len(inputs) != 1 or not outputs or inputs[0].type != kind:
+        if len(inputs) != (len(spec.inputs) or 1) or not outputs or any(i.type != kind for i in inputs):
             raise ModelLoadError(
-                f"{entry.file}: expected 1 {kind} input and {len(spec.heads) or 1} output(s), the model has "
-                f"{[i.type for i in inputs]} in, {len(outputs)} out; re-export the bundle."
+                f"{entry.file}: expected {len(spec.inputs) or 1} {kind} input(s) and {len(spec.heads) or 1} "
+                f"output(s), the model has {[i.type for i in inputs]} in, {len(outputs)} out; re-export the bundle."
             )
         self.input_shape, self.output_shape = list(inputs[0].shape), list(outputs[0].shape)
         self._input = inputs[0].name
         self._outputs = [outputs[0].name]
         self._file = entry.file
+        self._feed = None  # several inputs: the packed array -> {graph input: array} (runtime/inputs.py)
+        if spec.inputs:
+            names, ports = file_inputs([i.name for i in inputs], spec.inputs, entry.file), spec.inputs
+            self._feed = lambda x: dict(zip(names, split(x, ports)))
+            self.input_shape = [-1, spec.features]
+            self.run = lambda x: self._every(x)[0]
+            self.run_within = lambda x, seconds: self._every(x, seconds)[0]
         if spec.heads:  # several outputs: every one, packed (runtime/outputs.py); chosen here, not per call
             self._outputs = _head_names(outputs, len(spec.heads), entry.file)
             self.output_shape = [-1, spec.outputs]
-            self.run = lambda x: pack(self._every(x))
+            self.run = lambda x: pack(self._every(x))  # several inputs too: _every feeds them
             self.run_within = lambda x, seconds: pack(self._every(x, seconds))
         self._run = self._session.run
         # The C++ session's run, when this build exposes it: the Python wrapper re-validates input
@@ -133,9 +141,10 @@ class OrtBackend:
         Raises:
             RunTimeoutError: the call was stopped.
         """
+        feed = {self._input: x} if self._feed is None else self._feed(x)
         if seconds is None:
             try:
-                return self._run(self._outputs, {self._input: x})
+                return self._run(self._outputs, feed)
             except Exception as exc:
                 raise _out_of_arena(exc, self._file) from None
         import threading  # here, not at import: a device app that never sets a timeout does not pay for it
@@ -147,7 +156,7 @@ class OrtBackend:
         timer.daemon = True
         timer.start()
         try:
-            return self._run(self._outputs, {self._input: x}, options)
+            return self._run(self._outputs, feed, options)
         except Exception as exc:
             if not options.terminate:
                 raise _out_of_arena(exc, self._file) from None

@@ -88,7 +88,7 @@ def windows(spec, batch: int, seed: int = 0) -> np.ndarray:
     """Random raw-unit windows that map to model units in [-1, 1] (token ids over the vocabulary)."""
     if spec.tokens:
         return np.random.default_rng(seed).integers(0, spec.vocabulary, (batch, spec.window_steps)).astype(np.int32)
-    xm = np.random.default_rng(seed).uniform(-1, 1, (batch, spec.window_steps, spec.features))
+    xm = np.random.default_rng(seed).uniform(-1, 1, (batch, *spec.window_tail))  # several inputs: packed
     return spec.x.to_raw(xm.astype(np.float32))
 
 
@@ -189,17 +189,23 @@ def bench_artifact(
     return row
 
 
+def _samples(model, batch: int, seed: int = 0) -> np.ndarray:
+    """One raw-unit sample per stream row; several inputs: the sequence input's (the others start the states)."""
+    if not model.spec.inputs:
+        return windows(model.spec, batch, seed)[:, 0]
+    return np.random.default_rng(seed).uniform(-1, 1, (batch, model.features)).astype(np.float32)
+
+
 def bench_step(bundle: Bundle, art: ArtifactEntry, backend: str, max_seconds: float = 1.0) -> dict[str, Any]:
     """One row for a step model: Stream.step latency (one sample) and samples/s of batched streams."""
     t0 = time.perf_counter()
     model = bundle.step_model(backend, artifact=art)
     load_ms = (time.perf_counter() - t0) * 1e3
-    spec = bundle.manifest.spec
-    stream, x_t = Stream(model), windows(spec, 1)[0, 0]
+    stream, x_t = Stream(model), _samples(model, 1)[0]
     lat = per_call_us(lambda: stream.step(x_t), warmup=200, repeat=5000, max_seconds=max_seconds)
     row = _row(art, backend, "step", lat, load_ms, None)
     for batch in THROUGHPUT_BATCHES:
-        row[f"throughput_b{batch}"] = throughput(Stream(model, batch).step, windows(spec, batch, seed=batch)[:, 0])
+        row[f"throughput_b{batch}"] = throughput(Stream(model, batch).step, _samples(model, batch, seed=batch))
     return row
 
 

@@ -94,9 +94,10 @@ def predict(args) -> int:
             return 0
         if len(values) != spec.window_width:
             what = "token ids" if spec.tokens else f"x features {spec.features}, time-major"
-            raise InputError(
-                f"expected {spec.window_width} values (timesteps {spec.window_steps} {what}), got {len(values)}."
-            )
+            what = f"timesteps {spec.window_steps} {what}"
+            if spec.inputs:  # several inputs: one packed row, each input flattened, in manifest order
+                what = "the inputs side by side: " + ", ".join(f"{p.name} {p.width}" for p in spec.inputs)
+            raise InputError(f"expected {spec.window_width} values ({what}), got {len(values)}.")
         x = np.asarray(values, dtype=np.float32).reshape(1, *spec.window_tail)
         y = predictor.predict(x, allow_nonfinite=nonfinite, timeout=timeout)
     if isinstance(y, dict):  # several outputs: one line each, led by its name

@@ -60,6 +60,8 @@ def text_rows(text: str, width: int, what: str, name: str) -> np.ndarray:
 def _window_what(spec: Spec) -> str:
     if spec.tokens:
         return f"one window per line: {spec.window_steps} token ids"
+    if spec.inputs:  # several inputs: each flattened (time-major), side by side in the manifest's order
+        return f"one window per line: the inputs side by side, {' + '.join(f'{p.name} {p.width}' for p in spec.inputs)}"
     return (
         f"one window per line: timesteps {spec.window_steps} x features {spec.features} = "
         f"{spec.window_steps * spec.features} values, time-major"

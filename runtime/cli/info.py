@@ -23,7 +23,9 @@ def print_info(bundle: Bundle) -> None:
     print(f"bundle   {bundle.path}  ({m.name})")
     print(f"model    {m.model.cell}, {params} trainable params")
     steps = spec.timesteps or f"any T >= 1 (golden: {spec.example_timesteps})"
-    if spec.tokens:
+    if spec.inputs:  # several inputs: predict takes a dict by these names (or the packed row, in this order)
+        print("input    " + ", ".join(f"{p.name} (batch, {', '.join(map(str, p.shape))})" for p in spec.inputs))
+    elif spec.tokens:
         print(f"input    (batch, {steps}) int32 token ids in [0, {spec.vocabulary})")
     else:
         print(f"input    (batch, {steps}, {spec.features}) float32")
@@ -33,7 +35,9 @@ def print_info(bundle: Bundle) -> None:
         print(f"output   (batch, {spec.outputs}){' per step' if spec.sequence_output else ''}")
     if m.streaming:
         states = ", ".join(f"{s.name}({s.size},)" for s in m.streaming.states)
-        print(f"stream   step(x_t, {states}) -> y_t, next states; initial state zeros")
+        start = m.streaming.started  # initial_state inputs: stream(initial_state={name: ...}) starts there
+        first = f"from inputs {', '.join(start)} (stream(initial_state=...)), else zeros" if start else "zeros"
+        print(f"stream   step(x_t, {states}) -> y_t, next states; initial state {first}")
     elif m.streaming_error:
         print("stream   ? (the manifest's streaming block is malformed; see --json)")
     if m.extra.get("feature_names"):

@@ -73,6 +73,12 @@ def plan_for(manifest: Manifest, source: Source, columns: Sequence[str] | None =
         UnsupportedModelError: a sequence-output model (one output per timestep).
     """
     spec = manifest.spec
+    if spec.inputs:
+        raise UnsupportedModelError(
+            f"{manifest.name}: the model takes {len(spec.inputs)} inputs ({', '.join(p.name for p in spec.inputs)}); "
+            "a series file feeds one. Give windows with the inputs side by side per row (predict --input FILE), "
+            "or call predict with a dict by input name."
+        )
     if spec.sequence_output:
         raise UnsupportedModelError(
             f"{manifest.name}: the model returns one output per timestep; scoring a series needs a "

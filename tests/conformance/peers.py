@@ -87,8 +87,21 @@ CASES: tuple[Case, ...] = (
                 )
             )(k.Input((1, 2)), k.Input((5,)))
         ),
-        refused="initial_state",
-        peer="tf2onnx",
+    ),
+    Case(
+        "tf2onnx-LSTM_with_initializer",
+        f"{TF2ONNX} test_LSTM_with_initializer",
+        _fn(
+            lambda k, L: (
+                lambda x, h, c: k.Model(
+                    [x, h, c],
+                    L.Dense(2, activation="sigmoid")(
+                        L.LSTM(5, activation="relu", return_sequences=True)(x, initial_state=[h, c])
+                    ),
+                )
+            )(k.Input((1, 2), name="inputs"), k.Input((5,), name="state_h"), k.Input((5,), name="state_c"))
+        ),
+        streaming=True,
     ),
     Case("tf2onnx-GRU", f"{TF2ONNX} test_GRU (no initial state)", lambda: _seq((3, 1), _L().GRU(2))),
     Case(
@@ -146,8 +159,6 @@ CASES: tuple[Case, ...] = (
                 )
             )(k.Input((3, 5)), k.Input((3, 5)))
         ),
-        refused="2 inputs",
-        peer="tf2onnx",
     ),
     Case(
         "tf2onnx-seq_dynamic_batch_size",

@@ -128,6 +128,36 @@ CASES: tuple[Case, ...] = (
         ),
     ),
     Case(
+        "two-inputs-sequence-and-static",
+        "issue 13: a sequence through an LSTM and a static feature vector Input((K,)), concatenated into the head",
+        _fn(
+            lambda k, L: (lambda x, v: k.Model([x, v], L.Dense(2)(L.Concatenate()([L.LSTM(4)(x), L.Dense(3)(v)]))))(
+                k.Input((5, 2), name="series"), k.Input((3,), name="static")
+            )
+        ),
+    ),
+    Case(
+        "initial-state-streaming",
+        "issue 13: GRU(return_sequences)(x, initial_state=h0) -> TimeDistributed(Dense), streamed from the given h0",
+        _fn(
+            lambda k, L: (
+                lambda x, h: k.Model(
+                    [x, h], L.TimeDistributed(L.Dense(2))(L.GRU(4, return_sequences=True)(x, initial_state=h))
+                )
+            )(k.Input((5, 3), name="x"), k.Input((4,), name="h0"))
+        ),
+        streaming=True,
+    ),
+    Case(
+        "two-inputs-two-sequences",
+        "issue 13: two sequences of the same length, joined per step (Concatenate) into one GRU",
+        _fn(
+            lambda k, L: (lambda a, b: k.Model([a, b], L.GRU(3)(L.Concatenate()([a, b]))))(
+                k.Input((4, 2), name="a"), k.Input((4, 1), name="b")
+            )
+        ),
+    ),
+    Case(
         "free-time",
         "issue 13: keras.Input((None, F))",
         lambda: _seq((None, 2), _L().GRU(3), _L().Dense(1)),

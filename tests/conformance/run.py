@@ -50,7 +50,11 @@ def _reset(model) -> None:
 FREE_STEPS = (1, 7, 300)  # a free-T model is run at each
 
 
-def _windows(model, seed: int) -> list[np.ndarray]:
+def _windows(model, seed: int) -> list:
+    """Windows per sequence length; a model with several inputs gets one list of arrays (one per input)."""
+    if len(model.inputs) > 1:
+        rng = np.random.default_rng(seed)
+        return [[rng.uniform(-1, 1, (3, *t.shape[1:])).astype(np.float32) for t in model.inputs]]
     shape = tuple(model.inputs[0].shape)
     batch, rng = shape[0] or 3, np.random.default_rng(seed)
     lengths = FREE_STEPS if shape[1] is None else (shape[1],)
@@ -69,11 +73,11 @@ def _windows(model, seed: int) -> list[np.ndarray]:
     return windows
 
 
-def _keras(model, x: np.ndarray) -> np.ndarray:
+def _keras(model, x) -> np.ndarray:
     _reset(model)  # a stateful layer starts each window from zeros, as the exported window model does
     y = model(x, training=False)
     if isinstance(y, (list, tuple)):  # several outputs side by side, as _packed lays predict's dict
-        return np.concatenate([np.asarray(t, np.float32).reshape(len(x), -1) for t in y], axis=1)
+        return np.concatenate([np.asarray(t, np.float32).reshape(len(t), -1) for t in y], axis=1)
     return np.asarray(y, np.float32)
 
 
@@ -123,15 +127,33 @@ def run_case(case: Case, root: Path) -> Outcome:
             out.results[(fmt, "model", backend)] = f"refused: {refusals.get((fmt, 'model'), 'missing')}"
             continue
         predictor = load(result.path, backend=backend)
-        heads = result.manifest.spec.heads
-        verdicts = [_verdict(out, want, _packed(predictor.predict(x), heads)) for x, want in zip(windows, wants)]
+        heads, names = result.manifest.spec.heads, [p.name for p in result.manifest.spec.inputs]
+        feeds = [dict(zip(names, x)) if names else x for x in windows]  # several inputs: a dict by input name
+        verdicts = [_verdict(out, want, _packed(predictor.predict(x), heads)) for x, want in zip(feeds, wants)]
         out.results[(fmt, "model", backend)] = max(verdicts, key=lambda v: (v.startswith("FAIL"), v))
     if case.streaming:
         _check_streams(out, model, result)
     return out
 
 
+def _check_started_streams(out: Outcome, model, result) -> None:
+    """Several inputs: streams opened at the initial states the model takes as inputs, stepped over one window."""
+    rng = np.random.default_rng(4)
+    feed = {t.name: rng.uniform(-1, 1, (2, *t.shape[1:])).astype(np.float32) for t in model.inputs}
+    want = _keras(model, list(feed.values()))
+    started = result.manifest.streaming.started
+    (x,) = [v for n, v in feed.items() if n not in started]
+    for step in result.manifest.artifacts(role="step"):
+        for backend in backends.backends_for(step.format):
+            if backends.available(backend) and backends.runs(backend, step):
+                stream = load(result.path, backend=backend).stream(2, {n: feed[n] for n in started})
+                got = np.stack([stream.step(x[:, t]) for t in range(x.shape[1])], axis=1)
+                out.results[(step.format, "step", backend)] = _verdict(out, want, got if want.ndim == 3 else got[:, -1])
+
+
 def _check_streams(out: Outcome, model, result) -> None:
+    if len(model.inputs) > 1:
+        return _check_started_streams(out, model, result)
     steps = model.inputs[0].shape[1] or 7
     batch = model.inputs[0].shape[0] or 1
     xs = np.random.default_rng(4).uniform(-1, 1, (batch, STREAM_CHUNKS * steps, model.inputs[0].shape[2]))

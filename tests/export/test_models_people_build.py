@@ -1,5 +1,5 @@
 """Issue 13: any layer the converters prove, per-format refusals in the manifest and `edgernn info`,
-the refusal of several inputs/outputs naming its option, and a fixed Input batch. Every case of the
+and a fixed Input batch (several inputs: test_several_inputs.py; outputs: test_several_outputs.py). Every case of the
 conformance suite (peers' configurations and the zoo) runs in tests/conformance/."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 
-from edgernn.export import UnsupportedLayerError, export_bundle, inspect_model
+from edgernn.export import export_bundle
 from edgernn.runtime import load
 from edgernn.runtime.cli.main import main
 
@@ -56,23 +56,6 @@ def test_export_cli_exits_1_and_names_the_refused_format(padded_bundle, tmp_path
     assert main(["export", str(path), "--out", str(tmp_path / "again"), "--formats", "onnx,numpy"]) == 1
     assert "format numpy (model) not written" in capsys.readouterr().err
     assert (tmp_path / "again" / "model.onnx").exists()
-
-
-@pytest.mark.parametrize("kind,expected", [("initial_state", "initial_state="), ("two_inputs", "input 'b'")])
-def test_several_inputs_refusal_names_the_option(kind, expected):
-    import keras
-
-    L = keras.layers
-    x = keras.Input((5, 2), name="a")
-    if kind == "initial_state":
-        s = keras.Input((3,))
-        model = keras.Model([x, s], L.GRU(3)(x, initial_state=s))
-    else:
-        b = keras.Input((5, 2), name="b")
-        model = keras.Model([x, b], L.GRU(3)(L.Add()([x, b])))
-    with pytest.raises(UnsupportedLayerError, match=expected):
-        inspect_model(model)
-    inspect_model(keras.Model(x, L.GRU(3)(x)))  # neighbour: one input, one output
 
 
 @pytest.mark.parametrize("batch_shape", [(2, 5, 2), (4, 10, 10)])

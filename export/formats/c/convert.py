@@ -50,6 +50,10 @@ def names(path: Path) -> tuple[str, str]:
 def _generate(model, path: Path, target: Target, int8: bool) -> CModel:
     if target.spec.heads:
         raise UnsupportedLayerError(f"the C format writes one output; the model has {len(target.spec.heads)}.")
+    if target.spec.inputs:
+        raise UnsupportedLayerError(
+            f"the C format's API takes one window (model_predict(x)); the model has {len(target.spec.inputs)} inputs."
+        )
     try:
         layers, arrays = describe(model)  # the numpy format's layer list: the C kernels cover its version-1 set
     except UnsupportedLayerError as exc:

@@ -15,13 +15,13 @@ from typing import Any
 
 import numpy as np
 
-from edgernn.runtime.backends.numpy_ref import GRAPH_VERSION, SPEC_KEY, SPEC_VERSION
+from edgernn.runtime.backends.numpy_ref import GRAPH_VERSION, INPUTS_VERSION, SPEC_KEY, SPEC_VERSION
 from edgernn.runtime.manifest import ArtifactEntry
 from edgernn.runtime.numpy_layers import MERGE_MODES
 
 from ...model_info import RNN_CLASSES, ModelInfo, UnsupportedLayerError
 from ..base import REFERENCE, GraphForm
-from .layers import check_activation, dense_record, layer_record
+from .layers import MERGES, check_activation, dense_record, layer_record
 
 REASON = "Keras equations in numpy from the stored weights (no native runtime)"
 
@@ -78,10 +78,26 @@ def _record(layer, prefix: str, arrays: dict[str, np.ndarray]) -> dict[str, Any]
     return layer_record(layer, prefix, arrays)
 
 
+def _initial_state(layer, rec: dict[str, Any], ins: list[int]) -> None:
+    """Mark a recurrent layer called with initial_state=[h, (c)] (its states follow x in `inputs`), or refuse."""
+    states = 2 if rec["kind"] == "lstm" else 1
+    if rec["kind"] not in RNN_CLASSES.values() or len(ins) != 1 + states:
+        raise UnsupportedLayerError(
+            f"layer {layer.name!r} ({type(layer).__name__}) takes {len(ins)} tensors; the numpy kernels take "
+            "several only in merges and as a SimpleRNN/LSTM/GRU's initial_state (not a Bidirectional's)."
+        )
+    rec["initial_state"] = True
+
+
 def _producer(tensor, index: dict[int, int], where: str) -> int:
-    op = tensor._keras_history.operation
+    op, k = tensor._keras_history.operation, tensor._keras_history.tensor_index
     if type(op).__name__ == "InputLayer":
-        return -1
+        return index.get(id(op), -1)  # input k of several is -1 - k (runtime/numpy_graph.py)
+    if k and not (k == 1 and type(op).__name__ in RNN_CLASSES and not op.get_config().get("return_sequences")):
+        raise UnsupportedLayerError(  # output 1 of a recurrent layer without sequences is its h: its main output
+            f"{where}: its input is output {k} of layer {op.name!r} (a state, or half of merge_mode=None); the "
+            "numpy kernels give a layer's main output only."
+        )
     if id(op) not in index:
         raise UnsupportedLayerError(f"{where}: its input comes from {op.name!r}, which is not a layer of this model.")
     return index[id(op)]
@@ -107,13 +123,17 @@ def describe(model) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
     index: dict[int, int] = {}
     chain = type(model).__name__ == "Sequential"  # its layers' nodes repeat with every rebuild: a chain anyway
     own = {id(n) for nodes in getattr(model, "_nodes_by_depth", {}).values() for n in nodes}
+    if len(model.inputs) > 1:
+        index.update({id(t._keras_history.operation): -1 - k for k, t in enumerate(model.inputs)})
     for i, layer in enumerate(model.layers):
         if type(layer).__name__ == "InputLayer":
             continue
         rec = _record(layer, f"{i}_{layer.name}", arrays)
         if not chain:
             ins = _inputs(layer, index, own)
-            if ins != [len(layers) - 1]:
+            if len(ins) > 1 and type(layer).__name__ not in MERGES:
+                _initial_state(layer, rec, ins)
+            if ins != [len(layers) - 1] or len(model.inputs) > 1:
                 rec["inputs"] = ins
         index[id(layer)] = len(layers)
         layers.append(rec)
@@ -146,6 +166,22 @@ def spec_version(layers: list[dict[str, Any]]) -> int:
     return SPEC_VERSION if plain else GRAPH_VERSION
 
 
+def started_chain(layers: list[dict[str, Any]], what: str) -> tuple[list[dict[str, Any]], int, list[list[int]]]:
+    """A several-input layer list that is a chain from one model input whose other inputs are only recurrent
+    layers' initial states: (the records without `inputs`, the sequence input's k, each record's state inputs' k).
+
+    Raises:
+        UnsupportedLayerError: any other wiring (a merge of inputs, a skip).
+    """
+    ins = [rec.get("inputs", [i - 1]) for i, rec in enumerate(layers)]
+    first = ins[0][0] if ins else 0
+    chain = first < 0 and all(wires[0] == i - 1 for i, wires in enumerate(ins) if i)
+    if not chain or any(j >= 0 for wires in ins for j in wires[1:]):
+        raise UnsupportedLayerError(f"{what} takes several inputs only as recurrent layers' initial_state in a chain.")
+    stripped = [{k: v for k, v in rec.items() if k not in ("inputs", "initial_state")} for rec in layers]
+    return stripped, -1 - first, [[-1 - j for j in wires[1:]] for wires in ins]
+
+
 def chain_only(layers: list[dict[str, Any]], kinds: tuple[str, ...], what: str) -> None:
     """UnsupportedLayerError unless `layers` is a chain of `kinds` (the C and native ONNX writers' set)."""
     for rec in layers:
@@ -158,12 +194,15 @@ def write(model, path: Path, info: ModelInfo, form: GraphForm) -> ArtifactEntry:
     """Write the model's layer list and float32 weights as an .npz for the numpy backend."""
     layers, arrays = describe(model)
     version = GRAPH_VERSION if info.heads else spec_version(layers)
+    version = INPUTS_VERSION if info.inputs else version  # older readers refuse it by its version
     spec = {"version": version, "timesteps": info.timesteps, "layers": layers}
+    if info.inputs:  # several inputs: their shapes, fed from the packed array (runtime/inputs.py)
+        spec["inputs"] = [list(p.shape) for p in info.inputs]
     if info.heads:
         spec["outputs"] = outputs(model)
     if info.vocabulary:  # token ids (batch, T): only a version-2 reader knows the embedding kind
         spec.update(input_shape=[info.timesteps], input_dtype="int32")
-    elif version == GRAPH_VERSION:
+    elif version == GRAPH_VERSION or info.inputs:
         spec["input_shape"] = [info.timesteps, info.features]
     with open(path, "wb") as fh:  # a file object keeps np.savez from appending '.npz' to the name
         np.savez(fh, **{SPEC_KEY: np.array(json.dumps(spec))}, **arrays)

@@ -74,14 +74,16 @@ def to_onnx(keras_model, info: ModelInfo, opset: int = OPSET):
     """Convert a window model with input `input` and output `output`; returns an onnx ModelProto."""
     import tensorflow as tf
 
-    if info.vocabulary:  # token ids (batch, T)
+    if info.inputs:  # several inputs: graph inputs named as the Keras inputs (runtime/inputs.py)
+        signature = tuple(tf.TensorSpec((None, *p.shape), tf.float32, name=p.name) for p in info.inputs)
+    elif info.vocabulary:  # token ids (batch, T)
         signature = (tf.TensorSpec((None, info.timesteps), tf.int32, name=INPUT_NAME),)
     else:
         signature = (tf.TensorSpec((None, info.timesteps, info.features), tf.float32, name=INPUT_NAME),)
 
     @tf.function(input_signature=signature)
-    def serve(input):  # noqa: A002 - the name becomes the ONNX input name
-        y = keras_model(input, training=False)
+    def serve(*inputs):  # the TensorSpec names become the ONNX input names
+        y = keras_model(list(inputs) if info.inputs else inputs[0], training=False)
         if info.heads:  # several outputs: output_0, output_1, ... in the manifest's head order
             return {file_output(i): t for i, t in enumerate(y)}
         return {OUTPUT_NAME: y}

@@ -15,7 +15,7 @@ import numpy as np
 
 from ...model_info import ModelInfo, UnsupportedLayerError
 from ..base import STEP_INPUT, STEP_OUTPUT, StepSource
-from ..numpy.convert import V1_KINDS, chain_only, describe
+from ..numpy.convert import V1_KINDS, chain_only, describe, started_chain
 from .names import BATCH_DIM, INPUT_NAME, OUTPUT_NAME
 from .native_ops import Graph, dense, merge, recurrent_op, reverse_time, squeeze
 
@@ -40,17 +40,23 @@ def window_graph(model, info: ModelInfo, opset: int):
     if info.heads:
         raise UnsupportedLayerError("the native ONNX form writes one output; several go to tf2onnx's forms.")
     layers, arrays = describe(model)
+    names, first, starts = [INPUT_NAME], 0, [[] for _ in layers]  # several inputs: initial_h/initial_c from them
+    if info.inputs:
+        layers, first, starts = started_chain(layers, "the native ONNX form")
+        names = [p.name for p in info.inputs]
     chain_only(layers, V1_KINDS, "the native ONNX form")
     g = Graph()
-    x, width, seq = g.one("Transpose", [INPUT_NAME], perm=[1, 0, 2]), info.features, True  # time-major
-    for rec in layers:
+    width = info.inputs[first].shape[-1] if info.inputs else info.features
+    x, seq = g.one("Transpose", [names[first]], perm=[1, 0, 2]), True  # time-major
+    for rec, start in zip(layers, starts):
         kind = rec["kind"]
         if kind == "dense":
             x, width = dense(g, x, rec, arrays, vector=not seq), int(rec["units"])
         elif kind == "bidirectional":
             x, width, seq = _bidirectional(g, x, rec, arrays, width)
         elif kind != "dropout":
-            outs = recurrent_op(g, reverse_time(g, x) if rec["go_backwards"] else x, [rec], arrays, width)
+            initial = [g.one("Unsqueeze", [names[k], g.const("axes", np.array([0]), np.int64)]) for k in start]
+            outs = recurrent_op(g, reverse_time(g, x) if rec["go_backwards"] else x, [rec], arrays, width, initial)
             seq = bool(rec["return_sequences"])
             x, width = squeeze(g, outs[0], 1) if seq else squeeze(g, outs[1], 0), int(rec["units"])
     if seq:
@@ -61,11 +67,20 @@ def window_graph(model, info: ModelInfo, opset: int):
     graph = helper.make_graph(
         g.nodes,
         "edgernn_native",
-        [helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, [BATCH_DIM, t, info.features])],
+        _inputs(info, t),
         [helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, out_shape)],
         g.inits,
     )
     return _model(graph, opset)
+
+
+def _inputs(info: ModelInfo, t: Any) -> list:
+    """The graph inputs: `input` (batch, T, F), or each of several inputs by its Keras name."""
+    from onnx import TensorProto, helper
+
+    if info.inputs:
+        return [helper.make_tensor_value_info(p.name, TensorProto.FLOAT, [BATCH_DIM, *p.shape]) for p in info.inputs]
+    return [helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, [BATCH_DIM, t, info.features])]
 
 
 def _model(graph, opset: int):
@@ -81,6 +96,8 @@ def step_graph(source: StepSource, opset: int):
     from onnx import TensorProto, helper
 
     layers, arrays = describe(source.model)
+    if len(source.model.inputs) > 1:  # initial_state inputs: a step takes the states as its own inputs
+        layers = started_chain(layers, "the native ONNX step form")[0]
     chain_only(layers, V1_KINDS, "the native ONNX step form")
     g = Graph()
     x, width = g.one("Unsqueeze", [STEP_INPUT, g.const("axes", np.array([0]), np.int64)]), source.info.features
