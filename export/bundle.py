@@ -28,7 +28,7 @@ from .compute import compute_block
 from .feeds import check_inputs_options, packed_map
 from .fold import Folding, fold
 from .formats import DEFAULT_FORMATS, Target, file_entry
-from .heads import check_heads_options
+from .heads import check_free_length, check_heads_options
 from .keras_io import load_keras, save_keras
 from .model_info import FREE_PROOF_STEPS, ModelInfo, clone_with, inspect_model
 from .padding import pad
@@ -131,7 +131,14 @@ def model_spec(info: ModelInfo, options: ExportOptions) -> Spec:
     )
     example = None if info.timesteps else info.window_steps
     fields = (info.timesteps, info.features, info.outputs, info.sequence_output, x, y)
-    return Spec(*fields, example_timesteps=example, vocabulary=info.vocabulary, heads=info.heads, inputs=info.inputs)
+    return Spec(
+        *fields,
+        example_timesteps=example,
+        vocabulary=info.vocabulary,
+        heads=info.heads,
+        inputs=info.inputs,
+        output_timesteps=info.output_timesteps,
+    )
 
 
 def golden_inputs(info: ModelInfo, representative: np.ndarray | None, seed: int) -> np.ndarray:
@@ -194,6 +201,8 @@ def export_bundle(
     check_heads_options(info, options)
     if info.stateful or options.timesteps or info.vocabulary:  # stateless, T fixed for unrolling, int32 ids
         model, info = _fixed(model, info, options.timesteps)
+    if info.timesteps is None and not info.vocabulary and not info.inputs:
+        check_free_length(model, info.features)  # runs at T = 1 and 7, one output step per input step
     if options.streaming:
         check_streamable(model)  # before any conversion: say at once why it cannot stream
     out = Path(out)

@@ -20,12 +20,15 @@ class UnsupportedLayerError(ExportError, UnsupportedModelError):
     """A layer or option the exporters refuse; an ExportError and an UnsupportedModelError."""
 
 
-def _check(shape: tuple, in_steps: Any, what: str) -> None:
+def _check(shape: tuple, in_steps: Any, what: str, own_steps: bool = False) -> None:
+    """`own_steps`: the one output may be a sequence of another fixed length (manifest output.timesteps)."""
     if len(shape) not in (2, 3) or shape[-1] is None:
         raise UnsupportedLayerError(
             f"{what} has shape {shape}; expected (batch, outputs) or (batch, timesteps, outputs). "
             "Add a Flatten or Reshape head."
         )
+    if own_steps and len(shape) == 3 and in_steps is not None and shape[1] is not None and shape[1] > 0:
+        return
     if len(shape) == 3 and shape[1] != in_steps:
         raise UnsupportedLayerError(
             f"{what} has shape {shape}: a sequence of {shape[1]} steps from {in_steps} input steps; "
@@ -38,7 +41,7 @@ def output_heads(model, in_shape: tuple) -> tuple[Head, ...]:
     """Every output's shape checked; the named heads of a model with several, () for one output."""
     outputs = list(model.outputs)
     if len(outputs) == 1:
-        _check(tuple(outputs[0].shape), in_shape[1], "model output")
+        _check(tuple(outputs[0].shape), in_shape[1], "model output", own_steps=True)
         return ()
     names = [t._keras_history.operation.name for t in outputs]
     heads = []
@@ -49,6 +52,37 @@ def output_heads(model, in_shape: tuple) -> tuple[Head, ...]:
         _check(shape, in_shape[1], f"model output {i} ({name!r})")
         heads.append(Head(name, tuple(int(d) for d in shape[1:])))
     return tuple(heads)
+
+
+def output_timesteps(model, in_steps: int | None) -> int | None:
+    """The one sequence output's length when it differs from the input's (a strided Conv1D), else None."""
+    shape = tuple(model.outputs[0].shape)
+    if len(model.outputs) != 1 or len(shape) != 3 or shape[1] == in_steps:
+        return None
+    return int(shape[1])
+
+
+def check_free_length(model, features: int) -> None:
+    """UnsupportedLayerError unless a free-T model runs at every T >= 1 with one output step per input step.
+
+    Keras builds such a model for T = None, but a Conv1D or pooling window longer than T fails when
+    called, and a strided one returns fewer steps than it was given; a free-T bundle promises neither.
+    """
+    for steps in (1, 7):
+        try:
+            y = model(np.zeros((1, steps, features), np.float32), training=False)
+        except Exception as exc:  # what Keras raises for a window longer than the sequence varies by layer
+            problem = f"Keras cannot run it at T={steps} ({type(exc).__name__}: {str(exc).splitlines()[0][:160]})"
+        else:
+            shape = tuple(y[0].shape if isinstance(y, (list, tuple)) else y.shape)
+            if len(shape) != 3 or shape[1] == steps:
+                continue
+            problem = f"its sequence output has {shape[1]} steps from T={steps}"
+        raise UnsupportedLayerError(
+            f"model {model.name!r} takes a free sequence length (Input((None, {features}))), but {problem}; "
+            "a free-T bundle takes any T >= 1 and returns one output step per input step. "
+            "Export with --timesteps T (ExportOptions(timesteps=T)) for a fixed length."
+        )
 
 
 def keras_inputs(model, x: np.ndarray) -> Any:

@@ -17,7 +17,7 @@ from edgernn.runtime.errors import ExportError
 from edgernn.runtime.outputs import Head, packed_width
 
 from .feeds import input_ports
-from .heads import UnsupportedLayerError, output_heads
+from .heads import UnsupportedLayerError, output_heads, output_timesteps
 
 RNN_CLASSES = {"SimpleRNN": "simple_rnn", "LSTM": "lstm", "GRU": "gru"}
 REFUSED_CLASSES = {
@@ -63,6 +63,7 @@ class ModelInfo:
     vocabulary: int | None = None  # token inputs: the first Embedding's input_dim (ids in [0, vocabulary))
     heads: tuple[Head, ...] = ()  # several outputs (export/heads.py); `outputs` is then their packed width
     inputs: tuple[Head, ...] = ()  # several inputs (export/feeds.py); `features` is then their packed width
+    output_timesteps: int | None = None  # a sequence output shorter than the input (a strided Conv1D)
 
     @property
     def window_steps(self) -> int:
@@ -185,6 +186,7 @@ def inspect_model(model) -> ModelInfo:
         vocabulary=vocabulary,
         heads=heads,
         inputs=ports,
+        output_timesteps=output_timesteps(model, in_shape[1]),
     )
 
 

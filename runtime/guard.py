@@ -48,7 +48,7 @@ def check_io(file: str, spec: Spec, input_shape: Sequence[Any], output_shape: Se
         ManifestError: the rank or a fixed dimension differs from the manifest.
     """
     want_in = [None, *spec.input_tail]
-    want_out = [None, spec.timesteps, spec.outputs] if spec.sequence_output else [None, spec.outputs]  # heads: packed
+    want_out = [None, spec.out_steps, spec.outputs] if spec.sequence_output else [None, spec.outputs]  # heads: packed
     for what, got, want in (("input", _dims(input_shape), want_in), ("output", _dims(output_shape), want_out)):
         same_rank = len(got) == len(want)
         if not same_rank or any(g is not None and w is not None and g != w for g, w in zip(got[1:], want[1:])):

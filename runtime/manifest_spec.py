@@ -34,7 +34,23 @@ def parse_spec(raw: Mapping[str, Any], where: checks.Where) -> Spec:
         raise ManifestError(f"{where}: preprocessing.output maps several outputs; they take no map. Re-export.")
     folded = checks.boolean(pre.get("folded", False), "preprocessing.folded", where)  # absent: written before folding
     note = str(pre.get("fold_note", ""))
-    return Spec(timesteps, features, outputs, sequence, x, y, folded, note, example, vocabulary, heads, inputs)
+    out_steps = _output_timesteps(out, sequence, timesteps, where)
+    return Spec(
+        timesteps, features, outputs, sequence, x, y, folded, note, example, vocabulary, heads, inputs, out_steps
+    )
+
+
+def _output_timesteps(out: Mapping[str, Any], sequence: bool, timesteps: int | None, where: checks.Where) -> int | None:
+    """output.timesteps: a sequence output's length when it differs from the input's (absent: the same T)."""
+    if out.get("timesteps") is None:
+        return None
+    steps = checks.positive_int(out["timesteps"], "output.timesteps", where)
+    if not sequence or timesteps is None:
+        raise ManifestError(
+            f"{where}: output.timesteps is {steps}; it is the length of a sequence output (output.sequence true) "
+            "of a model with a fixed input.timesteps. Re-export the bundle."
+        )
+    return steps
 
 
 def _inputs(inp: Mapping[str, Any], features: int | None, vocabulary: int | None, where: checks.Where) -> tuple:
@@ -107,6 +123,8 @@ def input_json(spec: Spec) -> dict[str, Any]:
 
 def output_json(spec: Spec) -> dict[str, Any]:
     out = {"name": "output", "outputs": spec.outputs, "sequence": spec.sequence_output, "dtype": "float32"}
+    if spec.output_timesteps is not None:  # a sequence output shorter than the input (a strided Conv1D)
+        out["timesteps"] = spec.output_timesteps
     if spec.heads:  # several outputs: predict returns a dict by these names
         out["heads"] = [{"name": h.name, "shape": list(h.shape)} for h in spec.heads]
     return out

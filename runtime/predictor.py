@@ -54,7 +54,7 @@ class Predictor:
         self._step_model: StepModel | None = None
         self._step_lock = allocate_lock()  # one StepModel per Predictor, even when streams open from many threads
         self._tail = spec.input_tail  # (timesteps, features), or (timesteps,) for token ids (runtime/tokens.py)
-        self._out_tail = (spec.timesteps, spec.outputs) if spec.sequence_output else (spec.outputs,)
+        self._out_tail = (spec.out_steps, spec.outputs) if spec.sequence_output else (spec.outputs,)
         # Affine.operands folded at load; applied inline below (a call to Affine.to_model would add a
         # Python frame per map on a 4 us call): the same ufuncs, so results are bit-identical.
         # A folded bundle's artifacts take and return raw units: no map at all on the hot path.

@@ -105,6 +105,11 @@ class Spec:
     vocabulary: int | None = None  # token inputs: ids in [0, vocabulary) (the Embedding's input_dim)
     heads: tuple[Head, ...] = ()  # several outputs, in the Keras order; `outputs` is then their packed width
     inputs: tuple[Head, ...] = ()  # several inputs (runtime/inputs.py), Keras order; `features` is their packed width
+    output_timesteps: int | None = None  # a sequence output shorter than the input (a strided Conv1D); None: same T
+
+    @property
+    def out_steps(self) -> int | None:  # a sequence output's timesteps
+        return self.output_timesteps or self.timesteps
 
     @property
     def tokens(self) -> bool:

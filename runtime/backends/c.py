@@ -119,7 +119,7 @@ class CLibrary:
     def predict(self, x_raw: np.ndarray) -> np.ndarray:
         """(batch, T, F) raw units -> (batch, OUT) or (batch, T, OUT) raw units, one call per window."""
         x = np.ascontiguousarray(x_raw, dtype=np.float32)
-        shape = (self.spec.timesteps, self.spec.outputs) if self.spec.sequence_output else (self.spec.outputs,)
+        shape = (self.spec.out_steps, self.spec.outputs) if self.spec.sequence_output else (self.spec.outputs,)
         y = np.zeros((len(x), *shape), np.float32)
         for xb, yb in zip(x, y):
             self.predict_fn(xb.ctypes.data_as(_FLOATS), yb.ctypes.data_as(_FLOATS))
@@ -145,7 +145,7 @@ class CBackend:
     def __init__(self, content: bytes, entry: ArtifactEntry, spec: Spec) -> None:
         self.library, self.spec = CLibrary(content, entry, spec), spec
         self.input_shape = [None, spec.timesteps, spec.features]
-        self.output_shape = [None, spec.timesteps, spec.outputs] if spec.sequence_output else [None, spec.outputs]
+        self.output_shape = [None, spec.out_steps, spec.outputs] if spec.sequence_output else [None, spec.outputs]
 
     def run(self, x: np.ndarray) -> np.ndarray:
         """The window runners' units: raw for a folded bundle (the Predictor maps nothing then), else model

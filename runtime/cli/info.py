@@ -31,6 +31,8 @@ def print_info(bundle: Bundle) -> None:
         print(f"input    (batch, {steps}, {spec.features}) float32")
     if spec.heads:  # several outputs: predict returns a dict by these names
         print("output   " + ", ".join(f"{h.name} (batch, {', '.join(map(str, h.shape))})" for h in spec.heads))
+    elif spec.output_timesteps:  # a sequence output shorter than the input (a strided Conv1D)
+        print(f"output   (batch, {spec.output_timesteps}, {spec.outputs}): {spec.output_timesteps} steps from {steps}")
     else:
         print(f"output   (batch, {spec.outputs}){' per step' if spec.sequence_output else ''}")
     if m.streaming:

@@ -166,8 +166,6 @@ CASES: tuple[Case, ...] = (
         "sequence-output-shortened",
         "issue 13: Conv1D(strides=2) on a sequence output: fewer output steps than input steps",
         lambda: _seq((6, 2), _L().LSTM(3, return_sequences=True), _L().Conv1D(2, 2, strides=2)),
-        refused="a sequence of 3 steps from 6",
-        peer="tf2onnx (any output shape; edgernn's manifest has one time axis)",
     ),
     Case(
         "lambda",
