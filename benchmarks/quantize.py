@@ -185,7 +185,9 @@ def main() -> None:
         f"(median of {ROUNDS} interleaved rounds: batch-1 p50 and batch-1024 windows/s through `Predictor.predict`). "
         "Errors: per-window max abs error on the export's held-out windows (p99 and max, as shares of the Keras "
         "output range) and the max on 1,024 fresh windows of the same distribution. The machine is shared, so "
-        "microseconds are noisy; ratios less so.\n\n"
+        "microseconds are noisy; ratios less so. `int8-float-tail` is int8 except each recurrent layer's last "
+        "step and the head (float32); `tflm` and `tflm-int8` are the batch-1 files for TensorFlow Lite Micro "
+        "(run row by row; their throughput is not a CPU target).\n\n"
     )
     args.results.write_text(header + md + "\n", encoding="utf-8")
     print(f"\nwrote {args.results}")

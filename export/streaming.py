@@ -185,5 +185,5 @@ def _write_step(fmt, step_source: StepSource, path: Path, spec: Spec, block: Str
         run = StepModel.load(name, data, entry, spec, block).run_model_units
         return lambda x: run(*x) if isinstance(x, tuple) else run(x)  # (samples, initial states): see proof_cases
 
-    entry = verify(content, entry, spec, cases, opener=stepper)
+    entry = verify(content, entry, spec, cases, opener=stepper, streaming=block)  # first in a child
     return entry.with_(verified_steps=max(case.outputs.shape[1] for case in cases))

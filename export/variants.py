@@ -23,7 +23,8 @@ from .formats import FLOAT32, FORMATS, QUANTIZED, Target, VariantJob, get_format
 from .model_info import ModelInfo
 from .verify import Case, keras_outputs, verify, window_opener
 
-VARIANTS = (*QUANTIZED, "tflm")  # tflm: batch-1 float32 for TensorFlow Lite Micro (formats/tflite/micro.py)
+# tflm, tflm-int8: batch-1 float32 and int8 for TensorFlow Lite Micro (formats/tflite/micro.py, micro_int8.py)
+VARIANTS = (*QUANTIZED, "tflm", "tflm-int8")
 HOLDOUT_FRACTION = 0.2
 HOLDOUT_MIN = 256  # held-out windows a release's error figures are stated on (at most half the windows given)
 HOLDOUT_RANDOM = 256  # held-out windows when there are no calibration windows (uniform in [-1, 1))

@@ -11,7 +11,7 @@ from edgernn.runtime import backends
 from edgernn.runtime.compare import compare, tolerance
 from edgernn.runtime.errors import ExportError, ModelLoadError
 from edgernn.runtime.isolate_file import run_isolated
-from edgernn.runtime.manifest import ArtifactEntry, Spec
+from edgernn.runtime.manifest import ArtifactEntry, Spec, StreamingBlock
 
 from .heads import keras_outputs
 from .padding import pad
@@ -78,8 +78,13 @@ def verify(
     cases: list[Case],
     tol: float | None = None,
     opener: Opener | None = None,
+    streaming: StreamingBlock | None = None,
 ) -> ArtifactEntry:
     """Run `content` in every installed backend of its format on every case.
+
+    Every backend with a native interpreter (ISOLATED) runs the file in a child process first, so a
+    crash refuses the file with the signal named: window models always, step models when `streaming`
+    (their StreamingBlock) is given.
 
     Args:
         tol: the absolute tolerance; default the table's for the entry's (format, variant).
@@ -99,12 +104,12 @@ def verify(
             f"{entry.file}: no runtime is installed to prove it (needs one of {list(names)}); "
             "install 'edgernn[all]'. An artifact is never written unproven."
         )
-    window = opener is None
+    first_in_child = opener is None or streaming is not None
     opener = opener or window_opener(spec, entry)
     worst_abs = worst_rel = worst_mean = 0.0
     for name in usable:
-        if window and name in ISOLATED:
-            prove_isolated(name, content, entry, spec, cases)
+        if first_in_child and name in ISOLATED:
+            prove_isolated(name, content, entry, spec, cases, streaming)
         try:
             run = opener(name, content)
             results = [(case, compare(case.outputs, run(case.inputs), tol)) for case in cases]
@@ -127,17 +132,24 @@ def verify(
     )
 
 
-def prove_isolated(name: str, content: bytes, entry: ArtifactEntry, spec: Spec, cases: list[Case]) -> None:
+def prove_isolated(
+    name: str, content: bytes, entry: ArtifactEntry, spec: Spec, cases: list[Case], streaming: StreamingBlock | None
+) -> None:
     """Run the cases through `content` in backend `name` in a child process first: a file that crashes
     the interpreter (a segfault in LiteRT's allocate_tensors, say) is refused with the signal named,
-    and the export goes on with the other artifacts."""
-    shapes: dict[tuple[int, ...], list[np.ndarray]] = {}  # one array per sequence length
-    for case in cases:
-        shapes.setdefault(case.inputs.shape[1:], []).append(case.inputs)
-    inputs = [np.concatenate(group) for group in shapes.values()]
-    if spec.folded:
-        inputs = [spec.x.to_raw(x).astype(spec.input_dtype) for x in inputs]
+    and the export goes on with the other artifacts. A step model (`streaming`) is stepped through the
+    first case's samples (model units, from the zero state): loading it and stepping is what can crash."""
+    if streaming is not None:
+        first = cases[0].inputs  # (samples, initial states) for a model with initial_state inputs
+        inputs = first[0] if isinstance(first, tuple) else first
+    else:
+        shapes: dict[tuple[int, ...], list[np.ndarray]] = {}  # one array per sequence length
+        for case in cases:
+            shapes.setdefault(case.inputs.shape[1:], []).append(case.inputs)
+        inputs = [np.concatenate(group) for group in shapes.values()]
+        if spec.folded:
+            inputs = [spec.x.to_raw(x).astype(spec.input_dtype) for x in inputs]
     try:
-        run_isolated(name, content, entry, spec, inputs)
+        run_isolated(name, content, entry, spec, inputs, streaming=streaming)
     except ModelLoadError as exc:
         raise ExportError(f"{exc}; not written.") from None

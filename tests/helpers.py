@@ -1,5 +1,6 @@
 """Helpers shared by the tests: read a bundle's manifest, copy a bundle, swap a file in with a
-matching manifest entry, and record which (cell, format, variant, role, backend) a test proved."""
+matching manifest entry, record which (cell, format, variant, role, backend) a test proved, and find
+offsets in a .tflite file to edit (TfliteOffsets)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,15 @@ from typing import Any, Callable
 from edgernn.runtime.backends import REGISTRY, backends_for, formats_of, installed
 from edgernn.runtime.bundle import sha256_bytes
 from edgernn.runtime.manifest import SUFFIXES
+from edgernn.runtime.vet.tflite_graph import (
+    M_SUBGRAPHS,
+    OP_INPUTS,
+    OP_OPCODE,
+    SG_OPERATORS,
+    SG_TENSORS,
+    T_SHAPE,
+    _Graph,
+)
 
 BACKEND_OF = {fmt: backends_for(fmt)[0] for fmt in SUFFIXES if fmt != "c"}  # one backend per default format
 
@@ -80,3 +90,27 @@ def default_backends() -> list[str]:
 def installed_default_backends() -> list[str]:
     """default_backends() that are installed here, in `auto` order."""
     return [b for b in installed() if b in default_backends()]
+
+
+class TfliteOffsets(_Graph):
+    """Offsets in the first subgraph: an operator's input list, a tensor's shape vector."""
+
+    def first(self):
+        root = self.deref(0)
+        codes = [max(self.scalar(c, 0, "<b", 0), self.scalar(c, 3, "<i", 0)) for c in self.table_vector(root, 1)]
+        return codes, self.table_vector(root, M_SUBGRAPHS)[0]
+
+    def op_inputs(self, builtin: int) -> int:
+        codes, sub = self.first()
+        for op in self.table_vector(sub, SG_OPERATORS):
+            if codes[self.scalar(op, OP_OPCODE, "<I", 0)] == builtin:
+                return self.vector(op, OP_INPUTS, 4)[0]
+        raise AssertionError(f"no builtin {builtin}")
+
+    def shape_of_rank(self, rank: int) -> int:
+        _, sub = self.first()
+        for tensor in self.table_vector(sub, SG_TENSORS):
+            found = self.vector(tensor, T_SHAPE, 4)
+            if found and found[1] == rank:
+                return found[0]
+        raise AssertionError(f"no tensor of rank {rank}")

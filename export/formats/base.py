@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 UNROLLED = "unrolled"  # one copy of the step per timestep, free batch
 WHILE_BATCH1 = "while_batch1"  # a builtin WHILE loop, batch fixed at 1
 FUSED_BATCH1 = "fused_batch1"  # TFLite's fused LSTM op, batch fixed at 1
+UNROLLED_BATCH1 = "unrolled_batch1"  # the unrolled graph with a static batch of 1 (for TFLM)
 FUSED = "fused"  # ONNX's LSTM op (tf2onnx), or its Loop for other cells
 NATIVE = "native"  # ONNX's RNN/GRU/LSTM op per layer, written from the weights (onnx/native.py)
 REFERENCE = "reference"  # the numpy equations
@@ -34,7 +35,8 @@ STEP = "step"  # one time step, the state as explicit inputs and outputs
 STEP_INPUT, STEP_OUTPUT = "x_t", "y_t"  # the step models' sample and prediction tensors
 UNROLL_MAX_TIMESTEPS = 256  # past this an unrolled graph bloats, in TFLite and ONNX alike
 FLOAT32 = "float32"
-QUANTIZED = ("dynamic", "float16", "int8", "int16x8")
+INT8_FLOAT_TAIL = "int8-float-tail"  # int8, but each recurrent layer's last step and the head in float32
+QUANTIZED = ("dynamic", "float16", "int8", "int16x8", INT8_FLOAT_TAIL)
 
 
 @dataclass(frozen=True)

@@ -74,8 +74,8 @@ REGISTRY: dict[str, Registered] = {
     "numpy": Registered("edgernn.runtime.backends.numpy_ref", ("numpy",), ()),
     # Last: it compiles model.c on load (about 0.1-1 s), so `auto` takes it only for a C-only bundle.
     "c": Registered("edgernn.runtime.backends.c", ("c",), (), ("cc", "gcc", "clang")),
-    # TFLM runs only the batch-1 graphs written for it (the tflm variant), on its reference kernels.
-    "tflm": Registered("edgernn.runtime.backends.tflm", ("tflite",), ("tflite_micro",), variants=("tflm",)),
+    # TFLM runs only the batch-1 graphs written for it (the tflm variants), on its reference kernels.
+    "tflm": Registered("edgernn.runtime.backends.tflm", ("tflite",), ("tflite_micro",), variants=("tflm", "tflm-int8")),
 }
 
 

@@ -1,9 +1,11 @@
 """TFLM backend: TensorFlow Lite Micro's interpreter (the tflite-micro package, reference kernels).
 
-It runs the `tflm` variant of the TFLite artifact only (batch 1, builtin ops TFLM registers), in
-the arena the manifest records (`arena_bytes`: the smallest that passed at export, plus headroom).
-Variable tensors (a fused LSTM's h and c) persist between invokes in TFLM, so the interpreter is
-reset before every window: each window starts from the zero state, as in Keras. One window per
+It runs the `tflm` and `tflm-int8` variants of the TFLite artifact only (batch 1, builtin ops TFLM
+registers; tflm-int8's int8 input and output are quantized and dequantized here with the tensors'
+own scale and zero point, as the LiteRT backend does), in the arena the manifest records
+(`arena_bytes`: the smallest that passed at export, plus headroom). Variable tensors (a fused
+LSTM's h and c) persist between invokes in TFLM, so the interpreter is reset before every window:
+each window starts from the zero state, as in Keras. One window per
 invoke; not thread-safe, so calls hold the backend's lock.
 """
 
@@ -24,6 +26,22 @@ MAX_ARENA = 64 << 20
 
 def runtime_module():
     return optional.require("tflite_micro.python.tflite_micro.runtime", "the tflm backend")
+
+
+def quantizer(details: dict):
+    """(to_tensor, from_tensor) for a TFLM input/output tensor: identity for float32, the affine map of
+    its scale and zero point for an integer tensor (an int8 file's input and output)."""
+    dtype = np.dtype(details["dtype"])
+    if dtype.kind == "f":
+        return (lambda x: np.asarray(x, dtype)), (lambda y: np.asarray(y, np.float32))
+    params = details["quantization_parameters"]
+    scale, zero = float(params["scales"][0]), int(params["zero_points"][0])
+    info = np.iinfo(dtype)
+
+    def to_tensor(x):
+        return np.clip(np.round(np.asarray(x, np.float64) / scale + zero), info.min, info.max).astype(dtype)
+
+    return to_tensor, (lambda y: ((np.asarray(y, np.float64) - zero) * scale).astype(np.float32))
 
 
 def arena_of(entry: ArtifactEntry) -> int:
@@ -48,6 +66,8 @@ class TflmBackend:
             raise
         except Exception as exc:  # RuntimeError: an op TFLM lacks, or the arena is too small
             raise ModelLoadError(f"{entry.file}: TFLM cannot load it ({type(exc).__name__}: {exc})") from None
+        self.to_input, _ = quantizer(details_in)
+        _, self.from_output = quantizer(details_out)
         self.input_shape = [None, *list(details_in["shape"])[1:]]  # batch 1: run row by row
         self.output_shape = [None, *list(details_out["shape"])[1:]]
         self.lock = threading.Lock()
@@ -58,9 +78,9 @@ class TflmBackend:
         with self.lock:
             for row in x:
                 self.interp.reset()  # variable tensors back to zero: every window from the zero state
-                self.interp.set_input(row[None], 0)
+                self.interp.set_input(self.to_input(row[None]), 0)
                 self.interp.invoke()
-                out.append(np.array(self.interp.get_output(0), dtype=np.float32)[0])
+                out.append(self.from_output(self.interp.get_output(0))[0])
         return np.stack(out) if out else np.zeros((0, *self.output_shape[1:]), np.float32)
 
 

@@ -113,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--quantize",
         default="",
         type=comma_list(None, "variant", allow_empty=True),
-        help="quantized variants to add: comma list of dynamic,float16,int8,int16x8,tflm",
+        help="quantized variants to add: comma list of dynamic,float16,int8,int16x8,int8-float-tail,tflm,tflm-int8",
     )
     p.add_argument(
         "--calibration", type=Path, help="WINDOWS.npy (n, timesteps, features) in raw units for int8 calibration"
@@ -194,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=100, help="epochs of the seed (tutorial) recipe")
     p.add_argument(
         "--quantize",
-        default="dynamic,float16,int8,int16x8",
+        default="dynamic,float16,int8,int16x8,int8-float-tail",
         type=comma_list(None, "variant", allow_empty=True),
         help="variants for the LSTM bundles ('none' to skip)",
     )

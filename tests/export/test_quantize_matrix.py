@@ -21,7 +21,9 @@ from helpers import covered, manifest_json
 
 SHAPES = ("gru-reset_before", "lstm-stacked", "gru-stacked", "lstm-bidirectional", "simple_rnn-stacked")
 FORMATS_QUANTIZED = ("tflite", "onnx")  # c's dynamic: tests/export/test_c_format.py; tflm: test_tflm.py
-VARIANTS = tuple(dict.fromkeys(v for f in FORMATS_QUANTIZED for v in FORMATS[f].variants if v != "tflm"))
+VARIANTS = tuple(  # the TFLM variants (batch 1, tflite-micro): tests/export/test_tflm.py
+    dict.fromkeys(v for f in FORMATS_QUANTIZED for v in FORMATS[f].variants if v not in ("tflm", "tflm-int8"))
+)
 
 
 def _windows(model, n: int, seed: int) -> np.ndarray:

@@ -1,6 +1,7 @@
-"""The tflm variant: batch-1 float32 TFLite for TensorFlow Lite Micro, run on the tflite-micro
-package's reference kernels (the tflm backend) and in LiteRT, against Keras, for the three seed
-models and sunspots-gru (exported from models/*/model.keras); model_data.cc and model_ops.h."""
+"""The tflm variants: batch-1 float32 (and, for the three seed models, int8: tflm-int8) TFLite for
+TensorFlow Lite Micro, run on the tflite-micro package's reference kernels (the tflm backend) and in
+LiteRT, against Keras, for the three seed models and sunspots-gru (exported from
+models/*/model.keras); model_data.cc and model_ops.h (model_int8_*)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from edgernn.runtime.bundle import Bundle
 from edgernn.runtime.compare import compare
 from edgernn.runtime.errors import InputError
 
-from conftest import MODELS
+from conftest import MODELS, ROOT
 from helpers import covered
 
 pytestmark = pytest.mark.skipif(
@@ -36,10 +37,9 @@ def tflm_bundles(tmp_path_factory):
     def make(name):
         spec = Manifest.read(MODELS / name).spec
         pre = dict(scale=spec.x.scale.tolist(), offset=spec.x.offset.tolist())
-        pre.update(output_scale=spec.y.scale.tolist(), output_offset=spec.y.offset.tolist())
-        return export_bundle(
-            MODELS / name / "model.keras", root / name, formats=("tflite",), quantize="tflm", **pre
-        ).path
+        pre.update(output_scale=spec.y.scale.tolist(), output_offset=spec.y.offset.tolist(), quantize="tflm")
+        pre.update(quantize="tflm,tflm-int8", calibration=int8_windows(name)[0])
+        return export_bundle(MODELS / name / "model.keras", root / name, formats=("tflite",), **pre).path
 
     return Lazy(SHIPPED, make)
 
@@ -106,3 +106,61 @@ def test_the_tflm_backend_runs_only_the_tflm_variant(tflm_bundles):
         load(tflm_bundles["seed-gru"], backend="tflm")  # float32 is the free-batch file TFLM refuses
     assert micro.resolver_method("UNIDIRECTIONAL_SEQUENCE_LSTM") == "AddUnidirectionalSequenceLSTM"
     assert micro.resolver_method("FULLY_CONNECTED") == "AddFullyConnected"
+
+
+def int8_windows(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """(calibration, fresh) raw windows: the seed task's sample (two seeds), or sunspots' windows of
+    the first 80% of the years and of the last 20%."""
+    from edgernn.train.data import seed_task_sample
+
+    if name.startswith("seed-"):
+        return seed_task_sample(), seed_task_sample(64, seed=7)
+    series = np.genfromtxt(ROOT / "data" / "sunspots.csv", delimiter=",", names=True)["SUNACTIVITY"]
+    steps = Bundle.open(MODELS / name).manifest.spec.timesteps
+    windows = np.lib.stride_tricks.sliding_window_view(series, steps)[:, :, None].astype(np.float32)
+    cut = int(len(windows) * 0.8)
+    return windows[:cut], windows[cut + steps :]
+
+
+INT8 = ("seed-simplernn", "seed-lstm", "sunspots-gru")  # seed-gru's int8 is refused (below)
+
+
+@pytest.mark.parametrize("name", INT8)
+def test_tflm_int8_variant_is_full_integer_and_matches_keras_on_tflm_and_litert(tflm_bundles, name):
+    """Fresh windows (raw units in and out): int8 input and output tensors, batch 1, an arena sized like the
+    float variant's, held to the int8 rule."""
+    import keras
+
+    from edgernn.runtime.compare import output_range, tolerance
+
+    bundle = Bundle.open(tflm_bundles[name])
+    (entry,) = bundle.manifest.artifacts(variant="tflm-int8")
+    assert entry.batch == 1 and entry.extra["arena_bytes"] > entry.extra["arena_min_bytes"] > 0
+    assert set(entry.verified_with) == {"litert", "tflm"} and entry.max_abs_error <= entry.tolerance
+    assert entry.extra["weights"].get("int8", 0) >= 2 and "float32" not in entry.extra["weights"]
+    spec = bundle.manifest.spec
+    model = keras.saving.load_model(bundle.path / "model.keras")
+    raw = int8_windows(name)[1]
+    ref = spec.y.to_raw(np.asarray(model(spec.x.to_model(raw))))
+    tol = tolerance("tflite", "tflm-int8", output_range(ref))
+    for backend in ("tflm", "litert"):
+        p = load(bundle.path, backend=backend, variant="tflm-int8")
+        details = p.runner.input_details if backend == "litert" else p.runner.interp.get_input_details(0)
+        assert details["dtype"] == np.int8
+        result = compare(ref, p.predict(raw), tol)
+        assert result and result.max_abs_error > 0, f"{name} on {backend}: {result.describe()}"
+        covered(bundle.manifest.model.cells[0], "tflite", "tflm-int8", "model", backend)
+    data = (bundle.path / "model_int8_data.cc").read_text()
+    assert bytes(int(v, 16) for v in re.findall(r"0x([0-9a-f]{2})", data)) == bundle.read(entry)
+    ops = (bundle.path / "model_int8_ops.h").read_text()
+    assert str(entry.extra["arena_bytes"]) in ops and "model.tflm-int8.tflite" in ops
+    assert "_int8_model_data[]" in data
+
+
+def test_tflm_int8_of_a_model_whose_outputs_barely_move_is_refused_with_the_figure(tflm_bundles):
+    """seed-gru (the tutorial recipe) answers within 0.005 model units of one value on the whole sample:
+    5% of that range is below int8's resolution, so export measures the file and leaves it out, saying so."""
+    man = Bundle.open(tflm_bundles["seed-gru"]).manifest
+    assert not man.artifacts(variant="tflm-int8") and man.artifacts(variant="tflm")
+    (failed,) = [f for f in man.quantization.failed if f["variant"] == "tflm-int8"]
+    assert "beyond tolerance" in failed["reason"] and not (tflm_bundles["seed-gru"] / "model_int8_data.cc").exists()

@@ -16,34 +16,11 @@ from edgernn.runtime import ModelLoadError, load
 from edgernn.runtime.vet import tflite_graph as graph
 
 from conftest import MODELS
+from helpers import TfliteOffsets as _Find
 from helpers import copy_bundle, replace_file
 
 SEED = MODELS / "seed-lstm"
 X = np.array([[[6.0], [7.0], [8.0], [9.0]]], dtype=np.float32)
-
-
-class _Find(graph._Graph):
-    """Offsets in the first subgraph: an operator's input list, a tensor's shape vector."""
-
-    def first(self):
-        root = self.deref(0)
-        codes = [max(self.scalar(c, 0, "<b", 0), self.scalar(c, 3, "<i", 0)) for c in self.table_vector(root, 1)]
-        return codes, self.table_vector(root, graph.M_SUBGRAPHS)[0]
-
-    def op_inputs(self, builtin: int) -> int:
-        codes, sub = self.first()
-        for op in self.table_vector(sub, graph.SG_OPERATORS):
-            if codes[self.scalar(op, graph.OP_OPCODE, "<I", 0)] == builtin:
-                return self.vector(op, graph.OP_INPUTS, 4)[0]
-        raise AssertionError(f"no builtin {builtin}")
-
-    def shape_of_rank(self, rank: int) -> int:
-        _, sub = self.first()
-        for tensor in self.table_vector(sub, graph.SG_TENSORS):
-            found = self.vector(tensor, graph.T_SHAPE, 4)
-            if found and found[1] == rank:
-                return found[0]
-        raise AssertionError(f"no tensor of rank {rank}")
 
 
 @pytest.fixture

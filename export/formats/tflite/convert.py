@@ -22,7 +22,7 @@ from edgernn.runtime.manifest import ArtifactEntry
 from edgernn.runtime.vet.tflite_ops import custom_ops
 
 from ...model_info import ModelInfo, clone_with
-from ..base import UNROLL_MAX_TIMESTEPS, UNROLLED, WHILE_BATCH1, GraphForm
+from ..base import UNROLL_MAX_TIMESTEPS, UNROLLED, UNROLLED_BATCH1, WHILE_BATCH1, GraphForm
 
 
 def convert(keras_model, optimize=None, configure=None, converter=None) -> bytes:
@@ -89,7 +89,11 @@ def clone_for(model, form: str):
         return clone_with(model, unroll=True), None
     if form == WHILE_BATCH1:
         return clone_with(model, unroll=False, batch=1), 1
-    raise ExportError(f"unknown TFLite graph form {form!r}; expected {UNROLLED!r} or {WHILE_BATCH1!r}.")
+    if form == UNROLLED_BATCH1:
+        return clone_with(model, unroll=True, batch=1), 1
+    raise ExportError(
+        f"unknown TFLite graph form {form!r}; expected {UNROLLED!r}, {WHILE_BATCH1!r} or {UNROLLED_BATCH1!r}."
+    )
 
 
 def write(model, path: Path, info: ModelInfo, form: GraphForm) -> ArtifactEntry:

@@ -23,24 +23,26 @@ from edgernn.runtime.errors import EdgeRNNError, ExportError
 from edgernn.runtime.manifest import ArtifactEntry
 
 from ...model_info import clone_with
-from ..base import FUSED_BATCH1, WHILE_BATCH1, GraphForm, VariantJob, file_fields
+from ..base import FUSED_BATCH1, UNROLLED_BATCH1, WHILE_BATCH1, GraphForm, VariantJob, file_fields
 from ..c.source import c_prefix
 from .convert import convert, op_counts
+from .quantize import weight_types
 
-UNROLLED_BATCH1 = "unrolled_batch1"
 VARIANT = "tflm"
 FIRST_ARENAS, STEP = (1 << 16, 1 << 20), 256  # tried in turn until one works; then bisection to 256 B
 PROBE_SECONDS = 120
 PROBE = """
 import sys, numpy as np
 from tflite_micro.python.tflite_micro import runtime
+from edgernn.runtime.backends.tflm import quantizer
 it = runtime.Interpreter.from_bytes(open(sys.argv[1], "rb").read(), arena_size=int(sys.argv[3]))
+(to_input, _), (_, from_output) = quantizer(it.get_input_details(0)), quantizer(it.get_output_details(0))
 out = []
 for w in np.load(sys.argv[2]):
     it.reset()
-    it.set_input(w[None].astype(np.float32), 0)
+    it.set_input(to_input(w[None]), 0)
     it.invoke()
-    out.append(np.array(it.get_output(0), dtype=np.float32)[0])
+    out.append(from_output(it.get_output(0))[0])
 np.save(sys.argv[4], np.stack(out))
 """
 
@@ -128,55 +130,78 @@ def write_tflm(job: VariantJob) -> ArtifactEntry:
     Raises:
         ExportError: tflite-micro is not installed, or no form runs in TFLM (every form's reason).
     """
+    return write_micro(job, VARIANT, lambda: candidates(job.model, job.info), 1e-5)
+
+
+def write_micro(job: VariantJob, variant: str, found, tol: float | None) -> ArtifactEntry:
+    """The TFLM `variant` from the `found()` forms: the one with the smallest working arena, written as
+    model.<variant>.tflite with its C array and op resolver, then measured (job.measure).
+
+    `tol`: the bound (model units) each form must meet on the golden windows while its arena is sized;
+    None checks only that TFLM runs it and answers finite values (a quantized variant's error is
+    measured on the held-out windows by job.measure, against its own rule)."""
     if not optional.available("tflite_micro"):
-        raise ExportError(f"the tflm variant needs tflite-micro to size the arena: {optional.hint('tflite_micro')}.")
+        hint = optional.hint("tflite_micro")
+        raise ExportError(f"the {variant} variant needs tflite-micro to size the arena: {hint}.")
     if job.target is None:
-        raise ExportError("the tflm variant needs the golden windows (a Target); export_bundle passes one.")
-    x, want, tol, spec = job.target.golden_inputs, job.target.golden_outputs, 1e-5, job.target.spec
+        raise ExportError(f"the {variant} variant needs the golden windows (a Target); export_bundle passes one.")
+    x, want, spec = job.target.golden_inputs, job.target.golden_outputs, job.target.spec
+    tol = float("inf") if tol is None else tol
     if spec.folded:  # the file takes and returns raw units (export/fold.py): so does the proof, same bound
         x, want = spec.x.to_raw(x), spec.y.to_raw(want)
-        tol = 1e-5 / float(np.min(np.abs(spec.y.scale)))
-    tried, best = {}, None
-    for form, content in candidates(job.model, job.info):
+        tol = tol / float(np.min(np.abs(spec.y.scale)))
+    tried, working = {}, []
+    for form, content in found():
         arena, why = (0, content) if isinstance(content, str) else smallest_arena(content, x, want, tol)
         tried[form.name] = {"arena_min_bytes": arena, "bytes": len(content)} if arena else {"refused": why}
-        if arena and (best is None or arena < best[2]):
-            best = (form, content, arena)
-    if best is None:
+        if arena:
+            working.append((arena, form, content))
+    if not working:
         raise ExportError("TFLM runs none of the batch-1 forms: " + "; ".join(f"{k}: {v}" for k, v in tried.items()))
-    form, content, arena = best
-    path = job.folder / "model.tflm.tflite"
-    path.write_bytes(content)
-    ops = op_counts(content)
-    entry = ArtifactEntry(
-        file=path.name,
-        format="tflite",
-        variant=VARIANT,
-        graph_form=form.name,
-        graph_form_reason=form.reason + "; the smallest TFLM arena of the forms tried",
-        batch=1,
-        ops=ops,
-        reset_variables=form.name == FUSED_BATCH1,
-        **file_fields(content),
-    ).with_(arena_min_bytes=arena, arena_bytes=headroom(arena), tflm_forms=tried)
-    try:
-        entry = job.measure(content, entry)
-    except EdgeRNNError:
-        path.unlink(missing_ok=True)  # a file the manifest does not list must not stay in the bundle
-        raise
-    prefix = c_prefix(job.target.name)
-    (job.folder / "model_data.cc").write_text(model_data(prefix, content), encoding="utf-8")
-    (job.folder / "model_ops.h").write_text(model_ops(prefix, ops, headroom(arena)), encoding="utf-8")
-    companions = [{"file": n, **file_fields((job.folder / n).read_bytes())} for n in ("model_data.cc", "model_ops.h")]
+    path, failures = job.folder / f"model.{variant}.tflite", []
+    for arena, form, content in sorted(working, key=lambda w: w[0]):  # the smallest arena within tolerance
+        try:
+            entry = _measured(job, path, variant, form, content, arena)
+            break
+        except EdgeRNNError as exc:
+            path.unlink(missing_ok=True)  # a file the manifest does not list must not stay in the bundle
+            tried[form.name]["refused"] = str(exc)
+            failures.append(f"{form.name}: {exc}")
+    else:
+        raise ExportError(f"{path.name}: no form TFLM runs is within tolerance: " + " | ".join(failures))
+    entry, ops = entry.with_(tflm_forms=tried), entry.ops
+    suffix = "" if variant == VARIANT else "_" + variant.split("-", 1)[1]  # tflm-int8: model_int8_data.cc
+    stem, prefix = f"model{suffix}", c_prefix(job.target.name) + suffix
+    names = (f"{stem}_data.cc", f"{stem}_ops.h")
+    (job.folder / names[0]).write_text(model_data(prefix, content, names[1]), encoding="utf-8")
+    (job.folder / names[1]).write_text(model_ops(prefix, ops, headroom(arena), path.name), encoding="utf-8")
+    companions = [{"file": n, **file_fields((job.folder / n).read_bytes())} for n in names]
     return entry.with_(companions=companions)
 
 
-def model_data(prefix: str, content: bytes) -> str:
+def _measured(job: VariantJob, path, variant: str, form: GraphForm, content: bytes, arena: int) -> ArtifactEntry:
+    """Write `content` to `path` and measure it (job.measure); its entry, or EdgeRNNError."""
+    path.write_bytes(content)
+    entry = ArtifactEntry(
+        file=path.name,
+        format="tflite",
+        variant=variant,
+        graph_form=form.name,
+        graph_form_reason=form.reason + "; the smallest TFLM arena of the forms within tolerance",
+        batch=1,
+        ops=op_counts(content),
+        reset_variables=form.name == FUSED_BATCH1,
+        **file_fields(content),
+    ).with_(arena_min_bytes=arena, arena_bytes=headroom(arena), weights=weight_types(content))
+    return job.measure(content, entry)
+
+
+def model_data(prefix: str, content: bytes, header: str = "model_ops.h") -> str:
     rows = [", ".join(f"0x{b:02x}" for b in content[i : i + 16]) for i in range(0, len(content), 16)]
     body = ",\n  ".join(rows)
     return (
-        f"// model.tflm.tflite as a C array: TFLM reads the flatbuffer in place, so it stays in flash.\n"
-        f'#include "model_ops.h"\n\nalignas(16) const unsigned char {prefix}_model_data[] = {{\n  {body}\n}};\n'
+        f"// The TFLM file as a C array: TFLM reads the flatbuffer in place, so it stays in flash.\n"
+        f'#include "{header}"\n\nalignas(16) const unsigned char {prefix}_model_data[] = {{\n  {body}\n}};\n'
         f"const unsigned int {prefix}_model_data_len = {len(content)};\n"
     )
 
@@ -187,11 +212,11 @@ def resolver_method(op: str) -> str:
     return special.get(op, "Add" + "".join(part.capitalize() if part.isalpha() else part for part in op.split("_")))
 
 
-def model_ops(prefix: str, ops: dict[str, int], arena: int) -> str:
+def model_ops(prefix: str, ops: dict[str, int], arena: int, file: str = "model.tflm.tflite") -> str:
     methods = sorted({resolver_method(op) for op in ops})
     adds = "".join(f"  if (r.{m}() != kTfLiteOk) return kTfLiteError;\n" for m in methods)
     return (
-        f"// The ops model.tflm.tflite uses, and the arena it needs (measured with the tflite-micro interpreter).\n"
+        f"// The ops {file} uses, and the arena it needs (measured with the tflite-micro interpreter).\n"
         f'#pragma once\n#include <cstddef>\n#include "tensorflow/lite/micro/micro_mutable_op_resolver.h"\n\n'
         f"constexpr std::size_t k_{prefix}_arena_bytes = {arena};\n"
         f"extern const unsigned char {prefix}_model_data[];\nextern const unsigned int {prefix}_model_data_len;\n\n"

@@ -1,5 +1,6 @@
 """Quantized TFLite variants: `dynamic` (int8 weights), `float16` (fp16 weights), `int8` (full integer),
-`int16x8` (int16 activations, int8 weights: what TensorFlow Lite Micro's LSTM kernel runs best).
+`int16x8` (int16 activations, int8 weights: what TensorFlow Lite Micro's LSTM kernel runs best),
+`int8-float-tail` (int8 but each recurrent layer's last step and the head in float32: selective.py).
 
 Forms, measured on TF 2.21 / LiteRT 2.3 with an LSTM(64) on (24, 3), one thread (docs/quantization.md,
 benchmarks/RESULTS-quantize.md):
@@ -28,6 +29,7 @@ from edgernn.runtime.manifest import ArtifactEntry
 from ...model_info import ModelInfo
 from ..base import (
     FUSED_BATCH1,
+    INT8_FLOAT_TAIL,
     QUANTIZED,
     UNROLL_MAX_TIMESTEPS,
     UNROLLED,
@@ -36,9 +38,11 @@ from ..base import (
     VariantJob,
     try_forms,
 )
-from .convert import op_counts
+from .convert import clone_for, convert, op_counts
 from .isolated import convert_isolated
 from .quantized import CALIBRATED, MAX_CALIBRATION, QUANTIZER, QUANTIZER_RECIPE, configure, strip_names, tflite_bytes
+from .selective import RECIPE as TAIL_RECIPE
+from .selective import float_input, quantize_tail
 
 _COMPACT = "one loop body instead of one copy of the step per timestep: quantizing shrinks weights, not ops"
 _ANY_BATCH = {
@@ -48,6 +52,8 @@ _ANY_BATCH = {
     "CPUs: this variant is for TensorFlow Lite Micro)",
     "dynamic": "any batch; int8 weights with float compute, as fast as float32 or faster",
     "float16": "any batch; fp16 weights dequantized at load, float32 compute",
+    INT8_FLOAT_TAIL: "any batch; int8 kernels (XNNPACK QS8) for every step but each recurrent layer's last, "
+    "which stays float32 with the head: the int8 hidden state's error, multiplied by the head, is the largest term",
 }
 
 
@@ -58,6 +64,11 @@ def variant_forms(info: ModelInfo, variant: str) -> list[GraphForm]:
     forms = []
     if info.timesteps <= UNROLL_MAX_TIMESTEPS:
         forms.append(GraphForm(UNROLLED, f"{variant}: {_ANY_BATCH[variant]}"))
+    if variant == INT8_FLOAT_TAIL and not forms:
+        raise ExportError(
+            f"{variant} is a recipe on the unrolled graph, and timesteps {info.timesteps} > "
+            f"{UNROLL_MAX_TIMESTEPS} is too long to unroll; use 'dynamic'."
+        )
     lstm_only = set(info.cells) == {"lstm"} and not info.bidirectional
     if variant in ("int8", "float16") and lstm_only:
         forms.append(
@@ -110,22 +121,29 @@ def quantize_tflite(
     """
     if variant not in QUANTIZED:
         raise ExportError(f"unknown TFLite variant {variant!r}; expected one of {QUANTIZED}.")
-    if variant in CALIBRATED:
+    extra: dict = {}
+    if variant == INT8_FLOAT_TAIL:
+        configure(variant, calibration)  # refuses a missing calibration
+        content, tail = quantize_tail(convert(clone_for(model, form.name)[0]), calibration)
+        content = float_input(content)  # float32 in and out: the graph quantizes its own input
+        extra.update(quantizer=TAIL_RECIPE, float_ops=tail)
+    elif variant in CALIBRATED:
         configure(variant, calibration)  # refuse a missing calibration before starting a process
         windows = np.asarray(calibration, dtype=np.float32)[:MAX_CALIBRATION]
         content = convert_isolated(model, variant, form.name, windows)
     else:
         content = tflite_bytes(model, variant, form.name, calibration)
     content = strip_names(content)
-    extra = {"calibration_windows": int(min(len(calibration), MAX_CALIBRATION))} if variant in CALIBRATED else {}
+    if variant in CALIBRATED:
+        extra["calibration_windows"] = int(min(len(calibration), MAX_CALIBRATION))
     extra["weights"] = weight_types(content)
-    if variant in ("dynamic", "int8", "int16x8") and not extra["weights"].get("int8"):
+    if variant != "float16" and not extra["weights"].get("int8"):
         raise ExportError(
             f"the {variant} conversion quantized no weight (every weight stays float: the converter's "
             "dynamic-range pass skips weights under 1,024 elements); not written, it would only repeat "
             f"model.tflite. Install {QUANTIZER.replace('_', '-')} ('edgernn[quantize]') to quantize every kernel."
         )
-    if variant == "int8":
+    if variant in ("int8", INT8_FLOAT_TAIL):
         extra["weight_scales"] = "per tensor"
     if variant == "dynamic":
         aeq = optional.available(QUANTIZER) and form.name != FUSED_BATCH1

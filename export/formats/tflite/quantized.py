@@ -22,7 +22,7 @@ from ..base import FUSED_BATCH1
 from .convert import clone_for, convert, op_counts
 
 MAX_CALIBRATION = 1000  # windows fed to the calibrator; more adds time, not accuracy
-CALIBRATED = ("int8", "int16x8")
+CALIBRATED = ("int8", "int16x8", "int8-float-tail")
 QUANTIZER = "ai_edge_quantizer"
 QUANTIZER_RECIPE = "dynamic_wi8_afp32"
 
