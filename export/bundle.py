@@ -130,15 +130,8 @@ def model_spec(info: ModelInfo, options: ExportOptions) -> Spec:
         _channels(out_offset, info.outputs, "output offset"), _channels(out_scale, info.outputs, "output scale")
     )
     example = None if info.timesteps else info.window_steps
-    fields = (info.timesteps, info.features, info.outputs, info.sequence_output, x, y)
-    return Spec(
-        *fields,
-        example_timesteps=example,
-        vocabulary=info.vocabulary,
-        heads=info.heads,
-        inputs=info.inputs,
-        output_timesteps=info.output_timesteps,
-    )
+    fields = (info.timesteps, info.features, info.outputs, info.sequence_output, x, y, False, "", example)
+    return Spec(*fields, info.vocabulary, info.heads, info.inputs, info.output_timesteps)
 
 
 def golden_inputs(info: ModelInfo, representative: np.ndarray | None, seed: int) -> np.ndarray:

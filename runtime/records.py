@@ -108,17 +108,12 @@ class Spec:
     output_timesteps: int | None = None  # a sequence output shorter than the input (a strided Conv1D); None: same T
 
     @property
-    def out_steps(self) -> int | None:  # a sequence output's timesteps
-        return self.output_timesteps or self.timesteps
-
-    @property
     def tokens(self) -> bool:
         """The input is int32 token ids shaped (batch, timesteps), not float32 (batch, timesteps, features)."""
         return self.vocabulary is not None
 
-    @property
-    def input_dtype(self) -> str:
-        return "int32" if self.vocabulary is not None else "float32"
+    input_dtype = property(lambda self: "int32" if self.vocabulary is not None else "float32")
+    out_steps = property(lambda self: self.output_timesteps or self.timesteps)  # a sequence output's timesteps
 
     @property
     def window_tail(self) -> tuple[int, ...]:
