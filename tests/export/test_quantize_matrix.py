@@ -186,3 +186,17 @@ def test_quantized_step_models_stream_like_keras_over_long_runs(stream_quant_bun
     rows = [r for r in validate(path) if r.file.startswith("step.") and r.variant != "float32"]
     assert {r.reference for r in rows} == {"holdout"} and all(r.passed for r in rows), rows
     assert {r.file for r in rows} == {a["file"] for a in steps.values()}
+
+
+@pytest.mark.parametrize("key", ("lstm-stacked", "gru-stacked", "simple_rnn-stacked"))
+def test_int8_float_tail_keeps_only_each_layers_last_step_in_float(matrix_bundles, key):
+    """A stacked model's float tail is each layer's last step and the head: the walk from a layer's last
+    step must not run through its sequence output (PACK) into every step of the layer above."""
+    _, bundle = matrix_bundles[key]
+    man = manifest_json(bundle)
+    (art,) = [a for a in man["artifacts"] if a["variant"] == "int8-float-tail"] or [None]
+    if art is None:
+        pytest.skip(f"{key}: int8-float-tail not written: {man['quantization']['failed']}")
+    timesteps = man["input"]["timesteps"]
+    total = sum(art["ops"].values())
+    assert 0 < art["float_ops"] and art["float_ops"] * (timesteps - 1) < total, (art["float_ops"], total, timesteps)

@@ -37,7 +37,7 @@ def tflm_bundles(tmp_path_factory):
     def make(name):
         spec = Manifest.read(MODELS / name).spec
         pre = dict(scale=spec.x.scale.tolist(), offset=spec.x.offset.tolist())
-        pre.update(output_scale=spec.y.scale.tolist(), output_offset=spec.y.offset.tolist(), quantize="tflm")
+        pre.update(output_scale=spec.y.scale.tolist(), output_offset=spec.y.offset.tolist())
         pre.update(quantize="tflm,tflm-int8", calibration=int8_windows(name)[0])
         return export_bundle(MODELS / name / "model.keras", root / name, formats=("tflite",), **pre).path
 

@@ -34,30 +34,36 @@ CHUNK = 64  # windows per calibration run: bounds the memory of keeping every te
 
 
 def tail_ops(model) -> set[int]:
-    """Indices (subgraph 0) of the ops reachable from the last output of each UNPACK that splits the time axis."""
+    """Indices (subgraph 0) of the ops reachable from the last output of each UNPACK that splits the time axis.
+
+    The walk stops at PACK and UNPACK: a layer's sequence output (PACK) carries every step into the next
+    layer's UNPACK, whose own last output is a seed, so only each layer's last step and the head stay float.
+    """
     from tensorflow.lite.python import schema_py_generated as schema
 
     graph = model.subgraphs[0]
-    unpack = schema.BuiltinOperator.UNPACK
+    unpack, pack = schema.BuiltinOperator.UNPACK, schema.BuiltinOperator.PACK
     codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in model.operatorCodes]
     seeds = {int(op.outputs[-1]) for op in graph.operators if codes[op.opcodeIndex] == unpack and len(op.outputs) > 1}
     if not seeds:
         raise ExportError("the unrolled graph has no UNPACK of the time axis: no last step to keep in float32.")
     reached, ops = set(seeds), set()
     for index, op in enumerate(graph.operators):  # the converter writes ops in topological order
+        if codes[op.opcodeIndex] in (pack, unpack):
+            continue
         if any(int(t) in reached for t in op.inputs if t >= 0):
             ops.add(index)
             reached.update(int(t) for t in op.outputs)
     return ops
 
 
-def mark_tail(float32: bytes) -> tuple[bytes, int]:
+def mark_tail(float32: bytes, float_tail: bool = True) -> tuple[bytes, int]:
     """The float32 file with every tensor renamed (unique; `tail/` for the tail ops' outputs), and the
-    number of tail ops."""
+    number of tail ops (none asked for by the all-int8 tflm-int8 recipe, which needs no UNPACK)."""
     from tensorflow.lite.tools import flatbuffer_utils
 
     model = flatbuffer_utils.convert_bytearray_to_object(bytearray(float32))
-    tail = tail_ops(model)
+    tail = tail_ops(model) if float_tail else set()
     graph = model.subgraphs[0]
     tail_tensors = {int(t) for i in tail for t in graph.operators[i].outputs}
     for g, sub in enumerate(model.subgraphs):
@@ -118,7 +124,7 @@ def quantize_tail(float32: bytes, calibration: np.ndarray, float_tail: bool = Tr
     from ai_edge_quantizer import qtyping, quantizer
     from ai_edge_quantizer.algorithm_manager import AlgorithmName
 
-    marked, count = mark_tail(float32)
+    marked, count = mark_tail(float32, float_tail)
     ops = qtyping.TFLOperationName.ALL_SUPPORTED
     windows = np.asarray(calibration, dtype=np.float32)[:MAX_CALIBRATION]
     (key, name), batch = _signature(marked)
