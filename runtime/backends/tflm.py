@@ -18,7 +18,7 @@ import numpy as np
 from .. import optional
 from ..errors import ModelLoadError
 from ..manifest import ArtifactEntry, Spec
-from .litert import vet
+from .litert import _quantization, _quantize, vet
 
 NAME = "tflm"
 MAX_ARENA = 64 << 20
@@ -28,20 +28,25 @@ def runtime_module():
     return optional.require("tflite_micro.python.tflite_micro.runtime", "the tflm backend")
 
 
-def quantizer(details: dict):
+def quantizer(details: dict, file: str = "the TFLM file"):
     """(to_tensor, from_tensor) for a TFLM input/output tensor: identity for float32, the affine map of
-    its scale and zero point for an integer tensor (an int8 file's input and output)."""
+    its scale and zero point for an integer tensor (an int8 file's input and output), as LiteRT's
+    backend maps them (litert._quantization / _quantize: the same check, rounding and saturation)."""
     dtype = np.dtype(details["dtype"])
     if dtype.kind == "f":
         return (lambda x: np.asarray(x, dtype)), (lambda y: np.asarray(y, np.float32))
-    params = details["quantization_parameters"]
-    scale, zero = float(params["scales"][0]), int(params["zero_points"][0])
-    info = np.iinfo(dtype)
+    params = details.get("quantization_parameters") or {}
+    scales, zeros = list(params.get("scales", ())), list(params.get("zero_points", ()))
+    pair = (float(scales[0]) if scales else 0.0, int(zeros[0]) if zeros else 0)
+    quant = _quantization({"dtype": dtype, "name": details.get("name", "?"), "quantization": pair})
+    if quant is None:  # neither float nor integer (a bool tensor): nothing to map raw floats to
+        raise ModelLoadError(f"{file}: tensor {details.get('name', '?')!r} is {dtype.name}; re-export the variant.")
+    scale, zero = quant
 
     def to_tensor(x):
-        return np.clip(np.round(np.asarray(x, np.float64) / scale + zero), info.min, info.max).astype(dtype)
+        return _quantize(np.asarray(x, np.float32), dtype, scale, zero)
 
-    return to_tensor, (lambda y: ((np.asarray(y, np.float64) - zero) * scale).astype(np.float32))
+    return to_tensor, (lambda y: ((np.asarray(y).astype(np.float32) - zero) * scale).astype(np.float32))
 
 
 def arena_of(entry: ArtifactEntry) -> int:
@@ -62,12 +67,12 @@ class TflmBackend:
         try:
             self.interp = module.Interpreter.from_bytes(content, arena_size=arena_of(entry))
             details_in, details_out = self.interp.get_input_details(0), self.interp.get_output_details(0)
+            self.to_input, _ = quantizer(details_in, entry.file)
+            _, self.from_output = quantizer(details_out, entry.file)
         except ModelLoadError:
             raise
         except Exception as exc:  # RuntimeError: an op TFLM lacks, or the arena is too small
             raise ModelLoadError(f"{entry.file}: TFLM cannot load it ({type(exc).__name__}: {exc})") from None
-        self.to_input, _ = quantizer(details_in)
-        _, self.from_output = quantizer(details_out)
         self.input_shape = [None, *list(details_in["shape"])[1:]]  # batch 1: run row by row
         self.output_shape = [None, *list(details_out["shape"])[1:]]
         self.lock = threading.Lock()
