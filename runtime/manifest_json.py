@@ -34,7 +34,6 @@ class _Context:
     object_pairs_hook = staticmethod(unique_keys)
     parse_float, parse_int = float, int
     parse_constant = staticmethod(_CONSTANTS.__getitem__)
-    memo: dict = {}
 
 
 def _scan(text: str) -> Any:

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import ModelLoadError
 from ..inputs import file_inputs, split
 from ..manifest import ArtifactEntry, Spec
 from ..outputs import pack
@@ -27,6 +28,8 @@ class SeveralInputs:
     _reset: bool
     _outs: list[int] | None
     _out: int
+    _quant_in: Any
+    _quant_out: Any
 
     def __init__(self, content: bytes, entry: ArtifactEntry, spec: Spec) -> None:
         self._ports, self._width = spec.inputs, spec.features
@@ -37,6 +40,11 @@ class SeveralInputs:
 
     def _build(self) -> None:
         super()._build()
+        if self._quant_in is not None or self._quant_out is not None:  # _invoke maps no integer tensors
+            raise ModelLoadError(
+                f"{self._file}: an integer input or output in a several-input file; edgernn writes several "
+                "inputs in float32 only (quantized variants of them are refused at export). Re-export the bundle."
+            )
         signature = self._interp._get_full_signature_list().get("serving_default", {}).get("inputs", {})
         self._feeds = [int(signature[n]) for n in file_inputs(list(signature), self._ports, self._file)]
         self.input_shape = [-1 if self._dynamic_batch else self._batch, self._width]
