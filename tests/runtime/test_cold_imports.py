@@ -17,7 +17,6 @@ from helpers import installed_default_backends
 # Loaded only by the commands or features that use them, never by `load` + `predict` of a plain bundle.
 DEFERRED = (
     "json",  # the manifest is read with json's own C scanner (runtime/manifest_json.py)
-    "importlib.util",  # runtime/optional.py asks sys.meta_path directly
     "edgernn.runtime.cli",
     "edgernn.runtime.validate",
     "edgernn.runtime.compare",
@@ -35,12 +34,17 @@ DEFERRED = (
     "edgernn.runtime.backends.numpy_ref",
     "edgernn.runtime.backends.c",
     "edgernn.runtime.backends.tflm",
-    "pathlib",
     "threading",
     "shutil",
     "dataclasses",
     "zipfile",
 )
+
+
+# Not listed: importlib.util and pathlib, which `import numpy` loads (both sides of the cold start pay them).
+# Stdlib modules of DEFERRED that a site .pth (an editable install's finder) may import at start-up:
+# evicted first, so a re-import shows. threading is left alone (evicting it breaks interpreter shutdown).
+PRELOADED = ("shutil", "dataclasses", "zipfile")
 
 
 def imported_by(code: str) -> tuple[set[str], dict]:
@@ -50,6 +54,8 @@ def imported_by(code: str) -> tuple[set[str], dict]:
         before = set(sys.modules) - {{"json", "json.decoder", "json.scanner", "json.encoder", "_json"}}
         dumps = _probe_json.dumps
         del sys.modules["json"], _probe_json  # the probe's own json must not hide the code's
+        for _name in {PRELOADED!r}:  # a site .pth may import these at start-up: evicted, so a re-import shows
+            sys.modules.pop(_name, None)
         import numpy
         before |= set(sys.modules)
         result = {{}}
