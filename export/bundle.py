@@ -130,8 +130,9 @@ def model_spec(info: ModelInfo, options: ExportOptions) -> Spec:
         _channels(out_offset, info.outputs, "output offset"), _channels(out_scale, info.outputs, "output scale")
     )
     example = None if info.timesteps else info.window_steps
-    fields = (info.timesteps, info.features, info.outputs, info.sequence_output, x, y, False, "", example)
-    return Spec(*fields, info.vocabulary, info.heads, info.inputs, info.output_timesteps)
+    fields = (info.timesteps, info.features, info.outputs, info.sequence_output, x, y)
+    named = dict(example_timesteps=example, vocabulary=info.vocabulary, heads=info.heads, inputs=info.inputs)
+    return Spec(*fields, **named, output_timesteps=info.output_timesteps)
 
 
 def golden_inputs(info: ModelInfo, representative: np.ndarray | None, seed: int) -> np.ndarray:
