@@ -47,12 +47,18 @@ class Env:
     backends: tuple[str, ...]  # what `installed()` must report there
     auto: str  # what backend='auto' must pick
     numpy: str = "numpy"  # the bare-numpy baseline this env is measured against
-    runtime_module: str = ""  # for litert: which interpreter module must be used
+    runtime_module: str = ""  # for litert: which module must have made the interpreter (litert.runtime_module)
 
 
 ENVS = {
     "none": Env("none", "", ("numpy",), "numpy"),
-    "litert": Env("litert", "litert", ("litert", "numpy"), "litert", runtime_module="ai_edge_litert.interpreter"),
+    "litert": Env(
+        "litert",
+        "litert",
+        ("litert", "numpy"),
+        "litert",
+        runtime_module="ai_edge_litert._pywrap_litert_interpreter_wrapper",
+    ),
     "onnx": Env("onnx", "onnx", ("onnxruntime", "numpy"), "onnxruntime"),
     "tflite-runtime": Env(
         "tflite-runtime",

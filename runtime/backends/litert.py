@@ -12,6 +12,7 @@ get float32 in model units as for float32. Both take the slow path (no bound hot
 
 from __future__ import annotations
 
+import importlib
 from _thread import allocate_lock  # threading.Lock, without importing threading (cold start)
 from collections.abc import Sequence
 from typing import Any
@@ -19,12 +20,14 @@ from typing import Any
 import numpy as np
 
 from .. import optional
-from ..errors import ModelLoadError, ModelRunError, UnsupportedModelError
+from ..errors import EdgeRNNError, ModelLoadError, ModelRunError, UnsupportedModelError
 from ..manifest import ArtifactEntry, Spec
 from ..outputs import file_output, pack
 from ..vet.tflite_graph import check_graph
 from ..vet.tflite_ops import custom_ops
 from . import REGISTRY
+from .litert_native import WRAPPER, NativeInterpreter
+from .litert_native import create as create_native
 
 NAME = "litert"
 # How long a call waits for the interpreter another thread is running. LiteRT cannot cancel an invoke
@@ -54,15 +57,37 @@ def vet(content: bytes, file: str) -> None:
     check_graph(content, file)  # indices and op counts the interpreter trusts blindly
 
 
-def interpreter(content: bytes, file: str):
-    """A one-thread Interpreter on vetted bytes, tensors allocated (ModelLoadError if it cannot load)."""
-    module = interpreter_module()
+def interpreter(content: bytes, file: str, *, native: bool = True):
+    """A one-thread interpreter on vetted bytes, tensors allocated (ModelLoadError if it cannot load): made from
+    ai_edge_litert's C++ wrapper when `native` and this install has the one litert_native.py knows (cold
+    start), else the public Interpreter of `interpreter_module()`."""
+    wrapper = _wrapper_module() if native else None
+    module = None if wrapper is not None else interpreter_module()
     try:
-        interp = module.Interpreter(model_content=content, num_threads=1)
+        interp = create_native(wrapper, content, 1) if wrapper is not None else None
+        if interp is None:
+            interp = (module or interpreter_module()).Interpreter(model_content=content, num_threads=1)
         interp.allocate_tensors()
         return interp
+    except EdgeRNNError:
+        raise
     except Exception as exc:  # ValueError/RuntimeError on bad files, UnicodeDecodeError on bad names
         raise ModelLoadError(f"{file}: LiteRT cannot load it ({type(exc).__name__}: {exc})") from None
+
+
+def _wrapper_module():
+    """ai_edge_litert's interpreter wrapper module, when ai_edge_litert is installed and has it (else None)."""
+    if not optional.available(_MODULES[0]):
+        return None
+    try:
+        return importlib.import_module(WRAPPER)
+    except ImportError:
+        return None
+
+
+def runtime_module(interp) -> str:
+    """The module that made `interp`: ai_edge_litert's wrapper, or an interpreter module's Interpreter."""
+    return WRAPPER if isinstance(interp, NativeInterpreter) else type(interp).__module__
 
 
 class LiteRTBackend:
@@ -82,11 +107,11 @@ class LiteRTBackend:
         self._heads = len(spec.heads)  # several outputs: read them all, packed (runtime/outputs.py)
         self._outs: list[int] | None = None
         self._lock = allocate_lock()
-        self.runtime_module = interpreter_module().__name__
         self._build()
 
     def _build(self) -> None:
         interp = interpreter(self._content, self._file)
+        self.runtime_module = runtime_module(interp)  # which LiteRT ran it (benchmarks/clean_install.py checks)
         inputs, outputs = interp.get_input_details(), interp.get_output_details()
         count, kind = len(self._ports) or 1, "int32" if len(self._dtypes) == 1 else "float32 (or quantized int8)"
         if len(inputs) != count or not outputs or any(i["dtype"] not in self._dtypes for i in inputs):
@@ -231,70 +256,9 @@ def open(content: bytes, entry: ArtifactEntry, spec: Spec) -> LiteRTBackend:  # 
     return LiteRTBackend(content, entry, spec)
 
 
-class LiteRTStepBackend:
-    """A step model: several named inputs and outputs (the sample and each state), any batch.
+def open_step(content: bytes, entry: ArtifactEntry, inputs: Sequence[str], outputs: Sequence[str]):
+    """Open a step model whose tensors are named `inputs` and `outputs` in its signature (litert_step.py:
+    a window-only load never imports it)."""
+    from .litert_step import LiteRTStepBackend
 
-    Names come from the file's signature; tensors are then set and read by index, which costs
-    less per step than a SignatureRunner call. Calls hold the lock: many streams share one.
-    """
-
-    name = NAME
-
-    def __init__(self, content: bytes, entry: ArtifactEntry, inputs: Sequence[str], outputs: Sequence[str]) -> None:
-        vet(content, entry.file)
-        self._content, self._file = content, entry.file
-        self._names = (list(inputs), list(outputs))
-        self._lock = allocate_lock()
-        self._build()
-
-    def _build(self) -> None:
-        self._interp = interpreter(self._content, self._file)
-        try:
-            runner = self._interp.get_signature_runner()
-        except Exception as exc:  # no signature: not a step model edgernn wrote
-            raise ModelLoadError(
-                f"{self._file}: the step model has no signature ({exc}); re-export with --streaming."
-            ) from None
-        ins, outs = runner.get_input_details(), runner.get_output_details()
-        del runner  # it holds tensor views, which would block resize_tensor_input
-        missing = [n for n in self._names[0] if n not in ins] + [n for n in self._names[1] if n not in outs]
-        if missing:
-            raise ModelLoadError(
-                f"{self._file}: the step model lacks tensors {missing} named in the manifest (it has inputs "
-                f"{sorted(ins)}, outputs {sorted(outs)}); re-export the bundle with --streaming."
-            )
-        self._ins = [(int(ins[n]["index"]), int(ins[n]["shape"][1])) for n in self._names[0]]
-        self._outs = [int(outs[n]["index"]) for n in self._names[1]]
-        # Widths in the order of the names: StepModel.load checks them against the manifest.
-        self.step_widths = ([w for _, w in self._ins], [int(outs[n]["shape"][-1]) for n in self._names[1]])
-        self._batch = int(ins[self._names[0][0]]["shape"][0])
-
-    def _resize_all(self, batch: int) -> None:
-        for index, width in self._ins:
-            self._interp.resize_tensor_input(index, [batch, width])
-        self._interp.allocate_tensors()
-        self._batch = batch
-
-    def run_step(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """Run one step: float32 arrays in the order of `inputs`; returns arrays in the order of `outputs`."""
-        if not self._lock.acquire(True, BUSY_SECONDS):
-            _busy(self._file, BUSY_SECONDS)
-        try:
-            interp = self._interp  # read under the lock: a failed call by another thread may have rebuilt it
-            try:
-                if arrays[0].shape[0] != self._batch:
-                    self._resize_all(arrays[0].shape[0])
-                for (index, _), value in zip(self._ins, arrays):
-                    interp.set_tensor(index, value)
-                interp.invoke()
-                return [interp.get_tensor(index) for index in self._outs]
-            except Exception:
-                self._build()
-                raise
-        finally:
-            self._lock.release()
-
-
-def open_step(content: bytes, entry: ArtifactEntry, inputs: Sequence[str], outputs: Sequence[str]) -> LiteRTStepBackend:
-    """Open a step model whose tensors are named `inputs` and `outputs` in its signature."""
     return LiteRTStepBackend(content, entry, inputs, outputs)

@@ -11,6 +11,8 @@ import textwrap
 
 import pytest
 
+from edgernn.runtime import optional
+
 from conftest import MODELS, ROOT
 from helpers import installed_default_backends
 
@@ -25,6 +27,7 @@ DEFERRED = (
     "edgernn.runtime.tokens",
     "edgernn.runtime.inputs",  # several inputs (issue 13)
     "edgernn.runtime.backends.litert_inputs",
+    "edgernn.runtime.backends.litert_step",  # step models: read by load, opened by the first stream()
     "edgernn.runtime.stream",
     "edgernn.runtime.isolate",
     "edgernn.runtime.signing",
@@ -90,7 +93,11 @@ def test_a_plain_litert_load_and_predict_import_none_of_the_deferred_modules():
         from edgernn.runtime import load
         p = load({str(MODELS / "seed-lstm")!r}, backend="litert")
         result["y"] = float(p.predict([[[6.0], [7.0], [8.0], [9.0]]])[0, 0])
+        result["module"] = p.runner.runtime_module
     """)
     assert sorted(new & set(DEFERRED)) == []
+    if optional.available("ai_edge_litert"):  # made from its C++ wrapper (runtime/backends/litert_native.py)
+        assert "ai_edge_litert.interpreter" not in new
+        assert result["module"] == "ai_edge_litert._pywrap_litert_interpreter_wrapper"
     assert "edgernn.runtime.backends.litert" in new  # the probe sees the load's imports at all
     assert result["y"] == result["y"]  # a number came back, not NaN
