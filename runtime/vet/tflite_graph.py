@@ -53,6 +53,22 @@ MAX_TENSOR_BYTES = 256 << 20  # every declared tensor of a subgraph together (a 
 SHAPED_BY = {94: 0, 130: 1, 22: 1}  # FILL dims, BROADCAST_TO shape, RESHAPE new shape
 
 
+_INTS: dict[int, struct.Struct] = {}  # compiled once per vector length (cold start)
+_SLOTS: dict[int, struct.Struct] = {}
+
+
+class _Where:
+    """'subgraph I op K', formatted only when an error message needs it (63 ops a load, no error)."""
+
+    __slots__ = ("index", "op")
+
+    def __init__(self, index: int, op: int) -> None:
+        self.index, self.op = index, op
+
+    def __str__(self) -> str:
+        return f"subgraph {self.index} op {self.op}"
+
+
 class _Graph(_Reader):
     def bad(self, why: str) -> ModelLoadError:
         return ModelLoadError(f"{self.name}: not a valid .tflite file ({why}); re-export the bundle.")
@@ -67,7 +83,8 @@ class _Graph(_Reader):
         if not pos:
             return []
         start, count = self.vector_at(pos, 4)
-        return list(struct.unpack_from(f"<{count}i", self.data, start))
+        packed = _INTS.get(count) or _INTS.setdefault(count, struct.Struct(f"<{count}i"))  # one per length
+        return list(packed.unpack_from(self.data, start))
 
     def slots(self, table: int, width: int) -> list[int]:
         """The position of each of `table`'s first `width` fields (0: absent), its vtable read in one go:
@@ -79,8 +96,8 @@ class _Graph(_Reader):
             return [0] * width
         if vtable + 4 + 2 * count > size:
             self._unpack("<H", vtable + 2 + 2 * count)  # the last slot: raises the out-of-range error
-        offsets = struct.unpack_from(f"<{count}H", data, vtable + 4)
-        return [table + off if off else 0 for off in offsets] + [0] * (width - count)
+        packed = _SLOTS.get(count) or _SLOTS.setdefault(count, struct.Struct(f"<{count}H"))
+        return [table + off if off else 0 for off in packed.unpack_from(data, vtable + 4)] + [0] * (width - count)
 
     def check(self) -> None:
         root = self.deref(0)
@@ -127,7 +144,10 @@ class _Graph(_Reader):
                 if dims and (min(dims) < -1 or max(dims) > MAX_DIM):
                     raise self.bad(f"subgraph {index} tensor {i} has shape {dims}")
             kind = unpack("<b", at[T_TYPE]) if at[T_TYPE] else 0
-            total += self.elements(shape) * ITEM_BYTES.get(kind, 8)
+            count = 1
+            for d in shape:  # elements(shape), inlined: once per tensor of every load
+                count *= d if d > 1 else 1
+            total += count * ITEM_BYTES.get(kind, 8)
             kinds.append((buffer, kind))
         if total > MAX_TENSOR_BYTES:
             raise self.bad(f"subgraph {index} declares {total} bytes of tensors; the limit is {MAX_TENSOR_BYTES}")
@@ -141,15 +161,17 @@ class _Graph(_Reader):
         constant = {i for i, (buffer, _) in enumerate(kinds) if buffer < n_buffers and filled[buffer]}
         written = set(graph_inputs) | constant
         for k, op in enumerate(self.table_vector(sub, SG_OPERATORS)):
-            where = f"subgraph {index} op {k}"
+            where = _Where(index, k)  # formatted only into an error
             at = self.slots(op, OP_OPTIONS + 1)
             inputs, outputs = self.ints_at(at[OP_INPUTS]), self.ints_at(at[OP_OUTPUTS])
             builtin = self.operator(where, at, codes, n, n_subgraphs, inputs, outputs)
-            self.shaped_output(where, builtin, inputs, kinds, buffers)
+            if builtin in SHAPED_BY:
+                self.shaped_output(where, builtin, inputs, kinds, buffers)
+            if written.isdisjoint(outputs) and len(set(outputs)) == len(outputs):
+                written.update(outputs)
+                continue
             clash = [t for t in outputs if t in written]
-            if clash or len(set(outputs)) != len(outputs):
-                raise self.bad(f"{where} writes tensors {clash or outputs} that are constants, inputs or written twice")
-            written.update(outputs)
+            raise self.bad(f"{where} writes tensors {clash or outputs} that are constants, inputs or written twice")
 
     def has_data(self, buffers: list[int], index: int) -> bool:
         """Whether buffer `index` holds bytes (the tensor naming it is a constant)."""
@@ -163,7 +185,7 @@ class _Graph(_Reader):
             count *= max(d, 1)
         return count
 
-    def shaped_output(self, where: str, builtin: int, inputs: list[int], kinds: list, buffers: list[int]) -> None:
+    def shaped_output(self, where: object, builtin: int, inputs: list[int], kinds: list, buffers: list[int]) -> None:
         """An op that builds a tensor of a constant shape (FILL, BROADCAST_TO, RESHAPE): the shape's bytes."""
         at = SHAPED_BY.get(builtin)
         if at is None or at >= len(inputs) or inputs[at] < 0:
@@ -178,32 +200,41 @@ class _Graph(_Reader):
             raise self.bad(f"{where} builds a tensor of shape {list(dims)}; the limit is {MAX_TENSOR_BYTES} bytes")
 
     def operator(
-        self, where: str, at: list[int], codes: list[int], n_tensors: int, n_subgraphs: int, inputs: list, outputs: list
+        self,
+        where: object,
+        at: list[int],
+        codes: list[int],
+        n_tensors: int,
+        n_subgraphs: int,
+        inputs: list,
+        outputs: list,
     ) -> int:
         """Check one operator (`at`: the positions of its fields, see `slots`) against its opcode; returns
         the builtin code."""
         opcode = self._unpack("<I", at[OP_OPCODE]) if at[OP_OPCODE] else 0
         if opcode >= len(codes):
             raise self.bad(f"{where} uses opcode {opcode} of {len(codes)}")
-        lists = {OP_INPUTS: inputs, OP_OUTPUTS: outputs}
         named = inputs + outputs
         if named and (min(named) < -1 or max(named) >= n_tensors):
-            raise self.bad(
-                f"{where} names tensors {lists[OP_INPUTS]} -> {lists[OP_OUTPUTS]} outside 0..{n_tensors - 1}"
-            )
+            raise self.bad(f"{where} names tensors {inputs} -> {outputs} outside 0..{n_tensors - 1}")
         builtin = codes[opcode]
-        problem = arity_problem(builtin, len(lists[OP_INPUTS]), len(lists[OP_OUTPUTS]))
-        if problem.startswith("builtin op"):
-            raise UnsupportedModelError(f"{self.name}: {where}: {problem}; re-export the bundle with 'edgernn export'.")
+        problem = arity_problem(builtin, len(inputs), len(outputs))
         if problem:
+            if problem.startswith("builtin op"):
+                raise UnsupportedModelError(
+                    f"{self.name}: {where}: {problem}; re-export the bundle with 'edgernn export'."
+                )
             raise self.bad(f"{where}: {problem}")
-        optional = OPTIONAL_INPUTS.get(builtin, ())
-        absent = [k for k, t in enumerate(inputs) if t == -1 and k not in optional] if -1 in inputs else []
-        if absent:
-            raise self.bad(f"{where} (builtin {builtin}) marks inputs {absent} absent (-1); the op requires them")
-        if -1 in lists[OP_OUTPUTS]:
+        if -1 in inputs:
+            optional = OPTIONAL_INPUTS.get(builtin, ())
+            absent = [k for k, t in enumerate(inputs) if t == -1 and k not in optional]
+            if absent:
+                raise self.bad(f"{where} (builtin {builtin}) marks inputs {absent} absent (-1); the op requires them")
+        if -1 in outputs:
             raise self.bad(f"{where} (builtin {builtin}) marks an output absent (-1)")
-        options_type = self._unpack("<B", at[OP_OPTIONS_TYPE]) if at[OP_OPTIONS_TYPE] else 0
+        options_type = self._unpack("<B", at[OP_OPTIONS_TYPE]) if at[OP_OPTIONS_TYPE] else 0  # in the file
+        if builtin not in COUNTED and builtin != WHILE:
+            return builtin
         options_pos = at[OP_OPTIONS] or None
         if builtin in COUNTED:
             union, field, against = COUNTED[builtin]
@@ -212,8 +243,9 @@ class _Graph(_Reader):
                 if options_type != union or options_pos is None
                 else self.scalar(self.deref(options_pos), field, "<i", 0)
             )
-            if count != len(lists[against]) or count == 0:
-                raise self.bad(f"{where} (builtin {builtin}) declares {count} tensors but lists {len(lists[against])}")
+            listed = len(inputs if against == OP_INPUTS else outputs)
+            if count != listed or count == 0:
+                raise self.bad(f"{where} (builtin {builtin}) declares {count} tensors but lists {listed}")
         elif builtin == WHILE:
             if options_type != WHILE_OPTIONS or options_pos is None:
                 raise self.bad(f"{where} (WHILE) has no WhileOptions")
