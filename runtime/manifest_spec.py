@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import checks
 from .errors import ManifestError
-from .outputs import Head, packed_width
 from .records import CONVENTION, Affine, Spec
+
+if TYPE_CHECKING:  # outputs.py is imported by the bundles with several inputs or outputs only (cold start)
+    from .outputs import Head
 
 
 def parse_spec(raw: Mapping[str, Any], where: checks.Where) -> Spec:
@@ -57,6 +59,8 @@ def _inputs(inp: Mapping[str, Any], features: int | None, vocabulary: int | None
     """input.inputs: the named inputs of a model with several (absent: one input, every older bundle)."""
     if inp.get("inputs") is None:
         return ()
+    from .outputs import packed_width
+
     ports = _named(inp["inputs"], "input.inputs", where)
     if vocabulary or inp["timesteps"] is None or packed_width(ports) != features:
         raise ManifestError(
@@ -73,6 +77,8 @@ def _heads(out: Mapping[str, Any], outputs: int, where: checks.Where) -> tuple[H
     raw = out.get("heads")
     if raw is None:
         return ()
+    from .outputs import packed_width
+
     heads = _named(raw, "output.heads", where)
     if packed_width(heads) != outputs:
         raise ManifestError(f"{where}: output.heads hold {packed_width(heads)} values a row, output.outputs {outputs}.")
@@ -81,6 +87,8 @@ def _heads(out: Mapping[str, Any], outputs: int, where: checks.Where) -> tuple[H
 
 def _named(raw: Any, what: str, where: checks.Where) -> tuple[Head, ...]:
     """A list of 2 or more {'name', 'shape'} with distinct names (output.heads, input.inputs)."""
+    from .outputs import Head
+
     ok = isinstance(raw, list) and len(raw) > 1 and all(isinstance(h, dict) for h in raw)
     heads = []
     for h in raw if ok else ():

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .backends import WindowRunner
 from .errors import InputError, RunTimeoutError
 from .guard import as_float32, run_error
 from .manifest import ArtifactEntry
@@ -23,6 +22,7 @@ from .manifest import ArtifactEntry
 if TYPE_CHECKING:  # annotations only
     from collections.abc import Mapping
 
+    from .backends import WindowRunner
     from .bundle import Bundle
     from .stream import StepModel, Stream
 

@@ -7,14 +7,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import checks
 from .errors import ManifestError
 from .frozen import factory, record, replace
-from .outputs import Head
+
+if TYPE_CHECKING:  # a one-output bundle never loads outputs.py (cold start)
+    from .outputs import Head
 
 FORMAT_NAME = "edgernn-bundle"
 SCHEMA_VERSION = 1

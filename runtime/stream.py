@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
 from . import backends
-from .backends import StepRunner
 from .errors import InputError, ManifestError
 from .guard import as_float32, run_error
 from .inputs import split
 from .manifest import ArtifactEntry, Spec, StreamingBlock
+
+if TYPE_CHECKING:
+    from .backends import StepRunner
 
 
 class StepModel:

@@ -13,7 +13,7 @@ import importlib
 import os
 from collections.abc import Sequence
 from types import ModuleType
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -23,27 +23,27 @@ from ..frozen import named_tuple
 from ..guard import check_io
 from ..manifest import ArtifactEntry, Spec
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # annotations only; typing's Protocol classes cost ~50 us of cold start to define
+    from typing import Protocol
+
     from ..manifest import Manifest
 
+    class WindowRunner(Protocol):
+        """A window model loaded in one runtime: float32 (batch, timesteps, features) model units in and out."""
 
-class WindowRunner(Protocol):
-    """A window model loaded in one runtime: float32 (batch, timesteps, features) model units in and out."""
+        name: str
+        input_shape: list  # the model's own shapes, free dims as -1/None/a name: checked against the manifest
+        output_shape: list
 
-    name: str
-    input_shape: list  # the model's own shapes, free dims as -1/None/a name: checked against the manifest
-    output_shape: list
+        def run(self, x: np.ndarray) -> np.ndarray: ...
 
-    def run(self, x: np.ndarray) -> np.ndarray: ...
+    class StepRunner(Protocol):
+        """A step model loaded in one runtime: (x_t, *states) -> [y_t, *next states], float32 (batch, width)."""
 
+        name: str
+        step_widths: tuple[list, list]  # last-axis widths of the inputs and outputs (None where free)
 
-class StepRunner(Protocol):
-    """A step model loaded in one runtime: (x_t, *states) -> [y_t, *next states], float32 (batch, width)."""
-
-    name: str
-    step_widths: tuple[list, list]  # last-axis widths of the inputs and outputs (None where free)
-
-    def run_step(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]: ...
+        def run_step(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]: ...
 
 
 @named_tuple  # a NamedTuple-like row, defined without exec (cold start, frozen.py)

@@ -22,7 +22,6 @@ import numpy as np
 from .. import optional
 from ..errors import EdgeRNNError, ModelLoadError, ModelRunError, UnsupportedModelError
 from ..manifest import ArtifactEntry, Spec
-from ..outputs import file_output, pack
 from ..vet.tflite_graph import check_graph
 from ..vet.tflite_ops import custom_ops
 from . import REGISTRY
@@ -126,7 +125,9 @@ class LiteRTBackend:
         self._quant_in = None if inp["dtype"] == np.int32 else _quantization(inp)  # token ids go in as they are
         self._quant_out = _quantization(out)
         if self._heads:  # before _bind: several outputs never take the one-output hot path
-            self._outs = _head_indices(interp, self._heads, self._file)
+            from ..outputs import pack  # several outputs only: a one-output load never imports outputs.py
+
+            self._outs, self._pack = _head_indices(interp, self._heads, self._file), pack
         self._bind(inp["shape"])
         self._dynamic_batch = int(signature[0]) == -1
         self._batch, self._steps = int(inp["shape"][0]), int(inp["shape"][1]) if len(inp["shape"]) > 1 else 0
@@ -179,7 +180,7 @@ class LiteRTBackend:
         self._interp.set_tensor(self._in, x)
         self._interp.invoke()
         if self._outs:
-            return pack([self._interp.get_tensor(i) for i in self._outs])
+            return self._pack([self._interp.get_tensor(i) for i in self._outs])
         y = self._interp.get_tensor(self._out)
         if self._quant_out is not None:
             scale, zero = self._quant_out
@@ -220,6 +221,8 @@ def _busy(file: str, seconds: float) -> None:
 def _head_indices(interp, count: int, file: str) -> list[int]:
     """The tensor indices of signature outputs output_0 .. output_{count-1} (the manifest's head order)."""
     outputs = interp._get_full_signature_list().get("serving_default", {}).get("outputs", {})
+    from ..outputs import file_output
+
     names = [file_output(i) for i in range(count)]
     if sorted(outputs) != sorted(names):
         raise ModelLoadError(

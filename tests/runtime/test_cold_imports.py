@@ -24,6 +24,7 @@ DEFERRED = (
     "edgernn.runtime.compare",
     "edgernn.runtime.data",
     "edgernn.runtime.heads",
+    "edgernn.runtime.outputs",  # several outputs or inputs only
     "edgernn.runtime.tokens",
     "edgernn.runtime.inputs",  # several inputs (issue 13)
     "edgernn.runtime.backends.litert_inputs",
