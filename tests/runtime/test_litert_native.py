@@ -7,9 +7,10 @@ every answer must be what the public Interpreter gives on the same file.
 import numpy as np
 import pytest
 
-from conftest import MODELS
 from edgernn.runtime import load, optional
 from edgernn.runtime.errors import ModelLoadError
+
+from conftest import MODELS
 
 pytestmark = pytest.mark.skipif(not optional.available("ai_edge_litert"), reason="needs ai-edge-litert")
 
