@@ -1,4 +1,4 @@
-"""LiteRT backend: ai_edge_litert's Interpreter, else tflite_runtime's.
+"""LiteRT backend: ai_edge_litert's interpreter (made from its C++ wrapper, litert_native.py), else tflite_runtime's.
 
 An Interpreter is not thread-safe, so every call holds the backend's lock. Graphs with a free
 batch dimension are resized when the batch changes; graphs fixed at batch 1 (the WHILE-loop form)
@@ -12,81 +12,23 @@ get float32 in model units as for float32. Both take the slow path (no bound hot
 
 from __future__ import annotations
 
-import importlib
 from _thread import allocate_lock  # threading.Lock, without importing threading (cold start)
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from .. import optional
-from ..errors import EdgeRNNError, ModelLoadError, ModelRunError, UnsupportedModelError
+from ..errors import ModelLoadError
 from ..manifest import ArtifactEntry, Spec
-from ..vet.tflite_graph import check_graph
-from ..vet.tflite_ops import custom_ops
-from . import REGISTRY
-from .litert_native import WRAPPER, NativeInterpreter
-from .litert_native import create as create_native
-
-NAME = "litert"
-# How long a call waits for the interpreter another thread is running. LiteRT cannot cancel an invoke
-# (its Python Interpreter has no cancellation call; only the C API's CompiledModel has one), so a model
-# that hangs holds the lock for good: the other threads then get a ModelRunError instead of waiting forever.
-# One call holds the lock for at most MAX_CHUNK (4096) windows: milliseconds for these models.
-BUSY_SECONDS = 60.0
-_MODULES = tuple(f"{m}.interpreter" for m in REGISTRY[NAME].requires)  # the maintained one first
-
-
-def interpreter_module():
-    """ai_edge_litert's interpreter module, else tflite_runtime's (MissingExtraError naming both)."""
-    for name in _MODULES:
-        if optional.available(name):
-            return optional.require(name, "the litert backend")
-    raise optional.missing(_MODULES[0], "the litert backend (or 'edgernn[tflite-runtime]' on Python < 3.12)")
-
-
-def vet(content: bytes, file: str) -> None:
-    """Refuse Flex/custom ops and malformed graphs before the interpreter parses the file."""
-    found = custom_ops(content, file)
-    if found:
-        raise UnsupportedModelError(
-            f"{file}: uses custom or Flex ops {sorted(set(found))}, which standalone "
-            "interpreters cannot run; re-export with builtin ops only."
-        )
-    check_graph(content, file)  # indices and op counts the interpreter trusts blindly
-
-
-def interpreter(content: bytes, file: str, *, native: bool = True):
-    """A one-thread interpreter on vetted bytes, tensors allocated (ModelLoadError if it cannot load): made from
-    ai_edge_litert's C++ wrapper when `native` and this install has the one litert_native.py knows (cold
-    start), else the public Interpreter of `interpreter_module()`."""
-    wrapper = _wrapper_module() if native else None
-    module = None if wrapper is not None else interpreter_module()
-    try:
-        interp = create_native(wrapper, content, 1) if wrapper is not None else None
-        if interp is None:
-            interp = (module or interpreter_module()).Interpreter(model_content=content, num_threads=1)
-        interp.allocate_tensors()
-        return interp
-    except EdgeRNNError:
-        raise
-    except Exception as exc:  # ValueError/RuntimeError on bad files, UnicodeDecodeError on bad names
-        raise ModelLoadError(f"{file}: LiteRT cannot load it ({type(exc).__name__}: {exc})") from None
-
-
-def _wrapper_module():
-    """ai_edge_litert's interpreter wrapper module, when ai_edge_litert is installed and has it (else None)."""
-    if not optional.available(_MODULES[0]):
-        return None
-    try:
-        return importlib.import_module(WRAPPER)
-    except ImportError:
-        return None
-
-
-def runtime_module(interp) -> str:
-    """The module that made `interp`: ai_edge_litert's wrapper, or an interpreter module's Interpreter."""
-    return WRAPPER if isinstance(interp, NativeInterpreter) else type(interp).__module__
+from .litert_open import (  # noqa: F401 - interpreter_module and vet: litert.* for tflm, export and tests
+    BUSY_SECONDS,
+    NAME,
+    _busy,
+    interpreter,
+    interpreter_module,
+    runtime_module,
+    vet,
+)
 
 
 class LiteRTBackend:
@@ -208,14 +150,6 @@ class LiteRTBackend:
             raise
         finally:
             lock.release()
-
-
-def _busy(file: str, seconds: float) -> None:
-    raise ModelRunError(
-        f"{file}: another call has held this LiteRT interpreter for more than {seconds:g} s (a model that "
-        "hangs?) and LiteRT cannot stop it; this call gave up. Run 'edgernn validate --isolate' on the bundle, "
-        "or load untrusted bundles with isolate=True."
-    )
 
 
 def _head_indices(interp, count: int, file: str) -> list[int]:

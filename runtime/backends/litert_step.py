@@ -1,7 +1,7 @@
 """LiteRT step models: the sample and each state as named tensors, one invoke per step.
 
 Opened by litert.open_step; the public Interpreter (its SignatureRunner names the tensors), never the
-wrapper-made one of litert_native.py.
+wrapper-made one of litert_open.py.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import ModelLoadError
 from ..manifest import ArtifactEntry
-from .litert import BUSY_SECONDS, NAME, _busy, interpreter, vet
+from .litert_open import BUSY_SECONDS, NAME, _busy, interpreter, vet
 
 
 class LiteRTStepBackend:

@@ -97,7 +97,7 @@ def test_a_plain_litert_load_and_predict_import_none_of_the_deferred_modules():
         result["module"] = p.runner.runtime_module
     """)
     assert sorted(new & set(DEFERRED)) == []
-    if optional.available("ai_edge_litert"):  # made from its C++ wrapper (runtime/backends/litert_native.py)
+    if optional.available("ai_edge_litert"):  # made from its C++ wrapper (runtime/backends/litert_open.py)
         assert "ai_edge_litert.interpreter" not in new
         assert result["module"] == "ai_edge_litert._pywrap_litert_interpreter_wrapper"
     assert "edgernn.runtime.backends.litert" in new  # the probe sees the load's imports at all

@@ -1,4 +1,4 @@
-"""The wrapper-made LiteRT interpreter (runtime/backends/litert_native.py) against ai_edge_litert's own Interpreter.
+"""The wrapper-made LiteRT interpreter (runtime/backends/litert_open.py) against ai_edge_litert's own Interpreter.
 
 The window backend makes its interpreter from the C++ wrapper (cold start); every detail it reads and
 every answer must be what the public Interpreter gives on the same file.
