@@ -19,11 +19,12 @@ _CONSTANTS = {"-Infinity": float("-inf"), "Infinity": float("inf"), "NaN": float
 
 
 def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    keys = [k for k, _ in pairs]
-    if len(set(keys)) != len(keys):
+    out = dict(pairs)  # the one pass every object of a load takes; keys are counted only when one repeats
+    if len(out) != len(pairs):
+        keys = [k for k, _ in pairs]
         repeated = sorted({k for k in keys if keys.count(k) > 1})
         raise ValueError(f"key {repeated[0]!r} appears more than once (JSON parsers disagree on which wins)")
-    return dict(pairs)
+    return out
 
 
 class _Context:
