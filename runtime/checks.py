@@ -68,6 +68,15 @@ def string_list(value: Any, what: str, where: Where, example: str) -> tuple[str,
     return tuple(value)
 
 
+def file_fields(raw: dict, what: str, where: Where) -> tuple[str, int, str]:
+    """(file, bytes, sha256) of a manifest entry, each checked: what a FileEntry and an ArtifactEntry share."""
+    return (
+        file_name(raw.get("file"), where),
+        size(raw.get("bytes"), what, where),
+        sha256(raw.get("sha256"), what, where),
+    )
+
+
 def file_name(value: Any, where: Where) -> str:
     """`value` if it is a plain file name inside the bundle (no '..', separators or absolute paths)."""
     if not isinstance(value, str) or not value or value in (".", ".."):

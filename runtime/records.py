@@ -156,17 +156,13 @@ class FileEntry:
     @classmethod
     def parse(cls, raw: Any, what: str, where: checks.Where) -> FileEntry:
         raw = checks.obj(raw, what, where)
-        return cls(
-            checks.file_name(raw.get("file"), where),
-            checks.size(raw.get("bytes"), what, where),
-            checks.sha256(raw.get("sha256"), what, where),
-            {k: v for k, v in raw.items() if k not in ("file", "bytes", "sha256")},
-        )
+        return cls(*checks.file_fields(raw, what, where), {k: v for k, v in raw.items() if k not in _FILE_KEYS})
 
     def to_json(self) -> dict[str, Any]:
         return {"file": self.file, "bytes": self.bytes, "sha256": self.sha256, **self.extra}
 
 
+_FILE_KEYS = ("file", "bytes", "sha256")
 # Fields of an artifact entry the code reads, in the order they are written; the rest are `extra`.
 _PROOF = ("max_abs_error", "mean_abs_error", "max_rel_error", "tolerance", "verified_with")
 
@@ -217,11 +213,11 @@ class ArtifactEntry:
         if missing:
             raise ManifestError(f"{where}: artifact {raw.get('file', '?')!r} is missing {missing}.")
         what = f"artifact {raw['file']!r}"
-        file = FileEntry.parse(raw, what, where)
+        name, size, digest = checks.file_fields(raw, what, where)  # no FileEntry made to be dropped
         fmt = raw["format"]
         if not isinstance(fmt, str) or fmt not in SUFFIXES:
             raise ManifestError(f"{where}: {what} has format {fmt!r}; expected one of {tuple(SUFFIXES)}.")
-        if not file.file.endswith(SUFFIXES[fmt]):
+        if not name.endswith(SUFFIXES[fmt]):
             raise ManifestError(
                 f"{where}: {what} has format {fmt!r} but not the '{SUFFIXES[fmt]}' suffix; "
                 "the manifest and the file disagree."
@@ -242,12 +238,12 @@ class ArtifactEntry:
         batch = raw.get("batch", "dynamic")
         known = _ARTIFACT_FIELDS
         return cls(
-            file=file.file,
+            file=name,
             format=fmt,
             variant=variant,
             role=role,
-            bytes=file.bytes,
-            sha256=file.sha256,
+            bytes=size,
+            sha256=digest,
             graph_form=str(raw.get("graph_form", "")),
             graph_form_reason=str(raw.get("graph_form_reason", "")),
             batch=batch if isinstance(batch, int) and not isinstance(batch, bool) else None,
