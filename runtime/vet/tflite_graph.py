@@ -53,8 +53,9 @@ MAX_TENSOR_BYTES = 256 << 20  # every declared tensor of a subgraph together (a 
 SHAPED_BY = {94: 0, 130: 1, 22: 1}  # FILL dims, BROADCAST_TO shape, RESHAPE new shape
 
 
-_INTS: dict[int, struct.Struct] = {}  # compiled once per vector length (cold start)
-_SLOTS: dict[int, struct.Struct] = {}
+_INTS: dict[int, struct.Struct] = {}  # compiled once per vector length up to _CACHED (cold start)
+_CACHED = 64
+_SLOTS: dict[int, struct.Struct] = {}  # at most one per width asked of slots()
 
 
 class _Where:
@@ -83,7 +84,11 @@ class _Graph(_Reader):
         if not pos:
             return []
         start, count = self.vector_at(pos, 4)
-        packed = _INTS.get(count) or _INTS.setdefault(count, struct.Struct(f"<{count}i"))  # one per length
+        packed = _INTS.get(count)
+        if packed is None:
+            packed = struct.Struct(f"<{count}i")
+            if count <= _CACHED:  # shapes and op lists; a hostile file's odd lengths never grow the cache
+                _INTS[count] = packed
         return list(packed.unpack_from(self.data, start))
 
     def slots(self, table: int, width: int) -> list[int]:
