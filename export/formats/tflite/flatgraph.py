@@ -126,3 +126,20 @@ class Subgraph:
         o.inputs, o.outputs = [int(i) for i in inputs], [int(i) for i in outputs]
         o.builtinOptionsType, o.builtinOptions = opts
         self.graph.operators.append(o)
+
+
+def subgraph_ops(content: bytes) -> list[dict[str, int]]:
+    """Builtin op names and counts per subgraph of a .tflite file (the interpreter lists the first only)."""
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    s = _schema()
+    names = {v: k for k, v in vars(s.BuiltinOperator).items() if not k.startswith("_")}
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(content))
+    counts = []
+    for graph in model.subgraphs:
+        ops: dict[str, int] = {}
+        for op in graph.operators or []:
+            name = names.get(model.operatorCodes[op.opcodeIndex].builtinCode, "CUSTOM")
+            ops[name] = ops.get(name, 0) + 1
+        counts.append(dict(sorted(ops.items())))
+    return counts

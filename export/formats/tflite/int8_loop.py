@@ -34,24 +34,24 @@ _SIG, _TANH = (1 / 256, -128), (1 / 128, 0)  # TFLite's int8 LOGISTIC and TANH o
 _PASS = ("InputLayer", "Dropout", "GaussianNoise", "GaussianDropout", "AlphaDropout")
 
 
-def loop_refusal(model, info) -> str:
-    """Why the loop form does not cover `model` ('' when it does)."""
+def loop_refusal(info) -> str:
+    """Why the loop form does not cover the model `info` describes ('' when it does)."""
     if len(info.heads) > 1 or len(info.inputs) > 1 or info.features is None or info.mask_value is not None:
         return f"the int8 loop covers {WHILE_FORM_MODELS}, one float input and one output, no masking"
     if info.timesteps is None:
         return "the int8 loop is written for a fixed number of timesteps; this model takes any T"
-    layers = [layer for layer in model.layers if type(layer).__name__ not in _PASS]
-    kinds = [type(layer).__name__ for layer in layers]
-    if not kinds or kinds[0] != "LSTM" or any(k != "Dense" for k in kinds[1:]) or len(kinds) < 2:
+    layers = [layer for layer in info.layers if layer["class"] not in _PASS]
+    kinds = [layer["class"] for layer in layers]  # a wrapper (Bidirectional, TimeDistributed) is its own kind
+    if len(kinds) < 2 or kinds[0] != "LSTM" or any(k != "Dense" for k in kinds[1:]):
         return f"the int8 loop covers {WHILE_FORM_MODELS}; this model is {' -> '.join(kinds)}"
-    cfg = layers[0].get_config()
-    if (cfg.get("activation"), cfg.get("recurrent_activation")) != ("tanh", "sigmoid"):
-        return f"LSTM {layers[0].name!r} has activations other than tanh/sigmoid (TFLite's int8 kernels)"
-    if cfg.get("return_sequences") or cfg.get("go_backwards"):
-        return f"LSTM {layers[0].name!r} returns sequences or runs backwards; the int8 loop keeps the last h"
+    lstm = layers[0]
+    if (lstm.get("activation"), lstm.get("recurrent_activation")) != ("tanh", "sigmoid"):
+        return f"LSTM {lstm['name']!r} has activations other than tanh/sigmoid (TFLite's int8 kernels)"
+    if lstm.get("return_sequences") or lstm.get("go_backwards"):
+        return f"LSTM {lstm['name']!r} returns sequences or runs backwards; the int8 loop keeps the last h"
     for dense in layers[1:]:
-        if dense.get_config().get("activation") not in ("linear", "relu"):
-            return f"Dense {dense.name!r} has activation {dense.get_config()['activation']!r} (linear or relu only)"
+        if dense.get("activation") not in ("linear", "relu"):
+            return f"Dense {dense['name']!r} has activation {dense.get('activation')!r} (linear or relu only)"
     return ""
 
 
