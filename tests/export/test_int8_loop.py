@@ -1,0 +1,95 @@
+"""The int8 variant's hand-built WHILE loop (export/formats/tflite/int8_loop.py), issue 18's size target.
+
+On the acceptance LSTM(64) on (24, 3): one loop body instead of 24 copies of the step, a free batch,
+values against Keras on windows neither calibration nor the held-out split saw. Models the loop does
+not cover keep the unrolled int8 form and say why.
+"""
+
+import numpy as np
+import pytest
+
+from edgernn.export import inspect_model
+from edgernn.export.formats.tflite.int8_loop import loop_refusal
+from edgernn.export.formats.tflite.quantize import variant_forms
+from edgernn.runtime import load
+from edgernn.runtime.compare import compare, output_range, tolerance
+
+from helpers import artifact_json
+
+STEP_OPS = {"ADD": 3, "FULLY_CONNECTED": 1, "GATHER": 1, "LOGISTIC": 3, "MUL": 3, "SPLIT": 1, "TANH": 2}
+
+
+def test_int8_lstm64_is_one_while_loop_under_30_percent_of_float32(quant_bundle):
+    int8, f32 = artifact_json(quant_bundle, "tflite", "int8"), artifact_json(quant_bundle, "tflite", "float32")
+    assert int8["graph_form"] == "while" and int8["batch"] == "dynamic"
+    assert int8["ops"]["WHILE"] == 1 and "UNPACK" not in int8["ops"]  # the steps are not unrolled
+    assert int8["ops_per_step"] == STEP_OPS  # ADD: the gates' sum, the cell state, the step counter
+    assert int8["bytes"] / f32["bytes"] <= 0.30, f"{int8['bytes']} of {f32['bytes']} bytes"
+    assert f32["ops"]["FULLY_CONNECTED"] == 49  # neighbour: the float file is unrolled (24 x 2 + the head)
+    assert int8["weights"].get("int8", 0) >= 3 and "float32" not in int8["weights"]
+    assert int8["weight_scales"] == "per channel" and "hand-built int8 loop" in int8["quantizer"]
+    assert int8["p99_of_range"] <= 0.03 and int8["holdout_windows"] >= 256
+
+
+@pytest.mark.parametrize("batch", [1, 7, 256])
+def test_int8_loop_matches_keras_at_any_batch(quant_bundle, lstm64_fresh, batch):
+    x, ref = lstm64_fresh[0][:batch], lstm64_fresh[1][:batch]
+    predictor = load(quant_bundle, backend="litert", variant="int8")
+    assert predictor.artifact.graph_form == "while"
+    got = predictor.predict(x)
+    span = output_range(lstm64_fresh[1])
+    result = compare(ref, got, tolerance("tflite", "int8", span))
+    assert result, result.describe()
+    assert 0 < result.max_abs_error  # integer arithmetic, not the float file
+    err = np.abs(got - ref)
+    assert np.percentile(err, 99) / span <= 0.03  # the issue's int8 target, on windows export never saw
+
+
+def test_int8_loop_rows_are_independent(quant_bundle, lstm64_fresh):
+    """Each row runs from the zero state: the batch answer is the rows' answers one by one, bit for bit."""
+    x = lstm64_fresh[0][:5]
+    predictor = load(quant_bundle, backend="litert", variant="int8")
+    one_by_one = np.concatenate([predictor.predict(x[i : i + 1]) for i in (4, 3, 2, 1, 0)])[::-1]
+    np.testing.assert_array_equal(predictor.predict(x), one_by_one)
+
+
+def test_other_models_keep_the_unrolled_int8_and_say_why_not_the_loop(quant_bundles, zoo_models):
+    _, gru = quant_bundles["gru"]
+    entry = artifact_json(gru, "tflite", "int8")
+    assert entry["graph_form"] == "unrolled"
+    assert entry["forms_refused"][0].startswith("while: the int8 loop covers one LSTM layer")
+    assert "GRU -> Dense" in entry["forms_refused"][0]
+    why = {key: loop_refusal(inspect_model(zoo_models[key])) for key in ("lstm-stacked", "lstm-bidirectional")}
+    assert "LSTM -> LSTM -> Dense" in why["lstm-stacked"] and "Bidirectional -> Dense" in why["lstm-bidirectional"]
+    assert loop_refusal(inspect_model(zoo_models["lstm-single"])) == ""  # neighbour
+
+
+def test_the_loop_comes_first_for_int8_only_and_needs_no_unrolling(zoo_models):
+    single = inspect_model(zoo_models["lstm-single"])
+    assert [f.name for f in variant_forms(single, "int8")] == ["while", "unrolled", "fused_batch1"]
+    assert [f.name for f in variant_forms(single, "dynamic")] == ["unrolled", "while_batch1"]
+    from dataclasses import replace
+
+    long = replace(single, timesteps=300)  # past UNROLL_MAX_TIMESTEPS: the loop still takes a free batch
+    assert [f.name for f in variant_forms(long, "int8")] == ["while", "fused_batch1"]
+
+
+def test_a_long_lstm_exports_a_free_batch_int8_loop(tmp_path):
+    """T = 300 is too long to unroll; int8 was batch-1 fused (which clips the cell state at 10) and is now
+    the loop, proven against Keras on held-out windows at any batch."""
+    from edgernn.export import export_bundle
+    from edgernn.train import build_model
+    from edgernn.train.fit import Recipe, fit
+
+    rng = np.random.default_rng(3)
+    t = np.arange(300) * 0.05
+    x = np.stack([np.sin(t * (1 + f) + rng.uniform(0, 6, (400, 1))) for f in range(2)], axis=-1).astype(np.float32)
+    y = x[:, -1, :1] * 0.5
+    model = build_model("lstm", 8, timesteps=300, features=2, seed=1)
+    fit(model, x, y, recipe=Recipe(cell="lstm", epochs=1, batch_size=64, seed=0))
+    path = export_bundle(model, tmp_path / "long", formats=("tflite",), representative=x, quantize="int8").path
+    entry = artifact_json(path, "tflite", "int8")
+    assert entry["graph_form"] == "while" and entry["batch"] == "dynamic", entry.get("forms_refused")
+    ref = np.asarray(model(x[:3], training=False))
+    got = load(path, backend="litert", variant="int8").predict(x[:3])
+    assert compare(ref, got, tolerance("tflite", "int8", output_range(np.asarray(model(x, training=False)))))
