@@ -57,6 +57,9 @@ _LOOP = (
     "24% of float32's bytes (unrolled int8: 58%), batch 1 0.69x float32's latency, batch 1024 1.8x its "
     "throughput (measured, docs/quantization.md)"
 )
+# The loop is kept only where it is as accurate as issue 18 asks of int8 (p99 <= 3% of the output range).
+# seed-lstm (10 units, 4 steps, output range 0.22): 4.7%, beside fused_batch1's 3.0%, so it keeps that form.
+LOOP_MAX_P99 = 0.03
 _COMPACT = "one loop body instead of one copy of the step per timestep: quantizing shrinks weights, not ops"
 _ANY_BATCH = {
     "int8": "any batch; LiteRT runs its int8 fully-connected kernels (XNNPACK QS8): faster than float32 "
@@ -191,7 +194,18 @@ def write_variant(job: VariantJob) -> ArtifactEntry:
     def write(form: GraphForm) -> ArtifactEntry:
         return quantize_tflite(job.model, path, job.info, job.variant, form, job.calibration)
 
-    entry = try_forms(path, variant_forms(job.info, job.variant), write, job.measure)
+    def prove(content: bytes, entry: ArtifactEntry) -> ArtifactEntry:
+        entry = job.measure(content, entry)
+        p99 = entry.extra.get("p99_of_range") or 0.0
+        if entry.graph_form == WHILE and p99 > LOOP_MAX_P99:
+            raise ExportError(
+                f"p99 error {p99:.2%} of the output range on the held-out windows, above the {LOOP_MAX_P99:.0%} the "
+                "loop must meet to replace the other forms (each step rounds h and c to int8: on small output "
+                "ranges that noise adds up)"
+            )
+        return entry
+
+    entry = try_forms(path, variant_forms(job.info, job.variant), write, prove)
     refusal = loop_refusal(job.info) if job.variant == "int8" else ""
     if refusal:  # the loop was not tried: say why the file is not in the smallest int8 form
         entry = entry.with_(forms_refused=[f"{WHILE}: {refusal}", *entry.extra.get("forms_refused", [])])
