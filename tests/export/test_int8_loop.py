@@ -53,15 +53,44 @@ def test_int8_loop_rows_are_independent(quant_bundle, lstm64_fresh):
     np.testing.assert_array_equal(predictor.predict(x), one_by_one)
 
 
-def test_other_models_keep_the_unrolled_int8_and_say_why_not_the_loop(quant_bundles, zoo_models):
-    _, gru = quant_bundles["gru"]
-    entry = artifact_json(gru, "tflite", "int8")
+def test_gru_takes_the_loop_and_other_models_keep_the_unrolled_int8_saying_why(quant_bundles, zoo_models):
+    gru_model, gru = quant_bundles["gru"]
+    loop = artifact_json(gru, "tflite", "int8")
+    assert loop["graph_form"] == "while" and loop["batch"] == "dynamic"
+    assert loop["ops_per_step"] == {
+        "ADD": 5,
+        "FULLY_CONNECTED": 1,
+        "GATHER": 1,
+        "LOGISTIC": 2,
+        "MUL": 2,
+        "SPLIT": 2,
+        "SUB": 1,
+        "TANH": 1,
+    }
+    assert loop["size_ratio"] <= 0.30
+    _, rnn = quant_bundles["simple_rnn"]
+    entry = artifact_json(rnn, "tflite", "int8")
     assert entry["graph_form"] == "unrolled"
-    assert entry["forms_refused"][0].startswith("while: the int8 loop covers one LSTM layer")
-    assert "GRU -> Dense" in entry["forms_refused"][0]
-    why = {key: loop_refusal(inspect_model(zoo_models[key])) for key in ("lstm-stacked", "lstm-bidirectional")}
+    assert entry["forms_refused"][0].startswith("while: SimpleRNN keeps the unrolled int8")
+    keys = ("lstm-stacked", "lstm-bidirectional", "gru-reset_before")
+    why = {key: loop_refusal(inspect_model(zoo_models[key])) for key in keys}
     assert "LSTM -> LSTM -> Dense" in why["lstm-stacked"] and "Bidirectional -> Dense" in why["lstm-bidirectional"]
+    assert "reset_after=False" in why["gru-reset_before"]
     assert loop_refusal(inspect_model(zoo_models["lstm-single"])) == ""  # neighbour
+
+
+def test_gru_loop_matches_keras_at_any_batch(quant_bundles):
+    from edgernn.train.signals import sine_windows
+
+    model, bundle = quant_bundles["gru"]
+    x, _ = sine_windows(256, timesteps=8, features=2, seed=77)
+    ref = np.asarray(model(x, training=False))
+    predictor = load(bundle, backend="litert", variant="int8")
+    assert predictor.artifact.graph_form == "while"
+    for batch in (1, 256):
+        result = compare(ref[:batch], predictor.predict(x[:batch]), tolerance("tflite", "int8", output_range(ref)))
+        assert result and result.max_abs_error > 0, result.describe()
+    assert np.percentile(np.abs(predictor.predict(x) - ref), 99) / output_range(ref) <= 0.03
 
 
 def test_the_loop_comes_first_for_int8_only_and_needs_no_unrolling(zoo_models):
