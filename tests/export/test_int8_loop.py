@@ -143,3 +143,14 @@ def test_a_loop_less_accurate_than_the_issue_asks_yields_to_the_next_form(zoo_mo
     assert (
         entry["forms_refused"][0].startswith("while: p99 error") and "of the output range" in entry["forms_refused"][0]
     )
+
+
+def test_bench_table_names_each_variants_form(quant_bundle):
+    from edgernn.runtime.cli.bench import bench
+    from edgernn.runtime.cli.bench_report import table_rows
+
+    result = bench(quant_bundle, ["litert"], ["float32", "int8"], cold_runs=1, max_seconds=0.05)
+    names = [row[0] for row in table_rows(result)]
+    assert "model.int8.tflite (int8: while)" in names and "model.tflite" in names
+    int8 = next(r for r in result["rows"] if r["variant"] == "int8")
+    assert int8["graph_form"] == "while" and int8["size_ratio"] <= 0.30
