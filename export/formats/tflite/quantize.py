@@ -181,7 +181,8 @@ def quantize_tflite(
         graph_form=form.name,
         graph_form_reason=form.reason,
         batch=None if form.name in (UNROLLED, WHILE) else 1,
-        ops=op_counts(content),
+        # a hand-built file is read, not loaded, until the proof has run it in a child process
+        ops=subgraph_ops(content)[0] if form.name == WHILE else op_counts(content),
         reset_variables=form.name == FUSED_BATCH1,
     )
     return entry.with_(**extra)
