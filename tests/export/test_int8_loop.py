@@ -154,3 +154,23 @@ def test_bench_table_names_each_variants_form(quant_bundle):
     assert "model.int8.tflite (int8: while)" in names and "model.tflite" in names
     int8 = next(r for r in result["rows"] if r["variant"] == "int8")
     assert int8["graph_form"] == "while" and int8["size_ratio"] <= 0.30
+
+
+def test_a_zero_kernel_column_beside_a_bias_keeps_its_bias(zoo_models, tmp_path):
+    """A pruned input column (all zero) has no weight scale of its own; its int32 bias must still fit, or the
+    gate's bias wraps around (a column scale of 1e-12 would put this bias at 1e17 LSBs)."""
+    import keras
+
+    from edgernn.export import export_bundle
+
+    model = keras.models.clone_model(zoo_models["lstm-single"])  # a copy: the zoo's model is shared
+    model.set_weights(zoo_models["lstm-single"].get_weights())
+    kernel, rkernel, bias = model.layers[0].get_weights()
+    kernel[:, 1], bias[1] = 0.0, 0.8  # the first unit's input gate: no input weight, a real bias
+    model.layers[0].set_weights([kernel, rkernel, bias])
+    x = np.random.default_rng(1).uniform(-1, 1, (320, 4, 1)).astype(np.float32)
+    path = export_bundle(model, tmp_path / "pruned", formats=("tflite",), representative=x, quantize="int8").path
+    assert artifact_json(path, "tflite", "int8")["graph_form"] == "while"
+    ref = np.asarray(model(x[:64], training=False))
+    got = load(path, backend="litert", variant="int8").predict(x[:64])
+    assert compare(ref, got, tolerance("tflite", "int8", output_range(np.asarray(model(x, training=False)))))

@@ -101,10 +101,10 @@ def affine(lo: float, hi: float) -> tuple[float, int]:
     return scale, int(np.clip(np.round(-128 - lo / scale), -128, 127))
 
 
-def _per_channel(kernel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Keras (in, out) -> TFLite (out, in) int8, symmetric, one scale per output channel."""
+def _per_channel(kernel: np.ndarray, floor: np.ndarray | float = 1e-12) -> tuple[np.ndarray, np.ndarray]:
+    """Keras (in, out) -> TFLite (out, in) int8, symmetric, one scale (at least `floor`) per output channel."""
     w = kernel.T
-    scale = np.maximum(np.abs(w).max(axis=1), 1e-12) / 127.0
+    scale = np.maximum(np.abs(w).max(axis=1) / 127.0, floor)
     return np.clip(np.round(w / scale[:, None]), -127, 127).astype(np.int8), scale
 
 
@@ -121,7 +121,8 @@ def build_int8_loop(model, info, calibration: np.ndarray) -> bytes:
 def dense(graph, x: int, kernel, bias, s_in: float, out_q, *, steps: int = 0, act: str = "linear") -> int:
     """FULLY_CONNECTED of int8 `x` (scale s_in): per-channel int8 kernel, int32 bias (None: no bias);
     `steps`: x is (B, steps, F) and keeps its time axis."""
-    w, scale = _per_channel(kernel)
+    # a channel's scale is raised until its bias fits int32 (a near-zero kernel column beside a large bias)
+    w, scale = _per_channel(kernel, 1e-12 if bias is None else np.maximum(np.abs(bias) / (s_in * 2.0**30), 1e-12))
     zeros = np.zeros(len(scale), np.int64)
     wt = graph.const(w, np.int8, (scale, zeros, 0))
     bt = -1 if bias is None else graph.const(np.round(bias / (s_in * scale)), np.int32, (s_in * scale, zeros, 0))
