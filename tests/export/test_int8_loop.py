@@ -31,6 +31,16 @@ def test_int8_lstm64_is_one_while_loop_under_30_percent_of_float32(quant_bundle)
     assert int8["p99_of_range"] <= 0.03 and int8["holdout_windows"] >= 256
 
 
+def test_dynamic_lstm64_is_the_float_loop_with_int8_weights_under_35_percent(quant_bundle, lstm64_fresh):
+    dyn, f32 = artifact_json(quant_bundle, "tflite", "dynamic"), artifact_json(quant_bundle, "tflite", "float32")
+    assert dyn["graph_form"] == "while" and dyn["batch"] == "dynamic" and dyn["ops_per_step"] == STEP_OPS
+    assert dyn["bytes"] / f32["bytes"] <= 0.35 and "float32 activations" in dyn["quantizer"]
+    assert dyn["weights"]["int8"] == 3  # the input, recurrent and head kernels; biases stay float32
+    x, ref = lstm64_fresh
+    got = load(quant_bundle, backend="litert", variant="dynamic").predict(x)
+    assert np.percentile(np.abs(got - ref), 99) / output_range(ref) <= 0.01  # the dynamic target
+
+
 @pytest.mark.parametrize("batch", [1, 7, 256])
 def test_int8_loop_matches_keras_at_any_batch(quant_bundle, lstm64_fresh, batch):
     x, ref = lstm64_fresh[0][:batch], lstm64_fresh[1][:batch]
@@ -71,7 +81,7 @@ def test_gru_takes_the_loop_and_other_models_keep_the_unrolled_int8_saying_why(q
     _, rnn = quant_bundles["simple_rnn"]
     entry = artifact_json(rnn, "tflite", "int8")
     assert entry["graph_form"] == "unrolled"
-    assert entry["forms_refused"][0].startswith("while: SimpleRNN keeps the unrolled int8")
+    assert entry["forms_refused"][0].startswith("while: SimpleRNN keeps the unrolled form")
     keys = ("lstm-stacked", "lstm-bidirectional", "gru-reset_before")
     why = {key: loop_refusal(inspect_model(zoo_models[key])) for key in keys}
     assert "LSTM -> LSTM -> Dense" in why["lstm-stacked"] and "Bidirectional -> Dense" in why["lstm-bidirectional"]
@@ -96,7 +106,8 @@ def test_gru_loop_matches_keras_at_any_batch(quant_bundles):
 def test_the_loop_comes_first_for_int8_only_and_needs_no_unrolling(zoo_models):
     single = inspect_model(zoo_models["lstm-single"])
     assert [f.name for f in variant_forms(single, "int8")] == ["while", "unrolled", "fused_batch1"]
-    assert [f.name for f in variant_forms(single, "dynamic")] == ["unrolled", "while_batch1"]
+    assert [f.name for f in variant_forms(single, "dynamic")] == ["while", "unrolled", "while_batch1"]
+    assert [f.name for f in variant_forms(single, "float16")] == ["unrolled", "fused_batch1", "while_batch1"]
     from dataclasses import replace
 
     long = replace(single, timesteps=300)  # past UNROLL_MAX_TIMESTEPS: the loop still takes a free batch

@@ -33,8 +33,9 @@ QUANT_PAIRS = [
 # Of the float32 .tflite bytes. Issue 18 moved every variant to the any-batch unrolled form: its 24 copies
 # of the step's op tables (about 50 KB, names stripped) now outweigh the weights quantizing shrinks
 # (int8: 17.5 KB of 70 KB); the batch-1 fused form was 16% for int8 but 12x slower (docs/quantization.md).
-# int8 is the hand-built WHILE loop (int8_loop.py): the step's records once, 24% (the issue's target: 30%).
-SIZE_LIMITS = {"dynamic": 0.50, "float16": 0.62, "int8": 0.30, "int16x8": 0.75, "int8-float-tail": 0.70}
+# int8 and dynamic are the hand-built WHILE loop (int8_loop.py): the step's records once, 24% and 21% (the
+# issue's targets: 30% and 35%).
+SIZE_LIMITS = {"dynamic": 0.35, "float16": 0.62, "int8": 0.30, "int16x8": 0.75, "int8-float-tail": 0.70}
 
 
 def _manifest(path):
@@ -145,7 +146,7 @@ def test_files_are_builtin_only_and_int8_has_integer_io(quant_bundle):
         assert custom_ops((quant_bundle / f"model.{variant}.tflite").read_bytes()) == []
     for variant in QUANTIZED:  # any batch: the unrolled form, whose int8 kernels beat float32's; int8's loop
         entry = _entry(quant_bundle, "tflite", variant)
-        form = "while" if variant == "int8" else "unrolled"
+        form = "while" if variant in ("int8", "dynamic") else "unrolled"
         assert entry["graph_form"] == form and entry["batch"] == "dynamic" and not entry.get("reset_variables")
     int8 = load(quant_bundle, backend="litert", variant="int8").runner
     assert int8.input_details["dtype"] == np.int8 and int8.output_details["dtype"] == np.int8
@@ -289,7 +290,10 @@ def test_manifest_says_which_weights_each_tflite_variant_changed(quant_bundle, z
     assert weights["dynamic"].get("int8", 0) >= 1 and weights["float16"].get("float16", 0) >= 1
     assert weights["int8"].get("int8", 0) >= 1 and "float32" not in weights["int8"]
     # A tiny model's weights are all under the converter's 1024-element floor; ai-edge-quantizer has none.
-    tiny = export_bundle(zoo_models["lstm-single"], tmp_path / "tiny", formats=("tflite",), quantize="dynamic").path
+    # (A SimpleRNN: its dynamic variant is the unrolled graph quantized; an LSTM's is the hand-built loop.)
+    tiny = export_bundle(
+        zoo_models["simple_rnn-single"], tmp_path / "tiny", formats=("tflite",), quantize="dynamic"
+    ).path
     entry = _entry(tiny, "tflite", "dynamic")
     assert entry["weights"].get("int8", 0) >= 2 and entry["quantizer"] == "ai_edge_quantizer.dynamic_wi8_afp32"
 

@@ -1,5 +1,6 @@
-"""The `int8` variant's `while` form: a hand-built full-integer TFLite file whose recurrent layer is one
-WHILE loop over the time steps, with a free batch dimension.
+"""The `int8` and `dynamic` variants' `while` form: a hand-built TFLite file whose recurrent layer is one
+WHILE loop over the time steps, with a free batch dimension. int8: every tensor int8 (below); dynamic:
+the same graph with int8 weights and float32 activations (dynamic-range FULLY_CONNECTED, no calibration).
 
 Why by hand: the TF 2.21 converter and ai-edge-quantizer crash calibrating a WHILE graph ("Tensor data
 is null"), and the unrolled int8 graph they can make holds 24 copies of the step's op and tensor records
@@ -15,7 +16,8 @@ with the scale and zero point it entered with: one range per loop tensor, the mi
 of every calibration window. Weights are int8 symmetric per output channel, biases int32 at input
 scale x weight scale, LOGISTIC out 1/256 zp -128 and TANH 1/128 zp 0 (TFLite's int8 rules). Measured
 on the LSTM(64) (docs/quantization.md): 33 KB (24% of float32), p99 error 1.2% of the output range,
-batch 1 0.88x float32's latency (XNNPACK runs the body's int8 ops), batch 1024 1.8x its throughput.
+batch 1 0.88x float32's latency (XNNPACK runs the body's int8 ops), batch 1024 1.8x its throughput;
+dynamic 28 KB (21%), p99 0.27%, 0.70x, 2.1x.
 """
 
 from __future__ import annotations
@@ -25,12 +27,15 @@ import numpy as np
 from edgernn.runtime.errors import ExportError
 
 from .flatgraph import FlatModel, options
-from .loop_cells import GATES, Recurrence, calibrate_steps, recurrence, write_body
+from .loop_cells import GATES, FloatRanges, Ranges, Recurrence, calibrate_steps, recurrence, write_body
 
 WHILE_FORM_MODELS = (
     "one LSTM or GRU (reset_after=True) layer (tanh, sigmoid, return_sequences=False) then linear or relu Dense layers"
 )
 RECIPE = "edgernn hand-built int8 loop: min/max over every step of the calibration windows, one range per loop tensor"
+DYNAMIC_RECIPE = (
+    "edgernn hand-built loop: int8 weights per channel, float32 activations (dynamic-range FULLY_CONNECTED)"
+)
 _PASS = ("InputLayer", "Dropout", "GaussianNoise", "GaussianDropout", "AlphaDropout")
 _CELLS = {"LSTM": "lstm", "GRU": "gru"}  # SimpleRNN: the unrolled int8 is faster (loop_cells.py)
 
@@ -38,23 +43,23 @@ _CELLS = {"LSTM": "lstm", "GRU": "gru"}  # SimpleRNN: the unrolled int8 is faste
 def loop_refusal(info) -> str:
     """Why the loop form does not cover the model `info` describes ('' when it does)."""
     if len(info.heads) > 1 or len(info.inputs) > 1 or info.features is None or info.mask_value is not None:
-        return f"the int8 loop covers {WHILE_FORM_MODELS}, one float input and one output, no masking"
+        return f"the loop covers {WHILE_FORM_MODELS}, one float input and one output, no masking"
     if info.timesteps is None:
-        return "the int8 loop is written for a fixed number of timesteps; this model takes any T"
+        return "the loop is written for a fixed number of timesteps; this model takes any T"
     layers = [layer for layer in info.layers if layer["class"] not in _PASS]
     kinds = [layer["class"] for layer in layers]  # a wrapper (Bidirectional, TimeDistributed) is its own kind
     if kinds[:1] == ["SimpleRNN"]:
         return (
-            "SimpleRNN keeps the unrolled int8: its step is one matmul, and the WHILE's per-step cost outweighs "
+            "SimpleRNN keeps the unrolled form: its step is one matmul, and the WHILE's per-step cost outweighs "
             "it (SimpleRNN(64) on (24, 3): loop 2.19x float32's batch-1 latency, unrolled int8 1.63x)"
         )
     if len(kinds) < 2 or kinds[0] not in _CELLS or any(k != "Dense" for k in kinds[1:]):
-        return f"the int8 loop covers {WHILE_FORM_MODELS}; this model is {' -> '.join(kinds)}"
+        return f"the loop covers {WHILE_FORM_MODELS}; this model is {' -> '.join(kinds)}"
     cell, kind = layers[0], kinds[0]
     if (cell.get("activation"), cell.get("recurrent_activation")) != ("tanh", "sigmoid"):
         return f"{kind} {cell['name']!r} has activations other than tanh/sigmoid (TFLite's int8 kernels)"
     if cell.get("return_sequences") or cell.get("go_backwards"):
-        return f"{kind} {cell['name']!r} returns sequences or runs backwards; the int8 loop keeps the last h"
+        return f"{kind} {cell['name']!r} returns sequences or runs backwards; the loop keeps the last h"
     if kind == "GRU" and not cell.get("reset_after", True):
         return f"GRU {cell['name']!r} has reset_after=False (its candidate needs a second recurrent product)"
     for dense in layers[1:]:
@@ -114,37 +119,54 @@ def build_int8_loop(model, info, calibration: np.ndarray) -> bytes:
     if calibration is None or len(calibration) == 0:
         raise ExportError("the int8 loop needs calibration windows (representative= or --calibration WINDOWS.npy).")
     rec, heads = _weights(model)
-    q = {k: affine(*v) for k, v in calibrate(rec, heads, np.asarray(calibration, np.float32)).items()}
-    return _graph(rec, heads, q, info.timesteps).to_bytes()
+    ranges = calibrate(rec, heads, np.asarray(calibration, np.float32))
+    return _graph(rec, heads, Ranges({k: affine(*v) for k, v in ranges.items()}), info.timesteps).to_bytes()
 
 
-def dense(graph, x: int, kernel, bias, s_in: float, out_q, *, steps: int = 0, act: str = "linear") -> int:
-    """FULLY_CONNECTED of int8 `x` (scale s_in): per-channel int8 kernel, int32 bias (None: no bias);
-    `steps`: x is (B, steps, F) and keeps its time axis."""
+def build_dynamic_loop(model, info) -> bytes:
+    """The loop-form `dynamic` file of `model`: int8 weights, float32 activations (no calibration)."""
+    rec, heads = _weights(model)
+    return _graph(rec, heads, FloatRanges(), info.timesteps).to_bytes()
+
+
+def dense(graph, x: int, kernel, bias, q: Ranges, in_key: str, out_key: str, *, steps: int = 0, act="linear") -> int:
+    """FULLY_CONNECTED of `x` (the tensor q[in_key] describes): per-channel int8 kernel; bias None: none,
+    else int32 at input scale x weight scale (int8), or float32 (float activations: the dynamic-range
+    kernel quantizes each input row itself); `steps`: x is (B, steps, F) and keeps its time axis."""
+    float_io = q.dtype == np.float32
+    s_in = 1.0 if float_io else q[in_key][0]
     # a channel's scale is raised until its bias fits int32 (a near-zero kernel column beside a large bias)
-    w, scale = _per_channel(kernel, 1e-12 if bias is None else np.maximum(np.abs(bias) / (s_in * 2.0**30), 1e-12))
+    floor = 1e-12 if bias is None or float_io else np.maximum(np.abs(bias) / (s_in * 2.0**30), 1e-12)
+    w, scale = _per_channel(kernel, floor)
     zeros = np.zeros(len(scale), np.int64)
     wt = graph.const(w, np.int8, (scale, zeros, 0))
-    bt = -1 if bias is None else graph.const(np.round(bias / (s_in * scale)), np.int32, (s_in * scale, zeros, 0))
-    out = graph.tensor([1, steps, w.shape[0]] if steps else [1, w.shape[0]], np.int8, out_q, batch=True)
+    if bias is None:
+        bt = -1
+    elif float_io:
+        bt = graph.const(bias, np.float32)
+    else:
+        bt = graph.const(np.round(bias / (s_in * scale)), np.int32, (s_in * scale, zeros, 0))
+    out = graph.tensor([1, steps, w.shape[0]] if steps else [1, w.shape[0]], q.dtype, q[out_key], batch=True)
     fused = 1 if act == "relu" else 0  # ActivationFunctionType.RELU
-    fc = options("FullyConnected", keepNumDims=bool(steps), fusedActivationFunction=fused)
+    fc = options(
+        "FullyConnected", keepNumDims=bool(steps), fusedActivationFunction=fused, asymmetricQuantizeInputs=float_io
+    )
     graph.op("FULLY_CONNECTED", [x, wt, bt], [out], fc)
     return out
 
 
-def _graph(rec: Recurrence, heads: Heads, q: dict[str, tuple[float, int]], steps: int) -> FlatModel:
+def _graph(rec: Recurrence, heads: Heads, q: Ranges, steps: int) -> FlatModel:
     features, units, width = rec.kernel.shape[0], rec.units, GATES[rec.kind] * rec.units
     flat = FlatModel("edgernn int8 loop")
     main, cond, body = flat.subgraph("main"), flat.subgraph("cond"), flat.subgraph("body")
 
     def loop_vars(graph) -> list[int]:
-        xw = graph.tensor([1, steps, width], np.int8, q["xw"], batch=True)
-        states = [graph.tensor([1, units], np.int8, q[key], batch=True) for key in rec.states]
+        xw = graph.tensor([1, steps, width], q.dtype, q["xw"], batch=True)
+        states = [graph.tensor([1, units], q.dtype, q[key], batch=True) for key in rec.states]
         return [graph.tensor([], np.int32), xw, *states]
 
-    x = main.tensor([1, steps, features], np.int8, q["x"], batch=True)
-    xw = dense(main, x, rec.kernel, rec.bias, q["x"][0], q["xw"], steps=steps)
+    x = main.tensor([1, steps, features], q.dtype, q["x"], batch=True)
+    xw = dense(main, x, rec.kernel, rec.bias, q, "x", "xw", steps=steps)
     shape, batch, dims = main.tensor([3], np.int32), main.tensor([], np.int32), main.tensor([2], np.int32)
     main.op("SHAPE", [x], [shape], options("Shape", outType=2))  # TensorType.INT32
     slices = [main.const([v], np.int32) for v in (0, 1, 1)]
@@ -152,15 +174,15 @@ def _graph(rec: Recurrence, heads: Heads, q: dict[str, tuple[float, int]], steps
     main.op("PACK", [batch, main.const(units, np.int32)], [dims], options("Pack", valuesCount=2, axis=0))
     zero_states = []
     for key in rec.states:  # each state starts at its zero point: the exact 0.0
-        zero_states.append(main.tensor([1, units], np.int8, q[key], batch=True))
-        main.op("FILL", [dims, main.const(q[key][1], np.int8, q[key])], [zero_states[-1]])
+        zero_states.append(main.tensor([1, units], q.dtype, q[key], batch=True))
+        zero = 0.0 if q[key] is None else q[key][1]
+        main.op("FILL", [dims, main.const(zero, q.dtype, q[key])], [zero_states[-1]])
     finals = loop_vars(main)
     loop = options("While", condSubgraphIndex=cond.index, bodySubgraphIndex=body.index)
     main.op("WHILE", [main.const(0, np.int32), xw, *zero_states], finals, loop)
-    y, s_y = finals[2], q["h"][0]
+    y = finals[2]
     for n, (k, b, act) in enumerate(heads):
-        y = dense(main, y, k, b, s_y, q[f"y{n}"], act=act)
-        s_y = q[f"y{n}"][0]
+        y = dense(main, y, k, b, q, f"y{n - 1}" if n else "h", f"y{n}", act=act)
     main.graph.inputs, main.graph.outputs = [x], [y]
 
     cond.graph.inputs = loop_vars(cond)
@@ -170,7 +192,7 @@ def _graph(rec: Recurrence, heads: Heads, q: dict[str, tuple[float, int]], steps
 
     body.graph.inputs = loop_vars(body)
     t, xw_all, *states = body.graph.inputs
-    xw_t = body.tensor([1, width], np.int8, q["xw"], batch=True)
+    xw_t = body.tensor([1, width], q.dtype, q["xw"], batch=True)
     body.op("GATHER", [xw_all, t], [xw_t], options("Gather", axis=1, batchDims=0))
     next_states = write_body(body, rec, q, xw_t, states, dense)
     t_next = body.tensor([], np.int32)

@@ -27,6 +27,28 @@ GATES = {"lstm": 4, "gru": 3}
 STATES = {"lstm": ("h", "c"), "gru": ("h",)}
 
 
+class Ranges(dict):
+    """Each loop tensor's int8 (scale, zero point) under the key calibrate_steps() reports it by, and the
+    LOGISTIC/TANH outputs' under "sig"/"tanh"; `dtype` is the activations' type."""
+
+    dtype = np.int8
+
+    def __init__(self, ranges: dict) -> None:
+        super().__init__(ranges, sig=SIG, tanh=TANH)
+
+
+class FloatRanges(Ranges):
+    """float32 activations (the dynamic variant: int8 weights, float compute): no tensor is quantized."""
+
+    dtype = np.float32
+
+    def __init__(self) -> None:
+        dict.__init__(self)
+
+    def __missing__(self, key: str) -> None:
+        return None
+
+
 @dataclass(frozen=True)
 class Recurrence:
     """One recurrent layer's weights, Keras layout: kernel (F, G*U), rkernel (U, G*U), bias (G*U,) folded
@@ -93,15 +115,15 @@ def calibrate_steps(rec: Recurrence, xw: np.ndarray, see: Callable[[str, np.ndar
     return h
 
 
-Dense = Callable[..., int]  # int8_loop's FULLY_CONNECTED writer: dense(graph, x, kernel, bias, s_in, out_q)
+Dense = Callable[..., int]  # int8_loop's FULLY_CONNECTED writer: dense(graph, x, kernel, bias, q, in_key, out_key)
 
 
-def write_body(body: Subgraph, rec: Recurrence, q: dict, xw_t: int, states: list[int], dense: Dense) -> list[int]:
-    """The step's int8 ops from the step's input projection `xw_t` and the states; returns the next states."""
+def write_body(body: Subgraph, rec: Recurrence, q: Ranges, xw_t: int, states: list[int], dense: Dense) -> list[int]:
+    """The step's ops from the step's input projection `xw_t` and the states; returns the next states."""
     u = rec.units
 
     def act(quant, width: int = u) -> int:
-        return body.tensor([1, width], np.int8, quant, batch=True)
+        return body.tensor([1, width], q.dtype, quant, batch=True)
 
     def binary(name: str, a: int, b: int, quant) -> int:
         out = act(quant)
@@ -120,23 +142,23 @@ def write_body(body: Subgraph, rec: Recurrence, q: dict, xw_t: int, states: list
 
     h = states[0]
     if rec.kind == "lstm":
-        hw = dense(body, h, rec.rkernel, None, q["h"][0], q["hw"])
-        z = body.tensor([1, 4 * u], np.int8, q["z"], batch=True)
+        hw = dense(body, h, rec.rkernel, None, q, "h", "hw")
+        z = act(q["z"], 4 * u)
         body.op("ADD", [xw_t, hw], [z], options("Add"))
         zi, zf, zg, zo = split(z, 4, q["z"])  # Keras's order: i, f, g (the candidate), o
         i, f, g, o = (
-            unary("LOGISTIC", zi, SIG),
-            unary("LOGISTIC", zf, SIG),
-            unary("TANH", zg, TANH),
-            unary("LOGISTIC", zo, SIG),
+            unary("LOGISTIC", zi, q["sig"]),
+            unary("LOGISTIC", zf, q["sig"]),
+            unary("TANH", zg, q["tanh"]),
+            unary("LOGISTIC", zo, q["sig"]),
         )
         c = binary("ADD", binary("MUL", f, states[1], q["fc"]), binary("MUL", i, g, q["ig"]), q["c"])
-        return [binary("MUL", o, unary("TANH", c, TANH), q["h"]), c]
-    hr = dense(body, h, rec.rkernel, rec.rbias, q["h"][0], q["hw"])  # gru
+        return [binary("MUL", o, unary("TANH", c, q["tanh"]), q["h"]), c]
+    hr = dense(body, h, rec.rkernel, rec.rbias, q, "h", "hw")  # gru
     xz, xr, xh = split(xw_t, 3, q["xw"])
     hz, hrr, hh_ = split(hr, 3, q["hw"])
-    z = unary("LOGISTIC", binary("ADD", xz, hz, q["zz"]), SIG)
-    r = unary("LOGISTIC", binary("ADD", xr, hrr, q["zr"]), SIG)
-    hh = unary("TANH", binary("ADD", xh, binary("MUL", r, hh_, q["rh"]), q["hpre"]), TANH)
+    z = unary("LOGISTIC", binary("ADD", xz, hz, q["zz"]), q["sig"])
+    r = unary("LOGISTIC", binary("ADD", xr, hrr, q["zr"]), q["sig"])
+    hh = unary("TANH", binary("ADD", xh, binary("MUL", r, hh_, q["rh"]), q["hpre"]), q["tanh"])
     zd = binary("MUL", z, binary("SUB", h, hh, q["d"]), q["zd"])
     return [binary("ADD", hh, zd, q["h"])]

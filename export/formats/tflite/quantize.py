@@ -14,9 +14,10 @@ benchmarks/RESULTS-quantize.md):
   sequences too long to unroll: the smallest files, batch fixed at 1. The fused op clips the cell
   state at 10 (Keras never does), so it is never the first choice.
 - `int8` and `int16x8` never use the converter's WHILE form: calibrating it segfaults the TF 2.21
-  converter. An int8 LSTM or GRU -> Dense model takes the `while` form first, a free-batch WHILE loop
-  built by hand (int8_loop.py): the smallest int8 file and the fastest at batch 1 and 1024. Other models
-  (SimpleRNN, stacked, bidirectional) keep the unrolled form; the manifest says why in `forms_refused`.
+  converter. int8 and dynamic of an LSTM or GRU -> Dense model take the `while` form first, a free-batch
+  WHILE loop built by hand (int8_loop.py): the smallest files, and at batch 1 and 1024 faster than
+  float32 (int8 also faster than its unrolled form). Other models (SimpleRNN, stacked, bidirectional)
+  keep the unrolled form; the manifest says why in `forms_refused`.
 """
 
 from __future__ import annotations
@@ -44,19 +45,24 @@ from ..base import (
 )
 from .convert import clone_for, convert, op_counts
 from .flatgraph import subgraph_ops
+from .int8_loop import DYNAMIC_RECIPE, build_dynamic_loop, build_int8_loop, loop_refusal
 from .int8_loop import RECIPE as LOOP_RECIPE
-from .int8_loop import build_int8_loop, loop_refusal
 from .isolated import convert_isolated
 from .quantized import CALIBRATED, MAX_CALIBRATION, QUANTIZER, QUANTIZER_RECIPE, configure, strip_names, tflite_bytes
 from .selective import RECIPE as TAIL_RECIPE
 from .selective import float_input, quantize_tail
 
-_LOOP = (
-    "int8: one WHILE loop over the steps with a free batch, written by hand (the TF converter crashes "
-    "calibrating WHILE): the step's op and tensor records once, not once per timestep. On (24, 3), against "
-    "float32: LSTM(64) 24% of the bytes (unrolled int8: 58%), 0.88x the batch-1 latency, 1.82x the batch-1024 "
-    "throughput; GRU(64) 22% (92%), 0.98x, 1.68x (measured, docs/quantization.md)"
+_HAND = (
+    "one WHILE loop over the steps with a free batch, written by hand (the TF converter crashes calibrating "
+    "WHILE): the step's op and tensor records once, not once per timestep. On (24, 3), against float32: "
 )
+_LOOP = {
+    "int8": f"int8: {_HAND}LSTM(64) 24% of the bytes (unrolled int8: 58%), 0.88x the batch-1 latency, 1.82x the "
+    "batch-1024 throughput; GRU(64) 22% (92%), 0.98x, 1.68x (measured, docs/quantization.md)",
+    "dynamic": f"dynamic: int8 weights, float32 compute; {_HAND}LSTM(64) 21% of the bytes (unrolled dynamic: 48%), "
+    "0.70x the batch-1 latency, 2.1x the batch-1024 throughput (measured, docs/quantization.md)",
+}
+LOOP_VARIANTS = tuple(_LOOP)
 # The loop is kept only where it is as accurate as issue 18 asks of int8 (p99 <= 3% of the output range).
 # seed-lstm (10 units, 4 steps, output range 0.22): 4.7%, beside fused_batch1's 3.0%, so it keeps that form.
 LOOP_MAX_P99 = 0.03
@@ -78,8 +84,8 @@ def variant_forms(info: ModelInfo, variant: str) -> list[GraphForm]:
     if variant not in QUANTIZED:
         raise ExportError(f"unknown TFLite variant {variant!r}; expected one of {QUANTIZED}.")
     forms = []
-    if variant == "int8" and not loop_refusal(info):
-        forms.append(GraphForm(WHILE, _LOOP))
+    if variant in LOOP_VARIANTS and not loop_refusal(info):
+        forms.append(GraphForm(WHILE, _LOOP[variant]))
     if info.timesteps <= UNROLL_MAX_TIMESTEPS:
         forms.append(GraphForm(UNROLLED, f"{variant}: {_ANY_BATCH[variant]}"))
     if variant == INT8_FLOAT_TAIL and not forms:
@@ -141,12 +147,16 @@ def quantize_tflite(
         raise ExportError(f"unknown TFLite variant {variant!r}; expected one of {QUANTIZED}.")
     extra: dict = {}
     if form.name == WHILE:
-        refusal = loop_refusal(info) if variant == "int8" else f"the {WHILE} form is written for int8 only"
+        refusal = loop_refusal(info) if variant in LOOP_VARIANTS else f"the {WHILE} form is written for {LOOP_VARIANTS}"
         if refusal:
             raise ExportError(refusal)
-        configure(variant, calibration)  # refuses a missing calibration
-        content = build_int8_loop(model, info, np.asarray(calibration, dtype=np.float32)[:MAX_CALIBRATION])
-        extra.update(quantizer=LOOP_RECIPE, weight_scales="per channel", ops_per_step=subgraph_ops(content)[-1])
+        if variant == "dynamic":
+            content = build_dynamic_loop(model, info)
+        else:
+            configure(variant, calibration)  # refuses a missing calibration
+            content = build_int8_loop(model, info, np.asarray(calibration, dtype=np.float32)[:MAX_CALIBRATION])
+        recipe = DYNAMIC_RECIPE if variant == "dynamic" else LOOP_RECIPE
+        extra.update(quantizer=recipe, weight_scales="per channel", ops_per_step=subgraph_ops(content)[-1])
     elif variant == INT8_FLOAT_TAIL:
         configure(variant, calibration)  # refuses a missing calibration
         content, tail = quantize_tail(convert(clone_for(model, form.name)[0]), calibration)
@@ -170,7 +180,7 @@ def quantize_tflite(
         )
     if variant in ("int8", INT8_FLOAT_TAIL):
         extra.setdefault("weight_scales", "per tensor")
-    if variant == "dynamic":
+    if variant == "dynamic" and form.name != WHILE:
         aeq = optional.available(QUANTIZER) and form.name != FUSED_BATCH1
         extra["quantizer"] = f"{QUANTIZER}.{QUANTIZER_RECIPE}" if aeq else "the TFLite converter's dynamic range"
     Path(path).write_bytes(content)
@@ -207,7 +217,7 @@ def write_variant(job: VariantJob) -> ArtifactEntry:
         return entry
 
     entry = try_forms(path, variant_forms(job.info, job.variant), write, prove)
-    refusal = loop_refusal(job.info) if job.variant == "int8" else ""
+    refusal = loop_refusal(job.info) if job.variant in LOOP_VARIANTS else ""
     if refusal:  # the loop was not tried: say why the file is not in the smallest int8 form
         entry = entry.with_(forms_refused=[f"{WHILE}: {refusal}", *entry.extra.get("forms_refused", [])])
     return entry
