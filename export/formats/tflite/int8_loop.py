@@ -37,7 +37,11 @@ DYNAMIC_RECIPE = (
     "edgernn hand-built loop: int8 weights per channel, float32 activations (dynamic-range FULLY_CONNECTED)"
 )
 _PASS = ("InputLayer", "Dropout", "GaussianNoise", "GaussianDropout", "AlphaDropout")
-_CELLS = {"LSTM": "lstm", "GRU": "gru"}  # SimpleRNN: the unrolled int8 is faster (loop_cells.py)
+_CELLS = {"LSTM": "lstm", "GRU": "gru"}
+# The loop pays a fixed cost per step (WHILE moves its loop tensors and invokes the body): measured worth
+# it from GRU(64) (12,288 recurrent weights: int8 1.0x float32's batch-1 latency, as unrolled) and LSTM(64)
+# (16,384: 0.88x against unrolled 0.98x); not at SimpleRNN(64) (4,096) or seed-lstm's LSTM(10) (400).
+LOOP_MIN_STEP_WEIGHTS = 8192  # SimpleRNN: the unrolled int8 is faster (loop_cells.py)
 
 
 def loop_refusal(info) -> str:
@@ -60,6 +64,13 @@ def loop_refusal(info) -> str:
         return f"{kind} {cell['name']!r} has activations other than tanh/sigmoid (TFLite's int8 kernels)"
     if cell.get("return_sequences") or cell.get("go_backwards"):
         return f"{kind} {cell['name']!r} returns sequences or runs backwards; the loop keeps the last h"
+    weights = {"LSTM": 4, "GRU": 3}[kind] * int(cell.get("units", 0)) ** 2
+    if weights < LOOP_MIN_STEP_WEIGHTS:
+        return (
+            f"the step is small ({weights:,} recurrent weights, under {LOOP_MIN_STEP_WEIGHTS:,}): the WHILE's "
+            "per-step cost outweighs it at batch 1 (seed-lstm's LSTM(10): loop 2.0x float32's batch-1 latency "
+            "in int8 and 2.2x in dynamic, its unrolled dynamic 1.07x); it keeps the other forms"
+        )
     if kind == "GRU" and not cell.get("reset_after", True):
         return f"GRU {cell['name']!r} has reset_after=False (its candidate needs a second recurrent product)"
     for dense in layers[1:]:
