@@ -25,7 +25,7 @@ def table_rows(result: dict[str, Any]) -> list[list[Any]]:
     """Rows of the bench table: artifacts x backends, then the Keras baselines."""
     out = []
     for r in result["rows"] + result["baselines"]:
-        name = r["file"] if r["variant"] == "float32" else f"{r['file']} ({r['variant']})"
+        name = r["file"] if r["variant"] == "float32" else f"{r['file']} ({r['variant']}: {r.get('graph_form', '')})"
         cold = "failed" if r.get("cold_start_error") else r["cold_start_ms"]  # the reason is printed below
         out.append(
             [

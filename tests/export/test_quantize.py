@@ -33,33 +33,9 @@ QUANT_PAIRS = [
 # Of the float32 .tflite bytes. Issue 18 moved every variant to the any-batch unrolled form: its 24 copies
 # of the step's op tables (about 50 KB, names stripped) now outweigh the weights quantizing shrinks
 # (int8: 17.5 KB of 70 KB); the batch-1 fused form was 16% for int8 but 12x slower (docs/quantization.md).
-SIZE_LIMITS = {"dynamic": 0.50, "float16": 0.62, "int8": 0.65, "int16x8": 0.75, "int8-float-tail": 0.70}
-
-
-@pytest.fixture(scope="session")
-def lstm64():
-    from edgernn.train import build_model
-    from edgernn.train.fit import Recipe, fit
-
-    x, y = sine_windows(2000, seed=0)
-    model = build_model("lstm", 64, timesteps=24, features=3, seed=0)
-    fit(model, x, y, recipe=Recipe(cell="lstm", epochs=3, batch_size=64, seed=0))
-    return model, x
-
-
-@pytest.fixture(scope="session")
-def quant_bundle(lstm64, tmp_path_factory):
-    from edgernn.export import export_bundle
-
-    model, x = lstm64
-    return export_bundle(model, tmp_path_factory.mktemp("quant") / "lstm64", representative=x, quantize=QUANTIZED).path
-
-
-@pytest.fixture(scope="session")
-def fresh(lstm64):
-    """Windows neither calibration nor the held-out split saw, with Keras's answers."""
-    x, _ = sine_windows(256, seed=99)
-    return x, np.asarray(lstm64[0](x, training=False))
+# int8 and dynamic are the hand-built WHILE loop (int8_loop.py): the step's records once, 24% and 21% (the
+# issue's targets: 30% and 35%).
+SIZE_LIMITS = {"dynamic": 0.35, "float16": 0.62, "int8": 0.30, "int16x8": 0.75, "int8-float-tail": 0.70}
 
 
 def _manifest(path):
@@ -89,11 +65,11 @@ def test_onnx_int8_is_smaller_than_float32(quant_bundle):
 
 @pytest.mark.parametrize("fmt,variant,backend", QUANT_PAIRS, ids=[f"{f}-{v}-{b}" for f, v, b in QUANT_PAIRS])
 @pytest.mark.parametrize("batch", [1, 256])
-def test_variant_matches_keras_on_fresh_inputs(quant_bundle, fresh, fmt, variant, backend, batch):
-    x, ref = fresh[0][:batch], fresh[1][:batch]
+def test_variant_matches_keras_on_fresh_inputs(quant_bundle, lstm64_fresh, fmt, variant, backend, batch):
+    x, ref = lstm64_fresh[0][:batch], lstm64_fresh[1][:batch]
     predictor = load(quant_bundle, backend=backend, variant=variant)
     assert (predictor.artifact.format, predictor.variant) == (fmt, variant)
-    tol = tolerance(fmt, variant, output_range(fresh[1]))
+    tol = tolerance(fmt, variant, output_range(lstm64_fresh[1]))
     result = compare(ref, predictor.predict(x.astype(np.float64)), tol)  # callers pass raw floats, any dtype
     assert result, f"{fmt}/{variant}/{backend}: {result.describe()}"
     assert result.max_abs_error > 0  # it is not the float32 file under another name
@@ -168,9 +144,10 @@ def test_manifest_records_each_variant_measured_on_held_out_windows(quant_bundle
 def test_files_are_builtin_only_and_int8_has_integer_io(quant_bundle):
     for variant in QUANTIZED:
         assert custom_ops((quant_bundle / f"model.{variant}.tflite").read_bytes()) == []
-    for variant in QUANTIZED:  # any batch: the unrolled form, whose int8 kernels beat float32's
+    for variant in QUANTIZED:  # any batch: the unrolled form, whose int8 kernels beat float32's; int8's loop
         entry = _entry(quant_bundle, "tflite", variant)
-        assert entry["graph_form"] == "unrolled" and entry["batch"] == "dynamic" and not entry.get("reset_variables")
+        form = "while" if variant in ("int8", "dynamic") else "unrolled"
+        assert entry["graph_form"] == form and entry["batch"] == "dynamic" and not entry.get("reset_variables")
     int8 = load(quant_bundle, backend="litert", variant="int8").runner
     assert int8.input_details["dtype"] == np.int8 and int8.output_details["dtype"] == np.int8
     f16 = load(quant_bundle, backend="litert", variant="float16").runner
@@ -203,12 +180,12 @@ def test_validate_fresh_checks_variants_on_new_windows_of_the_calibrated_distrib
             assert r.samples in (64, 256) and 0 < r.p99_abs_error <= r.max_abs_error and r.p99_of_range < 0.05
 
 
-def test_cli_info_json_predict_and_validate_take_variants(quant_bundle, fresh, capsys):
+def test_cli_info_json_predict_and_validate_take_variants(quant_bundle, lstm64_fresh, capsys):
     assert main(["info", str(quant_bundle), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     for art in info["artifacts"]:
         assert {"file", "format", "variant", "bytes", "sha256", "max_abs_error"} <= set(art)
-    window = fresh[0][0]
+    window = lstm64_fresh[0][0]
     assert (
         main(["predict", str(quant_bundle), "--variant", "int8", "--backend", "litert", *map(str, window.reshape(-1))])
         == 0
@@ -298,11 +275,11 @@ def test_a_converter_crash_costs_one_variant_not_the_exporter(zoo_models, tmp_pa
     assert not (tmp_path / "crash.tflite").exists()
 
 
-def test_int8_inputs_beyond_the_calibrated_range_saturate_instead_of_wrapping(quant_bundle, fresh):
+def test_int8_inputs_beyond_the_calibrated_range_saturate_instead_of_wrapping(quant_bundle, lstm64_fresh):
     predictor = load(quant_bundle, backend="litert", variant="int8")
     scale, zero = predictor.runner._quant_in
     edge = np.full((1, 24, 3), (127 - zero) * scale, dtype=np.float32)  # the largest representable input
-    assert np.isfinite(predictor.predict(fresh[0][:1])).all()  # neighbour: in-range input
+    assert np.isfinite(predictor.predict(lstm64_fresh[0][:1])).all()  # neighbour: in-range input
     np.testing.assert_array_equal(predictor.predict(edge * 10), predictor.predict(edge))
 
 
@@ -313,12 +290,15 @@ def test_manifest_says_which_weights_each_tflite_variant_changed(quant_bundle, z
     assert weights["dynamic"].get("int8", 0) >= 1 and weights["float16"].get("float16", 0) >= 1
     assert weights["int8"].get("int8", 0) >= 1 and "float32" not in weights["int8"]
     # A tiny model's weights are all under the converter's 1024-element floor; ai-edge-quantizer has none.
-    tiny = export_bundle(zoo_models["lstm-single"], tmp_path / "tiny", formats=("tflite",), quantize="dynamic").path
+    # (A SimpleRNN: its dynamic variant is the unrolled graph quantized; an LSTM's is the hand-built loop.)
+    tiny = export_bundle(
+        zoo_models["simple_rnn-single"], tmp_path / "tiny", formats=("tflite",), quantize="dynamic"
+    ).path
     entry = _entry(tiny, "tflite", "dynamic")
     assert entry["weights"].get("int8", 0) >= 2 and entry["quantizer"] == "ai_edge_quantizer.dynamic_wi8_afp32"
 
 
-def test_fused_lstm_state_is_reset_so_windows_are_independent(quant_bundle, lstm64, fresh, tmp_path):
+def test_fused_lstm_state_is_reset_so_windows_are_independent(quant_bundle, lstm64, lstm64_fresh, tmp_path):
     """The fused form (now the fallback for sequences too long to unroll) keeps h and c in variable tensors;
     without the reset, row 2 would start from row 1's state."""
     from edgernn.export import inspect_model
@@ -326,7 +306,7 @@ def test_fused_lstm_state_is_reset_so_windows_are_independent(quant_bundle, lstm
     from edgernn.export.formats.tflite.quantize import quantize_tflite
     from edgernn.runtime import Bundle
 
-    model, x = lstm64[0], fresh[0][:6]
+    model, x = lstm64[0], lstm64_fresh[0][:6]
     spec = Bundle.open(quant_bundle).manifest.spec
     for variant in ("float16", "int8"):
         path = tmp_path / f"{variant}.tflite"
@@ -335,7 +315,7 @@ def test_fused_lstm_state_is_reset_so_windows_are_independent(quant_bundle, lstm
         run = backends.open_window("litert", path.read_bytes(), entry, spec).run
         one_by_one = np.concatenate([run(x[i : i + 1]) for i in (5, 4, 3, 2, 1, 0)])[::-1]
         np.testing.assert_array_equal(run(x), one_by_one)
-        tol = tolerance("tflite", variant, output_range(fresh[1]))
+        tol = tolerance("tflite", variant, output_range(lstm64_fresh[1]))
         assert compare(np.asarray(model(x)), run(x), tol)
 
 

@@ -1,0 +1,145 @@
+"""A small writer of TFLite flatbuffers from tensors and builtin ops, over TensorFlow's own schema
+object API (`schema_py_generated`): what int8_loop.py builds its hand-made WHILE graph with.
+
+Tensors are added with a shape, a dtype, optional quantization (scale, zero point, axis) and optional
+constant data; a tensor whose first dimension is the batch gets the shape signature -1 there, so the
+interpreter resizes it. Every tensor without data shares buffer 0 (the schema's empty buffer): the
+converter writes one empty buffer per tensor, 12 bytes each, for nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+# The op versions the TF 2.21 converter writes for these int8 ops (an int8 kernel is looked up by version).
+_VERSIONS = {
+    "FULLY_CONNECTED": 4,
+    "ADD": 2,
+    "SUB": 2,
+    "SPLIT": 2,
+    "LOGISTIC": 2,
+    "MUL": 2,
+    "TANH": 2,
+    "GATHER": 2,
+    "FILL": 3,
+}
+
+
+def _schema():
+    from tensorflow.lite.python import schema_py_generated
+
+    return schema_py_generated
+
+
+def options(name: str, **fields: Any) -> tuple[int, Any]:
+    """(builtin options type, options object) for e.g. options("FullyConnected", keepNumDims=True)."""
+    s = _schema()
+    obj = getattr(s, f"{name}OptionsT")()
+    for key, value in fields.items():
+        setattr(obj, key, value)
+    return getattr(s.BuiltinOptions, f"{name}Options"), obj
+
+
+class FlatModel:
+    """A TFLite model under construction: op codes, buffers and subgraphs (the first is the entry)."""
+
+    def __init__(self, description: str):
+        s = _schema()
+        self.model = s.ModelT()
+        self.model.version = 3
+        self.model.description = description
+        self.model.operatorCodes, self.model.subgraphs, self.model.buffers = [], [], [s.BufferT()]
+        self._codes: dict[str, int] = {}
+
+    def subgraph(self, name: str) -> Subgraph:
+        graph = Subgraph(self, name, len(self.model.subgraphs))
+        self.model.subgraphs.append(graph.graph)
+        return graph
+
+    def code(self, op: str) -> int:
+        if op not in self._codes:
+            s = _schema()
+            code = s.OperatorCodeT()
+            code.builtinCode = getattr(s.BuiltinOperator, op)
+            code.deprecatedBuiltinCode = min(code.builtinCode, 127)  # the schema's placeholder past 127
+            code.version = _VERSIONS.get(op, 1)
+            self._codes[op] = len(self.model.operatorCodes)
+            self.model.operatorCodes.append(code)
+        return self._codes[op]
+
+    def buffer(self, data: bytes) -> int:
+        buf = _schema().BufferT()
+        buf.data = np.frombuffer(data, dtype=np.uint8)
+        self.model.buffers.append(buf)
+        return len(self.model.buffers) - 1
+
+    def to_bytes(self) -> bytes:
+        from tensorflow.lite.tools import flatbuffer_utils
+
+        return bytes(flatbuffer_utils.convert_object_to_bytearray(self.model))
+
+
+Quant = tuple  # (scale or scales, zero point or points[, quantized axis])
+
+
+class Subgraph:
+    """One subgraph: add tensors and ops, then set `inputs` and `outputs` (tensor indices)."""
+
+    def __init__(self, owner: FlatModel, name: str, index: int):
+        s = _schema()
+        self.owner, self.index = owner, index
+        self.graph = s.SubGraphT()
+        self.graph.name = name
+        self.graph.tensors, self.graph.operators, self.graph.inputs, self.graph.outputs = [], [], [], []
+
+    def tensor(self, shape: Sequence[int], dtype, quant: Quant | None = None, *, batch: bool = False) -> int:
+        """A tensor without data; `batch`: its first dimension is the free batch (signature -1)."""
+        return self._add(shape, dtype, quant, None, batch)
+
+    def const(self, value, dtype, quant: Quant | None = None) -> int:
+        value = np.array(value, dtype=dtype, order="C")  # not ascontiguousarray: it makes a scalar 1-d
+        return self._add(value.shape, dtype, quant, value.tobytes(), False)
+
+    def _add(self, shape, dtype, quant, data: bytes | None, batch: bool) -> int:
+        s = _schema()
+        t = s.TensorT()
+        t.shape = [int(d) for d in shape]
+        if batch:
+            t.shapeSignature = [-1, *t.shape[1:]]
+        t.type = getattr(s.TensorType, np.dtype(dtype).name.upper())
+        t.buffer = 0 if data is None else self.owner.buffer(data)
+        if quant is not None:
+            q = s.QuantizationParametersT()
+            q.scale = [float(v) for v in np.atleast_1d(quant[0])]
+            q.zeroPoint = [int(v) for v in np.atleast_1d(quant[1])]
+            q.quantizedDimension = int(quant[2]) if len(quant) > 2 else 0
+            t.quantization = q
+        self.graph.tensors.append(t)
+        return len(self.graph.tensors) - 1
+
+    def op(self, name: str, inputs: Sequence[int], outputs: Sequence[int], opts: tuple[int, Any] = (0, None)) -> None:
+        o = _schema().OperatorT()
+        o.opcodeIndex = self.owner.code(name)
+        o.inputs, o.outputs = [int(i) for i in inputs], [int(i) for i in outputs]
+        o.builtinOptionsType, o.builtinOptions = opts
+        self.graph.operators.append(o)
+
+
+def subgraph_ops(content: bytes) -> list[dict[str, int]]:
+    """Builtin op names and counts per subgraph of a .tflite file (the interpreter lists the first only)."""
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    s = _schema()
+    names = {v: k for k, v in vars(s.BuiltinOperator).items() if not k.startswith("_")}
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(content))
+    counts = []
+    for graph in model.subgraphs:
+        ops: dict[str, int] = {}
+        for op in graph.operators or []:
+            name = names.get(model.operatorCodes[op.opcodeIndex].builtinCode, "CUSTOM")
+            ops[name] = ops.get(name, 0) + 1
+        counts.append(dict(sorted(ops.items())))
+    return counts
