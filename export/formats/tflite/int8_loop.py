@@ -25,6 +25,7 @@ import numpy as np
 
 from edgernn.runtime.errors import ExportError
 
+from ...fold import PASS_THROUGH as _PASS  # layers that compute nothing at inference
 from ...model_info import UnsupportedLayerError
 from .flatgraph import FlatModel, options
 from .loop_cells import GATES, FloatRanges, Ranges, Recurrence, calibrate_steps, recurrence, write_body
@@ -36,7 +37,6 @@ RECIPE = "edgernn hand-built int8 loop: min/max over every step of the calibrati
 DYNAMIC_RECIPE = (
     "edgernn hand-built loop: int8 weights per channel, float32 activations (dynamic-range FULLY_CONNECTED)"
 )
-_PASS = ("InputLayer", "Dropout", "GaussianNoise", "GaussianDropout", "AlphaDropout")
 _CELLS = {"LSTM": "lstm", "GRU": "gru"}
 # The loop pays a fixed cost per step (WHILE moves its loop tensors and invokes the body): measured worth
 # it from GRU(64) (12,288 recurrent weights: int8 1.0x float32's batch-1 latency, as unrolled) and LSTM(64)
