@@ -17,6 +17,7 @@ from edgernn.runtime.stream import StepModel
 
 from .conv_step import buffer_width, conv_step_class, require_conv_step
 from .feeds import started_states, step_info
+from .fold import PASS_THROUGH
 from .formats import STEP_INPUT, STEP_OUTPUT, StepSource, file_fields, get_format
 from .model_info import RNN_CLASSES, ModelInfo
 from .stream_proof import PROOF_BATCHES, PROOF_REPEATS, proof_cases, sequence_reference  # noqa: F401 - re-exported
@@ -24,7 +25,7 @@ from .verify import Case, verify
 
 NEXT = "next_"
 PER_STEP = ("Dense", "Activation", "ReLU", "LeakyReLU", "ELU", "Softmax", "LayerNormalization", "BatchNormalization")
-SKIPPED = ("InputLayer", "Dropout", "GaussianNoise", "GaussianDropout", "AlphaDropout", "SpatialDropout1D")
+SKIPPED = PASS_THROUGH  # layers that compute nothing at inference
 
 
 def _per_step(layer):

@@ -10,28 +10,38 @@ converter writes one empty buffer per tensor, 12 bytes each, for nothing.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 from typing import Any
 
 import numpy as np
 
-# The op versions the TF 2.21 converter writes for these int8 ops (an int8 kernel is looked up by version).
-_VERSIONS = {
-    "FULLY_CONNECTED": 4,
-    "ADD": 2,
-    "SUB": 2,
-    "SPLIT": 2,
-    "LOGISTIC": 2,
-    "MUL": 2,
-    "TANH": 2,
-    "GATHER": 2,
-    "FILL": 3,
-}
+# The version the TF 2.21 converter writes for an op by the type of its data input (an older runtime
+# picks the kernel by version: a float op marked as an int8 one runs, wrongly). Ops not listed are 1.
+# tests/export/test_int8_loop.py checks these against the converter's own files.
+_INT8_VERSIONS = {"ADD": 2, "SUB": 2, "MUL": 2, "LOGISTIC": 2, "TANH": 2, "SPLIT": 2, "GATHER": 2, "FILL": 3}
+_DATA_INPUT = {"SPLIT": 1, "FILL": 1}  # the others: input 0 (SPLIT's input 0 is its axis, FILL's its shape)
+_HYBRID_FC, _KEEP_DIMS_FC, _INT8_FC = 12, 5, 4  # float x int8 per-channel weights; int8 (B, T, F); int8
+
+
+def op_version(name: str, types: Sequence[str], opts: Any = None) -> int:
+    """The op version for `name` with input tensor types `types` (numpy dtype names, None for -1)."""
+    data = types[_DATA_INPUT.get(name, 0)]
+    if name == "FULLY_CONNECTED":
+        if data == "float32":
+            return _HYBRID_FC if types[1] == "int8" else 1
+        return _KEEP_DIMS_FC if getattr(opts, "keepNumDims", False) else _INT8_FC
+    return _INT8_VERSIONS.get(name, 1) if data == "int8" else 1
 
 
 def _schema():
     from tensorflow.lite.python import schema_py_generated
 
     return schema_py_generated
+
+
+@cache
+def _type_names() -> dict[int, str]:
+    return {v: k.lower() for k, v in vars(_schema().TensorType).items() if not k.startswith("_")}
 
 
 def options(name: str, **fields: Any) -> tuple[int, Any]:
@@ -52,23 +62,23 @@ class FlatModel:
         self.model.version = 3
         self.model.description = description
         self.model.operatorCodes, self.model.subgraphs, self.model.buffers = [], [], [s.BufferT()]
-        self._codes: dict[str, int] = {}
+        self._codes: dict[tuple[str, int], int] = {}
 
     def subgraph(self, name: str) -> Subgraph:
         graph = Subgraph(self, name, len(self.model.subgraphs))
         self.model.subgraphs.append(graph.graph)
         return graph
 
-    def code(self, op: str) -> int:
-        if op not in self._codes:
+    def code(self, op: str, version: int) -> int:
+        if (op, version) not in self._codes:
             s = _schema()
             code = s.OperatorCodeT()
             code.builtinCode = getattr(s.BuiltinOperator, op)
             code.deprecatedBuiltinCode = min(code.builtinCode, 127)  # the schema's placeholder past 127
-            code.version = _VERSIONS.get(op, 1)
-            self._codes[op] = len(self.model.operatorCodes)
+            code.version = version
+            self._codes[op, version] = len(self.model.operatorCodes)
             self.model.operatorCodes.append(code)
-        return self._codes[op]
+        return self._codes[op, version]
 
     def buffer(self, data: bytes) -> int:
         buf = _schema().BufferT()
@@ -120,9 +130,14 @@ class Subgraph:
         self.graph.tensors.append(t)
         return len(self.graph.tensors) - 1
 
+    def dtype(self, index: int) -> str:
+        """The numpy dtype name of tensor `index` ("float32", "int8", ...)."""
+        return _type_names()[self.graph.tensors[index].type]
+
     def op(self, name: str, inputs: Sequence[int], outputs: Sequence[int], opts: tuple[int, Any] = (0, None)) -> None:
         o = _schema().OperatorT()
-        o.opcodeIndex = self.owner.code(name)
+        types = [self.dtype(i) if i >= 0 else None for i in inputs]
+        o.opcodeIndex = self.owner.code(name, op_version(name, types, opts[1]))
         o.inputs, o.outputs = [int(i) for i in inputs], [int(i) for i in outputs]
         o.builtinOptionsType, o.builtinOptions = opts
         self.graph.operators.append(o)

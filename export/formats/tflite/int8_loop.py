@@ -14,10 +14,9 @@ is null"), and the unrolled int8 graph they can make holds 24 copies of the step
 WHILE copies the body's outputs into its inputs byte for byte, so each loop tensor leaves the body
 with the scale and zero point it entered with: one range per loop tensor, the min/max over every step
 of every calibration window. Weights are int8 symmetric per output channel, biases int32 at input
-scale x weight scale, LOGISTIC out 1/256 zp -128 and TANH 1/128 zp 0 (TFLite's int8 rules). Measured
-on the LSTM(64) (docs/quantization.md): 33 KB (24% of float32), p99 error 1.2% of the output range,
-batch 1 0.88x float32's latency (XNNPACK runs the body's int8 ops), batch 1024 1.8x its throughput;
-dynamic 28 KB (21%), p99 0.27%, 0.70x, 2.1x.
+scale x weight scale, LOGISTIC out 1/256 zp -128 and TANH 1/128 zp 0 (TFLite's int8 rules). Sizes,
+errors and speed against float32 and the unrolled forms: docs/quantization.md and
+benchmarks/RESULTS-quantize.md.
 """
 
 from __future__ import annotations
@@ -26,6 +25,8 @@ import numpy as np
 
 from edgernn.runtime.errors import ExportError
 
+from ...fold import PASS_THROUGH as _PASS  # layers that compute nothing at inference
+from ...model_info import UnsupportedLayerError
 from .flatgraph import FlatModel, options
 from .loop_cells import GATES, FloatRanges, Ranges, Recurrence, calibrate_steps, recurrence, write_body
 
@@ -36,7 +37,6 @@ RECIPE = "edgernn hand-built int8 loop: min/max over every step of the calibrati
 DYNAMIC_RECIPE = (
     "edgernn hand-built loop: int8 weights per channel, float32 activations (dynamic-range FULLY_CONNECTED)"
 )
-_PASS = ("InputLayer", "Dropout", "GaussianNoise", "GaussianDropout", "AlphaDropout")
 _CELLS = {"LSTM": "lstm", "GRU": "gru"}
 # The loop pays a fixed cost per step (WHILE moves its loop tensors and invokes the body): measured worth
 # it from GRU(64) (12,288 recurrent weights: int8 1.0x float32's batch-1 latency, as unrolled) and LSTM(64)
@@ -83,6 +83,17 @@ Heads = list[tuple[np.ndarray, np.ndarray, str]]  # (kernel, bias, activation) p
 
 
 def _weights(model) -> tuple[Recurrence, Heads]:
+    """The cell's and the Dense layers' weights, in order; ExportError unless the model is wired as the
+    chain its layer list reads as (loop_refusal sees only the list: a head on the LSTM's state output c,
+    or one Dense layer called twice, list as LSTM -> Dense but compute something else)."""
+    from ..numpy.convert import describe
+
+    try:
+        wired = describe(model)[0]
+    except UnsupportedLayerError as exc:
+        raise ExportError(f"the loop reads the model as a chain of layers, each called once: {exc}") from None
+    if any("inputs" in rec for rec in wired):
+        raise ExportError("the loop reads the model as a chain of layers; this one has a skip or a merge")
     layers = [layer for layer in model.layers if type(layer).__name__ not in _PASS]
     rec = recurrence(_CELLS[type(layers[0]).__name__], layers[0].get_weights())
     heads = []

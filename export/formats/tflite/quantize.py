@@ -209,7 +209,9 @@ def write_variant(job: VariantJob) -> ArtifactEntry:
 
     def prove(content: bytes, entry: ArtifactEntry) -> ArtifactEntry:
         entry = job.measure(content, entry)
-        p99 = entry.extra.get("p99_of_range") or 0.0
+        p99 = entry.extra.get("p99_of_range")
+        if entry.graph_form == WHILE and p99 is None:  # a constant output: no range to hold the loop to
+            raise ExportError("the held-out windows give one output value, so the loop's p99 error cannot be measured")
         if entry.graph_form == WHILE and p99 > LOOP_MAX_P99:
             raise ExportError(
                 f"p99 error {p99:.2%} of the output range on the held-out windows, above the {LOOP_MAX_P99:.0%} the "
