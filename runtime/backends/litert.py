@@ -1,4 +1,4 @@
-"""LiteRT backend: ai_edge_litert's interpreter (made from its C++ wrapper, litert_native.py), else tflite_runtime's.
+"""LiteRT backend: ai_edge_litert's interpreter (made from its C++ wrapper, litert_open.py), else tflite_runtime's.
 
 An Interpreter is not thread-safe, so every call holds the backend's lock. Graphs with a free
 batch dimension are resized when the batch changes; graphs fixed at batch 1 (the WHILE-loop form)

@@ -36,6 +36,11 @@ _MODULES = tuple(f"{m}.interpreter" for m in REGISTRY[NAME].requires)  # the mai
 
 WRAPPER = "ai_edge_litert._pywrap_litert_interpreter_wrapper"
 BUILTIN_RESOLVER = 1  # interpreter.py _get_op_resolver_id: OpResolverType.AUTO and BUILTIN
+# The overload of CreateWrapperFromBuffer (ai_edge_litert 2.3) whose arguments `create` passes, by type.
+_SIGNATURE = (
+    "CreateWrapperFromBuffer(arg0: bytes, arg1: int, arg2: list[str], arg3: list[Callable[[int], None]], "
+    "arg4: bool, arg5: bool, arg6: int, arg7: bool, arg8: bool, arg9: bool, arg10: bool)"
+)
 
 
 class NativeInterpreter:
@@ -54,7 +59,7 @@ class NativeInterpreter:
     def _details(self, index: int) -> dict[str, Any]:
         """Interpreter._get_tensor_details for subgraph 0: the same keys from the same wrapper calls."""
         native = self._interpreter
-        scales, zeros, axis, block = native.TensorQuantizationParameters(index, 0)
+        scales, zeros, axis, *block = native.TensorQuantizationParameters(index, 0)  # older wrappers: no block size
         dtype = native.TensorType(index, 0)
         if not dtype:
             raise ValueError("Could not get tensor details")
@@ -69,7 +74,7 @@ class NativeInterpreter:
                 "scales": scales,
                 "zero_points": zeros,
                 "quantized_dimension": axis,
-                "block_size": block,
+                "block_size": block[0] if block else 0,
             },
             "sparsity_parameters": native.TensorSparsityParameters(index, 0),
         }
@@ -103,12 +108,13 @@ def create(module: Any, content: bytes, threads: int) -> NativeInterpreter | Non
     """A NativeInterpreter on `content` from the wrapper `module`; None when its wrapper differs from the one
     this was written against (then use the public Interpreter). ValueError when the file does not load."""
     make = getattr(module, "CreateWrapperFromBuffer", None)
-    if make is None:
+    if make is None or _SIGNATURE not in (make.__doc__ or ""):  # another ai_edge_litert: its own Interpreter
         return None
     try:  # the arguments of Interpreter.__init__'s call: resolver, no custom ops, then its eight options
         wrapper = make(content, BUILTIN_RESOLVER, [], [], False, False, threads, False, False, False, False)
     except TypeError:  # pybind11's "incompatible function arguments": another ai_edge_litert
         return None
+    wrapper.GetSignatureDefs()  # as Interpreter.__init__ does: a signature name that is not UTF-8 fails here
     return NativeInterpreter(wrapper, content)
 
 

@@ -196,6 +196,8 @@ class _Graph(_Reader):
         if at is None or at >= len(inputs) or inputs[at] < 0:
             return
         buffer, kind = kinds[inputs[at]]
+        if buffer >= len(buffers):  # a model without buffers: nothing constant to read
+            return
         found = self.vector(buffers[buffer], B_DATA, 1)
         width = {2: 4, 4: 8}.get(kind)
         if found is None or width is None or found[1] % width:

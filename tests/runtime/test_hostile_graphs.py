@@ -206,3 +206,31 @@ def test_the_onnx_fuzz_finds_of_the_native_graphs_are_refused(case, tmp_path):
     replace_file(bundle, "model.onnx", model.SerializeToString())
     with pytest.raises(ModelLoadError, match=rf"{op} with constant (repeats|shape) "):
         load(bundle, backend="onnxruntime")
+
+
+def _bufferless(builtin: int, inputs: tuple[int, int] = (0, 1)) -> bytes:
+    """One op reading `inputs` into tensor 2, every tensor on buffer 0 of a model with no buffers."""
+    flatbuffers = pytest.importorskip("flatbuffers")
+    schema = pytest.importorskip("ai_edge_litert.schema_py_generated")
+    model, code, graph_t, op = schema.ModelT(), schema.OperatorCodeT(), schema.SubGraphT(), schema.OperatorT()
+    model.version, code.builtinCode, code.deprecatedBuiltinCode, code.version = 3, builtin, min(builtin, 127), 1
+    tensors = []
+    for shape, kind in (([1, 4], 0), ([2], 2), ([4], 0)):  # float32, int32 (the shape), float32
+        tensor = schema.TensorT()
+        tensor.shape, tensor.type, tensor.buffer = shape, kind, 0
+        tensors.append(tensor)
+    op.opcodeIndex, op.inputs, op.outputs = 0, list(inputs), [2]
+    graph_t.tensors, graph_t.inputs, graph_t.outputs, graph_t.operators = tensors, [0, 1], [2], [op]
+    model.operatorCodes, model.subgraphs, model.buffers = [code], [graph_t], []
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+@pytest.mark.parametrize("builtin", [22, 94, 130], ids=["RESHAPE", "FILL", "BROADCAST_TO"])
+def test_an_op_shaped_by_a_constant_in_a_model_without_buffers_is_walked(builtin):
+    """The walk read the shape's buffer of a model that has none (an IndexError, found in review): with no
+    constant to read the shape is the interpreter's to bound, as for any computed shape."""
+    graph.check_graph(_bufferless(builtin), "bufferless.tflite")
+    with pytest.raises(ModelLoadError):  # the neighbour: the same file reading a tensor it lacks
+        graph.check_graph(_bufferless(builtin, (0, 7)), "bufferless.tflite")

@@ -83,3 +83,16 @@ def test_a_file_litert_refuses_is_a_model_load_error_on_both_paths():
     for native in (True, False):
         with pytest.raises(ModelLoadError, match="LiteRT cannot load it"):
             litert.interpreter(bytes(content), "model.tflite", native=native)
+
+
+def test_a_signature_name_that_is_not_utf8_is_refused_on_both_paths():
+    """Interpreter.__init__ lists the signatures, which fails on a name that is not UTF-8; the wrapper-made
+    interpreter lists them too, so such a file is refused alike on every install (found in review)."""
+    from edgernn.runtime.backends import litert
+
+    content = (MODELS / "seed-lstm" / "model.tflite").read_bytes()
+    at = content.index(b"serving_default")
+    for native in (True, False):
+        assert litert.interpreter(content, "model.tflite", native=native)  # the neighbour: the name intact
+        with pytest.raises(ModelLoadError, match="UnicodeDecodeError"):
+            litert.interpreter(content[:at] + b"\xff" + content[at + 1 :], "model.tflite", native=native)
