@@ -9,13 +9,13 @@ and the affine maps. benchmarks/run.py measures it against the raw interpreter c
 from __future__ import annotations
 
 from _thread import allocate_lock  # threading.Lock itself, without importing threading (cold start)
-from math import isfinite, isnan
-from time import monotonic
+from math import isfinite
+from struct import Struct  # imported by numpy already
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import InputError, RunTimeoutError
+from .errors import InputError
 from .guard import as_float32, run_error
 from .manifest import ArtifactEntry
 
@@ -34,6 +34,7 @@ _F32 = np.dtype(np.float32)
 # never overflow a double sum, so the sum is finite exactly when every value is (NaN and inf
 # propagate, inf + -inf is NaN). Below this size it beats np.isfinite().all() several times over.
 _SMALL = 64
+_ND = np.ndarray
 _sub, _mul, _div, _add = np.subtract, np.multiply, np.true_divide, np.add  # the ufuncs: no operator dispatch
 
 
@@ -72,6 +73,11 @@ class Predictor:
         # None when not direct: then one tuple compare in predict says "one window" and "direct" at once.
         self._one = (1, *self._tail) if self._direct else None
         self._one_out = (1, *self._out_tail)
+        # A one-thread LiteRT runner whose run() predict inlines for that one window (backends/litert.py).
+        inline = self._direct and getattr(runner, "inline_run", False)
+        self._inline = runner if inline else None
+        self._inline_one = self._one if inline else None
+        self._unpack = Struct(f"{spec.window_width}f").unpack if inline else None
 
     def __repr__(self) -> str:
         return f"Predictor({self.bundle.folder!r}, backend={self.backend!r}, variant={self.variant!r})"
@@ -99,9 +105,40 @@ class Predictor:
             ModelRunError: the runtime failed, or returned an answer of the wrong shape.
             RunTimeoutError: the call was stopped at `timeout` (a ModelRunError).
         """
-        if (allow_nonfinite or timeout is not None) and self._guard:
-            return self._guarded(allow_nonfinite, timeout).predict(x, allow_nonfinite=allow_nonfinite)
-        # Hot path: every check stays, each in its cheapest exact form (see _SMALL and Affine.operands).
+        if allow_nonfinite or timeout is not None:
+            if self._guard:
+                return self._guarded(allow_nonfinite, timeout).predict(x, allow_nonfinite=allow_nonfinite)
+        elif x.__class__ is _ND and x.dtype is _F32 and (shape := x.shape) == self._inline_one:
+            # The commonest call, one float32 window on one-thread LiteRT: each check once, in its cheapest
+            # exact form, and LiteRTBackend.run inlined (a Python frame less; RESULTS.md "Hot path").
+            try:
+                values = self._unpack(x)  # the window's values as doubles, exactly (a C-contiguous x only)
+            except ValueError:
+                values = x.ravel().tolist()
+            if sum(values) * 0:  # NaN exactly when a value is NaN or inf (see _SMALL)
+                self._nonfinite()
+            r = self._inline
+            try:
+                if not r._lock.acquire(False):
+                    r.wait()
+                try:
+                    if shape == r._hot:  # read under the lock: another thread's resize rebinds _fast
+                        r._fast[0](r._in, x)
+                        r._fast[1]()
+                        y = r._fast[2](r._out)
+                    else:
+                        y = r.run_held(x)
+                except Exception:
+                    r._build()  # as in run(): a failed invoke can leave the interpreter unusable
+                    raise
+                finally:
+                    r._lock.release()
+            except Exception as exc:
+                raise run_error(exc, self.artifact.file) from None
+            if y.shape == self._one_out and y.dtype is _F32:
+                return y
+            return self._checked_one(y)
+        # Every other call: every check stays, each in its cheapest exact form (see _SMALL and Affine.operands).
         # Both backends accept non-contiguous arrays (tested), so no contiguity copy is made.
         if type(x) is not np.ndarray or x.dtype is not _F32:
             x = self._as_float32(x)
@@ -113,9 +150,7 @@ class Predictor:
                 y = self._run(x)
             except Exception as exc:
                 raise run_error(exc, self.artifact.file) from None
-            if y.shape != self._one_out:
-                self._bad_output(y)
-            return y if y.dtype is _F32 else y.astype(np.float32)
+            return self._checked_one(y)
         if shape[1:] != self._tail and not (self._free and len(shape) == 3 and shape[1] and shape[2] == self._tail[1]):
             self._bad_shape(shape)  # a (timesteps, features) tail implies rank 3
         n = shape[0]
@@ -186,46 +221,19 @@ class Predictor:
         return self.spec.y.to_model(y).astype(np.float32) if folded else y
 
     def _guarded(self, allow_nonfinite: bool, timeout: float | None) -> Predictor:
-        """A copy of this Predictor for one call, whose backend call keeps a deadline and/or gives NaN
-        for every window holding a NaN (onnxruntime's LSTM/GRU kernels clamp NaN to a finite number
-        inside their activations, where LiteRT and numpy propagate it)."""
-        import copy
+        """A copy of this Predictor for one call with a deadline and/or NaN passed through (runtime/guarded.py)."""
+        from .guarded import guarded  # imported on first use: a plain predict never needs it
 
-        run = self._run
-        if timeout is not None:
-            run = self._deadline_run(timeout)
-        if allow_nonfinite:
-            run = _nan_windows(run)
-        guarded = copy.copy(self)
-        guarded._run, guarded._guard = run, False
-        return guarded
-
-    def _deadline_run(self, timeout: float):
-        run_within = getattr(self.runner, "run_within", None)
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or isnan(timeout) or timeout <= 0:
-            raise InputError(f"timeout must be a positive number of seconds, got {timeout!r}.")
-        if run_within is None:
-            raise InputError(
-                f"timeout={timeout:g}: the {self.backend} backend cannot stop a call once it runs; only onnxruntime "
-                "can (at one thread, or threads=N on its own pool). "
-                "Use backend='onnxruntime', or drop timeout and load an untrusted bundle with isolate=True."
-            )
-        deadline, file = monotonic() + timeout, self.artifact.file
-
-        def run(x: np.ndarray) -> np.ndarray:
-            try:
-                return run_within(x, deadline - monotonic())
-            except RunTimeoutError:
-                raise RunTimeoutError(
-                    f"{file}: predict did not finish within timeout={timeout:g} s on {self.backend}, so the "
-                    "runtime stopped it (a graph that loops, or a batch too big for that time); the model stays "
-                    "loaded. Give a longer timeout or a smaller batch, or run 'edgernn validate' on the bundle."
-                ) from None
-
-        return run
+        return guarded(self, allow_nonfinite, timeout)
 
     def _as_float32(self, x: Any) -> np.ndarray:
         return as_float32(x, self._tail)  # the same conversion as Stream.step
+
+    def _checked_one(self, y: np.ndarray) -> np.ndarray:
+        """One window's answer, refused when its shape is wrong, as float32."""
+        if y.shape != self._one_out:
+            self._bad_output(y)
+        return y if y.dtype is _F32 else y.astype(np.float32)
 
     def _free_tail(self, shape: tuple[int, ...]) -> tuple[int, ...] | None:
         """A free-T sequence model's output tail for input `shape` (None when T is fixed: no second chance)."""
@@ -244,20 +252,6 @@ class Predictor:
     @staticmethod
     def _nonfinite() -> None:
         raise InputError("input contains NaN or inf; clean it, or pass allow_nonfinite=True to run it anyway.")
-
-
-def _nan_windows(run):
-    """`run`, with NaN in every output of each window whose input holds a NaN."""
-
-    def poisoned(x: np.ndarray) -> np.ndarray:
-        y = run(x)
-        bad = np.isnan(x).any(axis=tuple(range(1, x.ndim)))
-        if bad.any():
-            y = np.array(y, dtype=np.float32)
-            y[bad] = np.nan
-        return y
-
-    return poisoned
 
 
 __all__ = ["Predictor"]

@@ -39,6 +39,10 @@ class LiteRTBackend:
     _hot = None  # the input shape the hot path takes (the interpreter's, while _fast is bound), else None
     _ports: tuple = ()  # several inputs: LiteRTInputsBackend (litert_inputs.py)
     busy_seconds = BUSY_SECONDS
+    # Predictor.predict inlines run() for a float32 window of the bound shape (one Python frame less on
+    # a ~2 us call, RESULTS.md "Hot path"): it reads _lock, _hot, _fast, _in, _out and calls wait,
+    # run_held and _build, exactly as run() does. A subclass that changes run() sets this False.
+    inline_run = True
 
     def __init__(self, content: bytes, entry: ArtifactEntry, spec: Spec) -> None:
         vet(content, entry.file)
@@ -133,8 +137,8 @@ class LiteRTBackend:
         lock = self._lock
         # acquire/release in try/finally: half a with-block's cost; the untimed try first, as a timed
         # acquire parses its arguments (75 vs 135 ns uncontended).
-        if not lock.acquire(False) and not lock.acquire(True, self.busy_seconds):
-            _busy(self._file, self.busy_seconds)
+        if not lock.acquire(False):
+            self.wait()
         try:
             if x.shape == self._hot:  # hot path: bound, and the interpreter sized for x
                 # Read through self, never into locals: a local outlives `finally`, and its reference
@@ -142,14 +146,23 @@ class LiteRTBackend:
                 self._fast[0](self._in, x)
                 self._fast[1]()
                 return self._fast[2](self._out)
-            if self._dynamic_batch or x.shape[0] == self._batch:
-                return self._invoke(x)
-            return np.concatenate([self._invoke(x[i : i + 1]) for i in range(x.shape[0])])
+            return self.run_held(x)
         except Exception:
             self._build()  # a failed resize or invoke can leave the interpreter unusable
             raise
         finally:
             lock.release()
+
+    def run_held(self, x: np.ndarray) -> np.ndarray:
+        """run() past its hot path, the lock held by the caller (run(), or the call Predictor.predict inlines)."""
+        if self._dynamic_batch or x.shape[0] == self._batch:
+            return self._invoke(x)
+        return np.concatenate([self._invoke(x[i : i + 1]) for i in range(x.shape[0])])
+
+    def wait(self) -> None:
+        """Take the lock when another thread holds it: wait up to busy_seconds, then ModelRunError."""
+        if not self._lock.acquire(True, self.busy_seconds):
+            _busy(self._file, self.busy_seconds)
 
 
 def _head_indices(interp, count: int, file: str) -> list[int]:

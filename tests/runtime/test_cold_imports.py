@@ -30,6 +30,7 @@ DEFERRED = (
     "edgernn.runtime.backends.litert_inputs",
     "edgernn.runtime.backends.litert_step",  # step models: read by load, opened by the first stream()
     "edgernn.runtime.stream",
+    "edgernn.runtime.guarded",  # predict(timeout=S) or allow_nonfinite=True only
     "edgernn.runtime.isolate",
     "edgernn.runtime.signing",
     "edgernn.runtime.parallel",
