@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
+from functools import cached_property
 from typing import Any
 
 from . import checks
@@ -86,7 +87,13 @@ class Manifest:
     extra: Mapping[str, Any] = factory(dict)  # created, producer, training, evaluation, ...
     streaming_error: str = ""  # a malformed streaming block: raised by require_streaming, never by predict
     raw: Mapping[str, Any] = factory(dict, repr=False)  # the JSON parsed (info --json prints it)
-    text_sha256: str = ""  # sha256 of the manifest.json bytes read (Manifest.read): what a signature covers
+    text: bytes = factory(bytes, repr=False)  # the manifest.json bytes read (Manifest.read)
+
+    @cached_property
+    def text_sha256(self) -> str:
+        """sha256 of the manifest.json bytes read: what a signature covers ('' for a manifest not read
+        from a file). Hashed on first use: an unsigned load never needs it."""
+        return sha256_bytes(self.text) if self.text else ""
 
     def artifacts(
         self,
@@ -169,7 +176,7 @@ class Manifest:
         finally:
             if own:
                 folder.close()
-        return replace(cls.parse(read_json(data, path), path), text_sha256=sha256_bytes(data))
+        return replace(cls.parse(read_json(data, path), path), text=data)
 
     @classmethod
     def parse(cls, raw: Any, where: checks.Where = MANIFEST_FILE) -> Manifest:

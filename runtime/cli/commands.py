@@ -12,11 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import optional
+from .. import load, optional
 from ..bundle import Bundle, keys_to_trust
 from ..errors import EdgeRNNError, InputError
 from ..isolate import Limits
-from ..loading import load
 from ..stream import stream_values
 from ..validate import not_run
 from ..validate import validate as validate_bundle

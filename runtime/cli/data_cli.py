@@ -13,13 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import optional
+from .. import load, optional
 from ..data.plan import plan_for, ranges
 from ..data.score import CHUNK_ROWS, Job, concat, score_range
 from ..data.sinks import open_sink
 from ..data.source import ArraySource, open_source
 from ..errors import InputError
-from ..loading import load
 from . import commands
 from .data_io import read_stdin_series, read_windows
 from .output import Progress, print_table

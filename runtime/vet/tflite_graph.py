@@ -13,8 +13,7 @@ from __future__ import annotations
 import struct
 
 from ..errors import ModelLoadError, UnsupportedModelError
-from .tflite_arity import arity_problem
-from .tflite_ops import _U16, _Reader
+from .tflite_ops import _U16, _Reader, arity_problem
 
 # Model / SubGraph / Tensor / Operator / Buffer fields.
 M_CODES, M_SUBGRAPHS, M_BUFFERS, M_EXT_GROUPS, M_EXT_BUFFERS = 1, 2, 4, 8, 9

@@ -103,3 +103,46 @@ def test_a_plain_litert_load_and_predict_import_none_of_the_deferred_modules():
         assert result["module"] == "ai_edge_litert._pywrap_litert_interpreter_wrapper"
     assert "edgernn.runtime.backends.litert" in new  # the probe sees the load's imports at all
     assert result["y"] == result["y"]  # a number came back, not NaN
+
+
+# Every edgernn module a plain LiteRT load imports: one more is ~0.1-0.2 ms of cold start
+# (benchmarks/cold_start.py), so a new one on this path is added here on purpose, not by accident.
+LOAD_PATH = {
+    "edgernn",
+    "edgernn.runtime",
+    "edgernn.runtime.backends",
+    "edgernn.runtime.backends.litert",
+    "edgernn.runtime.backends.litert_open",
+    "edgernn.runtime.blocks",
+    "edgernn.runtime.bundle",
+    "edgernn.runtime.checks",
+    "edgernn.runtime.errors",
+    "edgernn.runtime.files",
+    "edgernn.runtime.frozen",
+    "edgernn.runtime.guard",
+    "edgernn.runtime.manifest",
+    "edgernn.runtime.manifest_json",
+    "edgernn.runtime.manifest_spec",
+    "edgernn.runtime.optional",
+    "edgernn.runtime.predictor",
+    "edgernn.runtime.records",
+    "edgernn.runtime.vet",
+    "edgernn.runtime.vet.tflite_graph",
+    "edgernn.runtime.vet.tflite_ops",
+}
+
+
+@pytest.mark.skipif("litert" not in installed_default_backends(), reason="needs ai-edge-litert or tflite-runtime")
+def test_a_plain_litert_load_imports_exactly_the_modules_of_its_path():
+    new, result = imported_by(f"""
+        import gc
+        seen = []
+        gc.callbacks.append(lambda phase, info: seen.append(info["generation"]) if phase == "start" else None)
+        from edgernn.runtime import load
+        result["import"] = sorted(m for m in sys.modules if m.startswith("edgernn"))
+        p = load({str(MODELS / "seed-lstm")!r}, backend="litert")
+        result["collections"], result["enabled"] = seen, gc.isenabled()
+    """)
+    assert sorted(m for m in new if m.startswith("edgernn")) == sorted(LOAD_PATH)
+    assert result["import"] == ["edgernn", "edgernn.runtime"]  # `load` is defined in the package itself
+    assert result["collections"] == [] and result["enabled"]  # the collector paused over load, then resumed
