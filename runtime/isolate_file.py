@@ -24,7 +24,7 @@ import numpy as np
 from .blocks import StreamingBlock
 from .errors import ModelLoadError
 from .isolate import Limits, _signal_name
-from .manifest_spec import input_json, output_json, parse_spec, preprocessing_json
+from .manifest_json import input_json, output_json, parse_spec, preprocessing_json
 from .records import ArtifactEntry, Spec
 
 _ENTRY_FIELDS = ("file", "format", "variant", "role", "graph_form", "batch", "reset_variables")  # and extra

@@ -24,8 +24,7 @@ from .blocks import ModelBlock, QuantizationBlock, Refusal, StateSpec, Streaming
 from .errors import ManifestError, UnsupportedModelError
 from .files import BundleDir, sha256_bytes
 from .frozen import factory, record, replace
-from .manifest_json import json_default, read_json
-from .manifest_spec import input_json, output_json, parse_spec, preprocessing_json
+from .manifest_json import input_json, json_default, output_json, parse_spec, preprocessing_json, read_json
 from .records import (
     ARTIFACT_KEYS,
     CONVENTION,

@@ -122,7 +122,6 @@ LOAD_PATH = {
     "edgernn.runtime.guard",
     "edgernn.runtime.manifest",
     "edgernn.runtime.manifest_json",
-    "edgernn.runtime.manifest_spec",
     "edgernn.runtime.optional",
     "edgernn.runtime.predictor",
     "edgernn.runtime.records",
