@@ -145,11 +145,15 @@ class _no_gc:  # noqa: N801 - used as a function: `with _no_gc():`
     Measured with gc.callbacks in the installed wheel: `import numpy` leaves a generation-1 collection
     due, and the ~2,500 objects edgernn's import and load allocate set it off, 1.2-1.8 ms in a ~10 ms
     cold start (plus two young collections); the bare interpreter allocates too little to reach it.
-    On leaving, the objects made so far go to the oldest generation without a collection (gc.freeze,
-    then gc.unfreeze), where a loaded model's objects end up anyway, so the next young collection does
-    not walk them either. Skipped when the application froze objects itself (gc.get_freeze_count()).
-    The collector is never left off: it is enabled again when it was enabled before.
+    After the process's first load, the objects made so far (numpy's, the runtime's, edgernn's modules:
+    objects that live as long as the process) go to the oldest generation without a collection
+    (gc.freeze, then gc.unfreeze), so no young collection is due when the first answer is asked for.
+    Once per process only, so an application that loads again and again keeps the collector's usual
+    rhythm; never when the application froze objects itself (gc.get_freeze_count()). The collector is
+    never left off: it is enabled again when it was enabled before.
     """
+
+    promoted = False  # the first load's objects were handed to the oldest generation
 
     def __enter__(self) -> None:
         import gc
@@ -161,7 +165,8 @@ class _no_gc:  # noqa: N801 - used as a function: `with _no_gc():`
         import gc
 
         if self.enabled:
-            if not gc.get_freeze_count():  # nothing the application froze gets unfrozen here
+            if not _no_gc.promoted and not gc.get_freeze_count():  # nothing the application froze is unfrozen
+                _no_gc.promoted = True
                 gc.freeze()
                 gc.unfreeze()  # every tracked object now in the oldest generation, none collected
             gc.enable()

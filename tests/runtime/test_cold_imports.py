@@ -140,8 +140,11 @@ def test_a_plain_litert_load_imports_exactly_the_modules_of_its_path():
         from edgernn.runtime import load
         result["import"] = sorted(m for m in sys.modules if m.startswith("edgernn"))
         p = load({str(MODELS / "seed-lstm")!r}, backend="litert")
-        result["collections"], result["enabled"] = seen, gc.isenabled()
+        result["collections"], result["enabled"], result["young"] = seen, gc.isenabled(), gc.get_count()[0]
+        p = load({str(MODELS / "seed-lstm")!r}, backend="litert")  # a second load promotes nothing
+        result["young again"] = gc.get_count()[0]
     """)
     assert sorted(m for m in new if m.startswith("edgernn")) == sorted(LOAD_PATH)
     assert result["import"] == ["edgernn", "edgernn.runtime"]  # `load` is defined in the package itself
     assert result["collections"] == [] and result["enabled"]  # the collector paused over load, then resumed
+    assert result["young"] < 100 < result["young again"]  # the first load's objects were promoted, once
