@@ -73,10 +73,12 @@ class Predictor:
         # None when not direct: then one tuple compare in predict says "one window" and "direct" at once.
         self._one = (1, *self._tail) if self._direct else None
         self._one_out = (1, *self._out_tail)
-        # A one-thread LiteRT runner whose run() predict inlines for that one window (backends/litert.py).
-        inline = self._direct and getattr(runner, "inline_run", False)
+        # A one-thread LiteRT runner whose run() predict inlines for that one window (backends/litert.py), and
+        # its own tuple for that shape: `r._hot is self._inline_one` says "sized for one window" (no compare).
+        hot = getattr(runner, "_hot", None) if self._direct and getattr(runner, "inline_run", False) else None
+        inline = hot is not None and hot == self._one
         self._inline = runner if inline else None
-        self._inline_one = self._one if inline else None
+        self._inline_one = hot if inline else None
         self._unpack = Struct(f"{spec.window_width}f").unpack if inline else None
 
     def __repr__(self) -> str:
@@ -108,7 +110,7 @@ class Predictor:
         if allow_nonfinite or timeout is not None:
             if self._guard:
                 return self._guarded(allow_nonfinite, timeout).predict(x, allow_nonfinite=allow_nonfinite)
-        elif x.__class__ is _ND and x.dtype is _F32 and (shape := x.shape) == self._inline_one:
+        elif x.__class__ is _ND and x.dtype is _F32 and x.shape == self._inline_one:
             # The commonest call, one float32 window on one-thread LiteRT: each check once, in its cheapest
             # exact form, and LiteRTBackend.run inlined (a Python frame less; RESULTS.md "Hot path").
             try:
@@ -122,7 +124,7 @@ class Predictor:
                 if not r._lock.acquire(False):
                     r.wait()
                 try:
-                    if shape == r._hot:  # read under the lock: another thread's resize rebinds _fast
+                    if r._hot is self._inline_one:  # read under the lock: another thread's resize rebinds _fast
                         r._fast[0](r._in, x)
                         r._fast[1]()
                         y = r._fast[2](r._out)

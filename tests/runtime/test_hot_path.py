@@ -127,6 +127,7 @@ def test_batch_one_after_a_resize_and_back_answers_as_the_reference(seed):
     for x in (xs[0], np.concatenate(xs), xs[1], xs[2]):  # batch 1, 3 (a resize), then 1 twice
         want = np.concatenate([reference(w[None]) for w in x])
         np.testing.assert_array_equal(p.predict(x), want)
+    assert p.runner._hot is p._inline_one  # back at one window: the inlined native calls are taken again
 
 
 def test_allow_nonfinite_and_timeout_take_the_guarded_copy(seed):
