@@ -14,8 +14,8 @@ dynamic file quantizes the weights but keeps its records (66% of float32). This 
 - no SHAPE/FILL ops to build a zero state: step 0 is written from zeros.
 
 Measured on seed-lstm (LSTM(10), T = 4), LiteRT, one thread, against model.tflite (docs/quantization.md):
-34% of the bytes (the converter's unrolled dynamic: 66%), 0.87x float32's batch-1 latency (1.07x), 0.56x its
-batch-1024 throughput (0.52x), the same p99 error (0.67% of the output range).
+34% of the bytes (ai-edge-quantizer's unrolled dynamic: 66%), 0.85-0.91x float32's batch-1 latency
+(0.92-1.09x), 0.58-0.68x its batch-1024 throughput (0.45x), the same p99 error (0.67% of the output range).
 """
 
 from __future__ import annotations

@@ -77,7 +77,7 @@ LOOP_MAX_P99 = 0.03
 _LEAN = (
     "dynamic: any batch; int8 weights with float compute, the step unrolled by hand with one tensor per weight "
     "and no names or intermediate shapes (a small step's file is mostly records): seed-lstm 34% of float32's "
-    "bytes (the converter's unrolled dynamic: 66%), 0.87x its batch-1 latency (1.07x) (measured, "
+    "bytes (ai-edge-quantizer's unrolled dynamic: 66%), 0.85-0.91x its batch-1 latency (0.92-1.09x) (measured, "
     "docs/quantization.md)"
 )
 _COMPACT = "one loop body instead of one copy of the step per timestep: quantizing shrinks weights, not ops"
