@@ -57,3 +57,25 @@ def test_a_converter_error_in_a_served_child_is_that_conversions_error_and_the_c
             convert_isolated(model, "int8", "no-such-form", np.zeros((4, 4, 1), np.float32))
         pid = _child_pid()
         assert convert_isolated(model, "float16", "unrolled", None) and _child_pid() == pid
+
+
+def test_an_interrupt_during_a_conversion_ends_the_child_too(zoo_models, monkeypatch):
+    """Ctrl-C in a notebook reaches the parent alone: the child it was waiting for must not live on idle,
+    holding TensorFlow (it is neither in the pool nor closed unless convert_isolated ends it)."""
+    children = []
+    real_init, real_reply = isolated._Child.__init__, isolated._Child._reply
+
+    def init(self, module):
+        real_init(self, module)
+        children.append(self.proc)
+
+    def reply(self, deadline, what):
+        real_reply(self, deadline, what)  # the job really ran; the interrupt lands as its answer arrives
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(isolated._Child, "__init__", init)
+    monkeypatch.setattr(isolated._Child, "_reply", reply)
+    with converter_pool(), pytest.raises(KeyboardInterrupt):
+        convert_isolated(zoo_models["lstm-single"], "float16", "unrolled", None)
+    (proc,) = children
+    assert proc.returncode is not None and _gone(proc.pid)

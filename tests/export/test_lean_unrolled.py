@@ -1,7 +1,8 @@
 """The dynamic variant's hand-built `unrolled_lean` form (export/formats/tflite/lean_unrolled.py): small steps,
-where a file is mostly records. Values against Keras on windows the export never saw, at batch 1 and 256;
-the zoo's models have every weight drawn at random, biases too, so the first step's zero-state shortcut
-(the GRU's recurrent bias folded into its input bias) is checked with large biases."""
+where a file is mostly records. Values against Keras on windows the export never saw, at batch 1 and 256.
+The zoo's biases are Keras's zeros (the LSTM's forget bias 1), which would hide the first step's
+zero-state shortcut (the GRU's recurrent bias folded into its input bias): GRUs with large random
+biases are checked against the converter's own dynamic file, which quantizes the weights the same way."""
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ from edgernn.runtime.compare import compare, output_range, tolerance
 
 from helpers import artifact_json
 
-CELLS = ("lstm-single", "gru-single", "simple_rnn-single")  # 6 units, T = 4, F = 1, random weights and biases
+CELLS = ("lstm-single", "gru-single", "simple_rnn-single")  # 6 units, T = 4, F = 1
 
 
 @pytest.fixture(scope="session")
@@ -86,3 +87,30 @@ def test_lean_is_for_small_steps_of_one_cell_and_says_why_not(zoo_models, lstm64
     why = {key: lean_refusal(inspect_model(zoo_models[key])) for key in ("lstm-stacked", "lstm-bidirectional")}
     assert "LSTM -> LSTM -> Dense" in why["lstm-stacked"] and "Bidirectional -> Dense" in why["lstm-bidirectional"]
     assert "reset_after=False" in lean_refusal(inspect_model(zoo_models["gru-reset_before"]))
+
+
+@pytest.mark.parametrize("timesteps", (4, 1))  # T = 1: the first step is the whole graph
+def test_a_gru_with_large_biases_answers_as_the_converters_dynamic_file(timesteps, tmp_path):
+    """Both files hold the same per-channel int8 weights and compute in float: they agree to float rounding
+    (1.9e-7 measured); without the fold of the recurrent bias into step 0 both cases fail."""
+    from edgernn.export import export_bundle
+    from edgernn.export.formats import GraphForm
+    from edgernn.export.formats.tflite.quantize import quantize_tflite
+    from edgernn.runtime import Bundle, backends
+    from edgernn.train import build_model
+
+    rng = np.random.default_rng(11)
+    model = build_model("gru", 6, timesteps=timesteps, features=1, seed=2)
+    biased = [rng.normal(0, 1.5, w.shape) if w.ndim == 1 or w.shape[0] == 2 else w for w in model.get_weights()]
+    model.set_weights(biased)  # (2, 18): the GRU's input and recurrent biases; (1,): the head's
+    spec = Bundle.open(export_bundle(model, tmp_path / "float", formats=("tflite",)).path).manifest.spec
+    info, x = inspect_model(model), rng.uniform(-1, 1, (64, timesteps, 1)).astype(np.float32)
+    got = {}
+    for form in ("unrolled_lean", "unrolled"):
+        path = tmp_path / f"{form}.tflite"
+        entry = quantize_tflite(model, path, info, "dynamic", GraphForm(form, "test"))
+        got[form] = backends.open_window("litert", path.read_bytes(), entry, spec).run(x)
+    np.testing.assert_allclose(got["unrolled_lean"], got["unrolled"], atol=1e-5)
+    ref = np.asarray(model(x, training=False))
+    # int8 weights: off Keras, but still this model (its saturated output spans only ~0.06 at T = 4)
+    assert 1e-5 < np.abs(got["unrolled"] - ref).max() < 0.25 * output_range(ref)

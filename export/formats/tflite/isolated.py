@@ -56,16 +56,18 @@ def convert_isolated(
             np.save(d / "calibration.npy", np.asarray(calibration, dtype=np.float32))
             job.append(str(d / "calibration.npy"))
         child = _POOL.pop(module, None) if _POOL is not None else None
-        child = child if child is not None and child.alive() else _Child(module)
+        if child is None or not child.alive():
+            if child is not None:
+                child.close()  # died while idle: its pipes and stderr file go now, not at garbage collection
+            child = _Child(module)
+        kept = False
         try:
             error = child.run(job, f"the {variant} variant ({form} form)")
-        except ExportError:
-            child.close()
-            raise
-        if _POOL is not None:
-            _POOL[module] = child
-        else:
-            child.close()
+            if _POOL is not None:
+                _POOL[module], kept = child, True
+        finally:  # any other ending (a crash, a timeout, Ctrl-C, a garbled answer) ends the child with it
+            if not kept:
+                child.close()
         if error is not None:
             raise ExportError(error)
         return (d / "out.tflite").read_bytes()
@@ -94,11 +96,17 @@ class _Child:
     prints to stdout goes to its stderr, a temporary file read when it fails."""
 
     def __init__(self, module: str) -> None:
-        self.stderr = tempfile.TemporaryFile()
+        self.stderr = tempfile.TemporaryFile("a+b")  # appended to by the child whatever the offset the parent reads at
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3")}
         # -I, isolated: neither the working directory nor PYTHON* variables reach the child's imports
         args = [sys.executable, "-I", "-m", module]
-        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, env=env)
+        try:
+            self.proc = subprocess.Popen(
+                args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, env=env
+            )
+        except BaseException:
+            self.stderr.close()
+            raise
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -109,6 +117,7 @@ class _Child:
         Raises:
             ExportError: the child crashed (its signal named), exited or took over TIMEOUT_S.
         """
+        start = self.stderr.seek(0, os.SEEK_END)  # this job's stderr starts here: earlier jobs' lines are not its
         try:
             self.proc.stdin.write(json.dumps(job).encode() + b"\n")
             self.proc.stdin.flush()
@@ -124,7 +133,7 @@ class _Child:
                 "(full-integer calibration of recurrent loops is a known converter crash, tensorflow#41305); "
                 "the other variants are unaffected. Use 'dynamic' or 'float16' for this graph."
             )
-        self.stderr.seek(0)
+        self.stderr.seek(start)
         lines = [s for s in self.stderr.read().decode(errors="replace").splitlines() if s.strip()]
         raise ExportError(f"the converter process failed: {lines[-1] if lines else f'exit status {code}'}")
 
