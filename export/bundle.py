@@ -28,6 +28,7 @@ from .compute import compute_block
 from .feeds import check_inputs_options, packed_map
 from .fold import Folding, fold
 from .formats import DEFAULT_FORMATS, Target, file_entry
+from .formats.tflite.isolated import converter_pool
 from .heads import check_free_length, check_heads_options
 from .keras_io import load_keras, save_keras
 from .model_info import FREE_PROOF_STEPS, ModelInfo, clone_with, inspect_model
@@ -215,7 +216,7 @@ def export_bundle(
         raise ExportError("quantized variants are calibrated on fixed-length windows; export with --timesteps T.")
     windows = _calibration_windows(model, info, spec, options) if variants else None
     target = Target(name, spec, cases[0].inputs, cases[0].outputs)
-    with writing(out), staging_dir(out) as tmp:
+    with writing(out), staging_dir(out) as tmp, converter_pool():  # one TF import for every isolated conversion
         entries, refusals = write_window_models((source, model), tmp, options.formats, info, spec, cases, target)
         streaming, written = None, [e.format for e in entries]
         if options.streaming:

@@ -162,8 +162,6 @@ def _errors(content: bytes, entry: ArtifactEntry, spec: Spec, block: StreamingBl
 
 
 if __name__ == "__main__":  # the isolated int8 conversion's child (formats/tflite/isolated.py)
-    from .formats.tflite.isolated import child_main
+    from .formats.tflite.isolated import serve
 
-    sys.exit(
-        child_main(sys.argv[1:], lambda model, variant, _form, calibration: step_bytes(model, variant, calibration))
-    )
+    sys.exit(serve(lambda model, variant, _form, calibration: step_bytes(model, variant, calibration)))

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 UNROLLED = "unrolled"  # one copy of the step per timestep, free batch
 WHILE_BATCH1 = "while_batch1"  # a builtin WHILE loop, batch fixed at 1
 WHILE = "while"  # a builtin WHILE loop, free batch (the int8 LSTM, built by hand: tflite/int8_loop.py)
+UNROLLED_LEAN = "unrolled_lean"  # unrolled by hand with the fewest records, free batch (tflite/lean_unrolled.py)
 FUSED_BATCH1 = "fused_batch1"  # TFLite's fused LSTM op, batch fixed at 1
 UNROLLED_BATCH1 = "unrolled_batch1"  # the unrolled graph with a static batch of 1 (for TFLM)
 FUSED = "fused"  # ONNX's LSTM op (tf2onnx), or its Loop for other cells

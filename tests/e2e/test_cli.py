@@ -107,8 +107,12 @@ def test_train_then_export_through_the_cli(tmp_path, capsys):
 
 
 def test_demo_trains_exports_and_reports_all_cells(tmp_path, capsys):
-    assert main(["demo", "--out", str(tmp_path / "demo"), "--epochs", "2"]) == 0
+    """The main job end to end. One quantized variant (of five by default) shows the variants' table: each
+    variant's export is tested on its own (tests/export/test_quantize*.py), and the five cost the demo ~30 s
+    (int8's calibration runs in child processes that import TensorFlow)."""
+    assert main(["demo", "--out", str(tmp_path / "demo"), "--epochs", "2", "--quantize", "float16"]) == 0
     out = capsys.readouterr().out
+    assert "quantized variants of seed-lstm" in out and "quantized variants of improved-lstm" in out
     for cell in ("simple_rnn", "lstm", "gru"):
         assert cell in out
     for name in ("seed-simplernn", "seed-lstm", "seed-gru"):

@@ -107,8 +107,11 @@ def test_other_models_keep_the_unrolled_form_saying_why_not_the_loop(quant_bundl
     entry = artifact_json(small_gru, "tflite", "int8")
     assert entry["graph_form"] == "unrolled" and entry["forms_refused"][0].startswith("while: the step is small")
     _, rnn = quant_bundles["simple_rnn"]
-    entry = artifact_json(rnn, "tflite", "dynamic")
+    entry = artifact_json(rnn, "tflite", "int8")
     assert entry["graph_form"] == "unrolled"
+    assert entry["forms_refused"][0].startswith("while: SimpleRNN keeps the unrolled form")
+    entry = artifact_json(rnn, "tflite", "dynamic")  # a small step's dynamic: the hand-built unrolled_lean form
+    assert entry["graph_form"] == "unrolled_lean"
     assert entry["forms_refused"][0].startswith("while: SimpleRNN keeps the unrolled form")
     keys = ("lstm-stacked", "lstm-bidirectional", "gru-reset_before")
     why = {key: loop_refusal(inspect_model(zoo_models[key])) for key in keys}

@@ -290,9 +290,10 @@ def test_manifest_says_which_weights_each_tflite_variant_changed(quant_bundle, z
     assert weights["dynamic"].get("int8", 0) >= 1 and weights["float16"].get("float16", 0) >= 1
     assert weights["int8"].get("int8", 0) >= 1 and "float32" not in weights["int8"]
     # A tiny model's weights are all under the converter's 1024-element floor; ai-edge-quantizer has none.
-    # (A SimpleRNN: its dynamic variant is the unrolled graph quantized; an LSTM's is the hand-built loop.)
+    # (Stacked SimpleRNNs: their dynamic variant is the unrolled graph quantized; one small recurrent layer's
+    # is the hand-built unrolled_lean graph, tests/export/test_lean_unrolled.py.)
     tiny = export_bundle(
-        zoo_models["simple_rnn-single"], tmp_path / "tiny", formats=("tflite",), quantize="dynamic"
+        zoo_models["simple_rnn-stacked"], tmp_path / "tiny", formats=("tflite",), quantize="dynamic"
     ).path
     entry = _entry(tiny, "tflite", "dynamic")
     assert entry["weights"].get("int8", 0) >= 2 and entry["quantizer"] == "ai_edge_quantizer.dynamic_wi8_afp32"

@@ -137,18 +137,24 @@ STREAM_CELLS = ("simple_rnn", "lstm", "gru")
 
 
 @pytest.fixture(scope="session")
-def stream_quant_bundles(tmp_path_factory):
-    """Per cell: (model, bundle) of a fitted 16-unit model on (8, 2) with float16 and int8 step models."""
+def stream_quant_bundles(quant_bundles, tmp_path_factory):
+    """Per cell: (model, bundle) of a fitted 16-unit model on (8, 2) with float16 and int8 step models: the
+    model of quant_bundles (fitted alike) where it has one, so nothing is trained twice."""
     from edgernn.export import ExportOptions, export_bundle
     from edgernn.train import build_model
     from edgernn.train.fit import Recipe, fit
     from edgernn.train.signals import sine_windows
 
+    from conftest import QUANT_CELLS
+
     root, out = tmp_path_factory.mktemp("qstream"), {}
-    x, y = sine_windows(1000, timesteps=8, features=2, seed=0)
+    x, y = sine_windows(1000, timesteps=8, features=2, seed=0)  # the windows quant_bundles fits on
     for cell in STREAM_CELLS:
-        model = build_model(cell, (16,), timesteps=8, features=2, outputs=1, seed=5)
-        fit(model, x, y, recipe=Recipe(cell=cell, epochs=3, batch_size=64, seed=0))
+        if cell in QUANT_CELLS:
+            model = quant_bundles[cell][0]
+        else:
+            model = build_model(cell, (16,), timesteps=8, features=2, outputs=1, seed=5)
+            fit(model, x, y, recipe=Recipe(cell=cell, epochs=3, batch_size=64, seed=0))
         options = ExportOptions(formats=("tflite",), representative=x, quantize=("float16", "int8"), streaming=True)
         out[cell] = (model, export_bundle(model, root / cell, options).path)
     return out

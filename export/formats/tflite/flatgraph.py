@@ -4,7 +4,9 @@ object API (`schema_py_generated`): what int8_loop.py builds its hand-made WHILE
 Tensors are added with a shape, a dtype, optional quantization (scale, zero point, axis) and optional
 constant data; a tensor whose first dimension is the batch gets the shape signature -1 there, so the
 interpreter resizes it. Every tensor without data shares buffer 0 (the schema's empty buffer): the
-converter writes one empty buffer per tensor, 12 bytes each, for nothing.
+converter writes one empty buffer per tensor, 12 bytes each, for nothing. Equal constants are one
+tensor (an unrolled graph reads the same weights at every step), and `lean()` drops the records the
+interpreter recomputes anyway (lean_unrolled.py, where records outweigh the weights).
 """
 
 from __future__ import annotations
@@ -104,14 +106,20 @@ class Subgraph:
         self.graph = s.SubGraphT()
         self.graph.name = name
         self.graph.tensors, self.graph.operators, self.graph.inputs, self.graph.outputs = [], [], [], []
+        self._consts: dict[tuple, int] = {}
 
     def tensor(self, shape: Sequence[int], dtype, quant: Quant | None = None, *, batch: bool = False) -> int:
         """A tensor without data; `batch`: its first dimension is the free batch (signature -1)."""
         return self._add(shape, dtype, quant, None, batch)
 
     def const(self, value, dtype, quant: Quant | None = None) -> int:
+        """A constant tensor; an equal one (data, shape, dtype, quantization) already added is reused."""
         value = np.array(value, dtype=dtype, order="C")  # not ascontiguousarray: it makes a scalar 1-d
-        return self._add(value.shape, dtype, quant, value.tobytes(), False)
+        qkey = None if quant is None else tuple(np.asarray(v, np.float64).tobytes() for v in quant)
+        key = (value.tobytes(), value.shape, value.dtype.name, qkey)
+        if key not in self._consts:
+            self._consts[key] = self._add(value.shape, dtype, quant, value.tobytes(), False)
+        return self._consts[key]
 
     def _add(self, shape, dtype, quant, data: bytes | None, batch: bool) -> int:
         s = _schema()
@@ -141,6 +149,30 @@ class Subgraph:
         o.inputs, o.outputs = [int(i) for i in inputs], [int(i) for i in outputs]
         o.builtinOptionsType, o.builtinOptions = opts
         self.graph.operators.append(o)
+
+
+_PLAIN_OPTIONS = ("AddOptionsT", "MulOptionsT", "SubOptionsT")  # all defaults unless an activation is fused
+
+
+def lean(graph: Subgraph) -> None:
+    """Drop what the interpreter recomputes: an intermediate tensor's shape and shape signature (each op's
+    Prepare sizes its outputs), and ADD/MUL/SUB options left at their defaults. The graph's inputs and
+    outputs keep both; a FULLY_CONNECTED data input keeps its shape (XNNPACK's dynamic-range
+    fully-connected reads its rank when it takes the node: without it LiteRT failed to prepare the graph)."""
+    g = graph.graph
+    io = set(g.inputs) | set(g.outputs)
+    names = {index: name for (name, _), index in graph.owner._codes.items()}
+    shaped = {int(op.inputs[0]) for op in g.operators if names[op.opcodeIndex] == "FULLY_CONNECTED"}
+    for index, tensor in enumerate(g.tensors):
+        if index in io or tensor.buffer != 0:
+            continue
+        tensor.shapeSignature = None
+        if index not in shaped:
+            tensor.shape = None
+    for op in g.operators:
+        opts = op.builtinOptions
+        if type(opts).__name__ in _PLAIN_OPTIONS and not opts.fusedActivationFunction:
+            op.builtinOptionsType, op.builtinOptions = 0, None
 
 
 def subgraph_ops(content: bytes) -> list[dict[str, int]]:

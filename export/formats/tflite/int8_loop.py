@@ -44,34 +44,38 @@ _CELLS = {"LSTM": "lstm", "GRU": "gru"}
 LOOP_MIN_STEP_WEIGHTS = 8192  # SimpleRNN: the unrolled int8 is faster (loop_cells.py)
 
 
-def loop_refusal(info) -> str:
-    """Why the loop form does not cover the model `info` describes ('' when it does)."""
+def io_refusal(info, form: str, covers: str) -> str:
+    """Why the hand-built graph `form` ("the loop", ...), covering `covers`, does not take the model `info`
+    describes ('' when its input and output fit): one float input of fixed timesteps, one output, no masking."""
     if len(info.heads) > 1 or len(info.inputs) > 1 or info.features is None or info.mask_value is not None:
-        return f"the loop covers {WHILE_FORM_MODELS}, one float input and one output, no masking"
+        return f"{form} covers {covers}, one float input and one output, no masking"
     if info.timesteps is None:
-        return "the loop is written for a fixed number of timesteps; this model takes any T"
+        return f"{form} is written for a fixed number of timesteps; this model takes any T"
+    return ""
+
+
+def chain(info) -> tuple[list[dict], list[str]]:
+    """The layers that compute (a pass-through layer computes nothing), and their classes."""
     layers = [layer for layer in info.layers if layer["class"] not in _PASS]
-    kinds = [layer["class"] for layer in layers]  # a wrapper (Bidirectional, TimeDistributed) is its own kind
-    if kinds[:1] == ["SimpleRNN"]:
-        return (
-            "SimpleRNN keeps the unrolled form: its step is one matmul, and the WHILE's per-step cost outweighs "
-            "it (SimpleRNN(64) on (24, 3): loop 2.19x float32's batch-1 latency, unrolled int8 1.63x)"
-        )
-    if len(kinds) < 2 or kinds[0] not in _CELLS or any(k != "Dense" for k in kinds[1:]):
-        return f"the loop covers {WHILE_FORM_MODELS}; this model is {' -> '.join(kinds)}"
+    return layers, [layer["class"] for layer in layers]  # a wrapper (Bidirectional, ...) is its own kind
+
+
+def chain_refusal(layers: list[dict], kinds: list[str], cells, form: str, covers: str) -> str:
+    """Why `layers` is not one of `cells` (Keras class names) then Dense layers, keeping the last h."""
+    if len(kinds) < 2 or kinds[0] not in cells or any(k != "Dense" for k in kinds[1:]):
+        return f"{form} covers {covers}; this model is {' -> '.join(kinds)}"
     cell, kind = layers[0], kinds[0]
-    if (cell.get("activation"), cell.get("recurrent_activation")) != ("tanh", "sigmoid"):
+    if (cell.get("activation"), cell.get("recurrent_activation", "sigmoid")) != ("tanh", "sigmoid"):
         return f"{kind} {cell['name']!r} has activations other than tanh/sigmoid (TFLite's int8 kernels)"
     if cell.get("return_sequences") or cell.get("go_backwards"):
-        return f"{kind} {cell['name']!r} returns sequences or runs backwards; the loop keeps the last h"
-    weights = {"LSTM": 4, "GRU": 3}[kind] * int(cell.get("units", 0)) ** 2
-    if weights < LOOP_MIN_STEP_WEIGHTS:
-        return (
-            f"the step is small ({weights:,} recurrent weights, under {LOOP_MIN_STEP_WEIGHTS:,}): the WHILE's "
-            "per-step cost outweighs it at batch 1 (seed-lstm's LSTM(10): loop 2.0x float32's batch-1 latency "
-            "in int8 and 2.2x in dynamic, its unrolled dynamic 1.07x); it keeps the other forms"
-        )
-    if kind == "GRU" and not cell.get("reset_after", True):
+        return f"{kind} {cell['name']!r} returns sequences or runs backwards; {form} keeps the last h"
+    return ""
+
+
+def head_refusal(layers: list[dict]) -> str:
+    """Why the cell or the Dense layers after it are not what the graph writes ('' when they are)."""
+    cell = layers[0]
+    if cell["class"] == "GRU" and not cell.get("reset_after", True):
         return f"GRU {cell['name']!r} has reset_after=False (its candidate needs a second recurrent product)"
     for dense in layers[1:]:
         if dense.get("activation") not in ("linear", "relu"):
@@ -79,10 +83,39 @@ def loop_refusal(info) -> str:
     return ""
 
 
+def step_weights(cell: dict) -> int:
+    """Recurrent weights in one step of the cell layer `cell` (a layer record of ModelInfo)."""
+    return {"LSTM": 4, "GRU": 3, "SimpleRNN": 1}[cell["class"]] * int(cell.get("units", 0)) ** 2
+
+
+def loop_refusal(info) -> str:
+    """Why the loop form does not cover the model `info` describes ('' when it does)."""
+    refusal = io_refusal(info, "the loop", WHILE_FORM_MODELS)
+    if refusal:
+        return refusal
+    layers, kinds = chain(info)
+    if kinds[:1] == ["SimpleRNN"]:
+        return (
+            "SimpleRNN keeps the unrolled form: its step is one matmul, and the WHILE's per-step cost outweighs "
+            "it (SimpleRNN(64) on (24, 3): loop 2.19x float32's batch-1 latency, unrolled int8 1.63x)"
+        )
+    refusal = chain_refusal(layers, kinds, _CELLS, "the loop", WHILE_FORM_MODELS)
+    if refusal:
+        return refusal
+    weights = step_weights(layers[0])
+    if weights < LOOP_MIN_STEP_WEIGHTS:
+        return (
+            f"the step is small ({weights:,} recurrent weights, under {LOOP_MIN_STEP_WEIGHTS:,}): the WHILE's "
+            "per-step cost outweighs it at batch 1 (seed-lstm's LSTM(10): loop 2.0x float32's batch-1 latency "
+            "in int8 and 2.2x in dynamic, its unrolled dynamic 1.07x); it keeps the other forms"
+        )
+    return head_refusal(layers)
+
+
 Heads = list[tuple[np.ndarray, np.ndarray, str]]  # (kernel, bias, activation) per Dense layer
 
 
-def _weights(model) -> tuple[Recurrence, Heads]:
+def chain_weights(model, cells: dict[str, str] = _CELLS) -> tuple[Recurrence, Heads]:
     """The cell's and the Dense layers' weights, in order; ExportError unless the model is wired as the
     chain its layer list reads as (loop_refusal sees only the list: a head on the LSTM's state output c,
     or one Dense layer called twice, list as LSTM -> Dense but compute something else)."""
@@ -95,7 +128,7 @@ def _weights(model) -> tuple[Recurrence, Heads]:
     if any("inputs" in rec for rec in wired):
         raise ExportError("the loop reads the model as a chain of layers; this one has a skip or a merge")
     layers = [layer for layer in model.layers if type(layer).__name__ not in _PASS]
-    rec = recurrence(_CELLS[type(layers[0]).__name__], layers[0].get_weights())
+    rec = recurrence(cells[type(layers[0]).__name__], layers[0].get_weights())
     heads = []
     for dense in layers[1:]:
         k, *b = [np.asarray(w, np.float32) for w in dense.get_weights()]
@@ -140,14 +173,14 @@ def build_int8_loop(model, info, calibration: np.ndarray) -> bytes:
     (windows in the units the model is fed). Raises ExportError without windows."""
     if calibration is None or len(calibration) == 0:
         raise ExportError("the int8 loop needs calibration windows (representative= or --calibration WINDOWS.npy).")
-    rec, heads = _weights(model)
+    rec, heads = chain_weights(model)
     ranges = calibrate(rec, heads, np.asarray(calibration, np.float32))
     return _graph(rec, heads, Ranges({k: affine(*v) for k, v in ranges.items()}), info.timesteps).to_bytes()
 
 
 def build_dynamic_loop(model, info) -> bytes:
     """The loop-form `dynamic` file of `model`: int8 weights, float32 activations (no calibration)."""
-    rec, heads = _weights(model)
+    rec, heads = chain_weights(model)
     return _graph(rec, heads, FloatRanges(), info.timesteps).to_bytes()
 
 

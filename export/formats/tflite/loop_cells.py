@@ -118,32 +118,40 @@ def calibrate_steps(rec: Recurrence, xw: np.ndarray, see: Callable[[str, np.ndar
 Dense = Callable[..., int]  # int8_loop's FULLY_CONNECTED writer: dense(graph, x, kernel, bias, q, in_key, out_key)
 
 
-def write_body(body: Subgraph, rec: Recurrence, q: Ranges, xw_t: int, states: list[int], dense: Dense) -> list[int]:
-    """The step's ops from the step's input projection `xw_t` and the states; returns the next states."""
-    u = rec.units
+class Ops:
+    """Writers of the cells' elementwise ops into `graph`: each output is a (batch, width) tensor of the
+    activations' type with the quantization q[key] (or TFLite's fixed LOGISTIC/TANH output ranges)."""
 
-    def act(quant, width: int = u) -> int:
-        return body.tensor([1, width], q.dtype, quant, batch=True)
+    def __init__(self, graph: Subgraph, q: Ranges, units: int):
+        self.graph, self.q, self.units = graph, q, units
 
-    def binary(name: str, a: int, b: int, quant) -> int:
-        out = act(quant)
-        body.op(name, [a, b], [out], options(name.capitalize()))
+    def act(self, quant, width: int = 0) -> int:
+        return self.graph.tensor([1, width or self.units], self.q.dtype, quant, batch=True)
+
+    def binary(self, name: str, a: int, b: int, quant) -> int:
+        out = self.act(quant)
+        self.graph.op(name, [a, b], [out], options(name.capitalize()))
         return out
 
-    def unary(name: str, a: int, quant) -> int:
-        out = act(quant)
-        body.op(name, [a], [out])
+    def unary(self, name: str, a: int, quant) -> int:
+        out = self.act(quant)
+        self.graph.op(name, [a], [out])
         return out
 
-    def split(x: int, parts: int, quant) -> list[int]:
-        outs = [act(quant) for _ in range(parts)]
-        body.op("SPLIT", [body.const(1, np.int32), x], outs, options("Split", numSplits=parts))
+    def split(self, x: int, parts: int, quant) -> list[int]:
+        outs = [self.act(quant) for _ in range(parts)]
+        self.graph.op("SPLIT", [self.graph.const(1, np.int32), x], outs, options("Split", numSplits=parts))
         return outs
 
+
+def write_body(body: Subgraph, rec: Recurrence, q: Ranges, xw_t: int, states: list[int], dense: Dense) -> list[int]:
+    """The step's ops from the step's input projection `xw_t` and the states; returns the next states."""
+    u, ops = rec.units, Ops(body, q, rec.units)
+    binary, unary, split = ops.binary, ops.unary, ops.split
     h = states[0]
     if rec.kind == "lstm":
         hw = dense(body, h, rec.rkernel, None, q, "h", "hw")
-        z = act(q["z"], 4 * u)
+        z = ops.act(q["z"], 4 * u)
         body.op("ADD", [xw_t, hw], [z], options("Add"))
         zi, zf, zg, zo = split(z, 4, q["z"])  # Keras's order: i, f, g (the candidate), o
         i, f, g, o = (
