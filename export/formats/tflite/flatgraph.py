@@ -82,6 +82,10 @@ class FlatModel:
             self.model.operatorCodes.append(code)
         return self._codes[op, version]
 
+    def op_names(self) -> dict[int, str]:
+        """Operator-code index -> builtin op name, for the codes added so far."""
+        return {index: name for (name, _), index in self._codes.items()}
+
     def buffer(self, data: bytes) -> int:
         buf = _schema().BufferT()
         buf.data = np.frombuffer(data, dtype=np.uint8)
@@ -161,7 +165,7 @@ def lean(graph: Subgraph) -> None:
     fully-connected reads its rank when it takes the node: without it LiteRT failed to prepare the graph)."""
     g = graph.graph
     io = set(g.inputs) | set(g.outputs)
-    names = {index: name for (name, _), index in graph.owner._codes.items()}
+    names = graph.owner.op_names()
     shaped = {int(op.inputs[0]) for op in g.operators if names[op.opcodeIndex] == "FULLY_CONNECTED"}
     for index, tensor in enumerate(g.tensors):
         if index in io or tensor.buffer != 0:
