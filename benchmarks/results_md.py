@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import speed
+import split_probe
 
 OTHER_RESULTS = ("RESULTS-quantize.md", "RESULTS-streaming.md", "RESULTS-install.md", "../fuzz/RESULTS.md")
 
@@ -156,6 +157,7 @@ def render(results: dict[str, Any]) -> str:
         md_table(["bundle", "backend", "batch 1", "batch 64", "batch 1024"], results["throughput"]),
         "",
         *speed.section(results, md_table),
+        *(split_probe.section(results["split"], md_table) if results.get("split") else []),
     ]
     return "\n".join(out)
 
@@ -200,6 +202,11 @@ def speed_headline(results: dict[str, Any]) -> list[list[Any]]:
         name, backend, speedup, share = row[0], row[1], row[5], row[8]
         rows.append([f"batch 1024 all cores / 1 thread, {name}, {backend}", speedup, ">= 1.6"])
         rows.append([f"achieved GFLOP/s / sgemm peak, {name}, {backend}", share, "(reported)"])
+    split = results.get("split")
+    if split:  # the ceiling for seed-lstm on litert: two threads that never wait (split_probe.py)
+        for way in ("best uneven split", "both busy"):
+            ratio = split["one thread"] / split[way]
+            rows.append([f"batch 1024 seed-lstm litert, {way} / 1 thread (raw interpreters)", ratio, "(reported)"])
     cold = results.get("wheel_cold")
     if cold:
         rows.append(["cold start, installed wheel / bare LiteRT interpreter (medians)", cold["ratio"], "<= 1.5"])

@@ -241,6 +241,11 @@ def measure_all(args, rounds: int, runs: int, tf_runs: int, work: Path) -> int:
         )
         print("threads and GFLOP/s ...", file=sys.stderr)
         results["scaling"] = speed.scaling({"seed-lstm": bundles[1], "LSTM(64) on (24, 3)": speed.lstm64(work)})
+    if "litert" in installed:
+        import split_probe
+
+        print("splitting seed-lstm's batch ...", file=sys.stderr)
+        results["split"] = split_probe.measure(bundles[1])
     if args.wheel_venv or not args.quick:
         print("cold start, installed wheel vs bare interpreter ...", file=sys.stderr)
         import cold_start
