@@ -31,6 +31,7 @@ DEFERRED = (
     "edgernn.runtime.backends.litert_step",  # step models: read by load, opened by the first stream()
     "edgernn.runtime.stream",
     "edgernn.runtime.guarded",  # predict(timeout=S) or allow_nonfinite=True only
+    "edgernn.runtime.guard",  # input that is not a float32 array, or a runtime that failed
     "edgernn.runtime.isolate",
     "edgernn.runtime.signing",
     "edgernn.runtime.parallel",
@@ -94,10 +95,13 @@ def test_a_plain_litert_load_and_predict_import_none_of_the_deferred_modules():
     new, result = imported_by(f"""
         from edgernn.runtime import load
         p = load({str(MODELS / "seed-lstm")!r}, backend="litert")
-        result["y"] = float(p.predict([[[6.0], [7.0], [8.0], [9.0]]])[0, 0])
+        result["y"] = float(p.predict(numpy.array([[[6.0], [7.0], [8.0], [9.0]]], numpy.float32))[0, 0])
         result["module"] = p.runner.runtime_module
+        result["guard"] = "edgernn.runtime.guard" in sys.modules
+        result["y from a list"] = float(p.predict([[[6.0], [7.0], [8.0], [9.0]]])[0, 0])  # converted by guard.py
     """)
-    assert sorted(new & set(DEFERRED)) == []
+    assert sorted(new & set(DEFERRED)) == ["edgernn.runtime.guard"]  # imported by the list's predict, not before
+    assert not result["guard"] and result["y from a list"] == result["y"]
     if optional.available("ai_edge_litert"):  # made from its C++ wrapper (runtime/backends/litert_open.py)
         assert "ai_edge_litert.interpreter" not in new
         assert result["module"] == "ai_edge_litert._pywrap_litert_interpreter_wrapper"
@@ -119,7 +123,6 @@ LOAD_PATH = {
     "edgernn.runtime.errors",
     "edgernn.runtime.files",
     "edgernn.runtime.frozen",
-    "edgernn.runtime.guard",
     "edgernn.runtime.manifest",
     "edgernn.runtime.manifest_json",
     "edgernn.runtime.optional",
