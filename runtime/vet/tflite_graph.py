@@ -13,7 +13,7 @@ from __future__ import annotations
 import struct
 
 from ..errors import ModelLoadError, UnsupportedModelError
-from .tflite_ops import _U16, _U32, _Reader, arity_problem
+from .tflite_ops import _U16, _U32, CUSTOM_CODE, _Reader, arity_problem
 
 # Model / SubGraph / Tensor / Operator / Buffer fields.
 M_CODES, M_SUBGRAPHS, M_BUFFERS, M_EXT_GROUPS, M_EXT_BUFFERS = 1, 2, 4, 8, 9
@@ -108,12 +108,19 @@ class _Graph(_Reader):
 
     def check(self) -> None:
         root = self.deref(0)
+        tables = self.table_vector(root, M_CODES)
+        codes = [max(self.scalar(c, 0, "<b", 0), self.scalar(c, 3, "<i", 0)) for c in tables]
+        if CUSTOM_CODE in codes:  # as tflite_ops.custom_ops, from the codes this walk reads anyway
+            found = {self.string(t, 1) or "<unnamed custom op>" for t, c in zip(tables, codes) if c == CUSTOM_CODE}
+            raise UnsupportedModelError(
+                f"{self.name}: uses custom or Flex ops {sorted(found)}, which standalone "
+                "interpreters cannot run; re-export with builtin ops only."
+            )
         if self.table_vector(root, M_EXT_BUFFERS) or self.table_vector(root, M_EXT_GROUPS):
             raise UnsupportedModelError(
                 f"{self.name}: uses external buffers (data outside the file); "
                 "re-export the bundle as one self-contained file."
             )
-        codes = [max(self.scalar(c, 0, "<b", 0), self.scalar(c, 3, "<i", 0)) for c in self.table_vector(root, M_CODES)]
         buffers = self.table_vector(root, M_BUFFERS)
         filled = [self.buffer(buf) for buf in buffers]
         subgraphs = self.table_vector(root, M_SUBGRAPHS)
@@ -283,7 +290,7 @@ def check_graph(data: bytes, name: str = "model.tflite") -> None:
 
     Raises:
         ModelLoadError: an index or count is out of range or inconsistent.
-        UnsupportedModelError: the file keeps data in external buffers.
+        UnsupportedModelError: the file declares custom or Flex ops (named), or keeps data in external buffers.
     """
     if len(data) < 8 or data[4:8] != b"TFL3":
         raise ModelLoadError(f"{name}: not a .tflite file (no 'TFL3' identifier); re-export the bundle.")
