@@ -152,3 +152,17 @@ def test_a_plain_litert_load_imports_exactly_the_modules_of_its_path():
     assert result["import"] == ["edgernn", "edgernn.runtime"]  # `load` is defined in the package itself
     assert result["collections"] == [] and result["enabled"]  # the collector paused over load, then resumed
     assert result["young"] < 100 < result["young again"]  # the first load's objects were promoted, once
+
+
+@pytest.mark.skipif(not optional.available("ai_edge_litert"), reason="needs ai-edge-litert")
+def test_a_plain_litert_load_looks_for_ai_edge_litert_once_before_importing_it():
+    """Each optional.available probe of a module not yet imported walks sys.path (~50 us of cold start):
+    the registry's availability check is the one; the wrapper is then imported without a second probe."""
+    _, result = imported_by(f"""
+        from edgernn.runtime import load, optional
+        probes, real = [], optional.available
+        optional.available = lambda module: probes.append((module, module.split(".")[0] in sys.modules)) or real(module)
+        load({str(MODELS / "seed-lstm")!r}, backend="litert")
+        result["probes"] = probes
+    """)
+    assert result["probes"] == [["ai_edge_litert", False]]
