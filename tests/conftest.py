@@ -188,6 +188,17 @@ def zoo_models():
     return Lazy(BY_ID, lambda key: build(BY_ID[key]))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def shared_converter_children() -> Iterator[None]:
+    """Every export of the session shares the isolated converter children (export_bundle's pool nests in
+    this one), as a user's loop over models inside `converter_pool()` does: each would import TF again
+    (~4 s). tests/export/test_converter_pool.py, which judges the pool itself, sets it aside."""
+    from edgernn.export.formats.tflite.isolated import converter_pool
+
+    with converter_pool():
+        yield
+
+
 @pytest.fixture(scope="session")
 def zoo_bundles(zoo_models, tmp_path_factory):
     """Float32 bundles (tflite, onnx, numpy; numpy only for "options" entries), exported on first use."""

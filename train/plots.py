@@ -23,7 +23,8 @@ def seed_loss_curves(results: Sequence[Any], path: Path) -> Path:
     """Training and validation loss per epoch: one panel per cell, both recipes."""
     plt = _pyplot()
     cells = list(dict.fromkeys(r.cell for r in results))
-    fig, axes = plt.subplots(1, len(cells), figsize=(4.5 * len(cells), 3.6), squeeze=False)
+    # constrained: each panel has its own log scale, whose tick labels the next panel's y label touched
+    fig, axes = plt.subplots(1, len(cells), figsize=(4.5 * len(cells), 3.6), squeeze=False, layout="constrained")
     for ax, cell in zip(axes[0], cells):
         for r in (r for r in results if r.cell == cell):
             (line,) = ax.plot(r.history["loss"], label=f"{r.recipe} train")

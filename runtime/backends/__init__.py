@@ -69,7 +69,8 @@ class Registered:
 # benchmarks/backend_latency.py (README "Backends", benchmarks/RESULTS-install.md).
 REGISTRY: dict[str, Registered] = {
     # ai-edge-quantizer's dynamic files run wrong on tflite-runtime 2.14's hybrid kernels (seed-lstm:
-    # max error 0.24 against a 0.0022 tolerance, found by make check-install), right on ai-edge-litert.
+    # max error 0.24 against a 0.0022 tolerance, found by make check-install), right on ai-edge-litert;
+    # the hand-built unrolled_lean dynamic file (FULLY_CONNECTED version 12) does not load on 2.14 at all.
     "litert": Registered(
         "edgernn.runtime.backends.litert",
         ("tflite",),

@@ -13,6 +13,12 @@ from edgernn.runtime import ExportError, backends
 from edgernn.runtime.compare import compare, output_range, tolerance
 
 
+@pytest.fixture(autouse=True)
+def own_pool(monkeypatch):
+    """These tests judge the pool itself: the session's shared one (conftest) steps aside until each ends."""
+    monkeypatch.setattr(isolated, "_POOL", None)
+
+
 def _child_pid() -> int:
     return isolated._POOL[isolated.__spec__.name].proc.pid
 
