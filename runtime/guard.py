@@ -1,4 +1,4 @@
-"""Guards between edgernn and a runtime: model I/O shapes against the manifest, and run errors.
+"""Guards between edgernn and a runtime: the data fed to it, and the errors that come out of it.
 
 A runtime raises its own exception types (onnxruntime's Fail/InvalidArgument, LiteRT's
 RuntimeError/ValueError, even UnicodeDecodeError on a mangled message); none of them may escape
@@ -7,13 +7,11 @@ RuntimeError/ValueError, even UnicodeDecodeError on a mangled message); none of 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from .errors import EdgeRNNError, InputError, ManifestError, ModelRunError
-from .manifest import Spec
+from .errors import EdgeRNNError, InputError, ModelRunError
 
 
 def run_error(exc: BaseException, file: str) -> EdgeRNNError:
@@ -25,38 +23,6 @@ def run_error(exc: BaseException, file: str) -> EdgeRNNError:
         f"{file}: the runtime failed while running the model ({type(exc).__name__}: {text}). The file may be "
         "damaged: run 'edgernn validate' on the bundle, or restore it."
     )
-
-
-def _dims(shape: Sequence[Any]) -> list[int | None]:
-    """Dimensions as ints, None where the model leaves one free (-1, None, a symbolic name)."""
-    out: list[int | None] = []
-    for dim in shape:
-        try:
-            value = int(dim)
-        except (TypeError, ValueError):
-            value = -1
-        out.append(value if value >= 0 else None)
-    return out
-
-
-def check_io(file: str, spec: Spec, input_shape: Sequence[Any], output_shape: Sequence[Any]) -> None:
-    """Check the model's own input and output shapes against the manifest's spec.
-
-    Free dimensions in the model (the batch, a symbolic name) match anything; fixed ones must agree.
-
-    Raises:
-        ManifestError: the rank or a fixed dimension differs from the manifest.
-    """
-    want_in = [None, *spec.input_tail]
-    want_out = [None, spec.out_steps, spec.outputs] if spec.sequence_output else [None, spec.outputs]  # heads: packed
-    for what, got, want in (("input", _dims(input_shape), want_in), ("output", _dims(output_shape), want_out)):
-        same_rank = len(got) == len(want)
-        if not same_rank or any(g is not None and w is not None and g != w for g, w in zip(got[1:], want[1:])):
-            raise ManifestError(
-                f"{file}: the model's {what} shape is {list(input_shape if what == 'input' else output_shape)}, "
-                f"but the manifest says (batch, {', '.join(str(w) for w in want[1:])}); the manifest and the model "
-                "file disagree. Re-export the bundle."
-            )
 
 
 def numeric(x: Any, tail: tuple[int, ...]) -> Any:

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import InputError
-from .guard import as_float32, run_error
 from .manifest import ArtifactEntry
 
 if TYPE_CHECKING:  # annotations only
@@ -136,7 +135,7 @@ class Predictor:
                 finally:
                     r._lock.release()
             except Exception as exc:
-                raise run_error(exc, self.artifact.file) from None
+                raise self._run_error(exc) from None
             if y.shape == self._one_out and y.dtype is _F32:
                 return y
             return self._checked_one(y)
@@ -151,7 +150,7 @@ class Predictor:
             try:
                 y = self._run(x)
             except Exception as exc:
-                raise run_error(exc, self.artifact.file) from None
+                raise self._run_error(exc) from None
             return self._checked_one(y)
         if shape[1:] != self._tail and not (self._free and len(shape) == 3 and shape[1] and shape[2] == self._tail[1]):
             self._bad_shape(shape)  # a (timesteps, features) tail implies rank 3
@@ -175,7 +174,7 @@ class Predictor:
             else:
                 y = np.concatenate([self._run(x[i : i + MAX_CHUNK]) for i in range(0, n, MAX_CHUNK)])
         except Exception as exc:
-            raise run_error(exc, self.artifact.file) from None
+            raise self._run_error(exc) from None
         if (y.shape[1:] != self._out_tail and y.shape[1:] != self._free_tail(shape)) or len(y) != n:
             self._bad_output(y)
         if self._y_map:
@@ -219,7 +218,7 @@ class Predictor:
         try:
             y = self._run(np.ascontiguousarray(x, dtype=np.float32))
         except Exception as exc:
-            raise run_error(exc, self.artifact.file) from None
+            raise self._run_error(exc) from None
         return self.spec.y.to_model(y).astype(np.float32) if folded else y
 
     def _guarded(self, allow_nonfinite: bool, timeout: float | None) -> Predictor:
@@ -228,8 +227,16 @@ class Predictor:
 
         return guarded(self, allow_nonfinite, timeout)
 
+    # guard.py is imported on the calls that need it: a float32 array that runs never does (cold start).
     def _as_float32(self, x: Any) -> np.ndarray:
+        from .guard import as_float32
+
         return as_float32(x, self._tail)  # the same conversion as Stream.step
+
+    def _run_error(self, exc: BaseException) -> Exception:
+        from .guard import run_error
+
+        return run_error(exc, self.artifact.file)
 
     def _checked_one(self, y: np.ndarray) -> np.ndarray:
         """One window's answer, refused when its shape is wrong, as float32."""
@@ -242,7 +249,7 @@ class Predictor:
         return (shape[1], self.spec.outputs) if self._free and self.spec.sequence_output else None
 
     def _bad_output(self, y: np.ndarray) -> None:
-        raise run_error(ValueError(f"output shape {y.shape}, expected (batch, *{self._out_tail})"), self.artifact.file)
+        raise self._run_error(ValueError(f"output shape {y.shape}, expected (batch, *{self._out_tail})"))
 
     def _bad_shape(self, shape: tuple[int, ...]) -> None:
         hint = " Add a batch axis: x[None]." if shape == self._tail else ""

@@ -13,14 +13,20 @@ import importlib
 import os
 from collections.abc import Sequence
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .. import optional
-from ..errors import BackendUnavailableError, EdgeRNNError, InputError, ModelLoadError, UnsupportedModelError
+from ..errors import (
+    BackendUnavailableError,
+    EdgeRNNError,
+    InputError,
+    ManifestError,
+    ModelLoadError,
+    UnsupportedModelError,
+)
 from ..frozen import named_tuple
-from ..guard import check_io
 from ..manifest import ArtifactEntry, Spec
 
 if TYPE_CHECKING:  # annotations only; typing's Protocol classes cost ~50 us of cold start to define
@@ -225,3 +231,35 @@ def open_step(name: str, content: bytes, entry: ArtifactEntry, inputs: list[str]
             f"{entry.file}: {name} cannot load the step model ({type(exc).__name__}: {exc}); "
             "restore or re-export the bundle."
         ) from None
+
+
+def _dims(shape: Sequence[Any]) -> list[int | None]:
+    """Dimensions as ints, None where the model leaves one free (-1, None, a symbolic name)."""
+    out: list[int | None] = []
+    for dim in shape:
+        try:
+            value = int(dim)
+        except (TypeError, ValueError):
+            value = -1
+        out.append(value if value >= 0 else None)
+    return out
+
+
+def check_io(file: str, spec: Spec, input_shape: Sequence[Any], output_shape: Sequence[Any]) -> None:
+    """Check the model's own input and output shapes against the manifest's spec.
+
+    Free dimensions in the model (the batch, a symbolic name) match anything; fixed ones must agree.
+
+    Raises:
+        ManifestError: the rank or a fixed dimension differs from the manifest.
+    """
+    want_in = [None, *spec.input_tail]
+    want_out = [None, spec.out_steps, spec.outputs] if spec.sequence_output else [None, spec.outputs]  # heads: packed
+    for what, got, want in (("input", _dims(input_shape), want_in), ("output", _dims(output_shape), want_out)):
+        same_rank = len(got) == len(want)
+        if not same_rank or any(g is not None and w is not None and g != w for g, w in zip(got[1:], want[1:])):
+            raise ManifestError(
+                f"{file}: the model's {what} shape is {list(input_shape if what == 'input' else output_shape)}, "
+                f"but the manifest says (batch, {', '.join(str(w) for w in want[1:])}); the manifest and the model "
+                "file disagree. Re-export the bundle."
+            )

@@ -13,7 +13,7 @@ from __future__ import annotations
 import struct
 
 from ..errors import ModelLoadError, UnsupportedModelError
-from .tflite_ops import _U16, _Reader, arity_problem
+from .tflite_ops import _U16, _U32, CUSTOM_CODE, _Reader, arity_problem
 
 # Model / SubGraph / Tensor / Operator / Buffer fields.
 M_CODES, M_SUBGRAPHS, M_BUFFERS, M_EXT_GROUPS, M_EXT_BUFFERS = 1, 2, 4, 8, 9
@@ -70,30 +70,33 @@ class _Where:
 
 
 class _Graph(_Reader):
+    # Vetting runs on every load (cold start, benchmarks/cold_start.py): the walk below reads each table's
+    # vtable once (`slots`) and each field once, with the bounds checks of _Reader inlined where they run
+    # per tensor and operator; vectors come back as tuples (no list copy).
     def bad(self, why: str) -> ModelLoadError:
         return ModelLoadError(f"{self.name}: not a valid .tflite file ({why}); re-export the bundle.")
 
-    def ints(self, table: int, field: int) -> list[int]:
-        """An int32 vector field ([] when absent)."""
+    def ints(self, table: int, field: int) -> tuple[int, ...]:
+        """An int32 vector field (() when absent)."""
         pos = self.field_pos(table, field)
-        return self.ints_at(pos) if pos else []
+        return self.ints_at(pos) if pos else ()
 
-    def ints_at(self, pos: int) -> list[int]:
-        """The int32 vector of the field at `pos` (0, as `slots` marks an absent field: [])."""
+    def ints_at(self, pos: int) -> tuple[int, ...]:
+        """The int32 vector of the field at `pos` (0, as `slots` marks an absent field: ())."""
         if not pos:
-            return []
+            return ()
         start, count = self.vector_at(pos, 4)
         packed = _INTS.get(count)
         if packed is None:
             packed = struct.Struct(f"<{count}i")
             if count <= _CACHED:  # shapes and op lists; a hostile file's odd lengths never grow the cache
                 _INTS[count] = packed
-        return list(packed.unpack_from(self.data, start))
+        return packed.unpack_from(self.data, start)
 
     def slots(self, table: int, width: int) -> list[int]:
         """The position of each of `table`'s first `width` fields (0: absent), its vtable read in one go:
-        field_pos for each of the five fields of every tensor and operator was most of a load's vetting
-        (cold start, benchmarks/cold_start.py). The same bounds as field_pos: every read slot in the file."""
+        field_pos for each of the five fields of every tensor and operator was most of a load's vetting.
+        The same bounds as field_pos: every read slot lies in the file."""
         data, size, vtable = self.data, self.size, self.vtable(table)
         count = min(width, (_U16.unpack_from(data, vtable)[0] - 4) // 2)  # fields the vtable has slots for
         if count <= 0:
@@ -105,12 +108,19 @@ class _Graph(_Reader):
 
     def check(self) -> None:
         root = self.deref(0)
+        tables = self.table_vector(root, M_CODES)
+        codes = [max(self.scalar(c, 0, "<b", 0), self.scalar(c, 3, "<i", 0)) for c in tables]
+        if CUSTOM_CODE in codes:  # as tflite_ops.custom_ops, from the codes this walk reads anyway
+            found = {self.string(t, 1) or "<unnamed custom op>" for t, c in zip(tables, codes) if c == CUSTOM_CODE}
+            raise UnsupportedModelError(
+                f"{self.name}: uses custom or Flex ops {sorted(found)}, which standalone "
+                "interpreters cannot run; re-export with builtin ops only."
+            )
         if self.table_vector(root, M_EXT_BUFFERS) or self.table_vector(root, M_EXT_GROUPS):
             raise UnsupportedModelError(
                 f"{self.name}: uses external buffers (data outside the file); "
                 "re-export the bundle as one self-contained file."
             )
-        codes = [max(self.scalar(c, 0, "<b", 0), self.scalar(c, 3, "<i", 0)) for c in self.table_vector(root, M_CODES)]
         buffers = self.table_vector(root, M_BUFFERS)
         filled = [self.buffer(buf) for buf in buffers]
         subgraphs = self.table_vector(root, M_SUBGRAPHS)
@@ -122,6 +132,8 @@ class _Graph(_Reader):
     def buffer(self, buf: int) -> bool:
         """Check a buffer's data lies in the file; whether it holds data (a constant's bytes)."""
         data_at, offset_at, size_at = self.slots(buf, 3)
+        if not (offset_at or size_at):  # the common case: bytes inline in the file, or none
+            return bool(data_at) and self.vector_at(data_at, 1)[1] > 0
         size = self.vector_at(data_at, 1)[1] if data_at else 0
         offset = self._unpack("<Q", offset_at) if offset_at else 0
         length = self._unpack("<Q", size_at) if size_at else 0
@@ -132,22 +144,23 @@ class _Graph(_Reader):
     def subgraph(
         self, index: int, sub: int, codes: list[int], buffers: list[int], n_subgraphs: int, filled: list[bool]
     ) -> None:
-        # Each field is read once (vetting runs on every load: cold start, benchmarks/cold_start.py).
         n_buffers = len(buffers)
         tensors = self.table_vector(sub, SG_TENSORS)
-        total, kinds, unpack = 0, [], self._unpack
+        total, kinds, data, size, slots, ints_at = 0, [], self.data, self.size - 4, self.slots, self.ints_at
         for i, tensor in enumerate(tensors):
-            at = self.slots(tensor, T_EXT_BUFFER + 1)
-            if at[T_EXT_BUFFER] and unpack("<I", at[T_EXT_BUFFER]):  # 0 is the schema's "no external buffer"
+            at = slots(tensor, T_EXT_BUFFER + 1)
+            pos = at[T_EXT_BUFFER]  # a slot lies in the file; its 4 bytes are checked here (_unpack's check)
+            if pos and (_U32.unpack_from(data, pos)[0] if pos <= size else self._unpack("<I", pos)):
                 raise UnsupportedModelError(f"{self.name}: tensor {i} uses an external buffer; re-export the bundle.")
-            buffer = unpack("<I", at[T_BUFFER]) if at[T_BUFFER] else 0
+            pos = at[T_BUFFER]  # 0 is the schema's "no external buffer" above, buffer 0 here
+            buffer = (_U32.unpack_from(data, pos)[0] if pos <= size else self._unpack("<I", pos)) if pos else 0
             if buffer >= max(n_buffers, 1):
                 raise self.bad(f"subgraph {index} tensor {i} names buffer {buffer} of {n_buffers}")
-            shape = self.ints_at(at[T_SHAPE])
-            for dims in (shape, self.ints_at(at[T_SHAPE_SIGNATURE])):
+            shape = ints_at(at[T_SHAPE])
+            for dims in (shape, ints_at(at[T_SHAPE_SIGNATURE])) if at[T_SHAPE_SIGNATURE] else (shape,):
                 if dims and (min(dims) < -1 or max(dims) > MAX_DIM):
-                    raise self.bad(f"subgraph {index} tensor {i} has shape {dims}")
-            kind = unpack("<b", at[T_TYPE]) if at[T_TYPE] else 0
+                    raise self.bad(f"subgraph {index} tensor {i} has shape {list(dims)}")
+            kind = self._unpack("<b", at[T_TYPE]) if at[T_TYPE] else 0
             count = 1
             for d in shape:  # elements(shape), inlined: once per tensor of every load
                 count *= d if d > 1 else 1
@@ -159,23 +172,31 @@ class _Graph(_Reader):
         graph_inputs = self.ints(sub, SG_INPUTS)
         for what, listed in (("inputs", graph_inputs), ("outputs", self.ints(sub, SG_OUTPUTS))):
             if any(not 0 <= t < n for t in listed):
-                raise self.bad(f"subgraph {index} {what} {listed} outside its {n} tensors")
+                raise self.bad(f"subgraph {index} {what} {list(listed)} outside its {n} tensors")
         # An op writing into a constant (its data is the file's own, read-only bytes: SIGSEGV, found by the
         # structure-aware fuzzer), into a subgraph input, or into a tensor another op writes.
         constant = {i for i, (buffer, _) in enumerate(kinds) if buffer < n_buffers and filled[buffer]}
         written = set(graph_inputs) | constant
         for k, op in enumerate(self.table_vector(sub, SG_OPERATORS)):
-            where = _Where(index, k)  # formatted only into an error
-            at = self.slots(op, OP_OPTIONS + 1)
-            inputs, outputs = self.ints_at(at[OP_INPUTS]), self.ints_at(at[OP_OUTPUTS])
-            builtin = self.operator(where, at, codes, n, n_subgraphs, inputs, outputs)
+            at = slots(op, OP_OPTIONS + 1)
+            inputs, outputs = ints_at(at[OP_INPUTS]), ints_at(at[OP_OUTPUTS])
+            pos = at[OP_OPCODE]
+            opcode = (_U32.unpack_from(data, pos)[0] if pos <= size else self._unpack("<I", pos)) if pos else 0
+            builtin = codes[opcode] if opcode < len(codes) else -1
+            named = inputs + outputs
+            plain = named and min(named) >= 0 and max(named) < n and at[OP_OPTIONS_TYPE] <= size + 3
+            if not plain or builtin in COUNTED or builtin == WHILE or arity_problem(builtin, len(inputs), len(outputs)):
+                self.operator(_Where(index, k), at, codes, n, n_subgraphs, inputs, outputs)  # each check, in order
             if builtin in SHAPED_BY:
-                self.shaped_output(where, builtin, inputs, kinds, buffers)
+                self.shaped_output(_Where(index, k), builtin, inputs, kinds, buffers)
             if written.isdisjoint(outputs) and len(set(outputs)) == len(outputs):
                 written.update(outputs)
                 continue
             clash = [t for t in outputs if t in written]
-            raise self.bad(f"{where} writes tensors {clash or outputs} that are constants, inputs or written twice")
+            where = _Where(index, k)
+            raise self.bad(
+                f"{where} writes tensors {clash or list(outputs)} that are constants, inputs or written twice"
+            )
 
     def has_data(self, buffers: list[int], index: int) -> bool:
         """Whether buffer `index` holds bytes (the tensor naming it is a constant)."""
@@ -222,7 +243,7 @@ class _Graph(_Reader):
             raise self.bad(f"{where} uses opcode {opcode} of {len(codes)}")
         named = inputs + outputs
         if named and (min(named) < -1 or max(named) >= n_tensors):
-            raise self.bad(f"{where} names tensors {inputs} -> {outputs} outside 0..{n_tensors - 1}")
+            raise self.bad(f"{where} names tensors {list(inputs)} -> {list(outputs)} outside 0..{n_tensors - 1}")
         builtin = codes[opcode]
         problem = arity_problem(builtin, len(inputs), len(outputs))
         if problem:
@@ -269,7 +290,7 @@ def check_graph(data: bytes, name: str = "model.tflite") -> None:
 
     Raises:
         ModelLoadError: an index or count is out of range or inconsistent.
-        UnsupportedModelError: the file keeps data in external buffers.
+        UnsupportedModelError: the file declares custom or Flex ops (named), or keeps data in external buffers.
     """
     if len(data) < 8 or data[4:8] != b"TFL3":
         raise ModelLoadError(f"{name}: not a .tflite file (no 'TFL3' identifier); re-export the bundle.")

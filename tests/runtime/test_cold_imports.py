@@ -31,6 +31,7 @@ DEFERRED = (
     "edgernn.runtime.backends.litert_step",  # step models: read by load, opened by the first stream()
     "edgernn.runtime.stream",
     "edgernn.runtime.guarded",  # predict(timeout=S) or allow_nonfinite=True only
+    "edgernn.runtime.guard",  # input that is not a float32 array, or a runtime that failed
     "edgernn.runtime.isolate",
     "edgernn.runtime.signing",
     "edgernn.runtime.parallel",
@@ -94,10 +95,13 @@ def test_a_plain_litert_load_and_predict_import_none_of_the_deferred_modules():
     new, result = imported_by(f"""
         from edgernn.runtime import load
         p = load({str(MODELS / "seed-lstm")!r}, backend="litert")
-        result["y"] = float(p.predict([[[6.0], [7.0], [8.0], [9.0]]])[0, 0])
+        result["y"] = float(p.predict(numpy.array([[[6.0], [7.0], [8.0], [9.0]]], numpy.float32))[0, 0])
         result["module"] = p.runner.runtime_module
+        result["guard"] = "edgernn.runtime.guard" in sys.modules
+        result["y from a list"] = float(p.predict([[[6.0], [7.0], [8.0], [9.0]]])[0, 0])  # converted by guard.py
     """)
-    assert sorted(new & set(DEFERRED)) == []
+    assert sorted(new & set(DEFERRED)) == ["edgernn.runtime.guard"]  # imported by the list's predict, not before
+    assert not result["guard"] and result["y from a list"] == result["y"]
     if optional.available("ai_edge_litert"):  # made from its C++ wrapper (runtime/backends/litert_open.py)
         assert "ai_edge_litert.interpreter" not in new
         assert result["module"] == "ai_edge_litert._pywrap_litert_interpreter_wrapper"
@@ -119,7 +123,6 @@ LOAD_PATH = {
     "edgernn.runtime.errors",
     "edgernn.runtime.files",
     "edgernn.runtime.frozen",
-    "edgernn.runtime.guard",
     "edgernn.runtime.manifest",
     "edgernn.runtime.manifest_json",
     "edgernn.runtime.optional",
@@ -141,10 +144,25 @@ def test_a_plain_litert_load_imports_exactly_the_modules_of_its_path():
         result["import"] = sorted(m for m in sys.modules if m.startswith("edgernn"))
         p = load({str(MODELS / "seed-lstm")!r}, backend="litert")
         result["collections"], result["enabled"], result["young"] = seen, gc.isenabled(), gc.get_count()[0]
-        p = load({str(MODELS / "seed-lstm")!r}, backend="litert")  # a second load promotes nothing
+        # A second load promotes nothing (p stays alive: freeing its objects would lower the young count)
+        q = load({str(MODELS / "seed-lstm")!r}, backend="litert")
         result["young again"] = gc.get_count()[0]
     """)
     assert sorted(m for m in new if m.startswith("edgernn")) == sorted(LOAD_PATH)
     assert result["import"] == ["edgernn", "edgernn.runtime"]  # `load` is defined in the package itself
     assert result["collections"] == [] and result["enabled"]  # the collector paused over load, then resumed
     assert result["young"] < 100 < result["young again"]  # the first load's objects were promoted, once
+
+
+@pytest.mark.skipif(not optional.available("ai_edge_litert"), reason="needs ai-edge-litert")
+def test_a_plain_litert_load_looks_for_ai_edge_litert_once_before_importing_it():
+    """Each optional.available probe of a module not yet imported walks sys.path (~50 us of cold start):
+    the registry's availability check is the one; the wrapper is then imported without a second probe."""
+    _, result = imported_by(f"""
+        from edgernn.runtime import load, optional
+        probes, real = [], optional.available
+        optional.available = lambda module: probes.append((module, module.split(".")[0] in sys.modules)) or real(module)
+        load({str(MODELS / "seed-lstm")!r}, backend="litert")
+        result["probes"] = probes
+    """)
+    assert result["probes"] == [["ai_edge_litert", False]]

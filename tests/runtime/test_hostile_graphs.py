@@ -12,7 +12,7 @@ import struct
 import numpy as np
 import pytest
 
-from edgernn.runtime import ModelLoadError, load
+from edgernn.runtime import ModelLoadError, UnsupportedModelError, load
 from edgernn.runtime.vet import tflite_graph as graph
 
 from conftest import MODELS
@@ -179,6 +179,22 @@ def test_an_op_switched_to_a_builtin_of_another_arity_is_refused(tmp_path):
     replace_file(bundle, "model.tflite", bytes(edited))
     with pytest.raises(ModelLoadError, match=r"builtin 45 takes 4..4 inputs, got 1"):
         load(bundle, backend="litert")
+
+
+def test_an_opcode_made_custom_is_refused_by_the_one_walk_before_its_graph(tmp_path):
+    """The walk reads the operator codes once, and a custom code is refused (named) before any graph
+    check: with the op's tensors also out of range, the custom op is what the message says."""
+    bundle, data, finder, codes, sub = _opened(MODELS / "seed-lstm", tmp_path)
+    first = finder.table_vector(finder.deref(0), graph.M_CODES)[0]
+    edited = bytearray(data)
+    for field, fmt in ((0, "<b"), (3, "<i")):  # deprecated_builtin_code and builtin_code
+        struct.pack_into(fmt, edited, finder.field_pos(first, field), 32)
+    op = finder.table_vector(sub, graph.SG_OPERATORS)[0]
+    struct.pack_into("<i", edited, finder.vector(op, graph.OP_INPUTS, 4)[0], 10**6)
+    replace_file(bundle, "model.tflite", bytes(edited))
+    with pytest.raises(UnsupportedModelError, match=r"uses custom or Flex ops \['<unnamed custom op>'\]"):
+        load(bundle, backend="litert")
+    assert float(load(MODELS / "seed-lstm", backend="litert").predict(X)[0, 0]) > 0  # the neighbour
 
 
 @pytest.mark.parametrize(
