@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 import numpy as np
 import pytest
-from quant_fixtures import lstm64, lstm64_fresh, quant_bundle  # noqa: F401 - session fixtures, shared
+from quant_fixtures import lstm64, lstm64_fresh, quant_bundle, shared_converter_children  # noqa: F401 - shared
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
@@ -186,17 +186,6 @@ class Lazy(Mapping):
 def zoo_models():
     """Keras models of every zoo entry, built on first use."""
     return Lazy(BY_ID, lambda key: build(BY_ID[key]))
-
-
-@pytest.fixture(scope="session", autouse=True)
-def shared_converter_children() -> Iterator[None]:
-    """Every export of the session shares the isolated converter children (export_bundle's pool nests in
-    this one), as a user's loop over models inside `converter_pool()` does: each would import TF again
-    (~4 s). tests/export/test_converter_pool.py, which judges the pool itself, sets it aside."""
-    from edgernn.export.formats.tflite.isolated import converter_pool
-
-    with converter_pool():
-        yield
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,22 @@
 """The acceptance model of issues 3 and 18 and its quantized bundle, trained once per session (the
-conftest imports these fixtures; test_quantize.py, test_int8_loop.py and test_loop_records.py use them)."""
+conftest imports these fixtures; test_quantize.py, test_int8_loop.py and test_loop_records.py use them),
+and the converter children every export of the session shares."""
+
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_converter_children() -> Iterator[None]:
+    """Every export of the session shares the isolated converter children (export_bundle's pool nests in
+    this one), as a user's loop over models inside `converter_pool()` does: each would import TF again
+    (~4 s). tests/export/test_converter_pool.py, which judges the pool itself, sets it aside."""
+    from edgernn.export.formats.tflite.isolated import converter_pool
+
+    with converter_pool():
+        yield
 
 
 @pytest.fixture(scope="session")
