@@ -85,3 +85,29 @@ def test_an_interrupt_during_a_conversion_ends_the_child_too(zoo_models, monkeyp
         convert_isolated(zoo_models["lstm-single"], "float16", "unrolled", None)
     (proc,) = children
     assert proc.returncode is not None and _gone(proc.pid)
+
+
+def test_an_export_shares_one_child_and_ends_it(zoo_models, tmp_path, monkeypatch):
+    """export_bundle enters a pool of its own (the session's is set aside here): its int8 and int16x8
+    calibrations share one child, which is gone when the export returns."""
+    from edgernn.export import export_bundle
+
+    children = []
+    real_init = isolated._Child.__init__
+
+    def init(self, module):
+        real_init(self, module)
+        children.append(self.proc)
+
+    monkeypatch.setattr(isolated._Child, "__init__", init)
+    calib = np.random.default_rng(0).uniform(-1, 1, (32, 4, 1)).astype(np.float32)
+    bundle = export_bundle(
+        zoo_models["lstm-single"],
+        tmp_path / "b",
+        formats=("tflite",),
+        representative=calib,
+        quantize=("int8", "int16x8"),
+    )
+    assert bundle.manifest.artifacts(variant="int8")  # int16x8 converts too (kept or refused on its error)
+    assert len(children) == 1  # without export_bundle's pool each conversion has a child of its own
+    assert isolated._POOL is None and all(p.returncode is not None and _gone(p.pid) for p in children)
