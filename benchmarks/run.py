@@ -241,7 +241,7 @@ def measure_all(args, rounds: int, runs: int, tf_runs: int, work: Path) -> int:
         )
         print("threads and GFLOP/s ...", file=sys.stderr)
         results["scaling"] = speed.scaling({"seed-lstm": bundles[1], "LSTM(64) on (24, 3)": speed.lstm64(work)})
-    if "litert" in installed:
+    if optional.available("ai_edge_litert"):  # the probe's raw interpreters (not tflite-runtime's)
         import split_probe
 
         print("splitting seed-lstm's batch ...", file=sys.stderr)
