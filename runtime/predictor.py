@@ -124,10 +124,9 @@ class Predictor:
                     r.wait()
                 try:
                     if r._hot is self._inline_one:  # read under the lock: another thread's resize rebinds _fast
-                        put, invoke, get = r._fast
-                        put(r._in, x)
-                        invoke()
-                        y = get(r._out)
+                        r._fast[0](r._in, x)
+                        r._fast[1]()
+                        y = r._fast[2](r._out)
                     else:
                         y = r.run_held(x)
                 except Exception:
