@@ -19,6 +19,20 @@ def own_pool(monkeypatch):
     monkeypatch.setattr(isolated, "_POOL", None)
 
 
+@pytest.fixture
+def spawned(monkeypatch) -> list:
+    """The Popen of every converter child started during the test, in order."""
+    children = []
+    real_init = isolated._Child.__init__
+
+    def init(self, module):
+        real_init(self, module)
+        children.append(self.proc)
+
+    monkeypatch.setattr(isolated._Child, "__init__", init)
+    return children
+
+
 def _child_pid() -> int:
     return isolated._POOL[isolated.__spec__.name].proc.pid
 
@@ -65,41 +79,27 @@ def test_a_converter_error_in_a_served_child_is_that_conversions_error_and_the_c
         assert convert_isolated(model, "float16", "unrolled", None) and _child_pid() == pid
 
 
-def test_an_interrupt_during_a_conversion_ends_the_child_too(zoo_models, monkeypatch):
+def test_an_interrupt_during_a_conversion_ends_the_child_too(zoo_models, monkeypatch, spawned):
     """Ctrl-C in a notebook reaches the parent alone: the child it was waiting for must not live on idle,
     holding TensorFlow (it is neither in the pool nor closed unless convert_isolated ends it)."""
-    children = []
-    real_init, real_reply = isolated._Child.__init__, isolated._Child._reply
-
-    def init(self, module):
-        real_init(self, module)
-        children.append(self.proc)
+    real_reply = isolated._Child._reply
 
     def reply(self, deadline, what):
         real_reply(self, deadline, what)  # the job really ran; the interrupt lands as its answer arrives
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(isolated._Child, "__init__", init)
     monkeypatch.setattr(isolated._Child, "_reply", reply)
     with converter_pool(), pytest.raises(KeyboardInterrupt):
         convert_isolated(zoo_models["lstm-single"], "float16", "unrolled", None)
-    (proc,) = children
+    (proc,) = spawned
     assert proc.returncode is not None and _gone(proc.pid)
 
 
-def test_an_export_shares_one_child_and_ends_it(zoo_models, tmp_path, monkeypatch):
+def test_an_export_shares_one_child_and_ends_it(zoo_models, tmp_path, spawned):
     """export_bundle enters a pool of its own (the session's is set aside here): its int8 and int16x8
     calibrations share one child, which is gone when the export returns."""
     from edgernn.export import export_bundle
 
-    children = []
-    real_init = isolated._Child.__init__
-
-    def init(self, module):
-        real_init(self, module)
-        children.append(self.proc)
-
-    monkeypatch.setattr(isolated._Child, "__init__", init)
     calib = np.random.default_rng(0).uniform(-1, 1, (32, 4, 1)).astype(np.float32)
     bundle = export_bundle(
         zoo_models["lstm-single"],
@@ -109,5 +109,5 @@ def test_an_export_shares_one_child_and_ends_it(zoo_models, tmp_path, monkeypatc
         quantize=("int8", "int16x8"),
     )
     assert bundle.manifest.artifacts(variant="int8")  # int16x8 converts too (kept or refused on its error)
-    assert len(children) == 1  # without export_bundle's pool each conversion has a child of its own
-    assert isolated._POOL is None and all(p.returncode is not None and _gone(p.pid) for p in children)
+    assert len(spawned) == 1  # without export_bundle's pool each conversion has a child of its own
+    assert isolated._POOL is None and all(p.returncode is not None and _gone(p.pid) for p in spawned)
